@@ -1,0 +1,45 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parseExecStats, parseGuestOutput } from './cpu.js';
+
+const PASS_OUTPUT = [
+  'cpu-mix: iterations 16000',
+  'cpu-mix: list crc 0xc03fb6ab',
+  'cpu-mix: matrix crc 0xa0fc0c8b',
+  'cpu-mix: state crc 0xb1af3c0c',
+  'cpu-mix: workload instret 2034778723',
+  'cpu-mix: checksum 0xedd95299 expected 0xedd95299',
+  'cpu-mix: PASS',
+  '',
+].join('\r\n');
+
+test('parseGuestOutput reads the result lines main.c prints, CRLF and all', () => {
+  assert.deepEqual(parseGuestOutput(PASS_OUTPUT), {
+    pass: true,
+    iterations: 16000,
+    checksum: 0xedd95299,
+    expected: 0xedd95299,
+    workloadInstret: 2034778723,
+  });
+});
+
+test('parseGuestOutput reports a failing guest and a trap', () => {
+  const wrong = PASS_OUTPUT.replace('cpu-mix: PASS', 'cpu-mix: FAIL checksum mismatch');
+  assert.equal(parseGuestOutput(wrong).pass, false);
+  assert.equal(parseGuestOutput(wrong).failure, 'checksum mismatch');
+  const trap = 'cpu-mix: iterations 16000\r\n\r\nFAIL unexpected trap mcause=0x00000002 mepc=0x80000100 mtval=0x00000000\r\n';
+  assert.match(parseGuestOutput(trap).failure ?? '', /^unexpected trap mcause=0x00000002/);
+});
+
+test('parseGuestOutput does not mistake a truncated run for a pass', () => {
+  const out = parseGuestOutput('cpu-mix: iterations 16000\n');
+  assert.equal(out.pass, false);
+  assert.equal(out.checksum, undefined);
+});
+
+test('parseExecStats accepts the usual spellings and ignores guest lines', () => {
+  assert.deepEqual(parseExecStats('tshv: instret=123 elapsed_ms=1500\n'), { instret: 123, seconds: 1.5 });
+  assert.deepEqual(parseExecStats('instret: 99\nelapsed 2.25 s\n'), { instret: 99, seconds: 2.25 });
+  assert.equal(parseExecStats('cpu-mix: workload instret 5\n'), undefined);
+  assert.equal(parseExecStats(''), undefined);
+});

@@ -1,0 +1,324 @@
+/**
+ * CPU benchmark: the cpu-mix workload (bench/cpu/, a CoreMark-like integer mix with
+ * a self-checking checksum) run bare-metal on tshv and on QEMU TCG.
+ *
+ * Method. Each machine runs the workload ELF `repeat` times and the same program
+ * with zero iterations (cpu-mix-null.elf) as many times; the median wall time of
+ * the latter is that machine's fixed cost (process start, wasm compile or TCG set-up,
+ * ELF load), subtracted from the median of the former. The instruction count is the
+ * program's own: it reads minstret around the workload and prints the difference,
+ * so on tshv it is tshv's count. The program is deterministic, so that count is the
+ * same on every correct machine; bench/cpu/cpu-mix.json holds the reference measured
+ * on QEMU with -icount, and a tshv count that disagrees fails the bench.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BenchContext, BenchReport, Benchmark } from './lib/benchmark.js';
+import {
+  describeExit,
+  qemuVirtArgs,
+  runTimed,
+  tshvExecArgs,
+  tshvSupports,
+  type Machine,
+  type ProcessRun,
+} from './lib/machines.js';
+import { median, min } from './lib/stats.js';
+import { fmt, type Table } from './lib/table.js';
+
+/** What build.sh recorded about the committed ELF. */
+interface Manifest {
+  readonly elf: string;
+  readonly nullElf: string;
+  readonly iterations: number;
+  readonly checksum: number;
+  readonly workloadInstret: number | null;
+}
+
+/** The result lines main.c prints on the UART. */
+interface GuestOutput {
+  readonly pass: boolean;
+  readonly iterations?: number;
+  readonly checksum?: number;
+  readonly expected?: number;
+  readonly workloadInstret?: number;
+  readonly failure?: string;
+}
+
+/** Counters `tshv exec --stats` reports on stderr, when it has them. */
+interface ExecStats {
+  readonly instret?: number;
+  readonly seconds?: number;
+}
+
+interface MachineFigures {
+  readonly label: string;
+  /** True when the figures are correct runs, or the machine is optional and missing. */
+  readonly ok: boolean;
+  readonly missing: boolean;
+  /** Why the machine has no figures or failed, for the notes. */
+  readonly problem?: string;
+  readonly wall: readonly number[];
+  readonly startup: readonly number[];
+  readonly output?: GuestOutput;
+  readonly stats?: ExecStats;
+}
+
+/** Largest instret difference from the reference put down to counter-read semantics. */
+const INSTRET_SLACK = 8;
+
+const BENCH_DIR = join('bench', 'cpu');
+
+export const cpuBenchmark: Benchmark = {
+  id: 'cpu',
+  summary: 'cpu-mix (CoreMark-like integer mix), bare metal, tshv exec vs QEMU TCG',
+  run,
+};
+
+async function run(ctx: BenchContext): Promise<BenchReport> {
+  const manifest = readManifest(join(ctx.root, BENCH_DIR, 'cpu-mix.json'));
+  const elf = join(ctx.root, BENCH_DIR, manifest.elf);
+  const nullElf = join(ctx.root, BENCH_DIR, manifest.nullElf);
+
+  const statsFlag = tshvSupports(ctx.machines.tshv, 'exec', '--stats') ? ['--stats'] : [];
+  const files = { elf, nullElf };
+  // tshv is what is being measured: without it the bench fails. QEMU is the yardstick.
+  const tshv = await measure(ctx, ctx.machines.tshv, true, manifest, files, (e) => tshvExecArgs(e, statsFlag));
+  const qemu = await measure(ctx, ctx.machines.qemu, false, manifest, files, (e) => qemuVirtArgs(e));
+
+  const notes: string[] = [];
+  let ok = tshv.ok && qemu.ok;
+
+  // The instruction count: tshv's own (the program's minstret), else the reference.
+  const tshvInstret = tshv.ok && !tshv.missing ? tshv.output?.workloadInstret : undefined;
+  const reference = manifest.workloadInstret ?? undefined;
+  let instret = reference;
+  let instretSource = 'QEMU -icount reference in cpu-mix.json';
+  if (tshvInstret !== undefined && tshvInstret > 0) {
+    instret = tshvInstret;
+    instretSource = 'minstret on tshv';
+  }
+  if (tshvInstret !== undefined && reference !== undefined) {
+    const diff = tshvInstret - reference;
+    if (Math.abs(diff) > INSTRET_SLACK) {
+      ok = false;
+      notes.push(
+        `FAIL tshv retired ${tshvInstret} instructions in the workload, the reference is ${reference} ` +
+          `(${diff > 0 ? '+' : ''}${diff}): the core executes a different path or miscounts minstret`,
+      );
+      instret = reference;
+      instretSource = 'QEMU -icount reference in cpu-mix.json';
+    } else if (diff !== 0) {
+      notes.push(`tshv's minstret differs from the reference by ${diff} (counter read semantics)`);
+    }
+  }
+
+  const rows = [tshv, qemu].map((m) => row(m, instret, qemu));
+  const table: Table = {
+    columns: [
+      { header: 'machine', align: 'left' },
+      { header: 'runs', align: 'right' },
+      { header: 'wall s', align: 'right' },
+      { header: 'start-up s', align: 'right' },
+      { header: 'workload s', align: 'right' },
+      { header: 'M instr', align: 'right' },
+      { header: 'MIPS', align: 'right' },
+      { header: 'speed vs QEMU', align: 'right' },
+    ],
+    rows: rows.map((r) => r.cells),
+  };
+
+  notes.push(
+    `workload: ${manifest.iterations} iterations, expected checksum ${hex(manifest.checksum)}, ` +
+      `${instret === undefined ? 'unknown' : instret.toLocaleString('en-US')} instructions retired ` +
+      `(${instretSource}` +
+      (reference !== undefined && instret !== reference ? `; reference ${reference.toLocaleString('en-US')}` : '') +
+      (reference !== undefined && instret === reference && tshvInstret === reference ? '; equals the QEMU -icount reference' : '') +
+      ')',
+  );
+  for (const m of [tshv, qemu]) {
+    if (m.output !== undefined) {
+      notes.push(
+        `${m.label}: checksum ${m.output.checksum === undefined ? 'missing' : hex(m.output.checksum)} ` +
+          `${m.ok ? 'PASS' : 'FAIL'}`,
+      );
+    }
+    if (m.problem !== undefined) notes.push(`${m.label}: ${m.problem}`);
+  }
+  if (tshv.stats?.instret !== undefined) {
+    notes.push(
+      `tshv --stats: ${tshv.stats.instret.toLocaleString('en-US')} instructions for the whole run` +
+        (tshv.stats.seconds !== undefined ? ` in ${tshv.stats.seconds.toFixed(3)} s of guest execution` : ''),
+    );
+  } else if (ctx.machines.tshv.state === 'available' && statsFlag.length === 0) {
+    notes.push('tshv exec has no --stats: the count is the one the program reads from minstret');
+  }
+  notes.push('wall = median of the runs; workload = wall minus the median wall time of cpu-mix-null.elf');
+
+  return {
+    title: 'CPU: cpu-mix, bare metal (M-mode), one hart',
+    ok,
+    table,
+    notes,
+    data: {
+      iterations: manifest.iterations,
+      checksum: hex(manifest.checksum),
+      workloadInstret: instret ?? null,
+      referenceInstret: reference ?? null,
+      machines: rows.map((r) => r.data),
+    },
+  };
+}
+
+function row(
+  m: MachineFigures,
+  instret: number | undefined,
+  qemu: MachineFigures,
+): { cells: string[]; data: Record<string, unknown> } {
+  const measured = m.ok && !m.missing;
+  const wall = measured ? median(m.wall) : undefined;
+  const startup = measured ? median(m.startup) : undefined;
+  const seconds = wall !== undefined && startup !== undefined ? Math.max(wall - startup, 1e-9) : undefined;
+  const mips = seconds !== undefined && instret !== undefined ? instret / seconds / 1e6 : undefined;
+  const qemuMips = mipsOf(qemu, instret);
+  const ratio = mips !== undefined && qemuMips !== undefined ? mips / qemuMips : undefined;
+  const status = m.missing ? ' (missing)' : m.ok ? '' : ' (FAILED)';
+  return {
+    cells: [
+      m.label + status,
+      String(m.wall.length),
+      fmt(wall, 3),
+      fmt(startup, 3),
+      fmt(seconds, 3),
+      fmt(measured && instret !== undefined ? instret / 1e6 : undefined, 1),
+      fmt(mips, 1),
+      ratio === undefined ? '-' : `${ratio.toFixed(3)}x`,
+    ],
+    data: {
+      machine: m.label,
+      ok: m.ok,
+      problem: m.problem ?? null,
+      wallSeconds: m.wall,
+      startupSeconds: m.startup,
+      workloadSeconds: seconds ?? null,
+      mips: mips ?? null,
+      fastestWallSeconds: m.wall.length > 0 ? min(m.wall) : null,
+    },
+  };
+}
+
+function mipsOf(m: MachineFigures, instret: number | undefined): number | undefined {
+  if (!m.ok || m.missing || instret === undefined) return undefined;
+  return instret / Math.max(median(m.wall) - median(m.startup), 1e-9) / 1e6;
+}
+
+/** Runs null and full ELF on one machine, stopping at the first wrong result. */
+async function measure(
+  ctx: BenchContext,
+  machine: Machine,
+  required: boolean,
+  manifest: Manifest,
+  { elf, nullElf }: { readonly elf: string; readonly nullElf: string },
+  argsFor: (elf: string) => string[],
+): Promise<MachineFigures> {
+  if (machine.state === 'missing') {
+    const problem = `missing: ${machine.reason}`;
+    return { label: machine.label, ok: !required, missing: true, problem, wall: [], startup: [] };
+  }
+  const opts = { cwd: ctx.root, timeoutMs: ctx.timeoutMs };
+  const startup: number[] = [];
+  const wall: number[] = [];
+  let output: GuestOutput | undefined;
+  let stats: ExecStats | undefined;
+
+  for (let i = 0; i < ctx.repeat; i++) {
+    ctx.log(`cpu: ${machine.label} start-up run ${i + 1}/${ctx.repeat}`);
+    const r = await runTimed(machine, argsFor(nullElf), opts);
+    const problem = check(r, parseGuestOutput(r.stdout + r.stderr), { iterations: 0, checksum: 0 });
+    if (problem !== undefined) return failed(machine.label, `cpu-mix-null.elf: ${problem}`, r, wall, startup);
+    startup.push(r.seconds);
+  }
+  for (let i = 0; i < ctx.repeat; i++) {
+    ctx.log(`cpu: ${machine.label} workload run ${i + 1}/${ctx.repeat}`);
+    const r = await runTimed(machine, argsFor(elf), opts);
+    output = parseGuestOutput(r.stdout + r.stderr);
+    const problem = check(r, output, manifest);
+    if (problem !== undefined) return { ...failed(machine.label, problem, r, wall, startup), output };
+    stats = parseExecStats(r.stderr);
+    wall.push(r.seconds);
+    ctx.log(`cpu: ${machine.label} ${r.seconds.toFixed(3)} s`);
+  }
+  return { label: machine.label, ok: true, missing: false, wall, startup, ...(output && { output }), ...(stats && { stats }) };
+}
+
+function failed(label: string, problem: string, r: ProcessRun, wall: number[], startup: number[]): MachineFigures {
+  const tail = (r.stdout + r.stderr).trim().split(/\r?\n/).slice(-6).join(' | ');
+  return { label, ok: false, missing: false, problem: `${problem}; output: ${tail || '(none)'}`, wall, startup };
+}
+
+/** Why a run is not a correct cpu-mix run, or undefined if it is. */
+function check(
+  r: ProcessRun,
+  out: GuestOutput,
+  want: { readonly iterations: number; readonly checksum: number },
+): string | undefined {
+  if (out.failure !== undefined) return `guest reported FAIL: ${out.failure} (${describeExit(r)})`;
+  if (r.timedOut || r.signal !== null || r.exitCode !== 0) return `did not pass: ${describeExit(r)}`;
+  if (!out.pass) return 'no PASS line from the guest';
+  if (out.iterations !== want.iterations) return `ran ${String(out.iterations)} iterations, expected ${want.iterations}`;
+  if (out.checksum !== want.checksum) {
+    return `checksum ${out.checksum === undefined ? 'missing' : hex(out.checksum)}, expected ${hex(want.checksum)}`;
+  }
+  return undefined;
+}
+
+export function parseGuestOutput(text: string): GuestOutput {
+  const field = (re: RegExp): string | undefined => re.exec(text)?.[1];
+  const num = (s: string | undefined): number | undefined => (s === undefined ? undefined : Number(s));
+  const failure = field(/^cpu-mix: FAIL (.*?)\r?$/m) ?? field(/^FAIL (unexpected trap.*?)\r?$/m);
+  return {
+    pass: /^cpu-mix: PASS\r?$/m.test(text),
+    ...optional('iterations', num(field(/^cpu-mix: iterations (\d+)/m))),
+    ...optional('checksum', num(field(/^cpu-mix: checksum (0x[0-9a-f]{8})/m))),
+    ...optional('expected', num(field(/^cpu-mix: checksum 0x[0-9a-f]{8} expected (0x[0-9a-f]{8})/m))),
+    ...optional('workloadInstret', num(field(/^cpu-mix: workload instret (\d+)/m))),
+    ...optional('failure', failure),
+  };
+}
+
+/**
+ * Reads instret and elapsed time from `tshv exec --stats` output on stderr, accepting
+ * `instret 123`, `instret=123`, `instret: 123` and `elapsed 1.5s` / `elapsed_ms=1500`.
+ * Lines from the guest (`cpu-mix: ...`) are skipped.
+ */
+export function parseExecStats(stderr: string): ExecStats | undefined {
+  const lines = stderr.split(/\r?\n/).filter((l) => !l.startsWith('cpu-mix:'));
+  const text = lines.join('\n');
+  const instret = /\binstret\b[\s=:]*(\d+)/i.exec(text)?.[1];
+  const ms = /\belapsed_?ms\b[\s=:]*([\d.]+)/i.exec(text)?.[1];
+  const s = /\b(?:elapsed|time|seconds)\b[\s=:]*([\d.]+)\s*s\b/i.exec(text)?.[1];
+  const seconds = ms !== undefined ? Number(ms) / 1000 : s !== undefined ? Number(s) : undefined;
+  if (instret === undefined && seconds === undefined) return undefined;
+  return { ...optional('instret', instret === undefined ? undefined : Number(instret)), ...optional('seconds', seconds) };
+}
+
+function readManifest(path: string): Manifest {
+  const raw: unknown = JSON.parse(readFileSync(path, 'utf8'));
+  if (typeof raw !== 'object' || raw === null) throw new Error(`${path}: not a JSON object`);
+  const m = raw as Record<string, unknown>;
+  const { elf, nullElf, iterations, checksum, workloadInstret } = m;
+  if (typeof elf !== 'string' || typeof nullElf !== 'string') throw new Error(`${path}: elf/nullElf must be file names`);
+  if (typeof iterations !== 'number' || !Number.isInteger(iterations)) throw new Error(`${path}: bad iterations`);
+  if (typeof checksum !== 'string' || !/^0x[0-9a-f]{8}$/.test(checksum)) throw new Error(`${path}: bad checksum`);
+  if (workloadInstret !== null && typeof workloadInstret !== 'number') throw new Error(`${path}: bad workloadInstret`);
+  return { elf, nullElf, iterations, checksum: Number(checksum), workloadInstret };
+}
+
+function hex(v: number): string {
+  return `0x${v.toString(16).padStart(8, '0')}`;
+}
+
+/** `{ key: value }` when value is defined, `{}` otherwise (exactOptionalPropertyTypes-friendly). */
+function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
+}

@@ -1,0 +1,9 @@
+/**
+ * Every benchmark `npm run bench` knows, in the order they run. A new benchmark
+ * (boot to shell, disk throughput...) is one module exporting a `Benchmark`,
+ * added here.
+ */
+import type { Benchmark } from './lib/benchmark.js';
+import { cpuBenchmark } from './cpu.js';
+
+export const benchmarks: readonly Benchmark[] = [cpuBenchmark];
