@@ -1,0 +1,19 @@
+// Parsing of the sizes and counts users type on the command line.
+
+const UNITS: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 };
+
+/** "256M", "1G", "65536", "512K" -> bytes. Throws with a message naming the bad value. */
+export function parseSize(text: string, what: string): number {
+  const m = /^(\d+)\s*([KMG]?)(i?B)?$/i.exec(text.trim());
+  if (!m) throw new Error(`${what}: "${text}" is not a size (examples: 128M, 1G)`);
+  return Number(m[1]) * UNITS[m[2].toUpperCase()];
+}
+
+/** A positive integer count, allowing 1e9-style and _ separators. */
+export function parseCount(text: string, what: string): bigint {
+  const t = text.trim().replace(/_/g, '');
+  if (/^\d+$/.test(t)) return BigInt(t);
+  const n = Number(t);
+  if (Number.isSafeInteger(n) && n > 0) return BigInt(n);
+  throw new Error(`${what}: "${text}" is not a positive whole number`);
+}

@@ -1,0 +1,102 @@
+// The host's handle on one hart: a wasm instance of the core over the VM's shared memory,
+// plus typed views of its state block (layout generated from state-table.mjs).
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import * as L from './layout.js';
+
+/** The core's exports (src/cpu/core/index.ts). */
+interface CoreExports {
+  init(stateBase: number, ramBase: bigint, ramSize: bigint, ramHost: bigint): void;
+  reset(hartId: bigint, pc: bigint, priv: number): void;
+  run(budget: number): number;
+  mmioComplete(value: bigint): void;
+  mmioFault(): void;
+  flushTlb(): void;
+  csrGet(csr: number): bigint;
+  csrSet(csr: number, value: bigint): void;
+  canWake(now: bigint): number;
+}
+
+export enum Exit {
+  None = L.EXIT_NONE,
+  Budget = L.EXIT_BUDGET,
+  Hypercall = L.EXIT_HYPERCALL,
+  MmioLoad = L.EXIT_MMIO_LOAD,
+  MmioStore = L.EXIT_MMIO_STORE,
+  Wfi = L.EXIT_WFI,
+  Htif = L.EXIT_HTIF,
+}
+
+export enum Priv { U = 0, S = 1, M = 3 }
+
+/** mip bit positions of the interrupt lines a host may raise (privileged spec 3.1.9). */
+export const Irq = { MSIP: 1 << 3, MTIP: 1 << 7, SEIP: 1 << 9, MEIP: 1 << 11 } as const;
+
+let compiled: WebAssembly.Module | undefined;
+/** The core, compiled once per thread (build/cpu.wasm, built by the install step). */
+export function coreModule(): WebAssembly.Module {
+  if (!compiled) {
+    const path = fileURLToPath(new URL('../../../build/cpu.wasm', import.meta.url));
+    compiled = new WebAssembly.Module(readFileSync(path));
+  }
+  return compiled;
+}
+
+/** The platform timebase: 10 MHz ticks of the host's monotonic clock. */
+export function timebaseNow(): bigint {
+  return BigInt(Math.floor(performance.now() * 10_000));
+}
+export const TIMEBASE_HZ = 10_000_000;
+
+export class Hart {
+  readonly stateBase: number;
+  private readonly core: CoreExports;
+  /** 64-bit view of the state block (index = byte offset / 8). */
+  private readonly u64: BigUint64Array;
+  private readonly i32: Int32Array;
+
+  constructor(readonly memory: WebAssembly.Memory, readonly hartId: number, ramBase: bigint, ramSize: bigint,
+    time: () => bigint = timebaseNow) {
+    if (hartId < 0 || hartId >= L.MAX_HARTS) throw new RangeError(`hart id ${hartId} out of range 0..${L.MAX_HARTS - 1}`);
+    this.stateBase = L.STATE_BLOCKS_OFFSET + hartId * L.STATE_BLOCK_BYTES;
+    const instance = new WebAssembly.Instance(coreModule(), { env: { memory, hostTime: time } });
+    this.core = instance.exports as unknown as CoreExports;
+    this.u64 = new BigUint64Array(memory.buffer, this.stateBase, L.TLB_OFFSET / 8);
+    this.i32 = new Int32Array(memory.buffer, this.stateBase, L.TLB_OFFSET / 4);
+    this.core.init(this.stateBase, ramBase, ramSize, BigInt(L.RAM_OFFSET));
+  }
+
+  reset(pc: bigint, priv: Priv): void { this.core.reset(BigInt(this.hartId), pc, priv); }
+  run(budget: number): Exit { return this.core.run(budget) as Exit; }
+  mmioComplete(value: bigint): void { this.core.mmioComplete(value); }
+  mmioFault(): void { this.core.mmioFault(); }
+  flushTlb(): void { this.core.flushTlb(); }
+  csr(n: number): bigint { return this.core.csrGet(n); }
+  setCsr(n: number, v: bigint): void { this.core.csrSet(n, v); }
+  canWake(now: bigint): boolean { return this.core.canWake(now) !== 0; }
+
+  /** A 64-bit field of the state block (offsets from layout.ts). */
+  field(offset: number): bigint { return this.u64[offset / 8]; }
+  setField(offset: number, v: bigint): void { this.u64[offset / 8] = BigInt.asUintN(64, v); }
+
+  x(r: number): bigint { return this.u64[(L.X >> 3) + r]; }
+  setX(r: number, v: bigint): void { if (r !== 0) this.u64[(L.X >> 3) + r] = BigInt.asUintN(64, v); }
+  f(r: number): bigint { return this.u64[(L.F >> 3) + r]; }
+  get pc(): bigint { return this.u64[L.PC >> 3]; }
+  set pc(v: bigint) { this.u64[L.PC >> 3] = v; }
+  get priv(): Priv { return Number(this.u64[L.PRIV >> 3]) as Priv; }
+  get instret(): bigint { return this.u64[L.INSTRET >> 3]; }
+
+  /** Raises or lowers interrupt lines; safe from any thread (Atomics on IRQ_LINES). */
+  setIrq(bits: number, level: boolean): void {
+    if (level) Atomics.or(this.i32, L.IRQ_LINES >> 2, bits);
+    else Atomics.and(this.i32, L.IRQ_LINES >> 2, ~bits);
+  }
+  /** Asks a running hart to return from run() at its next slice boundary. */
+  requestStop(on: boolean): void { Atomics.store(this.i32, L.STOP_REQ >> 2, on ? 1 : 0); }
+
+  /** The MMIO exit being served. */
+  get exitAddr(): bigint { return this.field(L.EXIT_ADDR); }
+  get exitWidth(): 1 | 2 | 4 | 8 { return Number(this.field(L.EXIT_WIDTH)) as 1 | 2 | 4 | 8; }
+  get exitValue(): bigint { return this.field(L.EXIT_VALUE); }
+}

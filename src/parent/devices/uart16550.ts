@@ -1,0 +1,100 @@
+// ns16550a UART (the emulated console, ARCHITECTURE.md path 2). Register map per the
+// National Semiconductor PC16550D datasheet: THR/RBR, IER, IIR/FCR, LCR, MCR, LSR, MSR, SCR,
+// and DLL/DLM when LCR.DLAB is set. Transmission is instantaneous; received bytes wait in a
+// queue (nothing typed is dropped) and raise the receive-data interrupt when enabled.
+import type { MmioDevice, Width } from './mmio.js';
+
+const IER_RDI = 0x01, IER_THRI = 0x02, IER_RLSI = 0x04;
+const IIR_NONE = 0x01, IIR_THRI = 0x02, IIR_RDI = 0x04, IIR_FIFO = 0xc0;
+const LCR_DLAB = 0x80;
+const LSR_DR = 0x01, LSR_THRE = 0x20, LSR_TEMT = 0x40;
+const FCR_ENABLE = 0x01, FCR_CLEAR_RX = 0x02;
+
+export class Uart16550 implements MmioDevice {
+  readonly name = 'ns16550a';
+  readonly size = 0x100;
+  private ier = 0;
+  private lcr = 0;
+  private mcr = 0;
+  private scr = 0;
+  private dll = 0;
+  private dlm = 0;
+  private fifoEnabled = false;
+  /** THR-empty interrupt condition, cleared by reading IIR or writing THR (datasheet table 4). */
+  private thrEmptyPending = false;
+  private readonly rx: number[] = [];
+
+  /**
+   * @param transmit receives each byte the guest writes
+   * @param irq drives the device's interrupt line (level)
+   */
+  constructor(private readonly transmit: (byte: number) => void, private readonly irq: (level: boolean) => void = () => {}) {}
+
+  /** Queues bytes from the host side (keyboard, pipe) for the guest to read. */
+  receive(bytes: Uint8Array): void {
+    for (const b of bytes) this.rx.push(b);
+    this.update();
+  }
+  get rxPending(): number { return this.rx.length; }
+
+  read(offset: number, _width: Width): bigint {
+    const dlab = (this.lcr & LCR_DLAB) !== 0;
+    switch (offset) {
+      case 0: {
+        if (dlab) return BigInt(this.dll);
+        const b = this.rx.shift() ?? 0;
+        this.update();
+        return BigInt(b);
+      }
+      case 1: return BigInt(dlab ? this.dlm : this.ier);
+      case 2: {
+        const iir = this.interruptId();
+        if (iir === IIR_THRI) { this.thrEmptyPending = false; this.update(); }
+        return BigInt(iir | (this.fifoEnabled ? IIR_FIFO : 0));
+      }
+      case 3: return BigInt(this.lcr);
+      case 4: return BigInt(this.mcr);
+      case 5: return BigInt(LSR_THRE | LSR_TEMT | (this.rx.length > 0 ? LSR_DR : 0));
+      case 6: return 0xb0n; // DCD, DSR, CTS asserted: a modem that is always ready
+      case 7: return BigInt(this.scr);
+      default: return 0n;
+    }
+  }
+
+  write(offset: number, _width: Width, value: bigint): void {
+    const v = Number(value & 0xffn);
+    const dlab = (this.lcr & LCR_DLAB) !== 0;
+    switch (offset) {
+      case 0:
+        if (dlab) { this.dll = v; return; }
+        this.transmit(v);
+        this.thrEmptyPending = true; // sent at once: THR is empty again
+        break;
+      case 1:
+        if (dlab) { this.dlm = v; return; }
+        // Enabling THRI with an empty THR raises it immediately (drivers rely on this).
+        if ((v & IER_THRI) && !(this.ier & IER_THRI)) this.thrEmptyPending = true;
+        this.ier = v & 0x0f;
+        break;
+      case 2:
+        this.fifoEnabled = (v & FCR_ENABLE) !== 0;
+        if (v & FCR_CLEAR_RX) this.rx.length = 0;
+        break;
+      case 3: this.lcr = v; return;
+      case 4: this.mcr = v & 0x1f; return;
+      case 7: this.scr = v; return;
+      default: return;
+    }
+    this.update();
+  }
+
+  /** Highest-priority pending interrupt (datasheet table 4): line status, data, THR empty. */
+  private interruptId(): number {
+    if ((this.ier & IER_RDI) && this.rx.length > 0) return IIR_RDI;
+    if ((this.ier & IER_THRI) && this.thrEmptyPending) return IIR_THRI;
+    void IER_RLSI; // line-status errors never happen on this link
+    return IIR_NONE;
+  }
+
+  private update(): void { this.irq(this.interruptId() !== IIR_NONE); }
+}
