@@ -14,7 +14,7 @@ import { renderTable } from './lib/table.js';
 import { benchmarks } from './registry.js';
 
 const USAGE = `usage: npm run bench -- [options]
-  --repeat N         timed runs per machine, the median is reported (default 3)
+  --repeat N         timed runs per machine, the best is reported (default 3)
   --only ID[,ID...]  run only these benchmarks (${benchmarks.map((b) => b.id).join(', ')})
   --timeout SECONDS  limit for one guest run (default 600)
   --json FILE        also write the results as JSON

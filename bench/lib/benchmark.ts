@@ -11,7 +11,7 @@ import type { Table } from './table.js';
 export interface BenchContext {
   /** Repository root (holds bin/tshv.js and bench/). */
   readonly root: string;
-  /** How many timed runs per machine; benchmarks report the median. */
+  /** How many timed runs per machine; benchmarks report the best and the spread. */
   readonly repeat: number;
   /** Upper bound for one guest run, in milliseconds. */
   readonly timeoutMs: number;

@@ -1,12 +1,9 @@
 /** Small statistics over repeated timings. */
 
-export function median(values: readonly number[]): number {
-  if (values.length === 0) return Number.NaN;
-  const s = [...values].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-}
-
 export function min(values: readonly number[]): number {
   return values.length === 0 ? Number.NaN : Math.min(...values);
+}
+
+export function max(values: readonly number[]): number {
+  return values.length === 0 ? Number.NaN : Math.max(...values);
 }
