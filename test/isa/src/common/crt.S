@@ -61,9 +61,12 @@ trap_vector:
     csrw mscratch, t0
     la t0, trap_hook
     ld t0, 0(t0)
-    beqz t0, 1f
+    beqz t0, trap_default
     jr t0
-1:  la t0, trap_save
+    /* A hook may finish by jumping here, with the original t0 still in mscratch. */
+    .globl trap_default
+trap_default:
+    la t0, trap_save
     sd t1, 0(t0)
     csrr t1, mcause
     sd t1, 8(t0)
@@ -111,9 +114,11 @@ strap_vector:
     csrw sscratch, t0
     la t0, strap_hook
     ld t0, 0(t0)
-    beqz t0, 1f
+    beqz t0, strap_default
     jr t0
-1:  la t0, strap_save
+    .globl strap_default
+strap_default:
+    la t0, strap_save
     sd t1, 0(t0)
     csrr t1, scause
     sd t1, 8(t0)

@@ -13,6 +13,7 @@
  * Traps: crt.S installs trap_vector (M) and strap_vector (S, used once a test
  * writes stvec = strap_vector). Either jumps to a hook if the test stored one
  * in trap_hook / strap_hook (original t0 is then in mscratch / sscratch).
+ * A hook may end with `j trap_default` (`j strap_default`) to continue as below.
  * Otherwise it records cause/epc/tval/status into trap_* (strap_*) and, if the
  * test armed trap_resume (strap_resume), resumes there in M-mode (S-mode)
  * with the record kept; an unarmed trap is a failure of the current case.
@@ -165,10 +166,12 @@
  * back to M-mode after the macro through the default handler; trap_cause then
  * holds the cause of the first trap (ecall 8/9/11 if code itself did not trap).
  * The code runs at the same virtual address as its link address, so with
- * translation on it must be identity-mapped.
+ * translation on it must be identity-mapped. MPIE is cleared first, so that
+ * mstatus.MIE is 0 again when M-mode resumes.
  */
 #define RUN_IN_MODE(mode, code...) \
-    ARM_TRAP(8021f); SET_MPP(mode); la t6, 8020f; csrw mepc, t6; mret; \
+    ARM_TRAP(8021f); SET_MPP(mode); li t6, MSTATUS_MPIE; csrc mstatus, t6; \
+    la t6, 8020f; csrw mepc, t6; mret; \
     8020: code; ecall; 8021: DISARM_TRAP
 
 /* Case n: code in `mode` must trap to M with the given cause. */
