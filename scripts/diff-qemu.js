@@ -1,0 +1,6 @@
+#!/usr/bin/env node
+// Differential testing of tshv's core against a live QEMU; see test/diff/live.ts for options.
+// Needs `npm run build` first (it runs the compiled harness from dist/).
+import { main } from '../dist/test/diff/live.js';
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,249 @@
+// The frame every differential test program shares: memory map, prologue, trap handler
+// and the epilogue that dumps the architectural state over the UART and powers off.
+//
+//   0x8000_0000  code: prologue, body (the steps under test), epilogue, trap handler
+//   0x8010_0000  SAVE     x1..x31, f0..f31, fcsr as stored by the epilogue   (64 words)  ┐
+//   0x8010_0200  TRAPS    trap count, then (mcause, mtval, mepc) records      (64 words)  ├ dumped
+//   0x8010_0400  SCRATCH  data region the body loads from and stores to       (4 KiB)     ┘
+//   0x8010_1400  POOL     interesting constants the body reloads registers from
+//   0x8010_1800  INIT     initial f0..f31, fcsr, x1..x31
+//   0x8010_1a00  HSAVE    trap handler's register save slots
+//
+// Both QEMU's virt board and tshv put an ns16550a at 0x1000_0000 and a sifive,test0
+// syscon at 0x10_0000; the program runs in M-mode from 0x8000_0000 with nothing else set up.
+
+import * as A from './assembler.js';
+import * as E from './encoder.js';
+import type { Item, Label } from './assembler.js';
+import type { Insn } from './encoder.js';
+import { writeElf64 } from './elf.js';
+
+export const CODE_BASE = 0x8000_0000;
+export const DATA_BASE = 0x8010_0000;
+export const SAVE = DATA_BASE;
+export const TRAPS = DATA_BASE + 0x200;
+export const SCRATCH = DATA_BASE + 0x400;
+export const SCRATCH_SIZE = 4096;
+export const POOL = DATA_BASE + 0x1400;
+export const POOL_INT_WORDS = 64;
+export const POOL_FP_WORDS = 64;
+export const INIT = DATA_BASE + 0x1800;
+export const HSAVE = DATA_BASE + 0x1a00;
+export const DATA_SIZE = 0x1c00;
+export const MAX_TRAP_RECORDS = 20;
+/** Traps beyond this many end the program (a runaway, e.g. a handler that cannot skip). */
+export const RUNAWAY_TRAPS = 200;
+
+export const UART = 0x1000_0000;
+export const SYSCON = 0x10_0000;
+
+/** Words the epilogue prints: SAVE, TRAPS and SCRATCH, contiguous from DATA_BASE. */
+export const DUMP_WORDS = (SCRATCH + SCRATCH_SIZE - DATA_BASE) / 8;
+/** Word indices inside a dump. */
+export const DUMP_X = 0; // x1..x31 at 0..30
+export const DUMP_F = 31; // f0..f31 at 31..62
+export const DUMP_FCSR = 63;
+export const DUMP_TRAPS = (TRAPS - DATA_BASE) / 8;
+export const DUMP_SCRATCH = (SCRATCH - DATA_BASE) / 8;
+
+/** One unit of a test body: a few instructions that make sense only together. */
+export interface Step {
+  readonly items: readonly Item[];
+}
+
+export interface ProgramSpec {
+  /** x0..x31 initial values (index 0 ignored). */
+  readonly initX: readonly bigint[];
+  /** f0..f31 initial bit patterns. */
+  readonly initF: readonly bigint[];
+  readonly initFcsr: number;
+  readonly scratch: Uint8Array;
+  readonly intPool: readonly bigint[];
+  readonly fpPool: readonly bigint[];
+  readonly body: readonly Step[];
+}
+
+export interface BuiltProgram {
+  readonly elf: Uint8Array;
+  /** Every instruction with its address, for failure reports. */
+  readonly listing: readonly { pc: number; insn: Insn; step: number }[];
+  /** The dump's initial contents (SAVE and TRAPS zero, SCRATCH as loaded). */
+  readonly initialDump: BigUint64Array;
+}
+
+const i = A.insn;
+const T0 = 5;
+
+function prologue(handler: Label): Item[] {
+  const items: Item[] = [
+    A.la(T0, handler), i(E.csrw(E.CSR_MTVEC, T0)),
+    // mstatus.FS = Dirty: the F and D instructions are legal (privileged spec §3.1.6.6).
+    i(E.lui(T0, 6)), i(E.csrs(E.CSR_MSTATUS, T0)),
+    A.la(T0, INIT),
+  ];
+  for (let f = 0; f < 32; f++) items.push(i(E.fload('D', f, T0, f * 8)));
+  items.push(i(E.load('ld', 6, T0, 32 * 8)), i(E.csrw(E.CSR_FCSR, 6)));
+  for (let x = 1; x < 32; x++) if (x !== T0) items.push(i(E.load('ld', x, T0, (32 + x) * 8)));
+  items.push(i(E.load('ld', T0, T0, (32 + T0) * 8)));
+  return items;
+}
+
+/** Saves every register to SAVE, prints DUMP_WORDS words as hex lines, powers off. */
+function epilogue(end: Label): Item[] {
+  const putc = new A.Label('putc');
+  const wordLoop = new A.Label('dump_word');
+  const nibLoop = new A.Label('dump_nibble');
+  const digit = new A.Label('dump_digit');
+  const halt = new A.Label('halt');
+  const items: Item[] = [
+    A.label(end),
+    i(E.csrw(E.CSR_MSCRATCH, 31)),
+    A.la(31, SAVE),
+  ];
+  for (let x = 1; x <= 30; x++) items.push(i(E.store('sd', x, 31, (x - 1) * 8)));
+  items.push(i(E.csrr(30, E.CSR_MSCRATCH)), i(E.store('sd', 30, 31, 30 * 8)));
+  for (let f = 0; f < 32; f++) items.push(i(E.fstore('D', f, 31, (DUMP_F + f) * 8)));
+  items.push(i(E.csrr(30, E.CSR_FCSR)), i(E.store('sd', 30, 31, DUMP_FCSR * 8)));
+  items.push(
+    A.la(8, DATA_BASE),
+    i(E.aluImm('addi', 9, 0, DUMP_WORDS)),
+    i(E.lui(18, UART >>> 12)),
+    A.label(wordLoop),
+    i(E.load('ld', 10, 8, 0)),
+    i(E.aluImm('addi', 19, 0, 16)),
+    A.label(nibLoop),
+    i(E.shiftImm('srli', 11, 10, 60)),
+    i(E.shiftImm('slli', 10, 10, 4)),
+    i(E.aluImm('addi', 11, 11, 48)),
+    i(E.aluImm('addi', 12, 0, 58)),
+    A.toLabel(4, digit, (o) => E.branch('blt', 11, 12, o)),
+    i(E.aluImm('addi', 11, 11, 39)),
+    A.label(digit),
+    A.toLabel(4, putc, (o) => E.jal(1, o)),
+    i(E.aluImm('addi', 19, 19, -1)),
+    A.toLabel(4, nibLoop, (o) => E.branch('bne', 19, 0, o)),
+    i(E.aluImm('addi', 11, 0, 10)),
+    A.toLabel(4, putc, (o) => E.jal(1, o)),
+    i(E.aluImm('addi', 8, 8, 8)),
+    i(E.aluImm('addi', 9, 9, -1)),
+    A.toLabel(4, wordLoop, (o) => E.branch('bne', 9, 0, o)),
+    // sifive,test0: writing 0x5555 means "pass, power off".
+    i(E.lui(5, SYSCON >>> 12)),
+    i(E.lui(6, 5)), i(E.aluImm('addi', 6, 6, 0x555)),
+    i(E.store('sw', 6, 5, 0)),
+    A.label(halt),
+    A.toLabel(4, halt, (o) => E.jal(0, o)),
+    // putc(x11): wait for LSR.THRE (bit 5 of the line status register at +5), then send.
+    A.label(putc),
+    i(E.load('lbu', 13, 18, 5)),
+    i(E.aluImm('andi', 13, 13, 0x20)),
+    A.toLabel(4, putc, (o) => E.branch('beq', 13, 0, o)),
+    i(E.store('sb', 11, 18, 0)),
+    i(E.jalr(0, 1, 0)),
+  );
+  return items;
+}
+
+/**
+ * Trap handler: records (mcause, mtval, mepc) for the first MAX_TRAP_RECORDS traps, counts
+ * all of them, and resumes after the trapping instruction (2 or 4 bytes, from its low
+ * bits, Unprivileged ISA §1.5). Uses mscratch and HSAVE only, so the body must not write
+ * mscratch.
+ */
+function handler(self: Label, end: Label): Item[] {
+  const skipRecord = new A.Label('trap_skip_record');
+  const short = new A.Label('trap_short');
+  const runaway = new A.Label('trap_runaway');
+  return [
+    A.align4(),
+    A.label(self),
+    i(E.csrw(E.CSR_MSCRATCH, 31)),
+    A.la(31, HSAVE),
+    i(E.store('sd', 30, 31, 0)), i(E.store('sd', 29, 31, 8)), i(E.store('sd', 28, 31, 16)),
+    A.la(30, TRAPS),
+    i(E.load('ld', 29, 30, 0)), i(E.aluImm('addi', 29, 29, 1)), i(E.store('sd', 29, 30, 0)),
+    i(E.aluImm('addi', 28, 0, RUNAWAY_TRAPS)),
+    A.toLabel(4, runaway, (o) => E.branch('bgeu', 29, 28, o)),
+    i(E.aluImm('addi', 28, 0, MAX_TRAP_RECORDS + 1)),
+    A.toLabel(4, skipRecord, (o) => E.branch('bgeu', 29, 28, o)),
+    // record address = TRAPS + 8 + (count - 1) * 24 = TRAPS + count * 24 - 16
+    i(E.shiftImm('slli', 28, 29, 4)), i(E.aluReg('add', 30, 30, 28)),
+    i(E.shiftImm('slli', 28, 29, 3)), i(E.aluReg('add', 30, 30, 28)),
+    i(E.csrr(28, E.CSR_MCAUSE)), i(E.store('sd', 28, 30, -16)),
+    i(E.csrr(28, E.CSR_MTVAL)), i(E.store('sd', 28, 30, -8)),
+    i(E.csrr(28, E.CSR_MEPC)), i(E.store('sd', 28, 30, 0)),
+    A.label(skipRecord),
+    i(E.csrr(30, E.CSR_MEPC)),
+    i(E.load('lhu', 29, 30, 0)),
+    i(E.aluImm('andi', 29, 29, 3)),
+    i(E.aluImm('addi', 29, 29, -3)),
+    i(E.aluImm('addi', 30, 30, 2)),
+    A.toLabel(4, short, (o) => E.branch('bne', 29, 0, o)),
+    i(E.aluImm('addi', 30, 30, 2)),
+    A.label(short),
+    i(E.csrw(E.CSR_MEPC, 30)),
+    i(E.load('ld', 30, 31, 0)), i(E.load('ld', 29, 31, 8)), i(E.load('ld', 28, 31, 16)),
+    i(E.csrr(31, E.CSR_MSCRATCH)),
+    i(E.mret()),
+    A.label(runaway),
+    i(E.load('ld', 30, 31, 0)), i(E.load('ld', 29, 31, 8)), i(E.load('ld', 28, 31, 16)),
+    i(E.csrr(31, E.CSR_MSCRATCH)),
+    A.toLabel(4, end, (o) => E.jal(0, o)),
+  ];
+}
+
+function putU64(view: DataView, off: number, v: bigint): void { view.setBigUint64(off, v, true); }
+
+/** Builds the ELF for a spec, keeping only the first `steps` body steps if given. */
+export function buildProgram(spec: ProgramSpec, steps = spec.body.length): BuiltProgram {
+  const end = new A.Label('end');
+  const trap = new A.Label('trap_handler');
+  const items: Item[] = [...prologue(trap)];
+  const stepOfItem: number[] = items.map(() => -1);
+  spec.body.slice(0, steps).forEach((s, n) => {
+    for (const it of s.items) { items.push(it); stepOfItem.push(n); }
+  });
+  for (const it of [...epilogue(end), ...handler(trap, end)]) { items.push(it); stepOfItem.push(-1); }
+
+  // The assembler's listing is in item order; map each emitted instruction to its step.
+  const asm = A.assemble(items, CODE_BASE);
+  const listing: { pc: number; insn: Insn; step: number }[] = [];
+  {
+    let li = 0;
+    let pc = CODE_BASE;
+    items.forEach((it, k) => {
+      let size = 0;
+      if (it.kind === 'insn') size = it.insn.size;
+      else if (it.kind === 'dyn') size = it.size;
+      else if (it.kind === 'align4') size = pc % 4;
+      const stop = pc + size;
+      while (li < asm.listing.length && asm.listing[li]!.pc < stop) {
+        listing.push({ ...asm.listing[li]!, step: stepOfItem[k]! });
+        li++;
+      }
+      pc = stop;
+    });
+  }
+
+  const data = new Uint8Array(DATA_SIZE);
+  const dv = new DataView(data.buffer);
+  data.set(spec.scratch.subarray(0, SCRATCH_SIZE), SCRATCH - DATA_BASE);
+  spec.intPool.slice(0, POOL_INT_WORDS).forEach((v, k) => putU64(dv, POOL - DATA_BASE + k * 8, v));
+  spec.fpPool.slice(0, POOL_FP_WORDS).forEach((v, k) => putU64(dv, POOL - DATA_BASE + (POOL_INT_WORDS + k) * 8, v));
+  for (let f = 0; f < 32; f++) putU64(dv, INIT - DATA_BASE + f * 8, spec.initF[f] ?? 0n);
+  putU64(dv, INIT - DATA_BASE + 32 * 8, BigInt(spec.initFcsr));
+  for (let x = 1; x < 32; x++) putU64(dv, INIT - DATA_BASE + (32 + x) * 8, spec.initX[x] ?? 0n);
+
+  if (asm.bytes.length > DATA_BASE - CODE_BASE) throw new Error('program code overlaps the data region');
+  const elf = writeElf64(CODE_BASE, [
+    { vaddr: CODE_BASE, data: asm.bytes, flags: 5 },
+    { vaddr: DATA_BASE, data, flags: 6 },
+  ]);
+  const initialDump = new BigUint64Array(DUMP_WORDS);
+  for (let k = 0; k < DUMP_WORDS; k++) initialDump[k] = dv.getBigUint64(k * 8, true);
+  return { elf, listing, initialDump };
+}
+
+/** Address of the k-th integer / floating-point pool constant. */
+export const poolInt = (k: number): number => POOL + k * 8;
+export const poolFp = (k: number): number => POOL + (POOL_INT_WORDS + k) * 8;
