@@ -12,7 +12,7 @@ import {
   f32_to_i32, f32_to_u32, f32_to_i64, f32_to_u64, f64_to_i32, f64_to_u32, f64_to_i64, f64_to_u64,
   i32_to_f32, u32_to_f32, i64_to_f32, u64_to_f32, i32_to_f64, u32_to_f64, i64_to_f64, u64_to_f64,
   f32_to_f64, f64_to_f32,
-} from './fpu-naive';
+} from './fpu';
 
 @inline const BOX: u64 = 0xffffffff00000000;
 @inline const CANONICAL_NAN_S: u32 = 0x7fc00000;

@@ -173,7 +173,9 @@ function loadCrossing(va: u64, size: u32): u64 {
   if (excepted) return 0;
   const pa1 = translate(va + first, ACC_LOAD, dataPriv);
   if (excepted) return 0;
-  if (!inRam(pa0, first) || !inRam(pa1, size - first)) { raiseException(CAUSE_LOAD_ACCESS, va); return 0; }
+  // mtval is the address of the portion that faulted (3.1.16).
+  if (!inRam(pa0, first)) { raiseException(CAUSE_LOAD_ACCESS, va); return 0; }
+  if (!inRam(pa1, size - first)) { raiseException(CAUSE_LOAD_ACCESS, va + first); return 0; }
   let v: u64 = 0;
   for (let i: u32 = 0; i < size; i++) {
     const b = i < first ? load<u8>(hostOf(pa0 + i)) : load<u8>(hostOf(pa1 + (i - first)));
@@ -207,7 +209,8 @@ function storeCrossing(va: u64, size: u32, v: u64): void {
   if (excepted) return;
   const pa1 = translate(va + first, ACC_STORE, dataPriv);
   if (excepted) return;
-  if (!inRam(pa0, first) || !inRam(pa1, size - first)) { raiseException(CAUSE_STORE_ACCESS, va); return; }
+  if (!inRam(pa0, first)) { raiseException(CAUSE_STORE_ACCESS, va); return; }
+  if (!inRam(pa1, size - first)) { raiseException(CAUSE_STORE_ACCESS, va + first); return; }
   for (let i: u32 = 0; i < size; i++) {
     const pa = i < first ? pa0 + i : pa1 + (i - first);
     store<u8>(hostOf(pa), <u8>(v >> (8 * i)));
