@@ -14,11 +14,12 @@
 // fma. Each operation first tries the host op plus a cheap exactness test (fast path: the
 // result is final when it is exact, in any mode, or when the mode is RNE and the result is
 // a normal number clear of the underflow and overflow boundaries, so only NX can be owed).
-// Everything else — directed rounding of inexact results, subnormals, overflow, NaNs and
-// infinities, binary64 fma — goes to the integer path: an exact or sticky-bit-jammed
-// significand handed to roundPack(), the one place where rounding, tininess and the
-// overflow rules live. binary32 operands take the integer path as binary64 values (the
-// widening is exact) and are rounded to binary32 at the end.
+// binary32 add/mul/fma go through exact or round-to-odd binary64 intermediates; binary64
+// fma in RNE uses Dekker/TwoSum with round-to-odd. Everything else — directed rounding of
+// inexact results, subnormal results, overflow, NaNs and infinities — takes the integer
+// path: an exact or sticky-bit-jammed significand handed to roundPack(), the one place
+// where rounding, tininess and the overflow rules live. binary32 operands take the integer
+// path as binary64 values (the widening is exact) and are rounded to binary32 at the end.
 
 export let fpFlags: u32 = 0;
 
@@ -618,7 +619,44 @@ function fmaSlow(a: u64, b: u64, c: u64, rm: u32, op: u32, fmt: u32): u64 {
   return roundPack(sign, exp + lead - 125, sig, rm, fmt);
 }
 
+// Veltkamp's splitting constant 2^27 + 1: x * SPLITTER splits x into two 26-bit halves.
+@inline const SPLITTER: f64 = 134217729.0;
+
+// Exponent fields for which the binary64 fast path below cannot overflow or lose the
+// product's low part to underflow: every operand below 2^978 and the last bit of the exact
+// product (2^(ea-1075) * 2^(eb-1075)) at least 2^-1022.
+@inline function fmaInSafeRange(a: u64, b: u64, c: u64): bool {
+  const ea = <u32>(a >> 52) & 0x7ff, eb = <u32>(b >> 52) & 0x7ff, ec = <u32>(c >> 52) & 0x7ff;
+  return ea <= 2000 && eb <= 2000 && ec <= 2000 && ea + eb >= 1128;
+}
+
 export function f64_fma(a: u64, b: u64, c: u64, rm: u32, op: u32): u64 {
+  if (fastPaths && rm == RNE && fmaInSafeRange(a, b, c)) {
+    // Boldo & Melquiond's emulation (IEEE TC 2008, "Emulation of FMA and correctly
+    // rounded sums: proved algorithms using rounding to odd"): with a*b = uh + ul exactly
+    // (Dekker) and c + uh = th + tl exactly (TwoSum), RN(th + RO(tl + ul)) is the
+    // correctly rounded a*b + c. Negating a operand is exact, so the variants come free.
+    let x = reinterpret<f64>(a), y = reinterpret<f64>(b), z = reinterpret<f64>(c);
+    if (op & 2) x = -x;
+    if (op & 1) z = -z;
+    const uh = x * y;
+    const sx = SPLITTER * x, sy = SPLITTER * y;
+    const xh = sx - (sx - x), yh = sy - (sy - y);
+    const xl = x - xh, yl = y - yh;
+    const ul = ((xh * yh - uh) + xh * yl + xl * yh) + xl * yl;
+    const th = z + uh;
+    const tl = twoSumError(z, uh, th);
+    const u = tl + ul;
+    const uErr = twoSumError(tl, ul, u);
+    const v = roundToOdd(u, uErr);
+    const r = th + v;
+    const rb = reinterpret<u64>(r);
+    if (safeExp64(rb)) {
+      // Exact only if neither remaining addition rounded (then th + v is the whole sum).
+      if (uErr != 0 || twoSumError(th, v, r) != 0) fpFlags |= NX;
+      return rb;
+    }
+  }
   return fmaSlow(a, b, c, rm, op, FMT64);
 }
 
@@ -782,7 +820,7 @@ export function f32_class(a: u32): u32 {
 // Float -> integer (unpriv. §11.7, Table 11.4): round in rm; out of range (after rounding)
 // or NaN raises NV alone and saturates (NaN and +inf to the maximum, -inf to the minimum);
 // in range but inexact raises NX. A negative value that rounds to 0 is in range of the
-// unsigned types. 32-bit results are sign-extended to 64 bits (RV64, §12... fcvt.w[u]).
+// unsigned types. On RV64 the 32-bit results, fcvt.wu included, are sign-extended (§11.7).
 // ---------------------------------------------------------------------------------------
 
 let cvtInexact: bool = false;
