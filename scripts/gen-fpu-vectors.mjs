@@ -5,7 +5,8 @@
 //   node scripts/gen-fpu-vectors.mjs
 //
 // Needs riscv64-unknown-elf-gcc and qemu-system-riscv64 (Debian: gcc-riscv64-unknown-elf,
-// qemu-system-misc). The tests themselves only read the committed .txt files.
+// qemu-system-misc); on x86-64 hosts the arithmetic vectors are then replayed on the
+// host's own FPU as a cross-check (needs cc). The tests only read the committed .txt files.
 // Inputs are deterministic (fixed seed), so a rerun reproduces the same files unless the
 // oracle disagrees with itself.
 import { execFileSync } from 'node:child_process';
@@ -374,6 +375,13 @@ try {
     total += mine.length;
   }
   console.log(`wrote ${total} vectors for ${ops.length} operations to ${outDir}`);
+  // Second opinion on the arithmetic and int->float vectors from the host's x86-64
+  // hardware (oracle/crosscheck.c), when this is an x86-64 host with a C compiler.
+  if (process.arch === 'x64') {
+    const cross = join(dir, 'crosscheck');
+    execFileSync('cc', ['-O0', '-mfma', '-frounding-math', '-o', cross, join(oracleDir, 'crosscheck.c'), '-lm'], { stdio: 'inherit' });
+    execFileSync(cross, [outDir], { stdio: 'inherit' });
+  }
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
