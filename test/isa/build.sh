@@ -16,7 +16,7 @@ build_one() {
   if [ -f "src/$name.S" ]; then
     $CC $COMMON src/common/crt.S "src/$name.S" -o "bin/$name.elf"
   elif [ -f "src/$name.c" ]; then
-    $CC $COMMON -O2 -ffreestanding -fno-builtin -Wall -Werror \
+    $CC $COMMON -O2 -ffreestanding -fno-builtin -fno-tree-loop-distribute-patterns -fno-math-errno -Wall -Werror \
       src/common/crt.S src/common/lib.c "src/$name.c" -o "bin/$name.elf"
   else
     echo "no source for $name" >&2; return 1

@@ -198,6 +198,19 @@ fail:
 1:  wfi
     j 1b
 
+/* ---- page tables ---------------------------------------------------------------
+   vm_set_pte: table[index] = PTE for physical address pa with flags.
+   a0 = table (4 KiB aligned), a1 = index, a2 = pa, a3 = flags. Clobbers t0. */
+    .globl vm_set_pte
+vm_set_pte:
+    srli t0, a2, 12
+    slli t0, t0, 10
+    or t0, t0, a3
+    slli a1, a1, 3
+    add a1, a0, a1
+    sd t0, 0(a1)
+    ret
+
 /* ---- minimal UART output (usable from M-mode or S-mode with VA == PA) -------- */
     .globl putc_raw
 putc_raw:
