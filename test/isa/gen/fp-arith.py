@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Generates src/rv64f-arith.inc and src/rv64d-arith.inc: the rounding arithmetic
-cases (fadd/fsub/fmul/fdiv/fsqrt/fmadd/fmsub/fnmsub/fnmadd) of rv64f.S and rv64d.S.
+cases (fadd/fsub/fmul/fdiv/fsqrt/fmadd/fmsub/fnmsub/fnmadd) of rv64f.S and rv64d.S:
+directed cases from 1000, and from 2000 pseudo-random ones (fixed seed) biased towards
+edge cases -- subnormals, overflow, cancellation, ties -- including conversions.
 Expected results and fflags come from fpref.py (exact rational arithmetic), not
 from any implementation.  Run: python3 test/isa/gen/fp-arith.py"""
-import os, sys
+import os, random, sys
 sys.path.insert(0, os.path.dirname(__file__))
 from fpref import *
 
@@ -157,12 +159,131 @@ def gen(fmt, suf, start):
     allrm('fnmadd', fnmadd, (one, one, c['half_ulp']), '-(1*1) - ulp/2 (tie)', dyn=False)
     return out, n[0]
 
+def rand_val(rng, fmt, kind=None):
+    """an operand biased towards the interesting parts of the format"""
+    e, m, bias = params(fmt)
+    emax_field = (1 << e) - 2
+    kind = kind or rng.choices(['norm', 'near1', 'sub', 'tiny', 'huge', 'few', 'special'],
+                               [4, 4, 2, 2, 2, 3, 1])[0]
+    sgn = rng.getrandbits(1) << (e + m)
+    mant = rng.getrandbits(m)
+    if kind == 'norm': E = rng.randint(1, emax_field)
+    elif kind == 'near1': E = bias + rng.randint(-3, 3)
+    elif kind == 'sub': return sgn | (rng.getrandbits(m) or 1)
+    elif kind == 'tiny': E = rng.randint(1, 4)
+    elif kind == 'huge': E = rng.randint(emax_field - 3, emax_field)
+    elif kind == 'few':
+        E = bias + rng.randint(-6, 6)
+        mant = (rng.getrandbits(4) << (m - 4)) | (rng.choice([0, 1]) if rng.random() < 0.5 else 0)
+    else:
+        return rng.choice([0, neg(0, fmt), inf(0, fmt), inf(1, fmt), cnan(fmt), inf(0, fmt) | 1])
+    return sgn | (E << m) | mant
+
+def near(rng, fmt, a):
+    """an operand with an exponent close to a's (cancellation, alignment shifts)"""
+    e, m, bias = params(fmt)
+    E = (a >> m) & ((1 << e) - 1)
+    if E == 0 or E == (1 << e) - 1: return rand_val(rng, fmt)
+    E2 = min(max(E + rng.randint(-(m + 3), 2), 1), (1 << e) - 2)
+    return (rng.getrandbits(1) << (e + m)) | (E2 << m) | rng.getrandbits(m)
+
+def gen_random(fmt, suf, start, seed):
+    rng = random.Random(seed)
+    e, m, bias = params(fmt)
+    out = []
+    n = [start]
+    def rm_pick():
+        i = rng.randrange(5)
+        return i, (RMS[i] if rng.random() < 0.75 else f'dyn{i}')
+    def emit(macro, op, rm, res, args, comment):
+        bits, fl = res
+        dyn = rm.startswith('dyn')
+        rmv = rm[3:] if dyn else rm
+        a = ', '.join(hex(x) for x in args)
+        out.append(f'    {macro}{"_DYN" if dyn else ""}({n[0]}, {op}, {rmv}, {hex(bits)}, {fl:#04x}, {a})  /* {comment} */')
+        n[0] += 1
+    low = suf.lower()
+    for name, fn, count in [('fadd', fadd, 40), ('fsub', fsub, 30), ('fmul', fmul, 40), ('fdiv', fdiv, 40)]:
+        for _ in range(count):
+            i, rm = rm_pick()
+            a = rand_val(rng, fmt)
+            b = near(rng, fmt, a) if name in ('fadd', 'fsub') and rng.random() < 0.6 else rand_val(rng, fmt)
+            emit(f'FOP2{suf}', f'{name}.{low}', rm, fn(a, b, fmt, i), (a, b), 'random')
+    for _ in range(30):
+        i, rm = rm_pick()
+        a = rand_val(rng, fmt)
+        if rng.random() < 0.8: a &= ~(1 << (e + m))            # mostly non-negative
+        emit(f'FOP1{suf}', f'fsqrt.{low}', rm, fsqrt(a, fmt, i), (a,), 'random')
+    for name, np_, nc in [('fmadd', False, False), ('fmsub', False, True), ('fnmsub', True, False), ('fnmadd', True, True)]:
+        for _ in range(30):
+            i, rm = rm_pick()
+            a, b = rand_val(rng, fmt), rand_val(rng, fmt)
+            if rng.random() < 0.5:
+                # addend close to -(a*b): massive cancellation, the single rounding matters
+                pb, _ = fmul(a, b, fmt, rng.randrange(5))
+                c = neg(pb, fmt) if not (np_ ^ nc) else pb
+                if rng.random() < 0.5 and not isnan(c, fmt) and not isinf(c, fmt): c ^= rng.getrandbits(3)
+            else:
+                c = rand_val(rng, fmt)
+            emit(f'FOP3{suf}', f'{name}.{low}', rm, fma(a, b, c, fmt, i, negprod=np_, negc=nc), (a, b, c), 'random')
+    # float -> integer
+    for op, bits_, signed in [('w', 32, True), ('wu', 32, False), ('l', 64, True), ('lu', 64, False)]:
+        for _ in range(20):
+            i, rm = rm_pick()
+            # magnitudes around the integer range edges and small values with fractions
+            k = rng.choice(['edge', 'small', 'any'])
+            if k == 'edge':
+                target = Fr(rng.choice([1, -1])) * (Fr(2) ** (bits_ - (1 if signed else 0)) + rng.randint(-3, 3) * Fr(1, 2))
+                a, _ = rnd(target, fmt, RNE)
+                if rng.random() < 0.5: a = rand_val(rng, fmt, 'few')
+            elif k == 'small':
+                a, _ = rnd(Fr(rng.randint(-4000, 4000), rng.choice([1, 2, 4, 8, 3])), fmt, RNE)
+            else:
+                a = rand_val(rng, fmt)
+            res = f2i(a, fmt, i, bits_, signed)
+            emit(f'FCVT_X{suf}', f'fcvt.{op}.{low}', rm, res, (a,), 'random')
+    # integer -> float
+    for op, bits_, signed in [('w', 32, True), ('wu', 32, False), ('l', 64, True), ('lu', 64, False)]:
+        for _ in range(16):
+            i, rm = rm_pick()
+            x = rng.getrandbits(64)
+            if rng.random() < 0.5: x >>= rng.randint(0, 63)      # all magnitudes
+            if rng.random() < 0.3: x = (-x) & ((1 << 64) - 1)
+            if suf == 'D' and bits_ == 32:
+                # exact: fcvt.d.w/wu take no rounding mode
+                bits, fl = i2f(x, fmt, RNE, bits_, signed)
+                out.append(f'    FCVT_DX_EXACT({n[0]}, fcvt.{low}.{op}, {hex(bits)}, {fl:#04x}, {hex(x)})  /* random */')
+                n[0] += 1
+                continue
+            emit(f'FCVT_{suf}X', f'fcvt.{low}.{op}', rm, i2f(x, fmt, i, bits_, signed), (x,), 'random')
+    if fmt == D:
+        for _ in range(30):
+            i, rm = rm_pick()
+            k = rng.choice(['s-range', 's-sub', 'any', 'huge'])
+            if k == 's-range': a = (rng.getrandbits(1) << 63) | ((1023 + rng.randint(-126, 127)) << 52) | rng.getrandbits(52)
+            elif k == 's-sub': a = (rng.getrandbits(1) << 63) | ((1023 + rng.randint(-152, -125)) << 52) | rng.getrandbits(52)
+            elif k == 'huge': a = (rng.getrandbits(1) << 63) | ((1023 + rng.randint(126, 130)) << 52) | rng.getrandbits(52)
+            else: a = rand_val(rng, D)
+            bits, fl = f2f(a, D, S, i)
+            dyn = rm.startswith('dyn')
+            out.append(f'    FCVT_SD{"_DYN" if dyn else ""}({n[0]}, {rm[3:] if dyn else rm}, {hex(bits)}, {fl:#04x}, {hex(a)})  /* random fcvt.s.d */')
+            n[0] += 1
+        for _ in range(10):
+            a = rand_val(rng, S)
+            bits, fl = f2f(a, S, D, RNE)
+            out.append(f'    FCVT_DS({n[0]}, {hex(bits)}, {fl:#04x}, {hex(a)})  /* random fcvt.d.s */')
+            n[0] += 1
+    return out, n[0]
+
 here = os.path.dirname(os.path.abspath(__file__))
 for fmt, suf, name in [(S, 'S', 'rv64f'), (D, 'D', 'rv64d')]:
     lines, end = gen(fmt, suf, 1000)
+    assert end <= 2000
+    rlines, end = gen_random(fmt, suf, 2000, seed=0x7359 + len(suf) + (fmt == D))
+    lines += rlines
     path = os.path.join(here, '..', 'src', f'{name}-arith.inc')
     with open(path, 'w') as f:
-        f.write(f'/* GENERATED by test/isa/gen/fp-arith.py -- do not edit. Cases 1000..{end-1}.\n'
+        f.write(f'/* GENERATED by test/isa/gen/fp-arith.py -- do not edit. Cases 1000.., 2000..{end-1}.\n'
                 f'   FOPk{suf}(case, op, rm, expected bits, expected fflags, operand bits...) */\n')
         f.write('\n'.join(lines) + '\n')
-    print(f'{path}: {end-1000} cases')
+    print(f'{path}: {len(lines)} cases')

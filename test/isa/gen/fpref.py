@@ -150,3 +150,38 @@ def fma(a,b,c,fmt,rm,negprod=False,negc=False):
     if isinf(c,fmt): return c,0
     vp=fval(a,fmt)*fval(b,fmt)*(-1 if negprod else 1)
     return addsum(fmt,rm,sp,vp,sign(c,fmt),fval(c,fmt))
+
+# ---- conversions ----
+def round_int(v, rm):
+    """round Fraction v to an integer with rounding mode rm; returns (int, inexact)"""
+    fl = v.numerator // v.denominator
+    rem = v - fl
+    if rem == 0: return fl, False
+    s = 1 if v < 0 else 0
+    if rm == RNE: up = rem > Fr(1, 2) or (rem == Fr(1, 2) and fl % 2 == 1)
+    elif rm == RTZ: up = (s == 1)          # toward zero: floor for positive, ceil for negative
+    elif rm == RDN: up = False
+    elif rm == RUP: up = True
+    elif rm == RMM: up = rem > Fr(1, 2) or (rem == Fr(1, 2) and s == 0)
+    return (fl + 1 if up else fl), True
+def f2i(b, fmt, rm, bits, signed):
+    """fcvt.{w,wu,l,lu}.{s,d}: returns (64-bit register value, flags)"""
+    lo, hi = ((-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1))
+    def reg(x):
+        x &= (1 << bits) - 1
+        if bits == 32 and x >> 31: x |= 0xffffffff00000000   # W results are sign-extended
+        return x
+    if isnan(b, fmt): return reg(hi), NV
+    if isinf(b, fmt): return reg(lo if sign(b, fmt) else hi), NV
+    r, inex = round_int(fval(b, fmt), rm)
+    if r < lo: return reg(lo), NV
+    if r > hi: return reg(hi), NV
+    return reg(r), (NX if inex else 0)
+def i2f(x, fmt, rm, bits, signed):
+    x &= (1 << bits) - 1
+    if signed and x >> (bits - 1): x -= 1 << bits
+    return rnd(Fr(x), fmt, rm)
+def f2f(b, src, dst, rm):
+    if isnan(b, src): return cnan(dst), (NV if issnan(b, src) else 0)
+    if isinf(b, src): return inf(sign(b, src), dst), 0
+    return rnd(fval(b, src), dst, rm, sign(b, src))

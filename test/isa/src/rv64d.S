@@ -20,6 +20,8 @@
 /* fcvt.s.d f3, f1 (double operand, single result) and fcvt.d.s */
 #define FCVT_SD(n, rm, res, fl, a) \
     CASE(n); LDD(f1, a); csrwi fflags, 0; fcvt.s.d f3, f1, rm; CHECK_FS(f3, res); CHECK_FLAGS(fl)
+#define FCVT_SD_DYN(n, k, res, fl, a) \
+    CASE(n); LDD(f1, a); fsrmi k; csrwi fflags, 0; fcvt.s.d f3, f1, dyn; fsrmi 0; CHECK_FS(f3, res); CHECK_FLAGS(fl)
 /* fcvt.d.w/fcvt.d.wu are exact and take no rounding mode */
 #define FCVT_DX_EXACT(n, op, res, fl, x) \
     CASE(n); li a0, x; csrwi fflags, 0; op f3, a0; CHECK_FD(f3, res); CHECK_FLAGS(fl)

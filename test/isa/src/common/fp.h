@@ -74,6 +74,11 @@
 #define FCVT_DX(n, op, rm, res, fl, x) \
     CASE(n); li a0, x; csrwi fflags, 0; op f3, a0, rm; CHECK_FD(f3, res); CHECK_FLAGS(fl)
 
+#define FCVT_SX_DYN(n, op, k, res, fl, x) \
+    CASE(n); li a0, x; fsrmi k; csrwi fflags, 0; op f3, a0, dyn; fsrmi 0; CHECK_FS(f3, res); CHECK_FLAGS(fl)
+#define FCVT_DX_DYN(n, op, k, res, fl, x) \
+    CASE(n); li a0, x; fsrmi k; csrwi fflags, 0; op f3, a0, dyn; fsrmi 0; CHECK_FD(f3, res); CHECK_FLAGS(fl)
+
 /* Case n: the 32-bit instruction word `insn` must raise illegal instruction with mtval = insn. */
 #define ILLEGAL_INSN(n, insn) \
     EXPECT_TRAP_TVAL(n, CAUSE_ILLEGAL, insn, .word insn)
