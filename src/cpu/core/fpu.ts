@@ -1,7 +1,7 @@
 // F and D arithmetic, bit-exact per IEEE 754-2008 and the RISC-V unprivileged spec
 // (20191213) chapters 11 (F) and 12 (D).
 //
-// Contract with the core (src/cpu/core/execute.ts):
+// Contract with the core (src/cpu/core/fp.ts):
 // - Values travel as raw bits: f32 as u32, f64 as u64. The core unboxes singles before the
 //   call (an improperly NaN-boxed input becomes the canonical NaN 0x7fc00000) and boxes
 //   results after it. Sign injection, fmv and NaN-boxing are the core's job.
@@ -14,7 +14,7 @@
 // fma. Each operation first tries the host op plus a cheap exactness test (fast path: the
 // result is final when it is exact, in any mode, or when the mode is RNE and the result is
 // a normal number clear of the underflow and overflow boundaries, so only NX can be owed).
-// binary32 add/mul/fma go through exact or round-to-odd binary64 intermediates; binary64
+// binary32 mul and fma go through exact or round-to-odd binary64 intermediates; binary64
 // fma in RNE uses Dekker/TwoSum with round-to-odd. Everything else — directed rounding of
 // inexact results, subnormal results, overflow, NaNs and infinities — takes the integer
 // path: an exact or sticky-bit-jammed significand handed to roundPack(), the one place
