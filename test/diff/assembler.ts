@@ -21,12 +21,16 @@ export type Item =
   | { readonly kind: 'label'; readonly label: Label }
   /** Pads with c.nop to a multiple of 4 (mtvec needs 4-byte alignment). */
   | { readonly kind: 'align4' }
+  /** Pads with c.nop until pc % mod === rem (rem even): places code across a page boundary. */
+  | { readonly kind: 'padTo'; readonly mod: number; readonly rem: number }
   /** Instructions computed from their own address: `size` bytes in total. */
   | { readonly kind: 'dyn'; readonly size: number; readonly emit: (pc: number, resolve: Resolve) => Insn[] };
 
 export const insn = (i: Insn): Item => ({ kind: 'insn', insn: i });
 export const label = (l: Label): Item => ({ kind: 'label', label: l });
 export const align4 = (): Item => ({ kind: 'align4' });
+export const padTo = (mod: number, rem: number): Item => ({ kind: 'padTo', mod, rem });
+const padSize = (pc: number, mod: number, rem: number): number => (((rem - pc) % mod) + mod) % mod;
 export const dyn = (size: number, emit: (pc: number, resolve: Resolve) => Insn[]): Item => ({ kind: 'dyn', size, emit });
 
 /** Splits a pc-relative offset into auipc's 20-bit upper part and a 12-bit signed low part. */
@@ -57,6 +61,8 @@ export function toLabel(size: 2 | 4, target: Label, make: (off: number) => Insn)
 export interface Listing {
   readonly pc: number;
   readonly insn: Insn;
+  /** Index of the item that produced the instruction. */
+  readonly item: number;
 }
 
 export interface Assembled {
@@ -76,6 +82,7 @@ export function assemble(items: readonly Item[], base: number): Assembled {
         labels.set(it.label, pc);
         break;
       case 'align4': pc += pc % 4; break;
+      case 'padTo': pc += padSize(pc, it.mod, it.rem); break;
       case 'dyn': pc += it.size; break;
     }
   }
@@ -86,6 +93,7 @@ export function assemble(items: readonly Item[], base: number): Assembled {
     if (a === undefined) throw new Error(`label ${l} never placed`);
     return a;
   };
+  let item = 0;
   const put = (at: number, i: Insn): void => {
     const o = at - base;
     bytes[o] = i.word & 0xff;
@@ -94,7 +102,7 @@ export function assemble(items: readonly Item[], base: number): Assembled {
       bytes[o + 2] = (i.word >>> 16) & 0xff;
       bytes[o + 3] = (i.word >>> 24) & 0xff;
     }
-    listing.push({ pc: at, insn: i });
+    listing.push({ pc: at, insn: i, item });
   };
   pc = base;
   for (const it of items) {
@@ -102,6 +110,9 @@ export function assemble(items: readonly Item[], base: number): Assembled {
       case 'insn': put(pc, it.insn); pc += it.insn.size; break;
       case 'label': break;
       case 'align4': if (pc % 4) { put(pc, E.cNop()); pc += 2; } break;
+      case 'padTo':
+        for (let n = padSize(pc, it.mod, it.rem); n > 0; n -= 2) { put(pc, E.cNop()); pc += 2; }
+        break;
       case 'dyn': {
         let n = 0;
         for (const i of it.emit(pc, resolve)) { put(pc + n, i); n += i.size; }
@@ -110,6 +121,7 @@ export function assemble(items: readonly Item[], base: number): Assembled {
         break;
       }
     }
+    item++;
   }
   return { bytes, labels, listing };
 }

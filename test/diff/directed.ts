@@ -32,6 +32,8 @@ class Case {
   readonly labels: string[] = [];
   private readonly known = new Map<string, bigint>();
   private desc = '';
+  /** Bytes x31 was already advanced by inside the case (loops store through it). */
+  private moved = 0;
   constructor(readonly title: string) {}
   get words(): number { return this.labels.length; }
 
@@ -49,6 +51,8 @@ class Case {
     }
     return this;
   }
+  /** Sets the description of the next stores. */
+  as(text: string): this { this.desc = text; return this; }
   /** Appends context the registers do not show (e.g. the memory operand). */
   note(text: string): this { this.desc += ` ${text}`; return this; }
   li(rd: number, v: bigint): this { this.items.push(...li(rd, v)); this.known.set(`x${rd}`, u64(v)); return this; }
@@ -59,17 +63,26 @@ class Case {
     return this;
   }
   private store(item: Item, label: string): this { this.items.push(item); this.labels.push(label); return this; }
-  storeX(rs: number): this { return this.store(i(E.store('sd', rs, RES, this.words * 8)), `${this.desc} → x${rs}`); }
-  storeF(fs: number): this { return this.store(i(E.fstore('D', fs, RES, this.words * 8)), `${this.desc} → f${fs}`); }
+  private get off(): number { return this.words * 8 - this.moved; }
+  storeX(rs: number): this { return this.store(i(E.store('sd', rs, RES, this.off)), `${this.desc} → x${rs}`); }
+  storeF(fs: number): this { return this.store(i(E.fstore('D', fs, RES, this.off)), `${this.desc} → f${fs}`); }
+  /** Inside a loop of `n` iterations: stores the registers `rs` once per iteration. */
+  loopStoreX(rs: readonly number[], n: number, label: (iteration: number, reg: number) => string): this {
+    rs.forEach((r, k) => this.items.push(i(E.store('sd', r, RES, this.off + 8 * k))));
+    this.items.push(i(E.aluImm('addi', RES, RES, 8 * rs.length)));
+    for (let it = 1; it <= n; it++) for (const r of rs) this.labels.push(label(it, r));
+    this.moved += 8 * rs.length * n;
+    return this;
+  }
   clearFlags(): this { this.items.push(i(E.csr('csrrwi', 0, E.CSR_FFLAGS, 0))); return this; }
   /** Reads and clears fflags, stores them. */
   storeFlags(): this {
     this.items.push(i(E.csr('csrrwi', FLAGS, E.CSR_FFLAGS, 0)));
-    return this.store(i(E.store('sd', FLAGS, RES, this.words * 8)), `${this.desc} → fflags`);
+    return this.store(i(E.store('sd', FLAGS, RES, this.off)), `${this.desc} → fflags`);
   }
   done(): Item[] {
     if (this.words > 255) throw new Error(`case ${this.title} stores too many words`);
-    return [...this.items, i(E.aluImm('addi', RES, RES, this.words * 8))];
+    return [...this.items, i(E.aluImm('addi', RES, RES, this.off))];
   }
 }
 
@@ -351,13 +364,26 @@ function csrCases(): Case[] {
 
 // ---- memory ---------------------------------------------------------------------------
 
+/** The 4 KiB page boundary inside SCRATCH: accesses across it touch two pages. */
+const PAGE_IN_SCRATCH = (Math.floor(SCRATCH / 4096) + 1) * 4096;
+
 function misalignedCases(): Case[] {
   const out: Case[] = [];
   const base = SCRATCH + 2048;
   for (const op of Object.keys(E.LOADS) as E.LoadOp[]) {
-    const c = new Case(`${op} at offsets 0..15`);
-    c.add(A.la(8, base));
-    for (let off = 0; off < 16; off++) c.add(i(E.load(op, 7, 8, off))).storeX(7);
+    for (const [where, b] of [['', base], [' across a page boundary', PAGE_IN_SCRATCH - 8]] as const) {
+      const c = new Case(`${op} at offsets 0..15${where}`);
+      c.add(A.la(8, b));
+      for (let off = 0; off < 16; off++) c.add(i(E.load(op, 7, 8, off))).storeX(7);
+      out.push(c);
+    }
+  }
+  for (const op of ['sh', 'sw', 'sd'] as const) {
+    const c = new Case(`${op} across a page boundary, read back`).add(A.la(8, PAGE_IN_SCRATCH - 8)).li(6, 0x0102030405060708n);
+    for (let off = 1; off < 8; off++) {
+      c.add(i(E.store('sd', 0, 8, 0)), i(E.store('sd', 0, 8, 8)));
+      c.add(i(E.store(op, 6, 8, off)), i(E.load('ld', 7, 8, 0))).storeX(7).add(i(E.load('ld', 7, 8, 8))).storeX(7);
+    }
     out.push(c);
   }
   for (const fmt of ['S', 'D'] as const) {
@@ -413,6 +439,52 @@ function atomicCases(): Case[] {
     c.add(i(E.amo('lr', w, 7, 8, 0)), i(E.amo('sc', w, 5, 8, 5))).storeX(5).add(i(E.load('ld', 7, 8, 0))).storeX(7);
   }
   out.push(c);
+  return out;
+}
+
+// ---- control flow and instruction fetch ------------------------------------------------
+
+function controlCases(): Case[] {
+  const out: Case[] = [];
+  {
+    // The target is computed from rs1 before rd is written (§2.5).
+    const c = new Case('jalr / c.jalr / c.jr with rd = rs1');
+    const l1 = new A.Label(); const l2 = new A.Label(); const l3 = new A.Label();
+    c.li(6, 0n);
+    c.add(A.la(5, l1), i(E.jalr(5, 5, 0)), i(E.aluImm('addi', 6, 6, 1)), A.label(l1)).as('jalr x5, 0(x5) link').storeX(5);
+    c.add(A.la(1, l2), i(E.cJalr(1)), i(E.aluImm('addi', 6, 6, 2)), A.label(l2)).as('c.jalr x1 link').storeX(1);
+    c.add(A.la(9, l3), i(E.cJr(9)), i(E.aluImm('addi', 6, 6, 4)), A.label(l3)).as('c.jr x9').storeX(9);
+    c.as('skipped instructions (must stay 0)').storeX(6);
+    out.push(c);
+  }
+  {
+    // 32-bit instructions whose two halves sit on different pages.
+    const c = new Case('instructions across a page boundary');
+    const tgt = new A.Label();
+    c.add(A.padTo(4096, 4094), i(E.aluImm('addi', 7, 0, 0x123))).storeX(7);
+    c.add(A.padTo(4096, 4094), i(E.lui(7, 0x12345))).storeX(7);
+    c.li(6, 5n).add(A.padTo(4096, 4094), A.toLabel(4, tgt, (o) => E.branch('bne', 6, 0, o)), i(E.aluImm('addi', 6, 6, 1)), A.label(tgt))
+      .as('bne across the boundary, taken (x6 must stay 5)').storeX(6);
+    // a jump whose target instruction straddles the boundary
+    const far = new A.Label();
+    c.add(A.toLabel(4, far, (o) => E.jal(7, o)), A.padTo(4096, 4094), A.label(far), i(E.aluImm('addi', 6, 0, 77))).storeX(6);
+    out.push(c);
+  }
+  {
+    // Self-modifying code: an instruction executed, patched by a store, made visible with
+    // fence.i (Zifencei), executed again. Covers decode caches keyed on the address.
+    const c = new Case('self-modifying code with fence.i');
+    const top = new A.Label(); const slot = new A.Label(); const cslot = new A.Label();
+    const n = 5;
+    c.li(7, 0n).li(11, 0n).li(9, BigInt(n)).li(10, 1n << 20n);
+    c.add(A.label(top), A.label(slot), i(E.aluImm('addi', 7, 7, 1)), A.label(cslot), i(E.cAddi(11, 1)));
+    c.loopStoreX([7, 11], n, (it, r) => (r === 7 ? `patched addi x7, x7, ${it}` : `patched c.addi x11, ${it}`) +
+      `: running sum after iteration ${it} → x${r}`);
+    c.add(A.la(8, slot), i(E.load('lw', 6, 8, 0)), i(E.aluReg('add', 6, 6, 10)), i(E.store('sw', 6, 8, 0)));
+    c.add(A.la(8, cslot), i(E.load('lh', 6, 8, 0)), i(E.aluImm('addi', 6, 6, 4)), i(E.store('sh', 6, 8, 0)));
+    c.add(i(E.fenceI()), i(E.aluImm('addi', 9, 9, -1)), A.toLabel(4, top, (o) => E.branch('bne', 9, 0, o)));
+    out.push(c);
+  }
   return out;
 }
 
@@ -475,9 +547,21 @@ function trapCases(): Case[] {
     misaligned.push(t(`lr.${w === 4 ? 'w' : 'd'} x7 at +${off} (misaligned)`,
       A.la(8, SCRATCH + 256 + off), i(E.amo('lr', w, 7, 8, 0))));
   }
+  // HINTs (§2.9 and table 16.7): must execute as no-ops, never trap.
+  const hints: [string, Item][] = [
+    ['c.nop 1', i(E.raw16(0x0005))], ['c.addi x1, 0', i(E.raw16(0x0081))], ['c.li x0, 1', i(E.raw16(0x4005))],
+    ['c.lui x0, 1', i(E.raw16(0x6005))], ['c.mv x0, x1', i(E.raw16(0x8006))], ['c.add x0, x1', i(E.raw16(0x9006))],
+    ['c.slli x0, 1', i(E.raw16(0x0006))], ['c.slli x1, 0', i(E.raw16(0x0082))], ['c.srli x8, 0', i(E.raw16(0x8001))],
+    ['c.srai x8, 0', i(E.raw16(0x8401))], ['addi x0, x5, 3', i(E.aluImm('addi', 0, 5, 3))], ['lui x0, 5', i(E.lui(0, 5))],
+    ['auipc x0, 1', i(E.auipc(0, 1))], ['add x0, x1, x2', i(E.aluReg('add', 0, 1, 2))], ['slli x0, x1, 3', i(E.shiftImm('slli', 0, 1, 3))],
+    ['fence 0, rw', i(E.fence(0, 3))], ['pause (fence w, 0)', i(E.fence(1, 0))],
+  ];
+  const hintCase = new Case('HINTs execute as no-ops');
+  for (const [title, it] of hints) hintCase.add(it).note(title);
+  hintCase.add(i(E.csrr(7, E.CSR_FCSR))).storeX(7);
   // Check fcsr survives the trapped FP instructions untouched.
   const tail = new Case('fcsr after trapping FP instructions').add(i(E.csrr(7, E.CSR_FCSR))).storeX(7);
-  return [...cases, ...env, ...misaligned, tail];
+  return [...cases, ...env, ...misaligned, hintCase, tail];
 }
 
 /** Up to 20 traps per program so every one gets a record (program.ts MAX_TRAP_RECORDS). */
@@ -498,6 +582,7 @@ export function directedPrograms(): DirectedProgram[] {
     ...pack('fcsr', csrCases()),
     ...pack('misaligned', misalignedCases()),
     ...pack('atomics', atomicCases()),
+    ...pack('control', controlCases()),
     ...packTraps(trapCases()),
   ];
 }

@@ -6,12 +6,14 @@
 // - every load, store and AMO stays inside SCRATCH; AMOs and LR/SC are naturally aligned
 //   (misaligned AMOs may trap with either of two causes), ordinary loads and stores may be
 //   misaligned (both QEMU and tshv perform them);
-// - control flow only goes forward, inside one step, so every program terminates;
+// - control flow stays inside one step: forward branches and jumps, and counted loops
+//   whose counter no instruction of the body writes, so every program terminates;
 // - LR is always followed in the same step by its SC to the same address and width, with
 //   only register-register ALU instructions in between (an SC's outcome is otherwise
 //   implementation-defined, Unprivileged ISA §8.2-8.3);
 // - frm only ever receives valid modes, so dynamic rounding never traps;
-// - no counters, no ID CSRs, no mscratch (the trap handler owns it), no wfi.
+// - no counters, no ID CSRs, no mscratch (the trap handler owns it), no wfi;
+// - the few trapping instructions are ones every RV64GC machine must trap on.
 
 import * as A from './assembler.js';
 import * as E from './encoder.js';
@@ -26,7 +28,7 @@ import {
 import type { ProgramSpec, Step } from './program.js';
 
 /** Bump when the generator changes in a way that changes programs: the corpus must be re-recorded. */
-export const GENERATOR_VERSION = 1;
+export const GENERATOR_VERSION = 2;
 export const DEFAULT_STEPS = 1500;
 
 type Maker = (g: Gen) => Item[];
@@ -47,15 +49,21 @@ export class Gen {
   }
   get fp(): boolean { return this.profile === 'full'; }
 
+  /** Registers no generated instruction may write (a loop counter while its body is made). */
+  readonly reserved = new Set<XReg>();
+  private free(pick: () => XReg): XReg {
+    for (;;) { const r = pick(); if (!this.reserved.has(r)) return r; }
+  }
+
   // ---- operand choice ----------------------------------------------------------------
   /** A source register: mostly x1..x31, sometimes x0. */
   xs(): XReg { return this.r.chance(0.05) ? 0 : this.r.range(1, 31); }
   /** A destination register: x0 rarely (the write must vanish). */
-  xd(): XReg { return this.r.chance(0.03) ? 0 : this.r.range(1, 31); }
-  /** A non-zero register. */
-  xnz(): XReg { return this.r.range(1, 31); }
-  /** A register for a 3-bit RVC field (x8..x15). */
-  xc(): XReg { return this.r.range(8, 15); }
+  xd(): XReg { return this.free(() => (this.r.chance(0.03) ? 0 : this.r.range(1, 31))); }
+  /** A non-zero register, written by the caller. */
+  xnz(): XReg { return this.free(() => this.r.range(1, 31)); }
+  /** A register for a 3-bit RVC field (x8..x15), written by the caller. */
+  xc(): XReg { return this.free(() => this.r.range(8, 15)); }
   f(): number { return this.r.int(32); }
   fmt(): Fmt { return this.r.chance(0.5) ? 'S' : 'D'; }
   /** A rounding mode: a static one or dyn (frm always holds a valid mode). */
@@ -336,6 +344,56 @@ const cJump: Maker = (g) => {
 
 const fence: Maker = (g) => [i(g.r.chance(0.7) ? E.fence() : E.fenceI())];
 
+/** A counted loop (1..4 iterations) with a backward branch around a few simple steps. */
+const loop: Maker = (g) => {
+  const top = new A.Label();
+  let rc = g.xnz();
+  while (rc === 2) rc = g.xnz(); // c.*sp steps and c.addi16sp write x2
+  g.reserved.add(rc);
+  const body = skipped(g, 3);
+  g.reserved.delete(rc);
+  const compressed = rc >= 8 && rc <= 15 && g.r.chance(0.5);
+  return [
+    i(E.aluImm('addi', rc, 0, g.r.range(1, 4))),
+    A.label(top), ...body,
+    i(E.aluImm('addi', rc, rc, -1)),
+    compressed ? A.toLabel(2, top, (o) => E.cBranch('bnez', rc, o)) : A.toLabel(4, top, (o) => E.branch('bne', rc, 0, o)),
+  ];
+};
+
+/**
+ * An instruction that must trap (illegal, ecall, ebreak, misaligned LR); the handler
+ * records mcause, mtval and mepc and resumes after it. Never Zb* encodings: QEMU 7.2
+ * implements Zba/Zbb/Zbc/Zbs by default, tshv does not.
+ */
+const trap: Maker = (g) => {
+  const k = g.r.int(g.fp ? 10 : 7);
+  switch (k) {
+    case 0: return [i(E.ecall())];
+    case 1: return [i(g.r.chance(0.5) ? E.ebreak() : E.cEbreak())];
+    case 2: return [i(E.raw16(0))];
+    // OP with funct7=0x20 and funct3=2: reserved in RV64GC and in every Zb* extension
+    case 3: return [i(E.raw32(E.encR(0x33, g.xd(), 2, g.xs(), g.xs(), 0x20)))];
+    case 4: return [i(E.csr('csrrw', g.xd(), 0x0ff, g.xs()))];
+    case 5: {
+      const w = g.r.chance(0.5) ? 4 : 8;
+      const rb = g.xnz();
+      let a = g.addr(w, false) + g.r.range(1, w - 1);
+      if (a + w > SCRATCH + SCRATCH_SIZE) a -= w;
+      return [A.la(rb, a), i(E.amo('lr', w, g.xd(), rb, 0))];
+    }
+    case 6: return [i(E.raw32(E.encI(0x1b, g.xd(), 1, g.xs(), 0x400 | g.r.int(32))))]; // slliw with funct7=0x20
+    case 7: {
+      // dynamic rounding with frm = 5, 6 or 7
+      const rt = g.xnz();
+      return [i(E.csr('csrrwi', rt, E.CSR_FRM, g.r.range(5, 7))), i(E.fpArith('fadd', g.fmt(), g.f(), g.f(), g.f(), E.RM_DYN)),
+        i(E.csr('csrrw', 0, E.CSR_FRM, rt))];
+    }
+    case 8: return [i(E.raw32(E.fma('fmadd', g.fmt(), g.f(), g.f(), g.f(), g.f(), g.r.range(5, 6)).word))];
+    default: return [i(E.raw32(E.encR(0x53, g.f(), 0, g.f(), g.f(), g.r.pick([0x02, 0x03]))))]; // fadd.h / fadd.q
+  }
+};
+
 const SIMPLE: readonly (readonly [Maker, number])[] = [
   [aluReg, 10], [mulDiv, 7], [aluImm, 8], [shiftImm, 5], [upper, 2],
   [load, 6], [store, 6], [fpLoad, 3], [fpStore, 3], [amo, 4], [lrsc, 2],
@@ -346,7 +404,7 @@ const SIMPLE: readonly (readonly [Maker, number])[] = [
 const FP_MAKERS: ReadonlySet<Maker> = new Set([fpLoad, fpStore, reloadF, fpArith, fpSqrt, fpFma, fpNorm, fpCmp, fpClass, fpMove, fpCvt, fpCsr]);
 const ALL: readonly (readonly [Maker, number])[] = [
   ...SIMPLE,
-  [branch, 5], [jal, 1.5], [jalr, 1.5], [cBranch, 2], [cJump, 1.5],
+  [branch, 5], [jal, 1.5], [jalr, 1.5], [cBranch, 2], [cJump, 1.5], [loop, 1.5], [trap, 0.25],
 ];
 
 // ---- initial state ---------------------------------------------------------------------

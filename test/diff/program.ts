@@ -205,25 +205,8 @@ export function buildProgram(spec: ProgramSpec, steps = spec.body.length): Built
   });
   for (const it of [...epilogue(end), ...handler(trap, end)]) { items.push(it); stepOfItem.push(-1); }
 
-  // The assembler's listing is in item order; map each emitted instruction to its step.
   const asm = A.assemble(items, CODE_BASE);
-  const listing: { pc: number; insn: Insn; step: number }[] = [];
-  {
-    let li = 0;
-    let pc = CODE_BASE;
-    items.forEach((it, k) => {
-      let size = 0;
-      if (it.kind === 'insn') size = it.insn.size;
-      else if (it.kind === 'dyn') size = it.size;
-      else if (it.kind === 'align4') size = pc % 4;
-      const stop = pc + size;
-      while (li < asm.listing.length && asm.listing[li]!.pc < stop) {
-        listing.push({ ...asm.listing[li]!, step: stepOfItem[k]! });
-        li++;
-      }
-      pc = stop;
-    });
-  }
+  const listing = asm.listing.map((l) => ({ pc: l.pc, insn: l.insn, step: stepOfItem[l.item]! }));
 
   const data = new Uint8Array(DATA_SIZE);
   const dv = new DataView(data.buffer);

@@ -78,19 +78,31 @@ function smallIntSingle(r: Rng): bigint {
   return BigInt(new Uint32Array(f.buffer)[0]!);
 }
 
+/** Exponents near the ends of the range: results overflow, underflow, go subnormal. */
+function extremeDouble(r: Rng): bigint {
+  const exp = BigInt(r.chance(0.5) ? r.range(0, 60) : r.range(1990, 2046));
+  return (BigInt(r.int(2)) << 63n) | (exp << 52n) | (r.u64() & ((1n << 52n) - 1n));
+}
+function extremeSingle(r: Rng): bigint {
+  const exp = BigInt(r.chance(0.5) ? r.range(0, 30) : r.range(225, 254));
+  return (BigInt(r.int(2)) << 31n) | (exp << 23n) | BigInt(r.u32() & 0x7fffff);
+}
+
 export function randomDouble(r: Rng): bigint {
-  switch (r.int(8)) {
+  switch (r.int(9)) {
     case 0: case 1: return r.pick(D_EDGES);
     case 2: return smallIntDouble(r);
     case 3: return r.u64();
+    case 4: return extremeDouble(r);
     default: return moderateDouble(r);
   }
 }
 export function randomSingle(r: Rng): bigint {
-  switch (r.int(8)) {
+  switch (r.int(9)) {
     case 0: case 1: return r.pick(S_EDGES);
     case 2: return smallIntSingle(r);
     case 3: return BigInt(r.u32());
+    case 4: return extremeSingle(r);
     default: return moderateSingle(r);
   }
 }
