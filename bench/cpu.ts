@@ -7,7 +7,8 @@
  * latter is that machine's fixed cost (process start, wasm compile or TCG set-up,
  * ELF load), subtracted from the best of the former. Best, not median: on a shared
  * host other work only ever adds time, so the fastest run is the closest to the
- * machine's own speed; the spread column shows how noisy the runs were. The instruction count is the
+ * machine's own speed; the spread column shows how noisy the runs were. The
+ * machines take turns, run by run, so a burst of load does not favour one of them. The instruction count is the
  * program's own: it reads minstret around the workload and prints the difference,
  * so on tshv it is tshv's count. The program is deterministic, so that count is the
  * same on every correct machine; bench/cpu/cpu-mix.json holds the reference measured
@@ -83,10 +84,14 @@ async function run(ctx: BenchContext): Promise<BenchReport> {
   const nullElf = join(ctx.root, BENCH_DIR, manifest.nullElf);
 
   const statsFlag = tshvSupports(ctx.machines.tshv, 'exec', '--stats') ? ['--stats'] : [];
-  const files = { elf, nullElf };
+  const contestant = (machine: Machine, argsFor: (e: string) => string[]): Contestant | undefined =>
+    machine.state === 'available' ? { machine, argsFor, wall: [], startup: [] } : undefined;
+  const tshvRuns = contestant(ctx.machines.tshv, (e) => tshvExecArgs(e, statsFlag));
+  const qemuRuns = contestant(ctx.machines.qemu, (e) => qemuVirtArgs(e));
+  await measureAll(ctx, [tshvRuns, qemuRuns].filter((c) => c !== undefined), manifest, { elf, nullElf });
   // tshv is what is being measured: without it the bench fails. QEMU is the yardstick.
-  const tshv = await measure(ctx, ctx.machines.tshv, true, manifest, files, (e) => tshvExecArgs(e, statsFlag));
-  const qemu = await measure(ctx, ctx.machines.qemu, false, manifest, files, (e) => qemuVirtArgs(e));
+  const tshv = figures(ctx.machines.tshv, true, tshvRuns);
+  const qemu = figures(ctx.machines.qemu, false, qemuRuns);
 
   const notes: string[] = [];
   let ok = tshv.ok && qemu.ok;
@@ -220,48 +225,74 @@ function mipsOf(m: MachineFigures, instret: number | undefined): number | undefi
   return instret / Math.max(min(m.wall) - min(m.startup), 1e-9) / 1e6;
 }
 
-/** Runs null and full ELF on one machine, stopping at the first wrong result. */
-async function measure(
-  ctx: BenchContext,
-  machine: Machine,
-  required: boolean,
-  manifest: Manifest,
-  { elf, nullElf }: { readonly elf: string; readonly nullElf: string },
-  argsFor: (elf: string) => string[],
-): Promise<MachineFigures> {
-  if (machine.state === 'missing') {
-    const problem = `missing: ${machine.reason}`;
-    return { label: machine.label, ok: !required, missing: true, problem, wall: [], startup: [] };
-  }
-  const opts = { cwd: ctx.root, timeoutMs: ctx.timeoutMs };
-  const startup: number[] = [];
-  const wall: number[] = [];
-  let output: GuestOutput | undefined;
-  let stats: ExecStats | undefined;
-
-  for (let i = 0; i < ctx.repeat; i++) {
-    ctx.log(`cpu: ${machine.label} start-up run ${i + 1}/${ctx.repeat}`);
-    const r = await runTimed(machine, argsFor(nullElf), opts);
-    const problem = check(r, parseGuestOutput(r.stdout + r.stderr), { iterations: 0, checksum: 0 });
-    if (problem !== undefined) return failed(machine.label, `cpu-mix-null.elf: ${problem}`, r, wall, startup);
-    startup.push(r.seconds);
-  }
-  for (let i = 0; i < ctx.repeat; i++) {
-    ctx.log(`cpu: ${machine.label} workload run ${i + 1}/${ctx.repeat}`);
-    const r = await runTimed(machine, argsFor(elf), opts);
-    output = parseGuestOutput(r.stdout + r.stderr);
-    const problem = check(r, output, manifest);
-    if (problem !== undefined) return { ...failed(machine.label, problem, r, wall, startup), output };
-    stats = parseExecStats(r.stderr);
-    wall.push(r.seconds);
-    ctx.log(`cpu: ${machine.label} ${r.seconds.toFixed(3)} s`);
-  }
-  return { label: machine.label, ok: true, missing: false, wall, startup, ...(output && { output }), ...(stats && { stats }) };
+/** A machine being measured: its runs so far, or why it stopped. */
+interface Contestant {
+  readonly machine: Machine & { readonly state: 'available' };
+  readonly argsFor: (elf: string) => string[];
+  readonly wall: number[];
+  readonly startup: number[];
+  output?: GuestOutput;
+  stats?: ExecStats;
+  problem?: string;
 }
 
-function failed(label: string, problem: string, r: ProcessRun, wall: number[], startup: number[]): MachineFigures {
+/**
+ * Runs every machine in rounds (null ELF then workload ELF, machine after machine),
+ * so that load from other work on the host falls on both machines alike rather than
+ * on whichever ran during it. A machine stops at its first wrong result.
+ */
+async function measureAll(
+  ctx: BenchContext,
+  contestants: readonly Contestant[],
+  manifest: Manifest,
+  { elf, nullElf }: { readonly elf: string; readonly nullElf: string },
+): Promise<void> {
+  const opts = { cwd: ctx.root, timeoutMs: ctx.timeoutMs };
+  for (let round = 1; round <= ctx.repeat; round++) {
+    for (const c of contestants) {
+      if (c.problem !== undefined) continue;
+      const label = `cpu: ${c.machine.label} round ${round}/${ctx.repeat}`;
+      const n = await runTimed(c.machine, c.argsFor(nullElf), opts);
+      const nullProblem = check(n, parseGuestOutput(n.stdout + n.stderr), { iterations: 0, checksum: 0 });
+      if (nullProblem !== undefined) {
+        c.problem = withOutput(`cpu-mix-null.elf: ${nullProblem}`, n);
+        continue;
+      }
+      c.startup.push(n.seconds);
+      const r = await runTimed(c.machine, c.argsFor(elf), opts);
+      c.output = parseGuestOutput(r.stdout + r.stderr);
+      const problem = check(r, c.output, manifest);
+      if (problem !== undefined) {
+        c.problem = withOutput(problem, r);
+        continue;
+      }
+      c.stats = parseExecStats(r.stderr);
+      c.wall.push(r.seconds);
+      ctx.log(`${label}: start-up ${n.seconds.toFixed(3)} s, workload run ${r.seconds.toFixed(3)} s`);
+    }
+  }
+}
+
+function figures(machine: Machine, required: boolean, c: Contestant | undefined): MachineFigures {
+  if (machine.state === 'missing' || c === undefined) {
+    const problem = machine.state === 'missing' ? `missing: ${machine.reason}` : 'not run';
+    return { label: machine.label, ok: !required, missing: true, problem, wall: [], startup: [] };
+  }
+  return {
+    label: machine.label,
+    ok: c.problem === undefined,
+    missing: false,
+    wall: c.wall,
+    startup: c.startup,
+    ...optional('problem', c.problem),
+    ...optional('output', c.output),
+    ...optional('stats', c.stats),
+  };
+}
+
+function withOutput(problem: string, r: ProcessRun): string {
   const tail = (r.stdout + r.stderr).trim().split(/\r?\n/).slice(-6).join(' | ');
-  return { label, ok: false, missing: false, problem: `${problem}; output: ${tail || '(none)'}`, wall, startup };
+  return `${problem}; output: ${tail || '(none)'}`;
 }
 
 /** Why a run is not a correct cpu-mix run, or undefined if it is. */
