@@ -38,6 +38,10 @@ main:
     EXPECT_TRAP_TVAL(20, CAUSE_LOAD_ACCESS, HOLE1 + 4, c.lw a0, 4(s1))
     EXPECT_TRAP_TVAL(21, CAUSE_STORE_ACCESS, HOLE1 + 8, c.sd a0, 8(s1))
 
+    /* a load into x0 still accesses memory, and so still faults */
+    EXPECT_TRAP_TVAL(23, CAUSE_LOAD_ACCESS, HOLE1, li s0, HOLE1; ld x0, 0(s0))
+    EXPECT_TRAP_TVAL(24, CAUSE_LOAD_ACCESS, HOLE1 + 1, li s0, HOLE1; lbu x0, 1(s0))
+
     /* a faulting load leaves rd unchanged */
     CASE(22)
     li a0, 0x1234
@@ -85,6 +89,9 @@ main:
 1:  CHECK_MEM(trap_cause, CAUSE_FETCH_ACCESS)
     CHECK_MEM(trap_tval, HOLE1)
     CHECK_MEM(trap_epc, HOLE1)
+
+    /* case 34 (a 4-byte instruction whose second half lies past the end of RAM) is in
+       tshv-specific.S: QEMU 7.2 aborts on it (translator_access assertion) */
 
     /* from S and U (satp Bare) */
     EXPECT_TRAP_IN_MODE(40, PRV_S, CAUSE_LOAD_ACCESS, li a1, HOLE2; ld a0, 0(a1))

@@ -4,7 +4,8 @@
    takes effect, interrupt priority (MSI > MTI; SSI > STI in S), M-level
    interrupts in lower modes regardless of MIE, the S timer through Sstc stimecmp
    delegated to S (and its access rules), and WFI returning on a pending, locally
-   enabled interrupt even while interrupts are globally disabled. */
+   enabled interrupt even while interrupts are globally disabled (and, with them
+   enabled, trapping with mepc after the wfi); 32-bit CLINT register accesses. */
 #include "irq.h"
 
 #define SPINS 4000000
@@ -95,7 +96,7 @@ main:
     IRQ_RESET
     li a0, (1 << IRQ_MTI)
     csrw mie, a0
-    SET_MTIMECMP_DELTA(300)
+    SET_MTIMECMP_DELTA(20000)           /* 2 ms: the hart really sleeps */
     li s0, SPINS
 1:  wfi
     csrr a0, mip
@@ -244,9 +245,89 @@ main:
     li a0, STCE_BIT
     csrc menvcfg, a0
 
+    /* ---- WFI with MIE = 1: the interrupt is taken with mepc after the wfi ------------ */
+    /* The timer may (rarely) fire before the wfi is reached; then the attempt is
+       repeated. So that a wfi reached after the interrupt cannot sleep for ever, the
+       hook also leaves a delegated SSIP pending and enabled: never taken in M, but
+       it wakes WFI. */
+    CASE(30)
+    li s1, 5                            /* attempts */
+    SET_HOOK(trap_hook, wfi_irq_hook)
+    li a0, (1 << IRQ_SSI)
+    csrw mideleg, a0
+4:  IRQ_RESET
+    csrci mip, (1 << IRQ_SSI)
+    li a0, (1 << IRQ_MTI) | (1 << IRQ_SSI)
+    csrw mie, a0
+    SET_MTIMECMP_DELTA(20000)
+    csrsi mstatus, MSTATUS_MIE
+    li s0, SPINS
+1:  la t5, irq_count
+    ld t5, 0(t5)
+    bnez t5, 3f
+    wfi
+2:  addi s0, s0, -1
+    bnez s0, 1b
+    j fail
+3:  csrci mstatus, MSTATUS_MIE
+    SET_MTIMECMP(-1)
+    CHECK_IRQ(0, CAUSE_INTR | IRQ_MTI)
+    la a0, 2b
+    la t5, irq_log + 8
+    ld t5, 0(t5)
+    beq t5, a0, 5f
+    addi s1, s1, -1
+    bnez s1, 4b
+    j fail
+5:  csrci mip, (1 << IRQ_SSI)
+    csrw mie, zero
+    csrw mideleg, zero
+    SET_HOOK(trap_hook, m_irq_hook)
+
+    /* ---- the CLINT registers also take 32-bit accesses ------------------------------- */
+    CASE(31)
+    li s0, CLINT_MTIMECMP
+    li a0, -1
+    sw a0, 0(s0)
+    sw a0, 4(s0)
+    ld a1, 0(s0)
+    CHECK(a1, -1)
+    sw zero, 0(s0)                      /* low half only */
+    ld a1, 0(s0)
+    CHECK(a1, 0xffffffff00000000)
+    lw a1, 4(s0)
+    CHECK(a1, -1)
+    lwu a1, 0(s0)
+    CHECK(a1, 0)
+    sd a0, 0(s0)
+    CASE(32)
+    li s0, CLINT_MTIME
+    lwu a0, 4(s0)                       /* high, low, high: consistent unless the low half wrapped */
+    lwu a1, 0(s0)
+    lwu a2, 4(s0)
+    ld a3, 0(s0)
+    slli a0, a0, 32
+    or a0, a0, a1
+    bltu a3, a0, fail                   /* 64-bit read later than the 32-bit halves */
+    CASE(33)
+    li s0, CLINT_MSIP
+    li a0, 1
+    sw a0, 0(s0)
+    lw a1, 0(s0)
+    CHECK(a1, 1)
+    csrr a1, mip
+    andi a1, a1, (1 << IRQ_MSI)
+    CHECK(a1, (1 << IRQ_MSI))
+    sw zero, 0(s0)
+
     csrw mie, zero
     CLEAR_HOOK(trap_hook)
     CLEAR_HOOK(strap_hook)
     j pass
+
+/* m_irq_hook, leaving SSIP pending (see case 30) */
+wfi_irq_hook:
+    csrsi mip, (1 << IRQ_SSI)
+    j m_irq_hook
 
     IRQ_HELPERS

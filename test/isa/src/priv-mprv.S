@@ -2,7 +2,8 @@
    loads, stores and AMOs are translated and checked as if in the mode held in MPP
    (S or U), including page faults taken in M with mtval = the virtual address,
    SUM for S access to U pages and MXR for loads from execute-only pages;
-   instruction fetch stays untranslated; MPP = M means no translation. */
+   instruction fetch stays untranslated; MPP = M means no translation; such faults
+   are never delegated to S (traps do not go to a less privileged mode). */
 #include "vm.h"
 
 #define VA_L0 0x40000000
@@ -80,6 +81,19 @@ main:
     MPRV_FAULT(15, PRV_S, CAUSE_STORE_PAGE, VA(2), li a1, VA(2); sd zero, 0(a1))
     li a0, MSTATUS_MXR
     csrc mstatus, a0
+
+    /* ---- a fault of an M-mode access is taken in M even if medeleg delegates it ----- */
+    li a0, (1 << CAUSE_LOAD_PAGE) | (1 << CAUSE_STORE_PAGE)
+    csrw medeleg, a0
+    CASE(16)
+    la a0, strap_count
+    ld s3, 0(a0)
+    MPRV_FAULT(17, PRV_S, CAUSE_LOAD_PAGE, VA(3), li a1, VA(3); ld s1, 0(a1))
+    CASE(18)
+    la a0, strap_count
+    ld s4, 0(a0)
+    CHECK_EQ(s3, s4)
+    csrw medeleg, zero
 
     /* ---- MPP = U ------------------------------------------------------------------------ */
     MPRV_OK(20, PRV_U, li a1, VA(1); ld s1, 0(a1))

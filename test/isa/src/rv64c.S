@@ -1,7 +1,7 @@
 /* RV64C: every compressed instruction of RV64 (quadrants 0, 1, 2), checked for
    its result and, for jumps, its 2-byte link; 32-bit instructions at 2-byte
    aligned addresses; the all-zero illegal instruction (mtval 0) and reserved
-   encodings (mtval = the 16 instruction bits); c.ebreak. */
+   encodings (mtval = the 16 instruction bits); HINT encodings; c.ebreak. */
 #include "fp.h"
 
     .globl main
@@ -160,6 +160,24 @@ main:
 fail_near:
     j fail
 10:
+
+    /* ---- HINT encodings execute as no-ops (unprivileged 16.7) ------------------ */
+    CASE(56)
+    li a0, 0x55
+    li s0, 0x66
+    .half 0x4015                        /* c.li x0, 5 */
+    .half 0x0005                        /* c.addi x0, 1 (c.nop with nzimm) */
+    .half 0x0501                        /* c.addi a0, 0 */
+    .half 0x802a                        /* c.mv x0, a0 */
+    .half 0x902a                        /* c.add x0, a0 */
+    .half 0x0006                        /* c.slli x0, 1 */
+    .half 0x0502                        /* c.slli a0, 0 (c.slli64) */
+    .half 0x8001                        /* c.srli s0, 0 (c.srli64) */
+    .half 0x8401                        /* c.srai s0, 0 (c.srai64) */
+    .half 0x6005                        /* c.lui x0, 1 */
+    CHECK(x0, 0)
+    CHECK(a0, 0x55)
+    CHECK(s0, 0x66)
 
     /* ---- illegal and reserved encodings: mtval holds the 16 bits ------------- */
     EXPECT_TRAP_TVAL(60, CAUSE_ILLEGAL, 0, .half 0x0000)   /* all-zero instruction */

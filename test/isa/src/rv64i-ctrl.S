@@ -1,6 +1,7 @@
 /* RV64I control transfer: all six branches taken and not taken (signed and
    unsigned edges, forward and backward), jal and jalr link values, jalr
-   offset and bit-0 clearing, jalr with rd == rs1, and writes to x0 as link. */
+   offset and bit-0 clearing, jalr with rd == rs1, writes to x0 as link, and
+   FENCE variants and HINT encodings executing as no-ops. */
 #include "test.h"
 
 /* case n: branch `op a, b` must be taken */
@@ -151,6 +152,24 @@ main:
     jalr ra, 0(a1)
     CHECK(a0, 300)
     .option pop
+
+    /* ---- FENCE variants and base HINTs are no-ops -------------------------------- */
+    CASE(40)
+    li a0, 7
+    fence
+    fence rw, rw
+    fence i, o
+    fence r, w
+    fence.tso
+    .word 0x0100000f                    /* pause (Zihintpause: fence w, 0) */
+    .word 0x00000013                    /* nop */
+    .word 0x00500013                    /* addi x0, x0, 5 (HINT) */
+    .word 0x00a02013                    /* slti x0, x0, 10 (HINT) */
+    .word 0x00a01033                    /* sll x0, x0, a0 (HINT) */
+    .word 0x0005003b                    /* addw x0, a0, x0 */
+    .word 0x00001037                    /* lui x0, 1 (HINT) */
+    CHECK(a0, 7)
+    CHECK(x0, 0)
 
     j pass
 

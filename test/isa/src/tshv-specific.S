@@ -2,14 +2,16 @@
    so run-qemu.sh skips this program. Two kinds:
    (a) design choices of this core, where the spec leaves a choice:
        ebreak writes mtval = pc; misaligned SC and AMOs raise store/AMO address
-       misaligned (cause 6); satp keeps its old value on a write of Sv57.
+       misaligned (cause 6); satp keeps its old value on a write of Sv57; instret
+       and cycle count exactly one per retired instruction.
    (b) spec requirements QEMU 7.2 does not meet (each says where):
        FS becomes Dirty when only fflags changes; csrrs/csrrc with rs1 != x0 write
        (and so trap on read-only CSRs) even if the value is 0; MPP never holds 2;
        mepc[0] = 0; medeleg[11] is read-only 0; an xRET to S or U clears MPRV;
        interrupt priority MSI > MTI > SSI > STI; AMO access faults are cause 7; a
        page-table walk that reads unmapped memory raises an access fault of the
-       original access type; pmpaddr bits 63:54 are read-only 0. */
+       original access type; pmpaddr bits 63:54 are read-only 0; a fetch of an
+       instruction straddling the end of RAM faults on its second half (QEMU aborts). */
 #include "vm.h"
 
 #define STIP_BIT (1 << IRQ_STI)
@@ -243,6 +245,40 @@ main:
     CHECK(a1, 0x1234)
     csrw pmpaddr3, zero
     csrw pmpaddr4, zero
+
+    /* ---- (b) QEMU 7.2 aborts on this one: a 4-byte instruction whose second half is
+       past the end of RAM (fetch access fault, mepc = its address, mtval = the
+       faulting half, priv 3.1.16) ------------------------------------------------- */
+    CASE(95)
+    li a0, 0x88000000 - 2
+    li a1, 0x0513                       /* low half of addi a0, a0, 1 */
+    sh a1, 0(a0)
+    fence.i
+    ARM_TRAP(1f)
+    jr a0
+1:  CHECK_MEM(trap_cause, CAUSE_FETCH_ACCESS)
+    CHECK_MEM(trap_epc, 0x88000000 - 2)
+    CHECK_MEM(trap_tval, 0x88000000)
+
+
+    /* ---- (a) instret counts every retired instruction exactly ------------------------ */
+    CASE(96)
+    .option push
+    .option norvc
+    rdinstret a0
+    nop
+    nop
+    nop
+    rdinstret a1
+    .option pop
+    sub a2, a1, a0
+    CHECK(a2, 4)
+    CASE(97)                             /* mcycle counts one per instruction too */
+    rdcycle a0
+    nop
+    rdcycle a1
+    sub a2, a1, a0
+    CHECK(a2, 2)
 
     j pass
 

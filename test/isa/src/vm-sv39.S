@@ -3,8 +3,9 @@
    non-leaf PTE at the last level, R/W/X permissions and MXR, U-bit rules with SUM,
    hardware A/D updates visible in the PTE, load/store/fetch page faults with
    mtval = the virtual address (and the second half of a page-crossing
-   instruction), non-canonical addresses, sfence.vma after PTE changes, a page
-   fault delegated to S, and satp writes of an unsupported mode. */
+   instruction), non-canonical addresses, reserved PTE bits, misaligned accesses
+   crossing into a faulting page, sfence.vma after PTE changes, switching between
+   two ASIDs, a page fault delegated to S, and satp writes of an unsupported mode. */
 #include "vm.h"
 
 #define VA_L0    0x40000000                 /* root[1] -> l1, l1[0] -> l0 */
@@ -245,6 +246,65 @@ main:
     CHECK_MEM(strap_tval, VA(0))
     csrw medeleg, zero
 
+    /* ---- reserved PTE bits 63:54 (N, PBMT, reserved) must be zero (4.3.1) -------------- */
+    SET_PTE_RAW(root, 7, (0x80000000 >> 2) | LEAF_RW | (1 << 54))
+    SET_PTE_RAW(root, 8, (0x80000000 >> 2) | LEAF_RW | (1 << 61))
+    SET_PTE_RAW(root, 9, (0x80000000 >> 2) | LEAF_RW | (1 << 63))
+    sfence.vma
+    EXPECT_TRAP_IN_MODE(100, PRV_S, CAUSE_LOAD_PAGE, li a1, 0x1c0000000; ld s1, 0(a1))
+    CHECK_MEM(trap_tval, 0x1c0000000)
+    EXPECT_TRAP_IN_MODE(101, PRV_S, CAUSE_LOAD_PAGE, li a1, 0x200000000; ld s1, 0(a1))
+    EXPECT_TRAP_IN_MODE(102, PRV_S, CAUSE_STORE_PAGE, li a1, 0x240000000; sd s1, 0(a1))
+
+    /* ---- misaligned accesses crossing into a page that faults: mtval = that page ------ */
+    EXPECT_TRAP_IN_MODE(103, PRV_S, CAUSE_LOAD_PAGE, li a1, VA(2) - 4; ld s1, 0(a1))
+    CHECK_MEM(trap_tval, VA(2))
+    EXPECT_TRAP_IN_MODE(104, PRV_S, CAUSE_STORE_PAGE, li a1, VA(12) - 2; sw s1, 0(a1))   /* into RX */
+    CHECK_MEM(trap_tval, VA(12))
+    /* the same access within one good page works */
+    EXPECT_OK_IN_MODE(105, PRV_S, li a1, VA(0) + 0x7fd; li a2, 0x1122334455667788; sd a2, 0(a1); ld s1, 0(a1))
+    CHECK(s1, 0x1122334455667788)
+    /* an instruction crossing into a valid but non-executable page */
+    MAP_SYM(l0, 13, pageB, PTE_V | PTE_R | PTE_A)
+    sfence.vma
+    EXPECT_TRAP_IN_MODE(106, PRV_S, CAUSE_FETCH_PAGE, li a1, VA(12) + 0xffe; jalr a1)
+    CHECK_MEM(trap_epc, VA(12) + 0xffe)
+    CHECK_MEM(trap_tval, VA(13))
+    SET_PTE_RAW(l0, 13, 0)
+    sfence.vma
+
+    /* ---- two address spaces (ASIDs 1 and 2), switched by satp writes alone ----------- */
+    /* Both sets of tables are complete before one global fence, so no further fence is
+       needed when switching (4.1.11). rootB maps VA(0) to pageB instead of pageA. */
+    MAP_PA(rootB, 0, 0x00000000, LEAF_RW)
+    MAP_SYM(rootB, 1, l1B, NONLEAF)
+    MAP_PA(rootB, 2, 0x80000000, LEAF_RWX)
+    MAP_SYM(l1B, 0, l0B, NONLEAF)
+    MAP_SYM(l0B, 0, pageB, LEAF_RW)
+    sfence.vma
+    CASE(110)
+    SATP_FOR(s2, SATP_SV39 | (1 << 44), root)
+    SATP_FOR(s3, SATP_SV39 | (2 << 44), rootB)
+    csrw satp, s2
+    csrr a0, satp
+    CHECK_EQ(a0, s2)                    /* ASID bits are implemented */
+    EXPECT_OK_IN_MODE(111, PRV_S, li a1, VA(0); ld s1, 0(a1))
+    CHECK(s1, 0x1111)
+    csrw satp, s3
+    EXPECT_OK_IN_MODE(112, PRV_S, li a1, VA(0); ld s1, 0(a1))
+    CHECK(s1, 0x2222)
+    csrw satp, s2
+    EXPECT_OK_IN_MODE(113, PRV_S, li a1, VA(0); ld s1, 0(a1))
+    CHECK(s1, 0x1111)
+    /* S switches itself */
+    EXPECT_OK_IN_MODE(114, PRV_S, li a1, VA(0); ld s1, 0(a1); csrw satp, s3; ld s4, 0(a1); csrw satp, s2; ld s5, 0(a1))
+    CHECK(s1, 0x1111)
+    CHECK(s4, 0x2222)
+    CHECK(s5, 0x1111)
+    SATP_FOR(s0, SATP_SV39, root)
+    csrw satp, s0
+    sfence.vma
+
     /* ---- translation off again ----------------------------------------------------------- */
     csrw satp, zero
     sfence.vma
@@ -266,6 +326,9 @@ codepage:
 root:  .skip 4096
 l1:    .skip 4096
 l0:    .skip 4096
+rootB: .skip 4096
+l1B:   .skip 4096
+l0B:   .skip 4096
 pageA: .skip 4096
 pageB: .skip 4096
 pageE: .skip 4096
