@@ -157,13 +157,31 @@ main:
     li a0, (1 << IRQ_MSI)
     csrw mie, a0
     SET_MSIP(1)
-    RUN_IN_MODE(PRV_S, nop; nop)
+    RUN_IN_MODE(PRV_S, 1: nop; nop)
     SET_MSIP(0)
     CHECK_IRQ_COUNT(1)
     CHECK_IRQ(0, CAUSE_INTR | IRQ_MSI)
+    la a0, 1b                           /* taken at the first S instruction */
+    CHECK_MEM_EQ(irq_log + 8, a0)
+    /* enabling a pending interrupt in mie (MIE = 1) takes it right after the csr write */
+    CASE(14)
+    IRQ_RESET
+    csrw mie, zero
+    SET_MSIP(1)
+    csrsi mstatus, MSTATUS_MIE
+    nop
+    CHECK_IRQ_COUNT(0)
+    li a0, (1 << IRQ_MSI)
+    csrs mie, a0
+1:  nop
+    csrci mstatus, MSTATUS_MIE
+    SET_MSIP(0)
+    CHECK_IRQ_COUNT(1)
+    la a0, 1b
+    CHECK_MEM_EQ(irq_log + 8, a0)
 
     /* ---- S-level priority when delegated (SSI before STI) ----------------------------- */
-    CASE(13)
+    CASE(15)
     IRQ_RESET
     li a0, (1 << IRQ_SSI) | (1 << IRQ_STI)
     csrw mideleg, a0

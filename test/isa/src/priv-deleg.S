@@ -148,6 +148,28 @@ main:
     CHECK(a1, (1 << IRQ_SSI))
     csrci mip, (1 << IRQ_SSI)
 
+    /* writes through sie/sip reach only delegated bits; in sip only SSIP is writable */
+    CASE(28)
+    csrw mie, zero
+    li a0, (1 << IRQ_SSI)
+    csrw mideleg, a0
+    li a0, -1
+    csrw sie, a0
+    csrr a1, mie
+    CHECK(a1, (1 << IRQ_SSI))
+    csrw mie, zero
+    li a0, (1 << IRQ_SSI) | (1 << IRQ_STI) | (1 << IRQ_SEI)
+    csrw mideleg, a0
+    li a0, (1 << IRQ_STI) | (1 << IRQ_SEI) | (1 << IRQ_SSI)
+    csrw sip, a0
+    csrr a1, mip
+    andi a1, a1, (1 << IRQ_STI) | (1 << IRQ_SEI) | (1 << IRQ_SSI)
+    CHECK(a1, (1 << IRQ_SSI))
+    csrw sip, zero
+    csrr a1, sip
+    CHECK(a1, 0)
+    csrw mideleg, zero
+
     /* ---- supervisor software interrupt delegated to S --------------------------------- */
     CASE(22)
     li a0, (1 << IRQ_SSI)

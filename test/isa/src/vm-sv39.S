@@ -228,6 +228,22 @@ main:
     EXPECT_OK_IN_MODE(76, PRV_S, sfence.vma zero, zero; li a1, VA(11); ld s1, 0(a1))
     CHECK(s1, 0x1111)
 
+    /* ---- instruction fetch after a code page is remapped (and fenced) ----------- */
+    la a0, pageE
+    li a1, 0x02a00513                   /* li a0, 42 */
+    sw a1, 0(a0)
+    li a1, 0x00008067                   /* ret */
+    sw a1, 4(a0)
+    fence.i
+    MAP_SYM(l0, 11, codepage, PTE_V | PTE_R | PTE_X | PTE_A)
+    EXPECT_OK_IN_MODE(77, PRV_S, sfence.vma; li a1, VA(11); li a0, 0; jalr a1; mv s1, a0)
+    CHECK(s1, 99)
+    MAP_SYM(l0, 11, pageE, PTE_V | PTE_R | PTE_X | PTE_A)
+    EXPECT_OK_IN_MODE(78, PRV_S, sfence.vma; li a1, VA(11); li a0, 0; jalr a1; mv s1, a0)
+    CHECK(s1, 42)
+    MAP_SYM(l0, 11, pageA, LEAF_RW)
+    sfence.vma
+
     /* ---- page fault delegated to S -------------------------------------------------------- */
     li a0, (1 << CAUSE_LOAD_PAGE) | (1 << CAUSE_STORE_PAGE) | (1 << CAUSE_FETCH_PAGE)
     csrw medeleg, a0
@@ -270,6 +286,15 @@ main:
     EXPECT_TRAP_IN_MODE(106, PRV_S, CAUSE_FETCH_PAGE, li a1, VA(12) + 0xffe; jalr a1)
     CHECK_MEM(trap_epc, VA(12) + 0xffe)
     CHECK_MEM(trap_tval, VA(13))
+    /* an instruction split across two virtual pages whose physical pages are not
+       adjacent: the upper half comes from the second page's own frame */
+    la a0, xpage2
+    li a1, 0x80820015                   /* upper half of addi a0, a0, 1; c.jr ra */
+    sw a1, 0(a0)
+    fence.i
+    MAP_SYM(l0, 13, xpage2, PTE_V | PTE_R | PTE_X | PTE_A)
+    EXPECT_OK_IN_MODE(107, PRV_S, sfence.vma; li a1, VA(12) + 0xffe; li a0, 5; jalr a1; mv s1, a0)
+    CHECK(s1, 6)
     SET_PTE_RAW(l0, 13, 0)
     sfence.vma
 
@@ -333,3 +358,4 @@ pageA: .skip 4096
 pageB: .skip 4096
 pageE: .skip 4096
 xpage: .skip 4096
+xpage2: .skip 4096

@@ -1,7 +1,8 @@
 /* Zifencei: code written with stores becomes executable after fence.i, including
    code that already ran (a core that caches decoded instructions must drop it),
-   compressed code, and code written into the instruction stream just ahead. */
-#include "test.h"
+   compressed code, code written into the instruction stream just ahead, and with
+   Sv39 translation code written through a RW alias and run through a RX alias. */
+#include "vm.h"
 
 #define INSN_LI_A0(v)  (0x00000513 | ((v) << 20))   /* addi a0, x0, v */
 #define INSN_RET       0x00008067                   /* jalr x0, 0(ra) */
@@ -97,8 +98,51 @@ main:
     sw a1, 0(a2)
     fence.i
 
+    /* ---- with translation: code written through one virtual alias (RW) runs at
+       another (RX) after fence.i; also after M writes it physically -------------- */
+    MAP_PA(root, 0, 0x00000000, LEAF_RW)
+    MAP_SYM(root, 1, l1, NONLEAF)
+    MAP_PA(root, 2, 0x80000000, LEAF_RWX)
+    MAP_SYM(l1, 0, l0, NONLEAF)
+    MAP_SYM(l0, 0, codepage, PTE_V | PTE_R | PTE_X | PTE_A)         /* 0x40000000: RX */
+    MAP_SYM(l0, 1, codepage, LEAF_RW)                               /* 0x40001000: RW */
+    SATP_FOR(s5, SATP_SV39, root)
+    csrw satp, s5
+    sfence.vma
+    li s6, INSN_RET
+    li a1, INSN_LI_A0(5)
+    la a2, codepage
+    sw a1, 0(a2)
+    sw s6, 4(a2)
+    fence.i
+    EXPECT_OK_IN_MODE(10, PRV_S, li a3, 0x40000000; jalr a3; mv s1, a0)
+    CHECK(s1, 5)
+    EXPECT_OK_IN_MODE(11, PRV_S, li a1, INSN_LI_A0(6); li a4, 0x40001000; sw a1, 0(a4); fence.i; li a3, 0x40000000; jalr a3; mv s1, a0)
+    CHECK(s1, 6)
+    /* repeatedly, alternating values, in one S-mode run */
+    EXPECT_OK_IN_MODE(12, PRV_S, li s2, 0; li s3, 0; li a4, 0x40001000; li a3, 0x40000000; \
+        1: slli a1, s2, 20; li a2, 0x00000513; or a1, a1, a2; sw a1, 0(a4); fence.i; jalr a3; add s3, s3, a0; \
+        addi s2, s2, 1; li a2, 10; blt s2, a2, 1b)
+    CHECK(s3, 45)                       /* 0 + 1 + ... + 9 */
+    /* M rewrites it physically */
+    li a1, INSN_LI_A0(31)
+    la a2, codepage
+    sw a1, 0(a2)
+    fence.i
+    EXPECT_OK_IN_MODE(13, PRV_S, li a3, 0x40000000; jalr a3; mv s1, a0)
+    CHECK(s1, 31)
+    csrw satp, zero
+    sfence.vma
+
     j pass
 
     .data
     .align 6
 codebuf: .skip 64
+
+    .bss
+    .balign 4096
+root:     .skip 4096
+l1:       .skip 4096
+l0:       .skip 4096
+codepage: .skip 4096
