@@ -95,6 +95,7 @@ function epilogue(end: Label): Item[] {
   const nibLoop = new A.Label('dump_nibble');
   const digit = new A.Label('dump_digit');
   const halt = new A.Label('halt');
+  const drain = new A.Label('drain');
   const items: Item[] = [
     A.label(end),
     i(E.csrw(E.CSR_MSCRATCH, 31)),
@@ -127,6 +128,12 @@ function epilogue(end: Label): Item[] {
     i(E.aluImm('addi', 8, 8, 8)),
     i(E.aluImm('addi', 9, 9, -1)),
     A.toLabel(4, wordLoop, (o) => E.branch('bne', 9, 0, o)),
+    // Wait for LSR.TEMT (bit 6): QEMU's UART may still hold the last byte for a retry
+    // when its output pipe is full, and powering off would lose it.
+    A.label(drain),
+    i(E.load('lbu', 13, 18, 5)),
+    i(E.aluImm('andi', 13, 13, 0x40)),
+    A.toLabel(4, drain, (o) => E.branch('beq', 13, 0, o)),
     // sifive,test0: writing 0x5555 means "pass, power off".
     i(E.lui(5, SYSCON >>> 12)),
     i(E.lui(6, 5)), i(E.aluImm('addi', 6, 6, 0x555)),
