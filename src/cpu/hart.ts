@@ -71,7 +71,8 @@ export class Hart {
   mmioComplete(value: bigint): void { this.core.mmioComplete(value); }
   mmioFault(): void { this.core.mmioFault(); }
   flushTlb(): void { this.core.flushTlb(); }
-  csr(n: number): bigint { return this.core.csrGet(n); }
+  /** wasm i64 crosses as a signed BigInt; CSRs are unsigned 64-bit values. */
+  csr(n: number): bigint { return BigInt.asUintN(64, this.core.csrGet(n)); }
   setCsr(n: number, v: bigint): void { this.core.csrSet(n, v); }
   canWake(now: bigint): boolean { return this.core.canWake(now) !== 0; }
 
