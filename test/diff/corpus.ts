@@ -9,16 +9,16 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { directedPrograms } from './directed.js';
 import type { DirectedProgram } from './directed.js';
 import { unsparse } from './dump.js';
-import { DEFAULT_STEPS, GENERATOR_VERSION, generateRandom } from './generator.js';
+import { DEFAULT_STEPS, GENERATOR_VERSION, PROFILES, generateRandom } from './generator.js';
 import type { Profile } from './generator.js';
 import { buildProgram } from './program.js';
 import type { BuiltProgram, ProgramSpec } from './program.js';
 import { repoRoot } from './runners.js';
 
 export const CORPUS_FORMAT = 1;
-/** The seeds of the recorded random programs: full RV64GC, and integer-only (no F/D). */
-export const GOLDEN_SEEDS: readonly number[] = Array.from({ length: 240 }, (_, k) => k + 1);
-export const GOLDEN_INT_SEEDS: readonly number[] = Array.from({ length: 100 }, (_, k) => k + 1);
+/** The recorded random programs: how many seeds (1..n) of each profile. */
+export const GOLDEN_RANDOM: Readonly<Record<Profile, number>> = { full: 240, int: 100, sv39: 50, sv48u: 50 };
+const PREFIX: Record<Profile, string> = { full: 'random', int: 'randint', sv39: 'randsv39', sv48u: 'randsv48u' };
 
 export interface GoldenEntry {
   readonly name: string;
@@ -56,8 +56,7 @@ export interface TestProgram {
   readonly directed?: DirectedProgram;
 }
 
-export const randomName = (seed: number, profile: Profile = 'full'): string =>
-  `${profile === 'int' ? 'randint' : 'random'}-${seed}`;
+export const randomName = (seed: number, profile: Profile = 'full'): string => `${PREFIX[profile]}-${seed}`;
 
 let directedCache: Map<string, DirectedProgram> | undefined;
 function directedByName(): Map<string, DirectedProgram> {
@@ -67,17 +66,19 @@ function directedByName(): Map<string, DirectedProgram> {
 
 /** Regenerates a program from its corpus name. */
 export function programByName(name: string, steps = DEFAULT_STEPS): TestProgram {
-  const m = /^rand(om|int)-(\d+)$/.exec(name);
-  if (m) return { name, spec: generateRandom(Number(m[2]), steps, m[1] === 'int' ? 'int' : 'full') };
+  const m = /^([a-z0-9]+)-(\d+)$/.exec(name);
+  const profile = m ? PROFILES.find((p) => PREFIX[p] === m[1]) : undefined;
+  if (m && profile) return { name, spec: generateRandom(Number(m[2]), steps, profile) };
   const d = directedByName().get(name);
   if (!d) throw new Error(`unknown test program ${name}`);
   return { name, spec: d.spec, directed: d };
 }
 
-/** Every program of the golden corpus, in order: directed suites, integer-only seeds, full seeds. */
+/** Every program of the golden corpus, in order: directed suites, then random seeds by profile. */
 export function goldenNames(): string[] {
-  return [...directedByName().keys(), ...GOLDEN_INT_SEEDS.map((s) => randomName(s, 'int')),
-    ...GOLDEN_SEEDS.map((s) => randomName(s))];
+  const random = (['int', 'sv39', 'sv48u', 'full'] as const).flatMap((p) =>
+    Array.from({ length: GOLDEN_RANDOM[p] }, (_, k) => randomName(k + 1, p)));
+  return [...directedByName().keys(), ...random];
 }
 
 export function expectedWords(built: BuiltProgram, e: GoldenEntry): BigUint64Array {

@@ -165,6 +165,8 @@ export const fenceI = (): Insn => i4(0x0000100f, 'fence.i');
 export const ecall = (): Insn => i4(0x00000073, 'ecall');
 export const ebreak = (): Insn => i4(0x00100073, 'ebreak');
 export const mret = (): Insn => i4(0x30200073, 'mret');
+export const sfenceVma = (rs1: XReg, rs2: XReg): Insn =>
+  i4(encR(0x73, 0, 0, rs1, rs2, 0x09), `sfence.vma ${xn(rs1)}, ${xn(rs2)}`);
 
 // ---- Zicsr (chapter 9) ---------------------------------------------------------------
 

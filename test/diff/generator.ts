@@ -25,29 +25,36 @@ import { INT_EDGES, D_EDGES, S_EDGES, box, randomInt, randomDouble, randomSingle
 import {
   POOL_FP_WORDS, POOL_INT_WORDS, SCRATCH, SCRATCH_SIZE, poolFp, poolInt,
 } from './program.js';
-import type { ProgramSpec, Step } from './program.js';
+import type { BodyMode, ProgramSpec, Step } from './program.js';
 
 /** Bump when the generator changes in a way that changes programs: the corpus must be re-recorded. */
-export const GENERATOR_VERSION = 2;
+export const GENERATOR_VERSION = 3;
 export const DEFAULT_STEPS = 1500;
 
 type Maker = (g: Gen) => Item[];
 
 const i = A.insn;
 
-/** full: RV64GC; int: no F/D instructions (integer bugs stay visible while the FPU is wrong). */
-export type Profile = 'full' | 'int';
+/**
+ * full: RV64GC in M-mode; int: no F/D instructions (integer bugs stay visible while the
+ * FPU is wrong); sv39: RV64GC in S-mode under Sv39; sv48u: RV64GC in U-mode under Sv48.
+ */
+export type Profile = 'full' | 'int' | 'sv39' | 'sv48u';
+export const PROFILES: readonly Profile[] = ['full', 'int', 'sv39', 'sv48u'];
+const MODES: Record<Profile, BodyMode | undefined> = {
+  full: undefined, int: undefined, sv39: { priv: 'S', paging: 'sv39' }, sv48u: { priv: 'U', paging: 'sv48' },
+};
 
 export class Gen {
   private readonly simpleTable: readonly (readonly [Maker, number])[];
   private readonly allTable: readonly (readonly [Maker, number])[];
   constructor(readonly r: Rng, readonly profile: Profile = 'full') {
     const keep = (t: readonly (readonly [Maker, number])[]): (readonly [Maker, number])[] =>
-      profile === 'full' ? [...t] : t.filter(([m]) => !FP_MAKERS.has(m));
+      this.fp ? [...t] : t.filter(([m]) => !FP_MAKERS.has(m));
     this.simpleTable = keep(SIMPLE);
-    this.allTable = keep(ALL);
+    this.allTable = MODES[profile] ? [...keep(ALL), [sfence, 0.5]] : keep(ALL);
   }
-  get fp(): boolean { return this.profile === 'full'; }
+  get fp(): boolean { return this.profile !== 'int'; }
 
   /** Registers no generated instruction may write (a loop counter while its body is made). */
   readonly reserved = new Set<XReg>();
@@ -344,6 +351,9 @@ const cJump: Maker = (g) => {
 
 const fence: Maker = (g) => [i(g.r.chance(0.7) ? E.fence() : E.fenceI())];
 
+/** sfence.vma (S-mode; illegal in U-mode): the page tables do not change, the TLB refills. */
+const sfence: Maker = (g) => [i(E.sfenceVma(g.r.chance(0.5) ? 0 : g.xs(), g.r.chance(0.7) ? 0 : g.xs()))];
+
 /** A counted loop (1..4 iterations) with a backward branch around a few simple steps. */
 const loop: Maker = (g) => {
   const top = new A.Label();
@@ -439,5 +449,6 @@ export function generateRandom(seed: number, steps = DEFAULT_STEPS, profile: Pro
   const g = new Gen(r, profile);
   const body: Step[] = [];
   for (let k = 0; k < steps; k++) body.push({ items: g.any() });
-  return { ...init, body };
+  const mode = MODES[profile];
+  return mode ? { ...init, mode, body } : { ...init, body };
 }

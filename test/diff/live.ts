@@ -1,32 +1,36 @@
 // Live differential runs against an installed QEMU (scripts/diff-qemu.js):
-//   node scripts/diff-qemu.js [--count N] [--seed S] [--steps N] [--jobs N] [--int] [--cli]
-//       fresh random seeds on both QEMU and tshv (--int: no F/D instructions);
+//   node scripts/diff-qemu.js [--count N] [--seed S] [--steps N] [--jobs N] [--profile P] [--cli]
+//       fresh random seeds on both QEMU and tshv; P: full (RV64GC, M-mode, default),
+//       int (no F/D; also --int), sv39 (S-mode, Sv39), sv48u (U-mode, Sv48);
 //       mismatches are bisected to the shortest failing prefix
 //   node scripts/diff-qemu.js --golden     the golden corpus programs, both machines live
 //   node scripts/diff-qemu.js --record     re-record the golden corpus from QEMU
-//   node scripts/diff-qemu.js --show NAME  print a program's listing (random-SEED, randint-SEED, a directed name)
+//   node scripts/diff-qemu.js --show NAME  print a program's listing (random-SEED, randint-SEED, randsv39-SEED,
+//                                          randsv48u-SEED, or a directed name)
 // This module only exports; importing it has no side effects (node --test loads it).
 
 import { execFileSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
-import { CORPUS_FORMAT, DEFAULT_STEPS, GENERATOR_VERSION, GOLDEN_INT_SEEDS, GOLDEN_SEEDS, goldenNames, programByName, randomName, writeCorpus } from './corpus.js';
+import { CORPUS_FORMAT, DEFAULT_STEPS, GENERATOR_VERSION, GOLDEN_RANDOM, goldenNames, programByName, randomName, writeCorpus } from './corpus.js';
 import type { GoldenEntry, TestProgram } from './corpus.js';
 import { describeMismatch, dumpOf, shortestFailingPrefix } from './diagnose.js';
 import type { Runner } from './diagnose.js';
 import { diffDumps, sparse } from './dump.js';
 import { buildProgram } from './program.js';
+import { PROFILES } from './generator.js';
+import type { Profile } from './generator.js';
 import { QEMU, pool, qemuAvailable, runQemu } from './runners.js';
 import { tshvRunner } from './tshv.js';
 
 interface Args {
   count: number; seed: number; steps: number; jobs: number;
-  record: boolean; golden: boolean; cli: boolean; int: boolean; show?: string;
+  record: boolean; golden: boolean; cli: boolean; profile: Profile; show?: string;
 }
 
 function parseArgs(argv: string[]): Args {
   const a: Args = {
     count: 50, seed: (Date.now() % 1_000_000_000) + 1_000_000, steps: DEFAULT_STEPS,
-    jobs: Math.max(1, availableParallelism()), record: false, golden: false, cli: false, int: false,
+    jobs: Math.max(1, availableParallelism()), record: false, golden: false, cli: false, profile: 'full',
   };
   for (let k = 0; k < argv.length; k++) {
     const v = argv[k]!;
@@ -43,7 +47,13 @@ function parseArgs(argv: string[]): Args {
       case '--record': a.record = true; break;
       case '--golden': a.golden = true; break;
       case '--cli': a.cli = true; break;
-      case '--int': a.int = true; break;
+      case '--int': a.profile = 'int'; break;
+      case '--profile': {
+        const p = argv[++k] as Profile;
+        if (!PROFILES.includes(p)) throw new Error(`--profile takes one of ${PROFILES.join(', ')}`);
+        a.profile = p;
+        break;
+      }
       case '--show': a.show = argv[++k]; break;
       default: throw new Error(`unknown argument ${v} (see the header of test/diff/live.ts)`);
     }
@@ -73,7 +83,7 @@ async function record(jobs: number): Promise<number> {
     format: CORPUS_FORMAT, generator: GENERATOR_VERSION, steps: DEFAULT_STEPS, qemu: version,
     entries: entries as GoldenEntry[],
   });
-  process.stdout.write(`recorded ${entries.length} programs (${GOLDEN_SEEDS.length} random RV64GC, ${GOLDEN_INT_SEEDS.length} random integer-only) with ${version}\n`);
+  process.stdout.write(`recorded ${entries.length} programs (random: ${JSON.stringify(GOLDEN_RANDOM)}) with ${version}\n`);
   return 0;
 }
 
@@ -114,6 +124,6 @@ export async function main(argv: string[]): Promise<number> {
   if (a.record) return record(a.jobs);
   const programs = a.golden
     ? goldenNames().map((n) => programByName(n))
-    : Array.from({ length: a.count }, (_, k) => programByName(randomName(a.seed + k, a.int ? 'int' : 'full'), a.steps));
+    : Array.from({ length: a.count }, (_, k) => programByName(randomName(a.seed + k, a.profile), a.steps));
   return compareLive(programs, a.jobs, a.cli);
 }

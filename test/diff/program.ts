@@ -8,6 +8,7 @@
 //   0x8010_1400  POOL     interesting constants the body reloads registers from
 //   0x8010_1800  INIT     initial f0..f31, fcsr, x1..x31
 //   0x8010_1a00  HSAVE    trap handler's register save slots
+//   0x8020_0000  page tables, for bodies that run in S- or U-mode under Sv39/Sv48
 //
 // Both QEMU's virt board and tshv put an ns16550a at 0x1000_0000 and a sifive,test0
 // syscon at 0x10_0000; the program runs in M-mode from 0x8000_0000 with nothing else set up.
@@ -17,6 +18,7 @@ import * as E from './encoder.js';
 import type { Item, Label } from './assembler.js';
 import type { Insn } from './encoder.js';
 import { writeElf64 } from './elf.js';
+import { li } from './macros.js';
 
 export const CODE_BASE = 0x8000_0000;
 export const DATA_BASE = 0x8010_0000;
@@ -33,6 +35,11 @@ export const DATA_SIZE = 0x1c00;
 export const MAX_TRAP_RECORDS = 20;
 /** Traps beyond this many end the program (a runaway, e.g. a handler that cannot skip). */
 export const RUNAWAY_TRAPS = 200;
+
+/** Page tables (one table per level) for bodies run with translation on. */
+export const PT_BASE = 0x8020_0000;
+/** Identity-mapped with 4 KiB pages: code and data. */
+export const MAPPED_BYTES = 0x20_0000;
 
 export const UART = 0x1000_0000;
 export const SYSCON = 0x10_0000;
@@ -51,7 +58,18 @@ export interface Step {
   readonly items: readonly Item[];
 }
 
+/**
+ * Where the body runs. Default: M-mode, no translation. Otherwise the prologue switches
+ * to S- or U-mode with an identity map of 4 KiB pages (V R W X A D, and U for U-mode) over
+ * code and data, and a final ecall returns to M-mode for the dump.
+ */
+export interface BodyMode {
+  readonly priv: 'S' | 'U';
+  readonly paging: 'sv39' | 'sv48';
+}
+
 export interface ProgramSpec {
+  readonly mode?: BodyMode;
   /** x0..x31 initial values (index 0 ignored). */
   readonly initX: readonly bigint[];
   /** f0..f31 initial bit patterns. */
@@ -74,7 +92,7 @@ export interface BuiltProgram {
 const i = A.insn;
 const T0 = 5;
 
-function prologue(handler: Label): Item[] {
+function prologue(handler: Label, mode: BodyMode | undefined, body: Label): Item[] {
   const items: Item[] = [
     A.la(T0, handler), i(E.csrw(E.CSR_MTVEC, T0)),
     // mstatus.FS = Dirty: the F and D instructions are legal (privileged spec §3.1.6.6).
@@ -84,8 +102,49 @@ function prologue(handler: Label): Item[] {
   for (let f = 0; f < 32; f++) items.push(i(E.fload('D', f, T0, f * 8)));
   items.push(i(E.load('ld', 6, T0, 32 * 8)), i(E.csrw(E.CSR_FCSR, 6)));
   for (let x = 1; x < 32; x++) if (x !== T0) items.push(i(E.load('ld', x, T0, (32 + x) * 8)));
-  items.push(i(E.load('ld', T0, T0, (32 + T0) * 8)));
+  if (mode) {
+    // satp = MODE | PPN of the root table; mstatus.MPP = S or U; mret to the body
+    // (privileged spec §4.1.11, §3.3.2). x5 and x6 are reloaded afterwards.
+    const satpMode = mode.paging === 'sv39' ? 8n : 9n;
+    // PMP entry 0: NAPOT over all of memory, RWX. With PMP implemented and no entry
+    // matching, S- and U-mode accesses fail (privileged spec §3.7.1).
+    items.push(
+      i(E.aluImm('addi', T0, 0, -1)), i(E.shiftImm('srli', T0, T0, 10)), i(E.csrw(0x3b0, T0)),
+      i(E.aluImm('addi', T0, 0, 0x1f)), i(E.csrw(0x3a0, T0)),
+    );
+    items.push(
+      ...li(T0, (satpMode << 60n) | BigInt(PT_BASE / 4096)), i(E.csrw(0x180, T0)),
+      i(E.lui(T0, 2)), i(E.aluImm('addi', T0, T0, -0x800)), i(E.csr('csrrc', 0, E.CSR_MSTATUS, T0)), // clear MPP (bits 12:11)
+    );
+    if (mode.priv === 'S') items.push(i(E.lui(T0, 1)), i(E.aluImm('addi', T0, T0, -0x800)), i(E.csrs(E.CSR_MSTATUS, T0))); // MPP = 01
+    items.push(A.la(T0, body), i(E.csrw(E.CSR_MEPC, T0)), A.la(T0, INIT));
+    items.push(i(E.load('ld', T0, T0, (32 + T0) * 8)), i(E.mret()));
+  } else {
+    items.push(i(E.load('ld', T0, T0, (32 + T0) * 8)));
+  }
+  items.push(A.label(body));
   return items;
+}
+
+/** Page tables identity-mapping [RAM start, + MAPPED_BYTES) with 4 KiB leaves. */
+function pageTables(mode: BodyMode): Uint8Array {
+  const levels = mode.paging === 'sv39' ? 3 : 4;
+  const out = new Uint8Array(levels * 4096);
+  const dv = new DataView(out.buffer);
+  const V = 1n, R = 2n, W = 4n, X = 8n, U = 16n, A_ = 64n, D = 128n;
+  const pte = (pa: number, flags: bigint): bigint => (BigInt(pa / 4096) << 10n) | flags;
+  // table k at PT_BASE + k * 4096, k = 0 the root; VPN[i] = VA >> (12 + 9 * i) & 511
+  for (let lvl = levels - 1, k = 0; lvl > 0; lvl--, k++) {
+    const idx = Math.floor(CODE_BASE / 2 ** (12 + 9 * lvl)) % 512;
+    dv.setBigUint64(k * 4096 + idx * 8, pte(PT_BASE + (k + 1) * 4096, V), true);
+  }
+  const leafTable = (levels - 1) * 4096;
+  const leafFlags = V | R | W | X | A_ | D | (mode.priv === 'U' ? U : 0n);
+  const first = Math.floor(CODE_BASE / 4096) % 512;
+  for (let p = 0; p < MAPPED_BYTES / 4096; p++) {
+    dv.setBigUint64(leafTable + (first + p) * 8, pte(CODE_BASE + p * 4096, leafFlags), true);
+  }
+  return out;
 }
 
 /** Saves every register to SAVE, prints DUMP_WORDS words as hex lines, powers off. */
@@ -157,7 +216,7 @@ function epilogue(end: Label): Item[] {
  * bits, Unprivileged ISA §1.5). Uses mscratch and HSAVE only, so the body must not write
  * mscratch.
  */
-function handler(self: Label, end: Label): Item[] {
+function handler(self: Label, end: Label, finalEcall: Label | undefined): Item[] {
   const skipRecord = new A.Label('trap_skip_record');
   const short = new A.Label('trap_short');
   const runaway = new A.Label('trap_runaway');
@@ -171,6 +230,11 @@ function handler(self: Label, end: Label): Item[] {
     i(E.load('ld', 29, 30, 0)), i(E.aluImm('addi', 29, 29, 1)), i(E.store('sd', 29, 30, 0)),
     i(E.aluImm('addi', 28, 0, RUNAWAY_TRAPS)),
     A.toLabel(4, runaway, (o) => E.branch('bgeu', 29, 28, o)),
+    // the ecall that ends a body run in S- or U-mode: on to the dump, in M-mode
+    ...(finalEcall ? [
+      i(E.csrr(28, E.CSR_MEPC)), A.la(30, finalEcall),
+      A.toLabel(4, runaway, (o) => E.branch('beq', 28, 30, o)), A.la(30, TRAPS),
+    ] : []),
     i(E.aluImm('addi', 28, 0, MAX_TRAP_RECORDS + 1)),
     A.toLabel(4, skipRecord, (o) => E.branch('bgeu', 29, 28, o)),
     // record address = TRAPS + 8 + (count - 1) * 24 = TRAPS + count * 24 - 16
@@ -205,12 +269,15 @@ function putU64(view: DataView, off: number, v: bigint): void { view.setBigUint6
 export function buildProgram(spec: ProgramSpec, steps = spec.body.length): BuiltProgram {
   const end = new A.Label('end');
   const trap = new A.Label('trap_handler');
-  const items: Item[] = [...prologue(trap)];
+  const bodyStart = new A.Label('body');
+  const finalEcall = spec.mode ? new A.Label('final_ecall') : undefined;
+  const items: Item[] = [...prologue(trap, spec.mode, bodyStart)];
   const stepOfItem: number[] = items.map(() => -1);
   spec.body.slice(0, steps).forEach((s, n) => {
     for (const it of s.items) { items.push(it); stepOfItem.push(n); }
   });
-  for (const it of [...epilogue(end), ...handler(trap, end)]) { items.push(it); stepOfItem.push(-1); }
+  const tail = [...(finalEcall ? [A.label(finalEcall), i(E.ecall())] : []), ...epilogue(end), ...handler(trap, end, finalEcall)];
+  for (const it of tail) { items.push(it); stepOfItem.push(-1); }
 
   const asm = A.assemble(items, CODE_BASE);
   const listing = asm.listing.map((l) => ({ pc: l.pc, insn: l.insn, step: stepOfItem[l.item]! }));
@@ -228,6 +295,7 @@ export function buildProgram(spec: ProgramSpec, steps = spec.body.length): Built
   const elf = writeElf64(CODE_BASE, [
     { vaddr: CODE_BASE, data: asm.bytes, flags: 5 },
     { vaddr: DATA_BASE, data, flags: 6 },
+    ...(spec.mode ? [{ vaddr: PT_BASE, data: pageTables(spec.mode), flags: 4 }] : []),
   ]);
   const initialDump = new BigUint64Array(DUMP_WORDS);
   for (let k = 0; k < DUMP_WORDS; k++) initialDump[k] = dv.getBigUint64(k * 8, true);
