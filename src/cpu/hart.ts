@@ -17,20 +17,8 @@ interface CoreExports {
   canWake(now: bigint): number;
 }
 
-export enum Exit {
-  None = L.EXIT_NONE,
-  Budget = L.EXIT_BUDGET,
-  Hypercall = L.EXIT_HYPERCALL,
-  MmioLoad = L.EXIT_MMIO_LOAD,
-  MmioStore = L.EXIT_MMIO_STORE,
-  Wfi = L.EXIT_WFI,
-  Htif = L.EXIT_HTIF,
-}
-
-export enum Priv { U = 0, S = 1, M = 3 }
-
-/** mip bit positions of the interrupt lines a host may raise (privileged spec 3.1.9). */
-export const Irq = { MSIP: 1 << 3, MTIP: 1 << 7, SEIP: 1 << 9, MEIP: 1 << 11 } as const;
+export { Exit, Priv, Irq } from './types.js';
+import { Exit, Priv } from './types.js';
 
 let compiled: WebAssembly.Module | undefined;
 /** The core, compiled once per thread (build/cpu.wasm, built by the install step). */

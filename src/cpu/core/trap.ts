@@ -66,6 +66,12 @@ export function updateTimers(now: u64): void {
 
 /** The effective mip: software bits, lines raised by the host, timers. */
 export function pendingInterrupts(): u64 {
+  // An SSIP line from another hart (an IPI) is an edge: it becomes the software-writable
+  // SSIP bit, which the guest then clears through sip (4.1.3).
+  if ((atomic.load<u32>(S + IRQ_LINES) & <u32>SSIP) != 0) {
+    atomic.and<u32>(S + IRQ_LINES, ~(<u32>SSIP));
+    put(MIP, get(MIP) | SSIP);
+  }
   let sw = get(MIP);
   // With Sstc enabled STIP reflects stimecmp only (Sstc spec: STIP becomes read-only).
   if ((get(MENVCFG) >> 63) != 0) sw &= ~STIP;

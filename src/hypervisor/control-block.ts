@@ -1,0 +1,121 @@
+// The partition control block: the small shared memory through which the threads of one
+// VM signal each other (ARCHITECTURE.md "Threads"). One SharedArrayBuffer per partition,
+// defined once here for the hypervisor (VP threads) and the parent (VM worker, main).
+//
+//   header  [doorbell][partition state][vp count]          VM worker wakes on the doorbell
+//   VP i    [run state][wake][mailbox ...][HSM start ...]  one block per virtual processor
+//
+// The mailbox carries intercepts the hypervisor forwards to the parent (MMIO to emulated
+// devices, console and power requests): the VP writes a request, bumps the doorbell and
+// waits on its own mailbox word until the parent answers. Lock rules: a mailbox belongs to
+// its VP while MAILBOX_STATE is IDLE or RESPONSE, to the parent while it is REQUEST.
+
+export const HEADER_BYTES = 64;
+export const VP_BLOCK_BYTES = 128;
+export const MAX_VPS = 8;
+export const CONTROL_BLOCK_BYTES = HEADER_BYTES + MAX_VPS * VP_BLOCK_BYTES;
+
+// Header, in i32 units.
+/** Counter the parent's VM worker waits on; anyone with work for it adds 1 and notifies. */
+export const DOORBELL = 0;
+export const PARTITION_STATE = 1;
+export const VP_COUNT = 2;
+
+/** Partition states (the Hyper-V-style lifecycle the parent reports). */
+export enum PartitionState { Created = 0, Running = 1, Paused = 2, Stopping = 3, Stopped = 4 }
+
+/** Virtual processor run states; the numbers of the HSM ones match SBI hart_get_status. */
+export enum VpState {
+  Started = 0,          // SBI_HSM_STATE_STARTED: running guest code
+  Stopped = 1,          // SBI_HSM_STATE_STOPPED: parked until hart_start
+  StartPending = 2,     // SBI_HSM_STATE_START_PENDING: hart_start accepted, not yet running
+  Suspended = 4,        // SBI_HSM_STATE_SUSPENDED (retentive suspend and WFI parking)
+  Halted = 16,          // the VP thread has left its loop (partition stopped or VP failed)
+}
+
+// VP block, i32 indices relative to the block start.
+export const VP_RUN_STATE = 0;
+/** Futex the VP parks on (WFI, stopped); wakers add 1 and notify. */
+export const VP_WAKE = 1;
+export const MAILBOX_STATE = 2;
+export const MAILBOX_KIND = 3;
+export const MAILBOX_WIDTH = 4;
+export const MAILBOX_STATUS = 5;
+/** Non-zero while the VP is inside run(): remote fences wait for it to flush. */
+export const VP_IN_GUEST = 6;
+// VP block, i64 (BigInt64) indices relative to the block start.
+export const MAILBOX_ADDR64 = 4;   // byte 32
+export const MAILBOX_VALUE64 = 5;  // byte 40
+export const HSM_START_ADDR64 = 6; // byte 48
+export const HSM_OPAQUE64 = 7;     // byte 56
+
+export enum MailboxState { Idle = 0, Request = 1, Response = 2 }
+
+/** What a mailbox request asks of the parent. */
+export enum Intercept {
+  MmioLoad = 1,          // addr, width -> value, or status Fault
+  MmioStore = 2,         // addr, width, value -> status
+  ConsoleWrite = 3,      // addr = guest-physical buffer, value = length (validated by the hypervisor)
+  ConsolePutchar = 4,    // value = byte
+  SystemReset = 5,       // width = SBI reset type, value = reason
+  ConsoleRead = 6,       // addr = guest-physical buffer, value = capacity -> value = bytes read
+}
+
+export enum MailboxStatus { Ok = 0, Fault = 1 }
+
+/** Typed views of a partition control block. */
+export class ControlBlock {
+  readonly i32: Int32Array;
+  readonly i64: BigInt64Array;
+
+  constructor(readonly buffer: SharedArrayBuffer) {
+    if (buffer.byteLength < CONTROL_BLOCK_BYTES) throw new RangeError('control block too small');
+    this.i32 = new Int32Array(buffer);
+    this.i64 = new BigInt64Array(buffer);
+  }
+
+  static create(vps: number): ControlBlock {
+    if (!Number.isInteger(vps) || vps < 1 || vps > MAX_VPS) throw new RangeError(`VP count must be 1..${MAX_VPS}, got ${vps}`);
+    const cb = new ControlBlock(new SharedArrayBuffer(CONTROL_BLOCK_BYTES));
+    cb.i32[VP_COUNT] = vps;
+    for (let i = 0; i < vps; i++) cb.i32[cb.vp32(i) + VP_RUN_STATE] = VpState.Stopped;
+    return cb;
+  }
+
+  get vpCount(): number { return this.i32[VP_COUNT]; }
+  /** i32 index of VP i's block. */
+  vp32(i: number): number { return (HEADER_BYTES + i * VP_BLOCK_BYTES) >> 2; }
+  /** i64 index of VP i's block. */
+  vp64(i: number): number { return (HEADER_BYTES + i * VP_BLOCK_BYTES) >> 3; }
+
+  partitionState(): PartitionState { return Atomics.load(this.i32, PARTITION_STATE); }
+  setPartitionState(s: PartitionState): void {
+    Atomics.store(this.i32, PARTITION_STATE, s);
+    for (let i = 0; i < this.vpCount; i++) this.wakeVp(i);
+    this.ringDoorbell();
+  }
+
+  vpState(i: number): VpState { return Atomics.load(this.i32, this.vp32(i) + VP_RUN_STATE); }
+  setVpState(i: number, s: VpState): void { Atomics.store(this.i32, this.vp32(i) + VP_RUN_STATE, s); }
+  /** Atomically moves VP i from one state to another; false if it was not in `from`. */
+  transitionVp(i: number, from: VpState, to: VpState): boolean {
+    return Atomics.compareExchange(this.i32, this.vp32(i) + VP_RUN_STATE, from, to) === from;
+  }
+
+  /** Wakes VP i if it is parked (WFI, stopped, waiting for its mailbox). */
+  wakeVp(i: number): void {
+    const at = this.vp32(i) + VP_WAKE;
+    Atomics.add(this.i32, at, 1);
+    Atomics.notify(this.i32, at);
+  }
+  wakeSeq(i: number): number { return Atomics.load(this.i32, this.vp32(i) + VP_WAKE); }
+  /** Parks the calling VP thread until woken or `ms` passes (Infinity: no timeout). */
+  parkVp(i: number, seq: number, ms: number): void {
+    Atomics.wait(this.i32, this.vp32(i) + VP_WAKE, seq, ms);
+  }
+
+  ringDoorbell(): void {
+    Atomics.add(this.i32, DOORBELL, 1);
+    Atomics.notify(this.i32, DOORBELL);
+  }
+}

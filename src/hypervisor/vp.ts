@@ -1,0 +1,231 @@
+// A virtual processor: the hypervisor's loop on one VP thread (ARCHITECTURE.md "Threads").
+// core.run() -> exit -> dispatch (hypercall, interrupt controller, MMIO intercept, halt)
+// -> core.run() ... It never blocks on I/O: device accesses go to the parent through the
+// intercept mailbox, and an idle VP parks on its wake word until an interrupt is due.
+
+import type { Hart } from '../cpu/hart.js';
+import { Exit, Priv } from '../cpu/types.js';
+import { CFG_SBI, TLB_FLUSH_REQ, STATE_BLOCKS_OFFSET, STATE_BLOCK_BYTES, IRQ_LINES, STIMECMP } from '../cpu/layout.js';
+import {
+  ControlBlock, Intercept, PartitionState, VpState, VP_IN_GUEST, HSM_START_ADDR64, HSM_OPAQUE64,
+} from './control-block.js';
+import { InterceptChannel } from './intercept.js';
+import { Plic, PLIC_BASE, PLIC_SIZE } from './plic.js';
+import { handleSbi, RfenceKind, SBI_SUCCESS, SBI_ERR_ALREADY_AVAILABLE, SBI_ERR_FAILED, type SbiHost } from './sbi.js';
+
+/** Instructions per run(): how often a busy VP looks at its partition's state. */
+const BUDGET = 1 << 22;
+/** Longest a parked VP sleeps before looking at its partition's state again. */
+const PARK_MS = 200;
+const SSIP = 1 << 1;
+
+// CSRs the hypervisor programs as the guest's "M-mode firmware" (privileged spec 3.1.8,
+// 3.1.11, 3.1.18): every exception and S-level interrupt the guest can handle goes to S.
+const CSR_MEDELEG = 0x302, CSR_MIDELEG = 0x303, CSR_MCOUNTEREN = 0x306, CSR_MENVCFG = 0x30a;
+/** Exceptions 0-8 (all but ecall from S), page faults 12, 13, 15. */
+const GUEST_MEDELEG = 0xb1ffn;
+const GUEST_MIDELEG = 0x222n;            // SSI, STI, SEI
+const GUEST_MCOUNTEREN = 0x7n;           // cycle, time, instret readable from S and U
+const MENVCFG_STCE = 1n << 63n;          // Sstc: the guest programs stimecmp itself
+
+export interface VpEnv {
+  readonly index: number;
+  readonly hart: Hart;
+  readonly cb: ControlBlock;
+  readonly plic: Plic;
+  readonly ramBase: bigint;
+  readonly ramSize: bigint;
+  /** The timebase (10 MHz ticks since the partition's epoch), shared by all its VPs. */
+  readonly now: () => bigint;
+}
+
+/** Why the loop ended. */
+export type VpEnd = 'partition-stopped';
+
+/** Sets a hart up as a freshly started guest hart: S-mode at entry, a0 = hartid, a1 = arg. */
+export function bootGuestHart(hart: Hart, entry: bigint, arg: bigint): void {
+  hart.reset(entry, Priv.S);
+  hart.setCsr(CSR_MEDELEG, GUEST_MEDELEG);
+  hart.setCsr(CSR_MIDELEG, GUEST_MIDELEG);
+  hart.setCsr(CSR_MCOUNTEREN, GUEST_MCOUNTEREN);
+  hart.setCsr(CSR_MENVCFG, MENVCFG_STCE);
+  hart.setField(CFG_SBI, 1n);
+  hart.setX(10, BigInt(hart.hartId));
+  hart.setX(11, arg);
+}
+
+export class VirtualProcessor implements SbiHost {
+  readonly vpIndex: number;
+  readonly vpCount: number;
+  private readonly intercept: InterceptChannel;
+  private readonly lines: Int32Array;
+
+  constructor(private readonly env: VpEnv) {
+    this.vpIndex = env.index;
+    this.vpCount = env.cb.vpCount;
+    this.intercept = new InterceptChannel(env.cb, env.index);
+    this.lines = new Int32Array(env.hart.memory.buffer, STATE_BLOCKS_OFFSET, (this.vpCount * STATE_BLOCK_BYTES) >> 2);
+  }
+
+  /** Runs until the partition stops. */
+  run(): VpEnd {
+    const { cb, hart, index } = this.env;
+    for (;;) {
+      const ps = cb.partitionState();
+      if (ps === PartitionState.Stopping || ps === PartitionState.Stopped) break;
+      if (ps !== PartitionState.Running) { this.park(Infinity); continue; }
+      const st = cb.vpState(index);
+      if (st === VpState.Stopped) { this.park(Infinity); continue; }
+      if (st === VpState.StartPending) this.start();
+
+      Atomics.store(cb.i32, cb.vp32(index) + VP_IN_GUEST, 1);
+      const exit = hart.run(BUDGET);
+      Atomics.store(cb.i32, cb.vp32(index) + VP_IN_GUEST, 0);
+      if (!this.dispatch(exit)) break;
+    }
+    cb.setVpState(index, VpState.Halted);
+    return 'partition-stopped';
+  }
+
+  /** Handles one exit; false when the partition is going away. */
+  private dispatch(exit: Exit): boolean {
+    const { hart } = this.env;
+    switch (exit) {
+      case Exit.Budget: return true;
+      case Exit.Hypercall: handleSbi(this); return true;
+      case Exit.Wfi: this.waitForInterrupt(); return true;
+      case Exit.MmioLoad:
+      case Exit.MmioStore: return this.mmio(exit === Exit.MmioStore);
+      default:
+        // HTIF and anything unexpected: not part of a guest machine. Stop this VP's guest.
+        hart.mmioFault();
+        return true;
+    }
+  }
+
+  /** Path 2: the interrupt controller is served here; everything else by the parent. */
+  private mmio(store: boolean): boolean {
+    const { hart, plic } = this.env;
+    const addr = hart.exitAddr, width = hart.exitWidth;
+    if (addr >= PLIC_BASE && addr + BigInt(width) <= PLIC_BASE + BigInt(PLIC_SIZE)) {
+      const offset = Number(addr - PLIC_BASE);
+      if (store) { plic.write(offset, width, hart.exitValue); hart.mmioComplete(0n); }
+      else hart.mmioComplete(plic.read(offset, width));
+      return true;
+    }
+    const r = this.intercept.call(store ? Intercept.MmioStore : Intercept.MmioLoad, addr, width, store ? hart.exitValue : 0n);
+    if (!r) return false;
+    if (r.ok) hart.mmioComplete(r.value);
+    else hart.mmioFault();
+    return true;
+  }
+
+  /** WFI: park until an interrupt is pending and enabled, the timer is due, or we are woken. */
+  private waitForInterrupt(): void {
+    const { cb, hart, index, now } = this.env;
+    for (;;) {
+      const seq = cb.wakeSeq(index);
+      const t = now();
+      if (hart.canWake(t)) return;
+      if (cb.partitionState() !== PartitionState.Running) return;
+      const deadline = hart.field(STIMECMP);
+      const ms = deadline > t ? Number(deadline - t) / 10_000 : Infinity;
+      cb.parkVp(index, seq, Math.min(ms, PARK_MS));
+    }
+  }
+
+  private park(ms: number): void {
+    const { cb, index } = this.env;
+    const seq = cb.wakeSeq(index);
+    const st = cb.vpState(index);
+    const ps = cb.partitionState();
+    if ((st === VpState.Stopped || ps === PartitionState.Paused || ps === PartitionState.Created)) {
+      cb.parkVp(index, seq, Math.min(ms, PARK_MS));
+    }
+  }
+
+  /** HSM start: the hart begins at the requested address (SBI §9.1). */
+  private start(): void {
+    const { cb, hart, index } = this.env;
+    const at = cb.vp64(index);
+    bootGuestHart(hart, BigInt.asUintN(64, cb.i64[at + HSM_START_ADDR64]), BigInt.asUintN(64, cb.i64[at + HSM_OPAQUE64]));
+    cb.setVpState(index, VpState.Started);
+  }
+
+  // --- SbiHost ----------------------------------------------------------------------------
+
+  reg(n: number): bigint { return this.env.hart.x(n); }
+  setReg(n: number, v: bigint): void { this.env.hart.setX(n, v); }
+
+  setTimer(deadline: bigint): void { this.env.hart.setCsr(0x14d, deadline); }
+
+  sendIpi(harts: number[]): void {
+    for (const h of harts) {
+      Atomics.or(this.lines, (h * STATE_BLOCK_BYTES + IRQ_LINES) >> 2, SSIP);
+      this.env.cb.wakeVp(h);
+    }
+  }
+
+  clearIpi(): void { this.env.hart.setCsr(0x144, this.env.hart.csr(0x144) & ~BigInt(SSIP)); }
+
+  remoteFence(harts: number[], kind: RfenceKind): void {
+    // Nothing decoded is cached, so FENCE.I needs no remote work (see execute.ts).
+    if (kind === RfenceKind.FenceI) return;
+    const { cb } = this.env;
+    for (const h of harts) {
+      if (h === this.vpIndex) { this.env.hart.flushTlb(); continue; }
+      const req = (h * STATE_BLOCK_BYTES + TLB_FLUSH_REQ) >> 2;
+      Atomics.store(this.lines, req, 1);
+      cb.wakeVp(h);
+      // The target flushes before it runs another guest instruction; wait only while it is
+      // inside run() with the request still set (a parked hart flushes when it resumes).
+      while (Atomics.load(this.lines, req) !== 0 && Atomics.load(cb.i32, cb.vp32(h) + VP_IN_GUEST) !== 0) {
+        if (cb.partitionState() !== PartitionState.Running) return;
+      }
+    }
+  }
+
+  hartStart(hart: number, addr: bigint, opaque: bigint): bigint {
+    const { cb } = this.env;
+    const at = cb.vp64(hart);
+    cb.i64[at + HSM_START_ADDR64] = addr;
+    cb.i64[at + HSM_OPAQUE64] = opaque;
+    if (!cb.transitionVp(hart, VpState.Stopped, VpState.StartPending)) return SBI_ERR_ALREADY_AVAILABLE;
+    cb.wakeVp(hart);
+    return SBI_SUCCESS;
+  }
+
+  hartStop(): bigint {
+    // On success the call does not return (SBI §9.2): the loop parks this VP as stopped.
+    this.env.cb.setVpState(this.vpIndex, VpState.Stopped);
+    return SBI_SUCCESS;
+  }
+
+  hartStatus(hart: number): bigint {
+    const st = this.env.cb.vpState(hart);
+    return st === VpState.Halted ? 1n : BigInt(st);
+  }
+
+  suspend(): void { this.waitForInterrupt(); }
+
+  systemReset(type: number, reason: number): void {
+    this.intercept.call(Intercept.SystemReset, 0n, type, BigInt(reason));
+  }
+
+  isRam(addr: bigint, len: bigint): boolean {
+    const { ramBase, ramSize } = this.env;
+    return len >= 0n && addr >= ramBase && addr + len <= ramBase + ramSize;
+  }
+
+  consoleWrite(addr: bigint, len: bigint): bigint {
+    const r = this.intercept.call(Intercept.ConsoleWrite, addr, 0, len);
+    return r && r.ok ? r.value : SBI_ERR_FAILED;
+  }
+
+  consoleRead(addr: bigint, len: bigint): bigint {
+    const r = this.intercept.call(Intercept.ConsoleRead, addr, 0, len);
+    return r && r.ok ? r.value : 0n;
+  }
+
+  consolePutchar(byte: number): void { this.intercept.call(Intercept.ConsolePutchar, 0n, 0, BigInt(byte)); }
+}
