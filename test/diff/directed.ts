@@ -11,7 +11,7 @@ import type { Item } from './assembler.js';
 import type { Fmt, IntKind } from './encoder.js';
 import { initialState } from './generator.js';
 import { li } from './macros.js';
-import { SCRATCH, SCRATCH_SIZE } from './program.js';
+import { PAGE_PAD, SCRATCH, SCRATCH_SIZE } from './program.js';
 import type { ProgramSpec, Step } from './program.js';
 import { Rng } from './rng.js';
 import { box, sext32, u64 } from './values.js';
@@ -364,8 +364,9 @@ function csrCases(): Case[] {
 
 // ---- memory ---------------------------------------------------------------------------
 
-/** The 4 KiB page boundary inside SCRATCH: accesses across it touch two pages. */
-const PAGE_IN_SCRATCH = (Math.floor(SCRATCH / 4096) + 1) * 4096;
+/** SCRATCH starts a page; PAGE_PAD bytes below it may be written: accesses there touch two pages. */
+const PAGE_IN_SCRATCH = SCRATCH;
+if (PAGE_PAD < 8) throw new Error('directed.ts needs 8 writable bytes below SCRATCH');
 
 function misalignedCases(): Case[] {
   const out: Case[] = [];

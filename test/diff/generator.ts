@@ -3,7 +3,8 @@
 //
 // Rules that keep a program's outcome defined, so that any difference between two
 // machines is a bug in one of them:
-// - every load, store and AMO stays inside SCRATCH; AMOs and LR/SC are naturally aligned
+// - every load, store and AMO stays inside SCRATCH (or PAGE_PAD just below it, or the
+//   alias of SCRATCH in the sv39 profile); AMOs and LR/SC are naturally aligned
 //   (misaligned AMOs may trap with either of two causes), ordinary loads and stores may be
 //   misaligned (both QEMU and tshv perform them);
 // - control flow stays inside one step: forward branches and jumps, and counted loops
@@ -28,7 +29,7 @@ import {
 import type { BodyMode, ProgramSpec, Step } from './program.js';
 
 /** Bump when the generator changes in a way that changes programs: the corpus must be re-recorded. */
-export const GENERATOR_VERSION = 3;
+export const GENERATOR_VERSION = 5;
 export const DEFAULT_STEPS = 1500;
 
 type Maker = (g: Gen) => Item[];
@@ -37,12 +38,15 @@ const i = A.insn;
 
 /**
  * full: RV64GC in M-mode; int: no F/D instructions (integer bugs stay visible while the
- * FPU is wrong); sv39: RV64GC in S-mode under Sv39; sv48u: RV64GC in U-mode under Sv48.
+ * FPU is wrong); sv39: RV64GC in S-mode under Sv39, 4 KiB pages, SCRATCH also mapped at
+ * the virtual page below it; sv48u: RV64GC in U-mode under Sv48, one 2 MiB megapage.
  */
 export type Profile = 'full' | 'int' | 'sv39' | 'sv48u';
 export const PROFILES: readonly Profile[] = ['full', 'int', 'sv39', 'sv48u'];
 const MODES: Record<Profile, BodyMode | undefined> = {
-  full: undefined, int: undefined, sv39: { priv: 'S', paging: 'sv39' }, sv48u: { priv: 'U', paging: 'sv48' },
+  full: undefined, int: undefined,
+  sv39: { priv: 'S', paging: 'sv39', leaf: '4k', aliasScratch: true },
+  sv48u: { priv: 'U', paging: 'sv48', leaf: '2m', aliasScratch: false },
 };
 
 export class Gen {
@@ -84,10 +88,19 @@ export class Gen {
   }
   imm6(): number { return this.r.range(-32, 31); }
   nz6(): number { let v = 0; while (v === 0) v = this.imm6(); return v; }
-  /** An address in SCRATCH for a `size`-byte access; misaligned sometimes if allowed. */
+  /** SCRATCH is also mapped at the virtual page below it (BodyMode.aliasScratch). */
+  get alias(): boolean { return MODES[this.profile]?.aliasScratch ?? false; }
+  /**
+   * An address for a `size`-byte access in SCRATCH (or its alias page below it), within
+   * `span` bytes of the window's start; misaligned sometimes if allowed, and then now and
+   * then straddling the page boundary at SCRATCH (into PAGE_PAD, or the alias page).
+   */
   addr(size: number, mayMisalign: boolean, span = SCRATCH_SIZE): number {
-    let a = SCRATCH + this.r.int(span - size + 1);
-    if (!mayMisalign || this.r.chance(0.75)) a -= (a - SCRATCH) % size;
+    if (mayMisalign && size > 1 && this.r.chance(0.03)) return SCRATCH - this.r.range(1, size - 1);
+    const lo = this.alias ? SCRATCH - SCRATCH_SIZE : SCRATCH;
+    const total = span + (this.alias ? SCRATCH_SIZE : 0);
+    let a = lo + this.r.int(total - size + 1);
+    if (!mayMisalign || this.r.chance(0.75)) a -= (a - lo) % size;
     return a;
   }
   /** Two distinct non-zero registers. */

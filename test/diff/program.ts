@@ -2,13 +2,16 @@
 // and the epilogue that dumps the architectural state over the UART and powers off.
 //
 //   0x8000_0000  code: prologue, body (the steps under test), epilogue, trap handler
-//   0x8010_0000  SAVE     x1..x31, f0..f31, fcsr as stored by the epilogue   (64 words)  ┐
-//   0x8010_0200  TRAPS    trap count, then (mcause, mtval, mepc) records      (64 words)  ├ dumped
-//   0x8010_0400  SCRATCH  data region the body loads from and stores to       (4 KiB)     ┘
-//   0x8010_1400  POOL     interesting constants the body reloads registers from
-//   0x8010_1800  INIT     initial f0..f31, fcsr, x1..x31
-//   0x8010_1a00  HSAVE    trap handler's register save slots
+//   0x8010_0c00  SAVE     x1..x31, f0..f31, fcsr as stored by the epilogue   (64 words)  ┐
+//   0x8010_0e00  TRAPS    trap count, then (mcause, mtval, mepc) records      (64 words)  ├ dumped
+//   0x8010_1000  SCRATCH  data region the body loads from and stores to       (4 KiB)     ┘
+//   0x8010_2000  POOL     interesting constants the body reloads registers from
+//   0x8010_2400  INIT     initial f0..f31, fcsr, x1..x31
+//   0x8010_2600  HSAVE    trap handler's register save slots
 //   0x8020_0000  page tables, for bodies that run in S- or U-mode under Sv39/Sv48
+//
+// SCRATCH is exactly one page. The last 3 words of TRAPS are never written by the handler,
+// so accesses may straddle the page boundary at SCRATCH (PAGE_PAD bytes below it are free).
 //
 // Both QEMU's virt board and tshv put an ns16550a at 0x1000_0000 and a sifive,test0
 // syscon at 0x10_0000; the program runs in M-mode from 0x8000_0000 with nothing else set up.
@@ -21,18 +24,20 @@ import { writeElf64 } from './elf.js';
 import { li } from './macros.js';
 
 export const CODE_BASE = 0x8000_0000;
-export const DATA_BASE = 0x8010_0000;
+export const DATA_BASE = 0x8010_0c00;
 export const SAVE = DATA_BASE;
 export const TRAPS = DATA_BASE + 0x200;
 export const SCRATCH = DATA_BASE + 0x400;
 export const SCRATCH_SIZE = 4096;
-export const POOL = DATA_BASE + 0x1400;
+export const POOL = SCRATCH + SCRATCH_SIZE;
 export const POOL_INT_WORDS = 64;
 export const POOL_FP_WORDS = 64;
-export const INIT = DATA_BASE + 0x1800;
-export const HSAVE = DATA_BASE + 0x1a00;
-export const DATA_SIZE = 0x1c00;
+export const INIT = POOL + 0x400;
+export const HSAVE = INIT + 0x200;
+export const DATA_SIZE = HSAVE + 0x20 - DATA_BASE;
 export const MAX_TRAP_RECORDS = 20;
+/** Free bytes just below SCRATCH (the unused tail of TRAPS), for page-straddling accesses. */
+export const PAGE_PAD = 24;
 /** Traps beyond this many end the program (a runaway, e.g. a handler that cannot skip). */
 export const RUNAWAY_TRAPS = 200;
 
@@ -46,6 +51,7 @@ export const SYSCON = 0x10_0000;
 
 /** Words the epilogue prints: SAVE, TRAPS and SCRATCH, contiguous from DATA_BASE. */
 export const DUMP_WORDS = (SCRATCH + SCRATCH_SIZE - DATA_BASE) / 8;
+if (SCRATCH % 4096 !== 0 || DUMP_WORDS !== 640) throw new Error('program.ts: memory map constants are inconsistent');
 /** Word indices inside a dump. */
 export const DUMP_X = 0; // x1..x31 at 0..30
 export const DUMP_F = 31; // f0..f31 at 31..62
@@ -66,6 +72,15 @@ export interface Step {
 export interface BodyMode {
   readonly priv: 'S' | 'U';
   readonly paging: 'sv39' | 'sv48';
+  /** Leaf size: 4 KiB pages, or one 2 MiB megapage over everything. */
+  readonly leaf: '4k' | '2m';
+  /**
+   * With 4 KiB leaves: the virtual page below SCRATCH is a second mapping of SCRATCH's
+   * physical page, and the body uses both. A machine that confuses virtual and physical
+   * addresses, or translates only the first page of a page-crossing access (here the
+   * second half wraps to the start of the same physical page), stores to the wrong place.
+   */
+  readonly aliasScratch: boolean;
 }
 
 export interface ProgramSpec {
@@ -126,23 +141,30 @@ function prologue(handler: Label, mode: BodyMode | undefined, body: Label): Item
   return items;
 }
 
-/** Page tables identity-mapping [RAM start, + MAPPED_BYTES) with 4 KiB leaves. */
+/** Page tables mapping [RAM start, + MAPPED_BYTES) as BodyMode says. */
 function pageTables(mode: BodyMode): Uint8Array {
   const levels = mode.paging === 'sv39' ? 3 : 4;
-  const out = new Uint8Array(levels * 4096);
+  const leafLevel = mode.leaf === '4k' ? 0 : 1;
+  const tables = levels - leafLevel;
+  const out = new Uint8Array(tables * 4096);
   const dv = new DataView(out.buffer);
   const V = 1n, R = 2n, W = 4n, X = 8n, U = 16n, A_ = 64n, D = 128n;
   const pte = (pa: number, flags: bigint): bigint => (BigInt(pa / 4096) << 10n) | flags;
-  // table k at PT_BASE + k * 4096, k = 0 the root; VPN[i] = VA >> (12 + 9 * i) & 511
-  for (let lvl = levels - 1, k = 0; lvl > 0; lvl--, k++) {
-    const idx = Math.floor(CODE_BASE / 2 ** (12 + 9 * lvl)) % 512;
-    dv.setBigUint64(k * 4096 + idx * 8, pte(PT_BASE + (k + 1) * 4096, V), true);
+  const vpn = (va: number, lvl: number): number => Math.floor(va / 2 ** (12 + 9 * lvl)) % 512;
+  // table k at PT_BASE + k * 4096, k = 0 the root, one table per level down to the leaves
+  for (let lvl = levels - 1, k = 0; lvl > leafLevel; lvl--, k++) {
+    dv.setBigUint64(k * 4096 + vpn(CODE_BASE, lvl) * 8, pte(PT_BASE + (k + 1) * 4096, V), true);
   }
-  const leafTable = (levels - 1) * 4096;
+  const leafTable = (tables - 1) * 4096;
   const leafFlags = V | R | W | X | A_ | D | (mode.priv === 'U' ? U : 0n);
-  const first = Math.floor(CODE_BASE / 4096) % 512;
+  if (mode.leaf === '2m') {
+    dv.setBigUint64(leafTable + vpn(CODE_BASE, 1) * 8, pte(CODE_BASE, leafFlags), true);
+    return out;
+  }
   for (let p = 0; p < MAPPED_BYTES / 4096; p++) {
-    dv.setBigUint64(leafTable + (first + p) * 8, pte(CODE_BASE + p * 4096, leafFlags), true);
+    const va = CODE_BASE + p * 4096;
+    const pa = mode.aliasScratch && va === SCRATCH - 4096 ? SCRATCH : va;
+    dv.setBigUint64(leafTable + vpn(va, 0) * 8, pte(pa, leafFlags), true);
   }
   return out;
 }
