@@ -24,7 +24,7 @@ import { ldAbs, flAbs } from './macros.js';
 import { Rng } from './rng.js';
 import { INT_EDGES, D_EDGES, S_EDGES, box, randomInt, randomDouble, randomSingle, randomFReg } from './values.js';
 import {
-  POOL_FP_WORDS, POOL_INT_WORDS, SCRATCH, SCRATCH_SIZE, poolFp, poolInt,
+  PAGE_PAD, POOL_FP_WORDS, POOL_INT_WORDS, SCRATCH, SCRATCH_SIZE, poolFp, poolInt,
 } from './program.js';
 import type { BodyMode, ProgramSpec, Step } from './program.js';
 
@@ -96,21 +96,13 @@ export class Gen {
    * then straddling the page boundary at SCRATCH (into PAGE_PAD, or the alias page).
    */
   addr(size: number, mayMisalign: boolean, span = SCRATCH_SIZE): number {
-    if (mayMisalign && size > 1 && this.r.chance(0.03)) return SCRATCH - this.r.range(1, size - 1);
+    if (mayMisalign && size > 1 && this.r.chance(0.03)) return SCRATCH - this.r.range(1, Math.min(size - 1, PAGE_PAD));
     const lo = this.alias ? SCRATCH - SCRATCH_SIZE : SCRATCH;
     const total = span + (this.alias ? SCRATCH_SIZE : 0);
     let a = lo + this.r.int(total - size + 1);
     if (!mayMisalign || this.r.chance(0.75)) a -= (a - lo) % size;
     return a;
   }
-  /** Two distinct non-zero registers. */
-  two(): [XReg, XReg] {
-    const a = this.xnz();
-    let b = this.xnz();
-    while (b === a) b = this.xnz();
-    return [a, b];
-  }
-
   /**
    * Ways of pointing a base register at an address: `la base, addr - imm` then access
    * imm(base), or (data-dependent) base = start + (rs & mask). Returns the set-up items
