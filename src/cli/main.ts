@@ -1,6 +1,7 @@
 // The `tshv` command.
 import { Command, Option } from 'commander';
 import { execCommand, ExecExit } from './exec.js';
+import { runConfig, runVm, UsageError, DEFAULT_APPEND, type RunFlags } from './run.js';
 
 export function main(argv: string[]): void {
   const program = new Command();
@@ -25,6 +26,37 @@ The run ends when the program writes tohost (1 = pass, (n<<1)|1 = failure n) or 
 Exit codes: 0 pass, 1 the program reported a failure, 2 bad usage or unreadable ELF,
 3 --max-instructions reached, 4 the program hung (WFI with nothing to wake it) or reset.`)
     .action((elf: string, flags) => { process.exitCode = execCommand(elf, flags); });
+
+  program
+    .command('run', { isDefault: false })
+    .description('boot a Linux guest with its console on this terminal (the default image: a busybox shell)')
+    .option('-k, --kernel <file>', 'RISC-V Linux kernel Image, optionally gzipped (default: guest/images/Image.gz)')
+    .option('-i, --initrd <file>', 'initramfs (default: guest/images/initramfs.cpio.gz with the default kernel)')
+    .option('--no-initrd', 'boot without an initramfs')
+    .option('-a, --append <cmdline>', 'kernel command line', DEFAULT_APPEND)
+    .option('-m, --memory <size>', 'guest RAM, e.g. 256M, 1G', '256M')
+    .option('-c, --cpus <n>', 'virtual processors, 1..8', '1')
+    .addHelpText('after', `
+The console is attached to this terminal in raw mode: Ctrl-A X quits, Ctrl-A H lists the keys.
+When stdin is not a terminal, stdin goes to the guest and guest output to stdout.
+
+Exit codes: 0 the guest powered off (or Ctrl-A X), 1 the guest panicked or the hypervisor
+failed, 2 bad usage or unreadable images.`)
+    .action(async (flags: RunFlags) => {
+      let config;
+      try {
+        config = runConfig(flags);
+      } catch (e) {
+        if (e instanceof UsageError || (e as Error).name === 'LinuxImageError') {
+          process.stderr.write(`tshv run: ${(e as Error).message}\n`);
+          process.exitCode = ExecExit.usage;
+          return;
+        }
+        throw e;
+      }
+      process.exitCode = await runVm(config);
+      process.exit();
+    });
 
   program.parse(argv);
 }

@@ -30,9 +30,9 @@ export function coreModule(): WebAssembly.Module {
   return compiled;
 }
 
-/** The platform timebase: 10 MHz ticks of the host's monotonic clock. */
+/** The platform timebase: 10 MHz ticks of the host's monotonic clock (one clock for all threads). */
 export function timebaseNow(): bigint {
-  return BigInt(Math.floor(performance.now() * 10_000));
+  return process.hrtime.bigint() / 100n;
 }
 export const TIMEBASE_HZ = 10_000_000;
 

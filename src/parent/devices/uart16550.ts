@@ -1,7 +1,11 @@
 // ns16550a UART (the emulated console, ARCHITECTURE.md path 2). Register map per the
 // National Semiconductor PC16550D datasheet: THR/RBR, IER, IIR/FCR, LCR, MCR, LSR, MSR, SCR,
-// and DLL/DLM when LCR.DLAB is set. Transmission is instantaneous; received bytes wait in a
-// queue (nothing typed is dropped) and raise the receive-data interrupt when enabled.
+// and DLL/DLM when LCR.DLAB is set. Transmission is instantaneous.
+//
+// Nothing typed is dropped: host input waits in a backlog and enters the 16-byte receive
+// FIFO only while the guest has the receive-data interrupt enabled, i.e. once a driver is
+// listening. Drivers clear the FIFO while they set the port up (Linux's 8250 startup
+// does); input that arrived before that would otherwise be lost.
 import type { MmioDevice, Width } from './mmio.js';
 
 const IER_RDI = 0x01, IER_THRI = 0x02, IER_RLSI = 0x04;
@@ -9,6 +13,7 @@ const IIR_NONE = 0x01, IIR_THRI = 0x02, IIR_RDI = 0x04, IIR_FIFO = 0xc0;
 const LCR_DLAB = 0x80;
 const LSR_DR = 0x01, LSR_THRE = 0x20, LSR_TEMT = 0x40;
 const FCR_ENABLE = 0x01, FCR_CLEAR_RX = 0x02;
+const FIFO_BYTES = 16;
 
 export class Uart16550 implements MmioDevice {
   readonly name = 'ns16550a';
@@ -23,6 +28,7 @@ export class Uart16550 implements MmioDevice {
   /** THR-empty interrupt condition, cleared by reading IIR or writing THR (datasheet table 4). */
   private thrEmptyPending = false;
   private readonly rx: number[] = [];
+  private readonly backlog: number[] = [];
 
   /**
    * @param transmit receives each byte the guest writes
@@ -32,10 +38,17 @@ export class Uart16550 implements MmioDevice {
 
   /** Queues bytes from the host side (keyboard, pipe) for the guest to read. */
   receive(bytes: Uint8Array): void {
-    for (const b of bytes) this.rx.push(b);
+    for (const b of bytes) this.backlog.push(b);
     this.update();
   }
-  get rxPending(): number { return this.rx.length; }
+  /** Bytes the guest has not read yet (FIFO and backlog). */
+  get rxPending(): number { return this.rx.length + this.backlog.length; }
+
+  /** Moves backlog into the FIFO while a driver listens (IER.RDI) and there is room. */
+  private refill(): void {
+    if (!(this.ier & IER_RDI)) return;
+    while (this.rx.length < FIFO_BYTES && this.backlog.length) this.rx.push(this.backlog.shift()!);
+  }
 
   read(offset: number, _width: Width): bigint {
     const dlab = (this.lcr & LCR_DLAB) !== 0;
@@ -96,5 +109,8 @@ export class Uart16550 implements MmioDevice {
     return IIR_NONE;
   }
 
-  private update(): void { this.irq(this.interruptId() !== IIR_NONE); }
+  private update(): void {
+    this.refill();
+    this.irq(this.interruptId() !== IIR_NONE);
+  }
 }

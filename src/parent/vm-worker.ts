@@ -1,0 +1,153 @@
+// The VM worker (Hyper-V's vmwp.exe): one thread per VM in the parent partition. It builds
+// the machine, owns the emulated devices, starts the VP threads and then serves their
+// intercepts. It blocks in Atomics.wait on the partition's doorbell (Node 20 cannot wake
+// Atomics.waitAsync from another thread), so everything reaches it through shared memory:
+// VP mailboxes, the console input ring, the partition state.
+import { parentPort, workerData, Worker, MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+import { createVmMemory, ramBytes } from '../cpu/memory.js';
+import { timebaseNow } from '../cpu/hart.js';
+import { STATE_BLOCKS_OFFSET, STATE_BLOCK_BYTES, STOP_REQ } from '../cpu/layout.js';
+import {
+  ControlBlock, Intercept, MailboxState, MailboxStatus, PartitionState, VpState, DOORBELL, MAILBOX_STATE,
+  MAILBOX_KIND, MAILBOX_WIDTH, MAILBOX_STATUS, MAILBOX_ADDR64, MAILBOX_VALUE64, HSM_START_ADDR64, HSM_OPAQUE64,
+} from '../hypervisor/control-block.js';
+import { createPlicState, Plic } from '../hypervisor/plic.js';
+import { MmioBus, type Width } from './devices/mmio.js';
+import { Uart16550 } from './devices/uart16550.js';
+import { Syscon } from './devices/syscon.js';
+import { GoldfishRtc } from './devices/goldfish-rtc.js';
+import { ByteRing } from './byte-ring.js';
+import { VIRT_MAP, VIRT_IRQ } from './machine/virt.js';
+import { loadLinux } from './linux-boot.js';
+import type { VpThreadData, VpThreadMessage } from './vp-thread.js';
+import type { VmWorkerData, VmEvent, StopReason } from './vm-protocol.js';
+
+const d = workerData as VmWorkerData;
+const post = (e: VmEvent) => parentPort!.postMessage(e);
+
+/** How long buffered console output may wait before it is sent to the main thread. */
+const OUTPUT_FLUSH_MS = 5;
+
+function main(): void {
+  const ramSize = BigInt(d.memoryBytes);
+  const memory = createVmMemory(d.memoryBytes);
+  const ram = ramBytes(memory, d.memoryBytes);
+  const boot = loadLinux(ram, {
+    ramBase: VIRT_MAP.ram.base, cpus: d.cpus, kernel: d.kernel, initrd: d.initrd, bootargs: d.append,
+  });
+
+  const cb = new ControlBlock(d.control);
+  const plicState = createPlicState();
+  const plic = new Plic(plicState, memory, d.cpus, cb);
+  const input = new ByteRing(d.input);
+
+  let output: number[] = [];
+  let lastFlush = performance.now();
+  const flush = () => {
+    if (output.length) post({ type: 'console', data: Uint8Array.from(output) });
+    output = [];
+    lastFlush = performance.now();
+  };
+  let stopReason: StopReason | undefined;
+  const stop = (reason: StopReason) => {
+    if (stopReason) return;
+    stopReason = reason;
+    cb.setPartitionState(PartitionState.Stopping);
+    // Make running harts leave run() at their next slice boundary.
+    const words = new Int32Array(memory.buffer, STATE_BLOCKS_OFFSET, (d.cpus * STATE_BLOCK_BYTES) >> 2);
+    for (let i = 0; i < d.cpus; i++) Atomics.store(words, (i * STATE_BLOCK_BYTES + STOP_REQ) >> 2, 1);
+  };
+
+  const uart = new Uart16550((b) => { output.push(b); if (output.length >= 16384) flush(); },
+    (level) => plic.setLine(VIRT_IRQ.uart0, level));
+  const rtc = new GoldfishRtc((level: boolean) => plic.setLine(VIRT_IRQ.rtc, level));
+  const bus = new MmioBus();
+  bus.map(VIRT_MAP.uart0.base, uart);
+  bus.map(VIRT_MAP.test.base, new Syscon((e) => stop(e.kind === 'reset' ? { kind: 'reboot' } : { kind: 'poweroff' })));
+  bus.map(VIRT_MAP.rtc.base, rtc);
+
+  // Hart 0 boots the kernel (a0 = hartid, a1 = FDT); the others wait for SBI HSM hart_start.
+  const at = cb.vp64(0);
+  cb.i64[at + HSM_START_ADDR64] = boot.entry;
+  cb.i64[at + HSM_OPAQUE64] = boot.fdtAddr;
+  cb.setVpState(0, VpState.StartPending);
+
+  const epoch = timebaseNow();
+  const ports: MessagePort[] = [];
+  for (let index = 0; index < d.cpus; index++) {
+    const { port1, port2 } = new MessageChannel();
+    const data: VpThreadData = { index, memory, control: d.control, plicState, ramBase: VIRT_MAP.ram.base, ramSize, epoch, port: port2 };
+    new Worker(new URL('./vp-thread.js', import.meta.url), { workerData: data, transferList: [port2] });
+    ports.push(port1);
+  }
+  const pollVpThreads = () => {
+    for (const port of ports) {
+      for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) {
+        const msg = m.message as VpThreadMessage;
+        post({ type: 'log', message: `virtual processor ${msg.index} failed: ${msg.message}` });
+        stop({ kind: 'error', message: `virtual processor ${msg.index} failed: ${msg.message.split('\n')[0]}` });
+      }
+    }
+  };
+  const allHalted = () => { for (let i = 0; i < d.cpus; i++) if (cb.vpState(i) !== VpState.Halted) return false; return true; };
+  cb.setPartitionState(PartitionState.Running);
+  post({ type: 'started' });
+
+  const serveMailbox = (vp: number): void => {
+    const b32 = cb.vp32(vp), b64 = cb.vp64(vp);
+    if (Atomics.load(cb.i32, b32 + MAILBOX_STATE) !== MailboxState.Request) return;
+    const kind: Intercept = cb.i32[b32 + MAILBOX_KIND];
+    const width = cb.i32[b32 + MAILBOX_WIDTH];
+    const addr = BigInt.asUintN(64, cb.i64[b64 + MAILBOX_ADDR64]);
+    const value = BigInt.asUintN(64, cb.i64[b64 + MAILBOX_VALUE64]);
+    let status = MailboxStatus.Ok, result = 0n;
+    switch (kind) {
+      case Intercept.MmioLoad:
+      case Intercept.MmioStore: {
+        const hit = bus.find(addr, width as Width);
+        if (!hit) { status = MailboxStatus.Fault; break; }
+        if (kind === Intercept.MmioLoad) result = hit.device.read(hit.offset, width as Width);
+        else hit.device.write(hit.offset, width as Width, value);
+        break;
+      }
+      case Intercept.ConsoleWrite: { // the hypervisor checked the buffer lies in RAM
+        const off = Number(addr - VIRT_MAP.ram.base);
+        for (const byte of ram.subarray(off, off + Number(value))) output.push(byte);
+        result = value;
+        break;
+      }
+      case Intercept.ConsolePutchar: output.push(Number(value & 0xffn)); break;
+      case Intercept.ConsoleRead: result = 0n; break;
+      case Intercept.SystemReset: stop(width === 0 ? { kind: 'poweroff' } : { kind: 'reboot' }); break;
+      default: status = MailboxStatus.Fault;
+    }
+    cb.i32[b32 + MAILBOX_STATUS] = status;
+    cb.i64[b64 + MAILBOX_VALUE64] = result;
+    Atomics.store(cb.i32, b32 + MAILBOX_STATE, MailboxState.Response);
+    Atomics.notify(cb.i32, b32 + MAILBOX_STATE);
+  };
+
+  // The service loop.
+  for (;;) {
+    const seq = Atomics.load(cb.i32, DOORBELL);
+    for (let vp = 0; vp < d.cpus; vp++) serveMailbox(vp);
+    if (input.available) uart.receive(input.read());
+    rtc.poll();
+    pollVpThreads();
+    if (cb.partitionState() === PartitionState.Stopping && !stopReason) stop({ kind: 'stopped' });
+    if (stopReason && allHalted()) break;
+    if (output.length && performance.now() - lastFlush >= OUTPUT_FLUSH_MS) flush();
+    // Node timers do not run while this thread blocks: the RTC alarm is a wait deadline.
+    const alarmMs = rtc.msUntilAlarm();
+    Atomics.wait(cb.i32, DOORBELL, seq, Math.min(output.length ? OUTPUT_FLUSH_MS : 50, alarmMs ?? Infinity));
+  }
+  flush();
+  cb.setPartitionState(PartitionState.Stopped);
+  post({ type: 'stopped', reason: stopReason! });
+}
+
+try {
+  main();
+} catch (e) {
+  post({ type: 'stopped', reason: { kind: 'error', message: (e as Error).message } });
+}
