@@ -4,7 +4,8 @@
 // Rules that keep a program's outcome defined, so that any difference between two
 // machines is a bug in one of them:
 // - every load, store and AMO stays inside SCRATCH (or PAGE_PAD just below it, or the
-//   alias of SCRATCH in the sv39 profile); AMOs and LR/SC are naturally aligned
+//   alias of SCRATCH in the sv39 profile, or straddling into the read-only page above it,
+//   where stores must fault); AMOs and LR/SC are naturally aligned
 //   (misaligned AMOs may trap with either of two causes), ordinary loads and stores may be
 //   misaligned (both QEMU and tshv perform them);
 // - control flow stays inside one step: forward branches and jumps, and counted loops
@@ -29,7 +30,7 @@ import {
 import type { BodyMode, ProgramSpec, Step } from './program.js';
 
 /** Bump when the generator changes in a way that changes programs: the corpus must be re-recorded. */
-export const GENERATOR_VERSION = 5;
+export const GENERATOR_VERSION = 6;
 export const DEFAULT_STEPS = 1500;
 
 type Maker = (g: Gen) => Item[];
@@ -39,14 +40,15 @@ const i = A.insn;
 /**
  * full: RV64GC in M-mode; int: no F/D instructions (integer bugs stay visible while the
  * FPU is wrong); sv39: RV64GC in S-mode under Sv39, 4 KiB pages, SCRATCH also mapped at
- * the virtual page below it; sv48u: RV64GC in U-mode under Sv48, one 2 MiB megapage.
+ * the virtual page below it, the page above read-only (misaligned stores straddling into it
+ * take page faults); sv48u: RV64GC in U-mode under Sv48, one 2 MiB megapage.
  */
 export type Profile = 'full' | 'int' | 'sv39' | 'sv48u';
 export const PROFILES: readonly Profile[] = ['full', 'int', 'sv39', 'sv48u'];
 const MODES: Record<Profile, BodyMode | undefined> = {
   full: undefined, int: undefined,
-  sv39: { priv: 'S', paging: 'sv39', leaf: '4k', aliasScratch: true },
-  sv48u: { priv: 'U', paging: 'sv48', leaf: '2m', aliasScratch: false },
+  sv39: { priv: 'S', paging: 'sv39', leaf: '4k', aliasScratch: true, readOnlyAbove: true },
+  sv48u: { priv: 'U', paging: 'sv48', leaf: '2m', aliasScratch: false, readOnlyAbove: false },
 };
 
 export class Gen {
@@ -90,6 +92,7 @@ export class Gen {
   nz6(): number { let v = 0; while (v === 0) v = this.imm6(); return v; }
   /** SCRATCH is also mapped at the virtual page below it (BodyMode.aliasScratch). */
   get alias(): boolean { return MODES[this.profile]?.aliasScratch ?? false; }
+  get readOnlyAbove(): boolean { return MODES[this.profile]?.readOnlyAbove ?? false; }
   /**
    * An address for a `size`-byte access in SCRATCH (or its alias page below it), within
    * `span` bytes of the window's start; misaligned sometimes if allowed, and then now and
@@ -97,6 +100,8 @@ export class Gen {
    */
   addr(size: number, mayMisalign: boolean, span = SCRATCH_SIZE): number {
     if (mayMisalign && size > 1 && this.r.chance(0.03)) return SCRATCH - this.r.range(1, Math.min(size - 1, PAGE_PAD));
+    // into the read-only page above SCRATCH: loads read it, stores take a page fault
+    if (mayMisalign && size > 1 && this.readOnlyAbove && this.r.chance(0.015)) return SCRATCH + SCRATCH_SIZE - this.r.range(1, size - 1);
     const lo = this.alias ? SCRATCH - SCRATCH_SIZE : SCRATCH;
     const total = span + (this.alias ? SCRATCH_SIZE : 0);
     let a = lo + this.r.int(total - size + 1);

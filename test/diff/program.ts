@@ -51,7 +51,7 @@ export const SYSCON = 0x10_0000;
 
 /** Words the epilogue prints: SAVE, TRAPS and SCRATCH, contiguous from DATA_BASE. */
 export const DUMP_WORDS = (SCRATCH + SCRATCH_SIZE - DATA_BASE) / 8;
-if (SCRATCH % 4096 !== 0 || DUMP_WORDS !== 640) throw new Error('program.ts: memory map constants are inconsistent');
+if (SCRATCH % 4096 !== 0 || SCRATCH_SIZE !== 4096 || DUMP_WORDS !== 640) throw new Error('program.ts: memory map constants are inconsistent');
 /** Word indices inside a dump. */
 export const DUMP_X = 0; // x1..x31 at 0..30
 export const DUMP_F = 31; // f0..f31 at 31..62
@@ -81,6 +81,12 @@ export interface BodyMode {
    * second half wraps to the start of the same physical page), stores to the wrong place.
    */
   readonly aliasScratch: boolean;
+  /**
+   * With 4 KiB leaves: the page above SCRATCH (POOL, INIT, HSAVE: read by the body, written
+   * only in M-mode) is mapped without W, so a misaligned store straddling into it takes a
+   * store page fault on its second portion and must leave the first portion unwritten.
+   */
+  readonly readOnlyAbove: boolean;
 }
 
 export interface ProgramSpec {
@@ -164,7 +170,8 @@ function pageTables(mode: BodyMode): Uint8Array {
   for (let p = 0; p < MAPPED_BYTES / 4096; p++) {
     const va = CODE_BASE + p * 4096;
     const pa = mode.aliasScratch && va === SCRATCH - 4096 ? SCRATCH : va;
-    dv.setBigUint64(leafTable + vpn(va, 0) * 8, pte(pa, leafFlags), true);
+    const flags = mode.readOnlyAbove && va === SCRATCH + SCRATCH_SIZE ? leafFlags & ~W : leafFlags;
+    dv.setBigUint64(leafTable + vpn(va, 0) * 8, pte(pa, flags), true);
   }
   return out;
 }
