@@ -11,7 +11,7 @@
 // its VP while MAILBOX_STATE is IDLE or RESPONSE, to the parent while it is REQUEST.
 
 export const HEADER_BYTES = 64;
-export const VP_BLOCK_BYTES = 128;
+export const VP_BLOCK_BYTES = 1024;
 export const MAX_VPS = 8;
 export const CONTROL_BLOCK_BYTES = HEADER_BYTES + MAX_VPS * VP_BLOCK_BYTES;
 
@@ -43,11 +43,23 @@ export const MAILBOX_WIDTH = 4;
 export const MAILBOX_STATUS = 5;
 /** Non-zero while the VP is inside run(): remote fences wait for it to flush. */
 export const VP_IN_GUEST = 6;
-// VP block, i64 (BigInt64) indices relative to the block start.
-export const MAILBOX_ADDR64 = 4;   // byte 32
-export const MAILBOX_VALUE64 = 5;  // byte 40
-export const HSM_START_ADDR64 = 6; // byte 48
-export const HSM_OPAQUE64 = 7;     // byte 56
+/** Posted-store ring: the VP produces at HEAD, the parent consumes at TAIL (free-running). */
+export const POSTED_HEAD = 7;
+export const POSTED_TAIL = 8;
+// VP block, i64 (BigInt64) indices relative to the block start; they begin at byte 64,
+// after the i32 fields above (control-block.test.ts checks that nothing overlaps).
+export const MAILBOX_ADDR64 = 8;   // byte 64
+export const MAILBOX_VALUE64 = 9;  // byte 72
+export const HSM_START_ADDR64 = 10; // byte 80
+export const HSM_OPAQUE64 = 11;     // byte 88
+/**
+ * Posted MMIO stores (like posted writes on a real bus, the VP does not wait for them):
+ * POSTED_ENTRIES entries of three i64 [addr, value, width] from byte 128 of the VP block.
+ * The parent drains a VP's ring before it answers that VP's mailbox, so a load that follows
+ * stores to a device sees them done.
+ */
+export const POSTED_RING64 = 16;
+export const POSTED_ENTRIES = 32;
 
 export enum MailboxState { Idle = 0, Request = 1, Response = 2 }
 

@@ -2,7 +2,8 @@
 // access it does not handle itself to the parent partition and waits for the answer.
 import {
   ControlBlock, Intercept, MailboxState, MailboxStatus, PartitionState, MAILBOX_STATE, MAILBOX_KIND,
-  MAILBOX_WIDTH, MAILBOX_STATUS, MAILBOX_ADDR64, MAILBOX_VALUE64,
+  MAILBOX_WIDTH, MAILBOX_STATUS, MAILBOX_ADDR64, MAILBOX_VALUE64, POSTED_HEAD, POSTED_TAIL, POSTED_RING64,
+  POSTED_ENTRIES,
 } from './control-block.js';
 
 export type InterceptResult = { ok: true; value: bigint } | { ok: false };
@@ -44,5 +45,29 @@ export class InterceptChannel {
     const result = i64[this.at64 + MAILBOX_VALUE64];
     Atomics.store(i32, state, MailboxState.Idle);
     return ok ? { ok: true, value: result } : { ok: false };
+  }
+
+  /**
+   * Queues an MMIO store without waiting for the device (a posted write). Waits only when
+   * the ring is full. Returns false if the partition is stopping.
+   */
+  post(addr: bigint, width: number, value: bigint): boolean {
+    const { i32, i64 } = this.cb;
+    const head = i32[this.at32 + POSTED_HEAD];
+    for (;;) {
+      const tail = Atomics.load(i32, this.at32 + POSTED_TAIL);
+      if (((head - tail) >>> 0) < POSTED_ENTRIES) break;
+      this.cb.ringDoorbell();
+      Atomics.wait(i32, this.at32 + POSTED_TAIL, tail, 20);
+      const p = this.cb.partitionState();
+      if (p === PartitionState.Stopping || p === PartitionState.Stopped) return false;
+    }
+    const e = this.at64 + POSTED_RING64 + (head & (POSTED_ENTRIES - 1)) * 3;
+    i64[e] = addr;
+    i64[e + 1] = value;
+    i64[e + 2] = BigInt(width);
+    Atomics.store(i32, this.at32 + POSTED_HEAD, (head + 1) | 0);
+    this.cb.ringDoorbell();
+    return true;
   }
 }

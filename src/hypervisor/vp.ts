@@ -37,7 +37,11 @@ export interface VpEnv {
   readonly ramSize: bigint;
   /** The timebase (10 MHz ticks since the partition's epoch), shared by all its VPs. */
   readonly now: () => bigint;
+  /** Guest-physical ranges the parent emulates devices in (its intercept registrations). */
+  readonly intercepts: readonly MmioRange[];
 }
+
+export interface MmioRange { base: bigint; size: bigint }
 
 /** Why the loop ended. */
 export type VpEnd = 'partition-stopped';
@@ -103,17 +107,26 @@ export class VirtualProcessor implements SbiHost {
     }
   }
 
-  /** Path 2: the interrupt controller is served here; everything else by the parent. */
+  /**
+   * Path 2: the interrupt controller is served here; ranges the parent registered go to it
+   * (stores posted, loads answered); anything else is an access fault, as on hardware.
+   */
   private mmio(store: boolean): boolean {
-    const { hart, plic } = this.env;
-    const addr = hart.exitAddr, width = hart.exitWidth;
-    if (addr >= PLIC_BASE && addr + BigInt(width) <= PLIC_BASE + BigInt(PLIC_SIZE)) {
+    const { hart, plic, intercepts } = this.env;
+    const addr = hart.exitAddr, width = hart.exitWidth, end = addr + BigInt(width);
+    if (addr >= PLIC_BASE && end <= PLIC_BASE + BigInt(PLIC_SIZE)) {
       const offset = Number(addr - PLIC_BASE);
       if (store) { plic.write(offset, width, hart.exitValue); hart.mmioComplete(0n); }
       else hart.mmioComplete(plic.read(offset, width));
       return true;
     }
-    const r = this.intercept.call(store ? Intercept.MmioStore : Intercept.MmioLoad, addr, width, store ? hart.exitValue : 0n);
+    if (!intercepts.some((r) => addr >= r.base && end <= r.base + r.size)) { hart.mmioFault(); return true; }
+    if (store) {
+      if (!this.intercept.post(addr, width, hart.exitValue)) return false;
+      hart.mmioComplete(0n);
+      return true;
+    }
+    const r = this.intercept.call(Intercept.MmioLoad, addr, width, 0n);
     if (!r) return false;
     if (r.ok) hart.mmioComplete(r.value);
     else hart.mmioFault();

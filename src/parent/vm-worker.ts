@@ -10,6 +10,7 @@ import { STATE_BLOCKS_OFFSET, STATE_BLOCK_BYTES, STOP_REQ } from '../cpu/layout.
 import {
   ControlBlock, Intercept, MailboxState, MailboxStatus, PartitionState, VpState, DOORBELL, MAILBOX_STATE,
   MAILBOX_KIND, MAILBOX_WIDTH, MAILBOX_STATUS, MAILBOX_ADDR64, MAILBOX_VALUE64, HSM_START_ADDR64, HSM_OPAQUE64,
+  POSTED_HEAD, POSTED_TAIL, POSTED_RING64, POSTED_ENTRIES,
 } from '../hypervisor/control-block.js';
 import { createPlicState, Plic } from '../hypervisor/plic.js';
 import { MmioBus, type Width } from './devices/mmio.js';
@@ -76,7 +77,7 @@ function main(): void {
   const ports: MessagePort[] = [];
   for (let index = 0; index < d.cpus; index++) {
     const { port1, port2 } = new MessageChannel();
-    const data: VpThreadData = { index, memory, control: d.control, plicState, ramBase: VIRT_MAP.ram.base, ramSize, epoch, port: port2 };
+    const data: VpThreadData = { index, memory, control: d.control, plicState, ramBase: VIRT_MAP.ram.base, ramSize, epoch, port: port2, intercepts: bus.ranges() };
     new Worker(new URL('./vp-thread.js', import.meta.url), { workerData: data, transferList: [port2] });
     ports.push(port1);
   }
@@ -93,7 +94,24 @@ function main(): void {
   cb.setPartitionState(PartitionState.Running);
   post({ type: 'started' });
 
+  /** Performs the stores a VP posted, in order (they precede anything in its mailbox). */
+  const drainPosted = (vp: number): void => {
+    const b32 = cb.vp32(vp), b64 = cb.vp64(vp);
+    const head = Atomics.load(cb.i32, b32 + POSTED_HEAD);
+    let tail = cb.i32[b32 + POSTED_TAIL];
+    if (head === tail) return;
+    for (; tail !== head; tail = (tail + 1) | 0) {
+      const e = b64 + POSTED_RING64 + (tail & (POSTED_ENTRIES - 1)) * 3;
+      const addr = BigInt.asUintN(64, cb.i64[e]), width = Number(cb.i64[e + 2]) as Width;
+      const hit = bus.find(addr, width); // the hypervisor posts only inside registered ranges
+      hit?.device.write(hit.offset, width, BigInt.asUintN(64, cb.i64[e + 1]));
+    }
+    Atomics.store(cb.i32, b32 + POSTED_TAIL, tail);
+    Atomics.notify(cb.i32, b32 + POSTED_TAIL);
+  };
+
   const serveMailbox = (vp: number): void => {
+    drainPosted(vp);
     const b32 = cb.vp32(vp), b64 = cb.vp64(vp);
     if (Atomics.load(cb.i32, b32 + MAILBOX_STATE) !== MailboxState.Request) return;
     const kind: Intercept = cb.i32[b32 + MAILBOX_KIND];

@@ -4,7 +4,7 @@ import { workerData, type MessagePort } from 'node:worker_threads';
 import { Hart, timebaseNow } from '../cpu/hart.js';
 import { ControlBlock, VpState } from '../hypervisor/control-block.js';
 import { Plic } from '../hypervisor/plic.js';
-import { VirtualProcessor } from '../hypervisor/vp.js';
+import { VirtualProcessor, type MmioRange } from '../hypervisor/vp.js';
 
 export interface VpThreadData {
   index: number;
@@ -17,6 +17,8 @@ export interface VpThreadData {
   epoch: bigint;
   /** To the VM worker, which polls it (it is blocked in Atomics.wait, not in its event loop). */
   port: MessagePort;
+  /** Where the VM worker emulates devices. */
+  intercepts: MmioRange[];
 }
 
 export type VpThreadMessage = { type: 'error'; index: number; message: string };
@@ -26,7 +28,7 @@ const cb = new ControlBlock(d.control);
 const now = () => timebaseNow() - d.epoch;
 const hart = new Hart(d.memory, d.index, d.ramBase, d.ramSize, now);
 const plic = new Plic(d.plicState, d.memory, cb.vpCount, cb);
-const vp = new VirtualProcessor({ index: d.index, hart, cb, plic, ramBase: d.ramBase, ramSize: d.ramSize, now });
+const vp = new VirtualProcessor({ index: d.index, hart, cb, plic, ramBase: d.ramBase, ramSize: d.ramSize, now, intercepts: d.intercepts });
 try {
   vp.run();
 } catch (e) {

@@ -24,6 +24,11 @@ export class MmioBus {
     this.mappings.push({ base, end, device });
   }
 
+  /** The guest-physical ranges devices occupy (what the hypervisor must forward here). */
+  ranges(): { base: bigint; size: bigint }[] {
+    return this.mappings.map((m) => ({ base: m.base, size: m.end - m.base }));
+  }
+
   /** The device and offset decoding addr, if the whole access falls inside one device. */
   find(addr: bigint, width: Width): { device: MmioDevice; offset: number } | undefined {
     for (const m of this.mappings) {
