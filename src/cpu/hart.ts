@@ -1,6 +1,7 @@
 // The host's handle on one hart: a wasm instance of the core over the VM's shared memory,
 // plus typed views of its state block (layout generated from state-table.mjs).
 import { readFileSync } from 'node:fs';
+import v8 from 'node:v8';
 import { fileURLToPath } from 'node:url';
 import * as L from './layout.js';
 
@@ -21,11 +22,24 @@ export { Exit, Priv, Irq } from './types.js';
 import { Exit, Priv } from './types.js';
 
 let compiled: WebAssembly.Module | undefined;
-/** The core, compiled once per thread (build/cpu.wasm, built by the install step). */
+/**
+ * The core, compiled once per process and shared with every thread that runs a hart
+ * (a WebAssembly.Module can be passed to workers). It is compiled eagerly by the optimizing
+ * tier: lazily compiled baseline code would run the first hundred million instructions of
+ * a boot several times slower, in every VP thread.
+ */
 export function coreModule(): WebAssembly.Module {
   if (!compiled) {
     const path = fileURLToPath(new URL('../../../build/cpu.wasm', import.meta.url));
-    compiled = new WebAssembly.Module(readFileSync(path));
+    const bytes = readFileSync(path);
+    v8.setFlagsFromString('--no-liftoff');
+    v8.setFlagsFromString('--no-wasm-lazy-compilation');
+    try {
+      compiled = new WebAssembly.Module(bytes);
+    } finally {
+      v8.setFlagsFromString('--liftoff');
+      v8.setFlagsFromString('--wasm-lazy-compilation');
+    }
   }
   return compiled;
 }
@@ -44,10 +58,10 @@ export class Hart {
   private readonly i32: Int32Array;
 
   constructor(readonly memory: WebAssembly.Memory, readonly hartId: number, ramBase: bigint, ramSize: bigint,
-    time: () => bigint = timebaseNow) {
+    time: () => bigint = timebaseNow, module: WebAssembly.Module = coreModule()) {
     if (hartId < 0 || hartId >= L.MAX_HARTS) throw new RangeError(`hart id ${hartId} out of range 0..${L.MAX_HARTS - 1}`);
     this.stateBase = L.STATE_BLOCKS_OFFSET + hartId * L.STATE_BLOCK_BYTES;
-    const instance = new WebAssembly.Instance(coreModule(), { env: { memory, hostTime: time } });
+    const instance = new WebAssembly.Instance(module, { env: { memory, hostTime: time } });
     this.core = instance.exports as unknown as CoreExports;
     this.u64 = new BigUint64Array(memory.buffer, this.stateBase, L.TLB_OFFSET / 8);
     this.i32 = new Int32Array(memory.buffer, this.stateBase, L.TLB_OFFSET / 4);

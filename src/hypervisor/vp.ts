@@ -41,10 +41,25 @@ export interface VpEnv {
   readonly intercepts: readonly MmioRange[];
 }
 
-export interface MmioRange { base: bigint; size: bigint }
+export interface MmioRange {
+  base: bigint;
+  size: bigint;
+  /** Registers the parent mirrors for loads without side effects (src/parent/devices/mmio.ts). */
+  shadow?: { bytes: Uint8Array; readable: Uint8Array };
+}
 
 /** Why the loop ended. */
 export type VpEnd = 'partition-stopped';
+
+/** A load served from a register shadow, if every byte it reads is marked readable. */
+function readShadow(shadow: NonNullable<MmioRange['shadow']>, offset: number, width: number): bigint | undefined {
+  let v = 0n;
+  for (let i = width - 1; i >= 0; i--) {
+    if (shadow.readable[offset + i] !== 1) return undefined;
+    v = (v << 8n) | BigInt(Atomics.load(shadow.bytes, offset + i));
+  }
+  return v;
+}
 
 /** Sets a hart up as a freshly started guest hart: S-mode at entry, a0 = hartid, a1 = arg. */
 export function bootGuestHart(hart: Hart, entry: bigint, arg: bigint): void {
@@ -120,7 +135,12 @@ export class VirtualProcessor implements SbiHost {
       else hart.mmioComplete(plic.read(offset, width));
       return true;
     }
-    if (!intercepts.some((r) => addr >= r.base && end <= r.base + r.size)) { hart.mmioFault(); return true; }
+    const range = intercepts.find((r) => addr >= r.base && end <= r.base + r.size);
+    if (!range) { hart.mmioFault(); return true; }
+    if (!store && range.shadow) {
+      const value = readShadow(range.shadow, Number(addr - range.base), width);
+      if (value !== undefined) { hart.mmioComplete(value); return true; }
+    }
     if (store) {
       if (!this.intercept.post(addr, width, hart.exitValue)) return false;
       hart.mmioComplete(0n);

@@ -11,6 +11,8 @@ export interface VmWorkerData {
   control: SharedArrayBuffer;
   /** Console input ring (src/parent/byte-ring.ts). */
   input: SharedArrayBuffer;
+  /** The compiled core (src/cpu/hart.ts coreModule), shared with the VP threads. */
+  core: WebAssembly.Module;
 }
 
 export type StopReason =

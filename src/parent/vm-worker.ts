@@ -77,7 +77,7 @@ function main(): void {
   const ports: MessagePort[] = [];
   for (let index = 0; index < d.cpus; index++) {
     const { port1, port2 } = new MessageChannel();
-    const data: VpThreadData = { index, memory, control: d.control, plicState, ramBase: VIRT_MAP.ram.base, ramSize, epoch, port: port2, intercepts: bus.ranges() };
+    const data: VpThreadData = { index, memory, control: d.control, plicState, ramBase: VIRT_MAP.ram.base, ramSize, epoch, port: port2, intercepts: bus.ranges(), core: d.core };
     new Worker(new URL('./vp-thread.js', import.meta.url), { workerData: data, transferList: [port2] });
     ports.push(port1);
   }

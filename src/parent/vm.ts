@@ -4,6 +4,7 @@ import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { ControlBlock, PartitionState } from '../hypervisor/control-block.js';
 import { ByteRing } from './byte-ring.js';
+import { coreModule } from '../cpu/hart.js';
 import type { VmWorkerData, VmEvent, StopReason } from './vm-protocol.js';
 
 export interface VmConfig {
@@ -32,7 +33,7 @@ export class Vm extends EventEmitter<VmEvents> {
   constructor(config: VmConfig) {
     super();
     this.control = ControlBlock.create(config.cpus);
-    const data: VmWorkerData = { ...config, control: this.control.buffer, input: this.input.buffer };
+    const data: VmWorkerData = { ...config, control: this.control.buffer, input: this.input.buffer, core: coreModule() };
     this.worker = new Worker(new URL('./vm-worker.js', import.meta.url), { workerData: data });
     this.worker.on('message', (e: VmEvent) => this.onEvent(e));
     this.worker.on('error', (err) => this.finish({ kind: 'error', message: `VM worker failed: ${err.message}` }));

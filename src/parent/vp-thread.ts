@@ -19,6 +19,8 @@ export interface VpThreadData {
   port: MessagePort;
   /** Where the VM worker emulates devices. */
   intercepts: MmioRange[];
+  /** The compiled core, shared by all threads (see coreModule). */
+  core: WebAssembly.Module;
 }
 
 export type VpThreadMessage = { type: 'error'; index: number; message: string };
@@ -26,7 +28,7 @@ export type VpThreadMessage = { type: 'error'; index: number; message: string };
 const d = workerData as VpThreadData;
 const cb = new ControlBlock(d.control);
 const now = () => timebaseNow() - d.epoch;
-const hart = new Hart(d.memory, d.index, d.ramBase, d.ramSize, now);
+const hart = new Hart(d.memory, d.index, d.ramBase, d.ramSize, now, d.core);
 const plic = new Plic(d.plicState, d.memory, cb.vpCount, cb);
 const vp = new VirtualProcessor({ index: d.index, hart, cb, plic, ramBase: d.ramBase, ramSize: d.ramSize, now, intercepts: d.intercepts });
 try {

@@ -3,10 +3,26 @@
 
 export type Width = 1 | 2 | 4 | 8;
 
+/**
+ * Registers a device publishes for the hypervisor to answer loads from directly: `bytes`
+ * mirrors the device's registers (kept current by the device) and `readable[offset]` is 1
+ * where a load has no side effect and may be served from the mirror without a round trip
+ * to the parent (an optimisation like KVM's coalesced MMIO, for the read side).
+ */
+export interface RegisterShadow {
+  readonly bytes: Uint8Array;     // over a SharedArrayBuffer, device-sized
+  readonly readable: Uint8Array;  // over a SharedArrayBuffer, device-sized
+}
+
+export function createShadow(size: number): RegisterShadow {
+  return { bytes: new Uint8Array(new SharedArrayBuffer(size)), readable: new Uint8Array(new SharedArrayBuffer(size)) };
+}
+
 export interface MmioDevice {
   readonly name: string;
   /** Bytes of guest-physical address space the device decodes. */
   readonly size: number;
+  readonly shadow?: RegisterShadow;
   read(offset: number, width: Width): bigint;
   write(offset: number, width: Width, value: bigint): void;
 }
@@ -25,8 +41,8 @@ export class MmioBus {
   }
 
   /** The guest-physical ranges devices occupy (what the hypervisor must forward here). */
-  ranges(): { base: bigint; size: bigint }[] {
-    return this.mappings.map((m) => ({ base: m.base, size: m.end - m.base }));
+  ranges(): { base: bigint; size: bigint; shadow?: RegisterShadow }[] {
+    return this.mappings.map((m) => ({ base: m.base, size: m.end - m.base, shadow: m.device.shadow }));
   }
 
   /** The device and offset decoding addr, if the whole access falls inside one device. */

@@ -6,7 +6,7 @@
 // FIFO only while the guest has the receive-data interrupt enabled, i.e. once a driver is
 // listening. Drivers clear the FIFO while they set the port up (Linux's 8250 startup
 // does); input that arrived before that would otherwise be lost.
-import type { MmioDevice, Width } from './mmio.js';
+import { createShadow, type MmioDevice, type Width } from './mmio.js';
 
 const IER_RDI = 0x01, IER_THRI = 0x02, IER_RLSI = 0x04;
 const IIR_NONE = 0x01, IIR_THRI = 0x02, IIR_RDI = 0x04, IIR_FIFO = 0xc0;
@@ -14,10 +14,15 @@ const LCR_DLAB = 0x80;
 const LSR_DR = 0x01, LSR_THRE = 0x20, LSR_TEMT = 0x40;
 const FCR_ENABLE = 0x01, FCR_CLEAR_RX = 0x02;
 const FIFO_BYTES = 16;
+const LSR = 5, MSR = 6;
+/** DCD, DSR, CTS asserted: a modem that is always ready. */
+const MSR_VALUE = 0xb0;
 
 export class Uart16550 implements MmioDevice {
   readonly name = 'ns16550a';
   readonly size = 0x100;
+  /** LSR and MSR are side-effect free: polling them (every console character) needs no round trip. */
+  readonly shadow = createShadow(0x100);
   private ier = 0;
   private lcr = 0;
   private mcr = 0;
@@ -34,7 +39,12 @@ export class Uart16550 implements MmioDevice {
    * @param transmit receives each byte the guest writes
    * @param irq drives the device's interrupt line (level)
    */
-  constructor(private readonly transmit: (byte: number) => void, private readonly irq: (level: boolean) => void = () => {}) {}
+  constructor(private readonly transmit: (byte: number) => void, private readonly irq: (level: boolean) => void = () => {}) {
+    this.shadow.readable[LSR] = 1;
+    this.shadow.readable[MSR] = 1;
+    this.shadow.bytes[MSR] = MSR_VALUE;
+    this.update();
+  }
 
   /** Queues bytes from the host side (keyboard, pipe) for the guest to read. */
   receive(bytes: Uint8Array): void {
@@ -67,8 +77,8 @@ export class Uart16550 implements MmioDevice {
       }
       case 3: return BigInt(this.lcr);
       case 4: return BigInt(this.mcr);
-      case 5: return BigInt(LSR_THRE | LSR_TEMT | (this.rx.length > 0 ? LSR_DR : 0));
-      case 6: return 0xb0n; // DCD, DSR, CTS asserted: a modem that is always ready
+      case LSR: return BigInt(this.lsr());
+      case MSR: return BigInt(MSR_VALUE);
       case 7: return BigInt(this.scr);
       default: return 0n;
     }
@@ -109,8 +119,11 @@ export class Uart16550 implements MmioDevice {
     return IIR_NONE;
   }
 
+  private lsr(): number { return LSR_THRE | LSR_TEMT | (this.rx.length > 0 ? LSR_DR : 0); }
+
   private update(): void {
     this.refill();
+    Atomics.store(this.shadow.bytes, LSR, this.lsr());
     this.irq(this.interruptId() !== IIR_NONE);
   }
 }
