@@ -1,7 +1,16 @@
+import type { MessagePort } from 'node:worker_threads';
+import type { MmioRange } from '../hypervisor/vp.js';
+
 // Messages between the main thread and a VM worker. Everything the worker must react to
 // while running goes through shared memory instead (control block, input ring).
 
 export interface VmWorkerData {
+  /** Guest memory, created by the main thread so the VM worker and VP threads start together. */
+  memory: WebAssembly.Memory;
+  /** Shared state of the virtual PLIC (src/hypervisor/plic.ts). */
+  plicState: SharedArrayBuffer;
+  /** One port per VP thread: the VM worker sends the intercept map, VP threads report failures. */
+  vpPorts: MessagePort[];
   kernel: Uint8Array;
   initrd?: Uint8Array;
   append: string;
@@ -11,9 +20,10 @@ export interface VmWorkerData {
   control: SharedArrayBuffer;
   /** Console input ring (src/parent/byte-ring.ts). */
   input: SharedArrayBuffer;
-  /** The compiled core (src/cpu/hart.ts coreModule), shared with the VP threads. */
-  core: WebAssembly.Module;
 }
+
+/** VM worker -> VP thread, before the partition starts running. */
+export interface InterceptMapMessage { type: 'intercepts'; ranges: MmioRange[] }
 
 export type StopReason =
   | { kind: 'poweroff' }      // the guest powered off

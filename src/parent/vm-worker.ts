@@ -3,16 +3,15 @@
 // intercepts. It blocks in Atomics.wait on the partition's doorbell (Node 20 cannot wake
 // Atomics.waitAsync from another thread), so everything reaches it through shared memory:
 // VP mailboxes, the console input ring, the partition state.
-import { parentPort, workerData, Worker, MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
-import { createVmMemory, ramBytes } from '../cpu/memory.js';
-import { timebaseNow } from '../cpu/hart.js';
+import { parentPort, workerData, receiveMessageOnPort } from 'node:worker_threads';
+import { ramBytes } from '../cpu/memory.js';
 import { STATE_BLOCKS_OFFSET, STATE_BLOCK_BYTES, STOP_REQ } from '../cpu/layout.js';
 import {
   ControlBlock, Intercept, MailboxState, MailboxStatus, PartitionState, VpState, DOORBELL, MAILBOX_STATE,
   MAILBOX_KIND, MAILBOX_WIDTH, MAILBOX_STATUS, MAILBOX_ADDR64, MAILBOX_VALUE64, HSM_START_ADDR64, HSM_OPAQUE64,
   POSTED_HEAD, POSTED_TAIL, POSTED_RING64, POSTED_ENTRIES,
 } from '../hypervisor/control-block.js';
-import { createPlicState, Plic } from '../hypervisor/plic.js';
+import { Plic } from '../hypervisor/plic.js';
 import { MmioBus, type Width } from './devices/mmio.js';
 import { Uart16550 } from './devices/uart16550.js';
 import { Syscon } from './devices/syscon.js';
@@ -20,8 +19,8 @@ import { GoldfishRtc } from './devices/goldfish-rtc.js';
 import { ByteRing } from './byte-ring.js';
 import { VIRT_MAP, VIRT_IRQ } from './machine/virt.js';
 import { loadLinux } from './linux-boot.js';
-import type { VpThreadData, VpThreadMessage } from './vp-thread.js';
-import type { VmWorkerData, VmEvent, StopReason } from './vm-protocol.js';
+import type { VpThreadMessage } from './vp-thread.js';
+import type { VmWorkerData, VmEvent, StopReason, InterceptMapMessage } from './vm-protocol.js';
 
 const d = workerData as VmWorkerData;
 const post = (e: VmEvent) => parentPort!.postMessage(e);
@@ -30,16 +29,14 @@ const post = (e: VmEvent) => parentPort!.postMessage(e);
 const OUTPUT_FLUSH_MS = 5;
 
 function main(): void {
-  const ramSize = BigInt(d.memoryBytes);
-  const memory = createVmMemory(d.memoryBytes);
+  const memory = d.memory;
   const ram = ramBytes(memory, d.memoryBytes);
   const boot = loadLinux(ram, {
     ramBase: VIRT_MAP.ram.base, cpus: d.cpus, kernel: d.kernel, initrd: d.initrd, bootargs: d.append,
   });
 
   const cb = new ControlBlock(d.control);
-  const plicState = createPlicState();
-  const plic = new Plic(plicState, memory, d.cpus, cb);
+  const plic = new Plic(d.plicState, memory, d.cpus, cb);
   const input = new ByteRing(d.input);
 
   let output: number[] = [];
@@ -73,14 +70,10 @@ function main(): void {
   cb.i64[at + HSM_OPAQUE64] = boot.fdtAddr;
   cb.setVpState(0, VpState.StartPending);
 
-  const epoch = timebaseNow();
-  const ports: MessagePort[] = [];
-  for (let index = 0; index < d.cpus; index++) {
-    const { port1, port2 } = new MessageChannel();
-    const data: VpThreadData = { index, memory, control: d.control, plicState, ramBase: VIRT_MAP.ram.base, ramSize, epoch, port: port2, intercepts: bus.ranges(), core: d.core };
-    new Worker(new URL('./vp-thread.js', import.meta.url), { workerData: data, transferList: [port2] });
-    ports.push(port1);
-  }
+  // The VP threads were started with this worker; they wait for the device map.
+  const ports = d.vpPorts;
+  const map: InterceptMapMessage = { type: 'intercepts', ranges: bus.ranges() };
+  for (const port of ports) port.postMessage(map);
   const pollVpThreads = () => {
     for (const port of ports) {
       for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) {

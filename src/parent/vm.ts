@@ -1,10 +1,14 @@
 // The main thread's handle on one VM: starts its VM worker, carries console bytes both
 // ways and reports how the VM stopped.
 import { EventEmitter } from 'node:events';
-import { Worker } from 'node:worker_threads';
+import { Worker, MessageChannel } from 'node:worker_threads';
 import { ControlBlock, PartitionState } from '../hypervisor/control-block.js';
 import { ByteRing } from './byte-ring.js';
-import { coreModule } from '../cpu/hart.js';
+import { coreModule, timebaseNow } from '../cpu/hart.js';
+import { createVmMemory } from '../cpu/memory.js';
+import { createPlicState } from '../hypervisor/plic.js';
+import type { VpThreadData } from './vp-thread.js';
+import { VIRT_MAP } from './machine/virt.js';
 import type { VmWorkerData, VmEvent, StopReason } from './vm-protocol.js';
 
 export interface VmConfig {
@@ -26,6 +30,7 @@ export class Vm extends EventEmitter<VmEvents> {
   private readonly control: ControlBlock;
   private readonly input = ByteRing.create();
   private readonly worker: Worker;
+  private readonly vpThreads: Worker[] = [];
   private pendingInput: Uint8Array[] = [];
   private inputTimer: NodeJS.Timeout | undefined;
   private stoppedWith: StopReason | undefined;
@@ -33,8 +38,26 @@ export class Vm extends EventEmitter<VmEvents> {
   constructor(config: VmConfig) {
     super();
     this.control = ControlBlock.create(config.cpus);
-    const data: VmWorkerData = { ...config, control: this.control.buffer, input: this.input.buffer, core: coreModule() };
-    this.worker = new Worker(new URL('./vm-worker.js', import.meta.url), { workerData: data });
+    // The VM worker and the VP threads start together (a thread takes ~0.1 s to start):
+    // the VP threads wait for the worker to build the machine and send its device map.
+    const memory = createVmMemory(config.memoryBytes);
+    const plicState = createPlicState();
+    const core = coreModule();
+    const epoch = timebaseNow();
+    const channels = Array.from({ length: config.cpus }, () => new MessageChannel());
+    const data: VmWorkerData = {
+      ...config, memory, plicState, vpPorts: channels.map((c) => c.port1), control: this.control.buffer, input: this.input.buffer,
+    };
+    this.worker = new Worker(new URL('./vm-worker.js', import.meta.url), { workerData: data, transferList: channels.map((c) => c.port1) });
+    for (let index = 0; index < config.cpus; index++) {
+      const vp: VpThreadData = {
+        index, memory, control: this.control.buffer, plicState, ramBase: VIRT_MAP.ram.base, ramSize: BigInt(config.memoryBytes),
+        epoch, port: channels[index].port2, core,
+      };
+      const t = new Worker(new URL('./vp-thread.js', import.meta.url), { workerData: vp, transferList: [channels[index].port2] });
+      t.on('error', (err) => this.finish({ kind: 'error', message: `virtual processor ${index} failed: ${err.message}` }));
+      this.vpThreads.push(t);
+    }
     this.worker.on('message', (e: VmEvent) => this.onEvent(e));
     this.worker.on('error', (err) => this.finish({ kind: 'error', message: `VM worker failed: ${err.message}` }));
     this.worker.on('exit', (code) => { if (code !== 0) this.finish({ kind: 'error', message: `VM worker exited with code ${code}` }); });
@@ -82,5 +105,6 @@ export class Vm extends EventEmitter<VmEvents> {
     if (this.inputTimer) clearTimeout(this.inputTimer);
     this.emit('stopped', reason);
     void this.worker.terminate();
+    for (const t of this.vpThreads) void t.terminate();
   }
 }

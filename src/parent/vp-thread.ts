@@ -1,8 +1,9 @@
 // Entry point of a VP thread (worker_thread): the logical processor on which the
 // hypervisor runs one virtual processor of a partition (src/hypervisor/vp.ts).
-import { workerData, type MessagePort } from 'node:worker_threads';
+import { workerData, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { Hart, timebaseNow } from '../cpu/hart.js';
-import { ControlBlock, VpState } from '../hypervisor/control-block.js';
+import { ControlBlock, VpState, PartitionState } from '../hypervisor/control-block.js';
+import type { InterceptMapMessage } from './vm-protocol.js';
 import { Plic } from '../hypervisor/plic.js';
 import { VirtualProcessor, type MmioRange } from '../hypervisor/vp.js';
 
@@ -17,8 +18,6 @@ export interface VpThreadData {
   epoch: bigint;
   /** To the VM worker, which polls it (it is blocked in Atomics.wait, not in its event loop). */
   port: MessagePort;
-  /** Where the VM worker emulates devices. */
-  intercepts: MmioRange[];
   /** The compiled core, shared by all threads (see coreModule). */
   core: WebAssembly.Module;
 }
@@ -30,9 +29,22 @@ const cb = new ControlBlock(d.control);
 const now = () => timebaseNow() - d.epoch;
 const hart = new Hart(d.memory, d.index, d.ramBase, d.ramSize, now, d.core);
 const plic = new Plic(d.plicState, d.memory, cb.vpCount, cb);
-const vp = new VirtualProcessor({ index: d.index, hart, cb, plic, ramBase: d.ramBase, ramSize: d.ramSize, now, intercepts: d.intercepts });
+
+/** Waits until the VM worker has built the machine; its device ranges arrive on the port. */
+function interceptMap(): MmioRange[] | undefined {
+  for (;;) {
+    const m = receiveMessageOnPort(d.port);
+    if (m) return (m.message as InterceptMapMessage).ranges;
+    const seq = cb.wakeSeq(d.index);
+    const ps = cb.partitionState();
+    if (ps === PartitionState.Stopping || ps === PartitionState.Stopped) return undefined;
+    cb.parkVp(d.index, seq, 5);
+  }
+}
+
 try {
-  vp.run();
+  const intercepts = interceptMap();
+  if (intercepts) new VirtualProcessor({ index: d.index, hart, cb, plic, ramBase: d.ramBase, ramSize: d.ramSize, now, intercepts }).run();
 } catch (e) {
   const message: VpThreadMessage = { type: 'error', index: d.index, message: (e as Error).stack ?? String(e) };
   d.port.postMessage(message);
