@@ -20,7 +20,7 @@ export class UsageError extends Error {}
 
 /** Validates the flags and reads the images: everything that can fail before a VM exists. */
 export function runConfig(flags: RunFlags): VmConfig {
-  const memoryBytes = parseSize(flags.memory, '--memory');
+  const memoryBytes = usage(() => parseSize(flags.memory, '--memory'));
   if (memoryBytes < MIN_RAM_BYTES) throw new UsageError(`--memory ${flags.memory} is too small: a Linux guest needs at least 16M`);
   if (memoryBytes > MAX_RAM_BYTES) throw new UsageError(`--memory ${flags.memory} is too large: the maximum is ${Math.floor(MAX_RAM_BYTES / 2 ** 20)}M`);
   if (memoryBytes % 4096 !== 0) throw new UsageError(`--memory must be a multiple of 4K`);
@@ -31,6 +31,15 @@ export function runConfig(flags: RunFlags): VmConfig {
   const initrdPath = flags.initrd === false ? undefined : flags.initrd ?? (flags.kernel ? undefined : DEFAULT_INITRD);
   const initrd = initrdPath ? readImage(initrdPath, 'initrd') : undefined;
   return { kernel, initrd, append: flags.append ?? DEFAULT_APPEND, memoryBytes, cpus };
+}
+
+/** Runs a parser whose errors are the user's: they become UsageErrors (exit 2, no stack). */
+function usage<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
 }
 
 function readImage(path: string, what: string): Uint8Array {
