@@ -22,6 +22,8 @@ export const EXT_DBCN = 0x4442434en;   // "DBCN"
 // Legacy extensions (§5), one function each.
 const LEGACY_SET_TIMER = 0x00n, LEGACY_PUTCHAR = 0x01n, LEGACY_GETCHAR = 0x02n;
 const LEGACY_CLEAR_IPI = 0x03n, LEGACY_SHUTDOWN = 0x08n;
+/** EIDs 0x00-0x0F are the legacy range, implemented or reserved (§5). */
+const LEGACY_LAST = 0x0fn;
 
 /** SBI spec version 2.0 (§4.1: major in bits 30:24, minor in 23:0). */
 const SPEC_VERSION = 2n << 24n;
@@ -54,6 +56,7 @@ export interface SbiHost {
   systemReset(type: number, reason: number): void;
   /** True when [addr, addr + len) is guest RAM (console buffers must be). */
   isRam(addr: bigint, len: bigint): boolean;
+  /** DBCN: bytes written (read), or a negative SBI error code such as SBI_ERR_FAILED. */
   consoleWrite(addr: bigint, len: bigint): bigint;
   consoleRead(addr: bigint, len: bigint): bigint;
   consolePutchar(byte: number): void;
@@ -66,7 +69,7 @@ export function handleSbi(host: SbiHost): void {
   const eid = host.reg(A7), fid = host.reg(A6);
   const [error, value] = dispatch(host, eid, fid);
   host.setReg(A0, error);
-  if (eid > LEGACY_SHUTDOWN) host.setReg(A1, value); // legacy calls return a0 only (§5)
+  if (eid > LEGACY_LAST) host.setReg(A1, value); // legacy calls return a0 only (§5)
 }
 
 function dispatch(h: SbiHost, eid: bigint, fid: bigint): [bigint, bigint] {
@@ -154,26 +157,31 @@ function hsm(h: SbiHost, fid: bigint, a0: bigint, a1: bigint, a2: bigint): [bigi
     case 2n: // hart_get_status(hartid)
       if (a0 >= BigInt(h.vpCount)) return [SBI_ERR_INVALID_PARAM, 0n];
       return [SBI_SUCCESS, h.hartStatus(Number(a0))];
-    case 3n: // hart_suspend(type, resume_addr, opaque): only the default retentive type
-      if (BigInt.asUintN(32, a0) !== 0n) return [SBI_ERR_NOT_SUPPORTED, 0n];
-      h.suspend();
-      return [SBI_SUCCESS, 0n];
+    case 3n: { // hart_suspend(suspend_type, resume_addr, opaque); suspend_type is 32 bits (§3)
+      const type = BigInt.asUintN(32, a0);
+      if (type === 0n) { h.suspend(); return [SBI_SUCCESS, 0n]; } // default retentive
+      // §9.4: default non-retentive is defined, but tshv has no non-retentive state to offer;
+      // reserved types, and platform-specific ones it does not implement, are invalid.
+      if (type === 0x8000_0000n) return [SBI_ERR_NOT_SUPPORTED, 0n];
+      return [SBI_ERR_INVALID_PARAM, 0n];
+    }
     default: return [SBI_ERR_NOT_SUPPORTED, 0n];
   }
 }
 
-/** DBCN (§12): buffers are guest-physical and must lie in RAM. */
+/**
+ * DBCN (§12): buffers are guest-physical and must lie in RAM. base_addr_lo holds the low XLEN
+ * bits of the address and base_addr_hi the high XLEN bits (§12.1), so on RV64 the address is
+ * base_addr_lo and a non-zero base_addr_hi names an address above 2^64, never accessible.
+ */
 function debugConsole(h: SbiHost, fid: bigint, n: bigint, lo: bigint, hi: bigint): [bigint, bigint] {
-  const addr = (hi << 32n) | (lo & 0xffff_ffffn);
   switch (fid) {
-    case 0n:
+    case 0n: case 1n: {
       if (n === 0n) return [SBI_SUCCESS, 0n];
-      if (!h.isRam(addr, n)) return [SBI_ERR_INVALID_PARAM, 0n];
-      return [SBI_SUCCESS, h.consoleWrite(addr, n)];
-    case 1n:
-      if (n === 0n) return [SBI_SUCCESS, 0n];
-      if (!h.isRam(addr, n)) return [SBI_ERR_INVALID_PARAM, 0n];
-      return [SBI_SUCCESS, h.consoleRead(addr, n)];
+      if (hi !== 0n || !h.isRam(lo, n)) return [SBI_ERR_INVALID_PARAM, 0n];
+      const done = fid === 0n ? h.consoleWrite(lo, n) : h.consoleRead(lo, n);
+      return done < 0n ? [done, 0n] : [SBI_SUCCESS, done];
+    }
     case 2n: h.consolePutchar(Number(n & 0xffn)); return [SBI_SUCCESS, 0n];
     default: return [SBI_ERR_NOT_SUPPORTED, 0n];
   }
