@@ -58,8 +58,10 @@ export class Plic {
     if (!Number.isInteger(source) || source < 1 || source >= SOURCES) throw new RangeError(`PLIC source ${source} out of range`);
     this.locked(() => {
       setBit(this.s, LEVEL, source, level);
-      // The gateway forwards the level while the source is not in service (spec 1.0 §5).
-      if (!getBit(this.s, IN_SERVICE, source)) setBit(this.s, PENDING, source, level);
+      // The gateway (spec 1.0.0 "Interrupt Gateways") turns an assertion into a request unless
+      // the source is in service; it cannot retract a request, so a line lowered before the
+      // claim stays pending and the handler finds the device no longer needs service.
+      if (level && !getBit(this.s, IN_SERVICE, source)) setBit(this.s, PENDING, source, true);
       this.update();
     });
   }
@@ -126,9 +128,9 @@ export class Plic {
     return ctx < this.contexts ? ctx : undefined;
   }
 
-  /** Highest-priority pending, enabled source above the context's threshold (ties: lowest id). */
-  private best(ctx: number): number {
-    let best = 0, bestPriority = this.s[THRESHOLD + ctx];
+  /** Highest-priority pending, enabled source with priority above `floor` (ties: lowest id). */
+  private best(ctx: number, floor: number): number {
+    let best = 0, bestPriority = floor;
     for (let w = 0; w < WORDS; w++) {
       let bits = this.s[PENDING + w] & this.s[this.enableIndex(ctx, w)];
       while (bits !== 0) {
@@ -142,9 +144,13 @@ export class Plic {
     return best;
   }
 
-  /** Claim (spec §8): returns the best source and marks it in service. */
+  /**
+   * Claim (spec "Interrupt Claim Process"): returns the best source and marks it in service.
+   * The threshold masks notifications only: "the claim operation is not affected by the
+   * setting of the priority threshold register", so a hart can poll with SEIP masked.
+   */
   private claim(ctx: number): number {
-    const src = this.best(ctx);
+    const src = this.best(ctx, 0);
     if (src !== 0) {
       setBit(this.s, PENDING, src, false);
       setBit(this.s, IN_SERVICE, src, true);
@@ -164,7 +170,7 @@ export class Plic {
   private update(): void {
     for (let ctx = 0; ctx < this.contexts; ctx++) {
       const at = (ctx * STATE_BLOCK_BYTES + IRQ_LINES) >> 2;
-      if (this.best(ctx) !== 0) {
+      if (this.best(ctx, this.s[THRESHOLD + ctx]) !== 0) {
         const before = Atomics.or(this.lines, at, SEIP);
         if (!(before & SEIP)) this.cb.wakeVp(ctx);
       } else {
