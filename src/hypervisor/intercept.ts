@@ -6,6 +6,7 @@ import {
   POSTED_ENTRIES,
 } from './control-block.js';
 
+/** The parent's answer; value is its 64-bit result as an unsigned number (as the parent reads it). */
 export type InterceptResult = { ok: true; value: bigint } | { ok: false };
 
 /** Busy-wait this long for the parent's answer before sleeping (a round trip is ~10 us). */
@@ -42,7 +43,7 @@ export class InterceptChannel {
       if (p === PartitionState.Stopping || p === PartitionState.Stopped) return undefined;
     }
     const ok = i32[this.at32 + MAILBOX_STATUS] === MailboxStatus.Ok;
-    const result = i64[this.at64 + MAILBOX_VALUE64];
+    const result = BigInt.asUintN(64, i64[this.at64 + MAILBOX_VALUE64]);
     Atomics.store(i32, state, MailboxState.Idle);
     return ok ? { ok: true, value: result } : { ok: false };
   }

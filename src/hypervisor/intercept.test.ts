@@ -1,0 +1,106 @@
+// The intercept mailbox and posted-store ring between two threads: this thread is the VP
+// (InterceptChannel.call and .post), a worker plays the parent (intercept.test-worker.ts).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Worker } from 'node:worker_threads';
+import {
+  ControlBlock, Intercept, MailboxState, PartitionState, MAILBOX_STATE, POSTED_ENTRIES, POSTED_HEAD, POSTED_TAIL,
+} from './control-block.js';
+import { InterceptChannel } from './intercept.js';
+import type { ParentData, Store } from './intercept.test-worker.js';
+
+const STORES_DONE = 0x1000_0f00n;
+const UNMAPPED = 0x2000_0000n;
+const DEVICE = 0x1000_0000n;
+/** The channel under test belongs to VP 1, so VP 0's block must stay untouched. */
+const VP = 1;
+const TIMEOUT = { timeout: 30_000 };
+
+interface Parent {
+  cb: ControlBlock;
+  channel: InterceptChannel;
+  /** Stops the partition and returns every store the parent performed, in its order. */
+  finish(): Promise<Store[]>;
+}
+
+/** Runs body with a parent thread, which is stopped however body ends. */
+async function withParent(mode: ParentData['mode'], body: (p: Parent) => Promise<void>): Promise<void> {
+  const cb = ControlBlock.create(2);
+  cb.setPartitionState(PartitionState.Running);
+  const data: ParentData = { control: cb.buffer, vp: VP, mode, storesDone: STORES_DONE, unmapped: UNMAPPED };
+  const worker = new Worker(new URL('./intercept.test-worker.js', import.meta.url), { workerData: data });
+  const log = new Promise<Store[]>((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`parent thread exited (${code}) without its log`)));
+  });
+  const exited = new Promise((resolve) => worker.once('exit', resolve));
+  let finished: Promise<Store[]> | undefined;
+  const finish = () => {
+    finished ??= (async () => {
+      cb.setPartitionState(PartitionState.Stopping);
+      const stores = await log;
+      await exited;
+      return stores;
+    })();
+    return finished;
+  };
+  try {
+    await body({ cb, channel: new InterceptChannel(cb, VP), finish });
+  } finally {
+    await finish().catch(() => undefined);
+  }
+}
+
+const load = (p: Parent, addr: bigint, width = 4) => p.channel.call(Intercept.MmioLoad, addr, width, 0n);
+
+test('stores posted before a load are performed before the load is answered', TIMEOUT, () => withParent('eager', async (p) => {
+  const { cb, channel } = p;
+  const expected: Store[] = [];
+  const post = (addr: bigint, width: number, value: bigint) => {
+    assert.equal(channel.post(addr, width, value), true);
+    expected.push({ addr, value, width });
+  };
+  post(DEVICE, 1, 0x41n);
+  post(DEVICE + 1n, 2, 0x4243n);
+  post(DEVICE + 8n, 8, 0xffff_ffff_ffff_fffen);   // all 64 bits survive the ring
+  assert.deepEqual(load(p, STORES_DONE), { ok: true, value: 3n });
+  assert.deepEqual(load(p, DEVICE + 8n, 8), { ok: true, value: 0xffff_ffff_ffff_fffen });
+  for (let round = 0n; round < 50n; round++) {
+    post(DEVICE + 4n, 4, round);
+    post(DEVICE + 4n, 4, round + 1000n);
+    assert.deepEqual(load(p, DEVICE + 4n), { ok: true, value: round + 1000n }, `round ${round}: the last store wins`);
+    assert.equal(Atomics.load(cb.i32, cb.vp32(VP) + MAILBOX_STATE), MailboxState.Idle, 'the mailbox is the VP\'s again');
+  }
+  assert.deepEqual(load(p, STORES_DONE), { ok: true, value: BigInt(expected.length) });
+  assert.deepEqual(load(p, UNMAPPED), { ok: false }, 'a parent fault comes back as a fault');
+  assert.deepEqual(await p.finish(), expected);
+  for (const at of [POSTED_HEAD, POSTED_TAIL, MAILBOX_STATE]) assert.equal(cb.i32[cb.vp32(0) + at], 0, 'VP 0 untouched');
+}));
+
+test('more stores than the ring holds all arrive, in order', TIMEOUT, () => withParent('lazy', async (p) => {
+  // The lazy parent drains only a full ring, so the VP must wait for room several times.
+  const n = 5 * POSTED_ENTRIES + 3;
+  const widths = [1, 2, 4, 8];
+  const expected: Store[] = [];
+  for (let i = 0; i < n; i++) {
+    const store = { addr: DEVICE + BigInt(8 * (i % 4)), value: BigInt(i) | (BigInt(i) << 40n), width: widths[i % 4] };
+    assert.equal(p.channel.post(store.addr, store.width, store.value), true, `store ${i}`);
+    expected.push(store);
+  }
+  assert.deepEqual(load(p, STORES_DONE), { ok: true, value: BigInt(n) }, 'the load sees every store done');
+  assert.deepEqual(await p.finish(), expected);
+}));
+
+test('call returns undefined once the partition is Stopping', TIMEOUT, () => withParent('stop', async (p) => {
+  // This parent never answers: it stops the partition when the request arrives.
+  assert.equal(load(p, DEVICE), undefined);
+  assert.equal(p.cb.partitionState(), PartitionState.Stopping);
+  assert.deepEqual(await p.finish(), []);
+}));
+
+test('post returns false once the partition is Stopping while the ring is full', TIMEOUT, () => withParent('stop', async (p) => {
+  for (let i = 0; i < POSTED_ENTRIES; i++) assert.equal(p.channel.post(DEVICE, 4, BigInt(i)), true, `store ${i} fits`);
+  assert.equal(p.channel.post(DEVICE, 4, 99n), false, 'no room, and no parent to make it');
+  assert.deepEqual(await p.finish(), []);
+}));
