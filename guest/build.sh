@@ -127,6 +127,8 @@ stage_root() {
 	chmod 700 "$ROOT/root"
 	install -m 755 "$GUEST/initramfs/init" "$ROOT/init"
 	cp -a "$GUEST/initramfs/etc/." "$ROOT/etc/"
+	# poweroff/reboot/halt act at once (see initramfs/init): scripts replace the applet links.
+	for cmd in poweroff reboot halt; do rm -f "$ROOT/sbin/$cmd"; install -m 755 "$GUEST/initramfs/sbin/$cmd" "$ROOT/sbin/$cmd"; done
 	ln -s /proc/mounts "$ROOT/etc/mtab"
 	install -m 755 "$BBSRC/examples/udhcp/simple.script" "$ROOT/usr/share/udhcpc/default.script"
 	find "$ROOT" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
