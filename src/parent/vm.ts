@@ -6,6 +6,7 @@ import { ControlBlock, PartitionState } from '../hypervisor/control-block.js';
 import { ByteRing } from './byte-ring.js';
 import { coreModule, timebaseNow } from '../cpu/hart.js';
 import { createVmMemory } from '../cpu/memory.js';
+import { STATE_BLOCKS_OFFSET, STATE_BLOCK_BYTES, STOP_REQ } from '../cpu/layout.js';
 import { createPlicState } from '../hypervisor/plic.js';
 import type { VpThreadData } from './vp-thread.js';
 import { VIRT_MAP } from './machine/virt.js';
@@ -31,6 +32,7 @@ export class Vm extends EventEmitter<VmEvents> {
   private readonly input = ByteRing.create();
   private readonly worker: Worker;
   private readonly vpThreads: Worker[] = [];
+  private readonly memory: WebAssembly.Memory;
   private pendingInput: Uint8Array[] = [];
   private inputTimer: NodeJS.Timeout | undefined;
   private stoppedWith: StopReason | undefined;
@@ -40,7 +42,7 @@ export class Vm extends EventEmitter<VmEvents> {
     this.control = ControlBlock.create(config.cpus);
     // The VM worker and the VP threads start together (a thread takes ~0.1 s to start):
     // the VP threads wait for the worker to build the machine and send its device map.
-    const memory = createVmMemory(config.memoryBytes);
+    const memory = this.memory = createVmMemory(config.memoryBytes);
     const plicState = createPlicState();
     const core = coreModule();
     const epoch = timebaseNow();
@@ -75,6 +77,29 @@ export class Vm extends EventEmitter<VmEvents> {
   stop(): void {
     if (this.stoppedWith) return;
     this.control.setPartitionState(PartitionState.Stopping);
+  }
+
+  /** Suspends every VP (they park outside guest code); false unless the VM was running. */
+  pause(): boolean {
+    if (this.stoppedWith || this.control.partitionState() !== PartitionState.Running) return false;
+    this.control.setPartitionState(PartitionState.Paused);
+    this.setStopRequests(true); // leave run() now rather than at the end of the budget
+    return true;
+  }
+
+  /** Resumes a paused VM; false unless it was paused. */
+  resume(): boolean {
+    if (this.stoppedWith || this.control.partitionState() !== PartitionState.Paused) return false;
+    this.setStopRequests(false);
+    this.control.setPartitionState(PartitionState.Running);
+    return true;
+  }
+
+  get state(): PartitionState { return this.control.partitionState(); }
+
+  private setStopRequests(on: boolean): void {
+    const words = new Int32Array(this.memory.buffer, STATE_BLOCKS_OFFSET, (this.control.vpCount * STATE_BLOCK_BYTES) >> 2);
+    for (let i = 0; i < this.control.vpCount; i++) Atomics.store(words, (i * STATE_BLOCK_BYTES + STOP_REQ) >> 2, on ? 1 : 0);
   }
 
   private pumpInput(): void {
