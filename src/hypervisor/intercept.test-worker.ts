@@ -2,11 +2,8 @@
 // drains a VP's posted stores in order into a register file and answers MMIO loads from it,
 // the way the VM worker does (src/parent/vm-worker.ts). Test-only; not part of the hypervisor.
 import { workerData, parentPort } from 'node:worker_threads';
-import {
-  ControlBlock, Intercept, MailboxState, MailboxStatus, PartitionState, DOORBELL, MAILBOX_STATE, MAILBOX_KIND,
-  MAILBOX_WIDTH, MAILBOX_STATUS, MAILBOX_ADDR64, MAILBOX_VALUE64, POSTED_HEAD, POSTED_TAIL, POSTED_RING64,
-  POSTED_ENTRIES,
-} from './control-block.js';
+import { ControlBlock, Intercept, PartitionState, DOORBELL, POSTED_ENTRIES } from './control-block.js';
+import { InterceptService } from './intercept.js';
 
 export interface ParentData {
   control: SharedArrayBuffer;
@@ -27,38 +24,26 @@ export interface Store { addr: bigint; value: bigint; width: number }
 
 const { control, vp, mode, storesDone, unmapped } = workerData as ParentData;
 const cb = new ControlBlock(control);
-const b32 = cb.vp32(vp), b64 = cb.vp64(vp);
+
 const regs = new Map<bigint, bigint>();
 const log: Store[] = [];
 
-function queued(): number {
-  return (Atomics.load(cb.i32, b32 + POSTED_HEAD) - cb.i32[b32 + POSTED_TAIL]) >>> 0;
-}
+const service = new InterceptService(cb, vp);
+const queued = (): number => service.queuedStores;
 
 function drain(): void {
-  const head = Atomics.load(cb.i32, b32 + POSTED_HEAD);
-  let tail = cb.i32[b32 + POSTED_TAIL];
-  for (; tail !== head; tail = (tail + 1) | 0) {
-    const e = b64 + POSTED_RING64 + (tail & (POSTED_ENTRIES - 1)) * 3;
-    const store = { addr: BigInt.asUintN(64, cb.i64[e]), value: BigInt.asUintN(64, cb.i64[e + 1]), width: Number(cb.i64[e + 2]) };
-    log.push(store);
-    regs.set(store.addr, store.value);
-  }
-  Atomics.store(cb.i32, b32 + POSTED_TAIL, tail);
-  Atomics.notify(cb.i32, b32 + POSTED_TAIL);
+  service.drainStores((addr, width, value) => {
+    log.push({ addr, value, width });
+    regs.set(addr, value);
+  });
 }
 
 function answer(): void {
-  const kind: Intercept = cb.i32[b32 + MAILBOX_KIND];
-  const addr = BigInt.asUintN(64, cb.i64[b64 + MAILBOX_ADDR64]);
-  let status = MailboxStatus.Ok, value = 0n;
-  if (kind !== Intercept.MmioLoad || addr === unmapped) status = MailboxStatus.Fault;
-  else if (addr === storesDone) value = BigInt(log.length);
-  else value = regs.get(addr) ?? 0n;
-  cb.i32[b32 + MAILBOX_STATUS] = status;
-  cb.i64[b64 + MAILBOX_VALUE64] = value;
-  Atomics.store(cb.i32, b32 + MAILBOX_STATE, MailboxState.Response);
-  Atomics.notify(cb.i32, b32 + MAILBOX_STATE);
+  const req = service.request();
+  if (!req) return;
+  if (req.kind !== Intercept.MmioLoad || req.addr === unmapped) service.respond(false);
+  else if (req.addr === storesDone) service.respond(true, BigInt(log.length));
+  else service.respond(true, regs.get(req.addr) ?? 0n);
 }
 
 /** The test thread blocks in call() and post(): never leave it waiting for ever. */
@@ -71,7 +56,7 @@ function serve(): void {
     const ps = cb.partitionState();
     if (ps === PartitionState.Stopping || ps === PartitionState.Stopped) return;
     if (performance.now() > giveUp) { cb.setPartitionState(PartitionState.Stopping); return; }
-    const request = Atomics.load(cb.i32, b32 + MAILBOX_STATE) === MailboxState.Request;
+    const request = service.request() !== undefined;
     if (mode === 'stop') {
       if (request || queued() >= POSTED_ENTRIES) cb.setPartitionState(PartitionState.Stopping);
     } else {

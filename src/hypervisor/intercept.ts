@@ -16,9 +16,40 @@ export class InterceptChannel {
   private readonly at32: number;
   private readonly at64: number;
 
+  /** i32 indices of the other VPs' blocks, whose posted stores must not be overtaken. */
+  private readonly others: number[] = [];
+
   constructor(private readonly cb: ControlBlock, vp: number) {
     this.at32 = cb.vp32(vp);
     this.at64 = cb.vp64(vp);
+    for (let i = 0; i < cb.vpCount; i++) if (i !== vp) this.others.push(cb.vp32(i));
+  }
+
+  /**
+   * Waits until the parent has performed every store the other VPs had posted when this
+   * access was issued, so that device accesses take effect in the order the guest made
+   * them. Each VP has its own ring and the parent drains them one after another, so
+   * without this a store could overtake an earlier one from another VP that the guest
+   * ordered before it with a lock. Linux's 8250 driver does exactly that: the writer's
+   * hart sets IER.THRI, the interrupt handler on another hart clears it, and a reordered
+   * pair leaves THRI clear while the driver believes it set: the console never transmits
+   * again. Usually the other rings are empty and this costs a few loads. False if the
+   * partition is stopping.
+   */
+  private waitForOtherVpsStores(): boolean {
+    const i32 = this.cb.i32;
+    for (const at of this.others) {
+      const head = Atomics.load(i32, at + POSTED_HEAD);
+      for (;;) {
+        const tail = Atomics.load(i32, at + POSTED_TAIL);
+        if (((head - tail) | 0) <= 0) break;
+        this.cb.ringDoorbell();
+        Atomics.wait(i32, at + POSTED_TAIL, tail, 20);
+        const p = this.cb.partitionState();
+        if (p === PartitionState.Stopping || p === PartitionState.Stopped) return false;
+      }
+    }
+    return true;
   }
 
   /**
@@ -26,6 +57,7 @@ export class InterceptChannel {
    * stopping (the parent will not answer any more).
    */
   call(kind: Intercept, addr: bigint, width: number, value: bigint): InterceptResult | undefined {
+    if (!this.waitForOtherVpsStores()) return undefined;
     const { i32, i64 } = this.cb;
     i32[this.at32 + MAILBOX_KIND] = kind;
     i32[this.at32 + MAILBOX_WIDTH] = width;
@@ -53,6 +85,7 @@ export class InterceptChannel {
    * the ring is full. Returns false if the partition is stopping.
    */
   post(addr: bigint, width: number, value: bigint): boolean {
+    if (!this.waitForOtherVpsStores()) return false;
     const { i32, i64 } = this.cb;
     const head = i32[this.at32 + POSTED_HEAD];
     for (;;) {
@@ -70,5 +103,63 @@ export class InterceptChannel {
     Atomics.store(i32, this.at32 + POSTED_HEAD, (head + 1) | 0);
     this.cb.ringDoorbell();
     return true;
+  }
+}
+
+/** One posted store or mailbox request, as the parent sees it. */
+export interface InterceptRequest { kind: Intercept; addr: bigint; width: number; value: bigint }
+
+/**
+ * The parent's side of one VP's mailbox and posted-store ring. Stores are performed in the
+ * order the VP posted them, and all of them before its next mailbox request is answered.
+ */
+export class InterceptService {
+  private readonly at32: number;
+  private readonly at64: number;
+
+  constructor(private readonly cb: ControlBlock, vp: number) {
+    this.at32 = cb.vp32(vp);
+    this.at64 = cb.vp64(vp);
+  }
+
+  /** Stores posted and not yet performed. */
+  get queuedStores(): number {
+    return (Atomics.load(this.cb.i32, this.at32 + POSTED_HEAD) - this.cb.i32[this.at32 + POSTED_TAIL]) >>> 0;
+  }
+
+  /** Performs every posted store; true if there were any. */
+  drainStores(perform: (addr: bigint, width: number, value: bigint) => void): boolean {
+    const { i32, i64 } = this.cb;
+    const head = Atomics.load(i32, this.at32 + POSTED_HEAD);
+    let tail = i32[this.at32 + POSTED_TAIL];
+    if (head === tail) return false;
+    for (; tail !== head; tail = (tail + 1) | 0) {
+      const e = this.at64 + POSTED_RING64 + (tail & (POSTED_ENTRIES - 1)) * 3;
+      perform(BigInt.asUintN(64, i64[e]), Number(i64[e + 2]), BigInt.asUintN(64, i64[e + 1]));
+    }
+    Atomics.store(i32, this.at32 + POSTED_TAIL, tail);
+    Atomics.notify(i32, this.at32 + POSTED_TAIL); // a VP may wait for room in the ring
+    return true;
+  }
+
+  /** The request waiting in the mailbox, if any. */
+  request(): InterceptRequest | undefined {
+    const { i32, i64 } = this.cb;
+    if (Atomics.load(i32, this.at32 + MAILBOX_STATE) !== MailboxState.Request) return undefined;
+    return {
+      kind: i32[this.at32 + MAILBOX_KIND],
+      width: i32[this.at32 + MAILBOX_WIDTH],
+      addr: BigInt.asUintN(64, i64[this.at64 + MAILBOX_ADDR64]),
+      value: BigInt.asUintN(64, i64[this.at64 + MAILBOX_VALUE64]),
+    };
+  }
+
+  /** Answers the mailbox request and wakes the VP. */
+  respond(ok: boolean, value = 0n): void {
+    const { i32, i64 } = this.cb;
+    i32[this.at32 + MAILBOX_STATUS] = ok ? MailboxStatus.Ok : MailboxStatus.Fault;
+    i64[this.at64 + MAILBOX_VALUE64] = value;
+    Atomics.store(i32, this.at32 + MAILBOX_STATE, MailboxState.Response);
+    Atomics.notify(i32, this.at32 + MAILBOX_STATE);
   }
 }

@@ -7,10 +7,9 @@ import { parentPort, workerData, receiveMessageOnPort } from 'node:worker_thread
 import { ramBytes } from '../cpu/memory.js';
 import { STATE_BLOCKS_OFFSET, STATE_BLOCK_BYTES, STOP_REQ } from '../cpu/layout.js';
 import {
-  ControlBlock, Intercept, MailboxState, MailboxStatus, PartitionState, VpState, DOORBELL, MAILBOX_STATE,
-  MAILBOX_KIND, MAILBOX_WIDTH, MAILBOX_STATUS, MAILBOX_ADDR64, MAILBOX_VALUE64, HSM_START_ADDR64, HSM_OPAQUE64,
-  POSTED_HEAD, POSTED_TAIL, POSTED_RING64, POSTED_ENTRIES,
+  ControlBlock, Intercept, PartitionState, VpState, DOORBELL, HSM_START_ADDR64, HSM_OPAQUE64,
 } from '../hypervisor/control-block.js';
+import { InterceptService } from '../hypervisor/intercept.js';
 import { Plic } from '../hypervisor/plic.js';
 import { MmioBus, type Width } from './devices/mmio.js';
 import { Uart16550 } from './devices/uart16550.js';
@@ -87,55 +86,43 @@ function main(): void {
   cb.setPartitionState(PartitionState.Running);
   post({ type: 'started' });
 
-  /** Performs the stores a VP posted, in order (they precede anything in its mailbox). */
-  const drainPosted = (vp: number): void => {
-    const b32 = cb.vp32(vp), b64 = cb.vp64(vp);
-    const head = Atomics.load(cb.i32, b32 + POSTED_HEAD);
-    let tail = cb.i32[b32 + POSTED_TAIL];
-    if (head === tail) return;
-    for (; tail !== head; tail = (tail + 1) | 0) {
-      const e = b64 + POSTED_RING64 + (tail & (POSTED_ENTRIES - 1)) * 3;
-      const addr = BigInt.asUintN(64, cb.i64[e]), width = Number(cb.i64[e + 2]) as Width;
-      const hit = bus.find(addr, width); // the hypervisor posts only inside registered ranges
-      hit?.device.write(hit.offset, width, BigInt.asUintN(64, cb.i64[e + 1]));
-    }
-    Atomics.store(cb.i32, b32 + POSTED_TAIL, tail);
-    Atomics.notify(cb.i32, b32 + POSTED_TAIL);
+  // The parent's side of each VP's intercepts: posted stores first, then the mailbox.
+  const services = Array.from({ length: d.cpus }, (_, vp) => new InterceptService(cb, vp));
+  const performStore = (addr: bigint, width: number, value: bigint) => {
+    const hit = bus.find(addr, width as Width); // the hypervisor posts only inside registered ranges
+    hit?.device.write(hit.offset, width as Width, value);
   };
-
   const serveMailbox = (vp: number): void => {
-    drainPosted(vp);
-    const b32 = cb.vp32(vp), b64 = cb.vp64(vp);
-    if (Atomics.load(cb.i32, b32 + MAILBOX_STATE) !== MailboxState.Request) return;
-    const kind: Intercept = cb.i32[b32 + MAILBOX_KIND];
-    const width = cb.i32[b32 + MAILBOX_WIDTH];
-    const addr = BigInt.asUintN(64, cb.i64[b64 + MAILBOX_ADDR64]);
-    const value = BigInt.asUintN(64, cb.i64[b64 + MAILBOX_VALUE64]);
-    let status = MailboxStatus.Ok, result = 0n;
+    const service = services[vp];
+    service.drainStores(performStore);
+    const req = service.request();
+    if (!req) return;
+    const { kind, addr, width, value } = req;
     switch (kind) {
-      case Intercept.MmioLoad:
+      case Intercept.MmioLoad: {
+        const hit = bus.find(addr, width as Width);
+        if (hit) service.respond(true, hit.device.read(hit.offset, width as Width));
+        else service.respond(false);
+        return;
+      }
       case Intercept.MmioStore: {
         const hit = bus.find(addr, width as Width);
-        if (!hit) { status = MailboxStatus.Fault; break; }
-        if (kind === Intercept.MmioLoad) result = hit.device.read(hit.offset, width as Width);
-        else hit.device.write(hit.offset, width as Width, value);
-        break;
+        hit?.device.write(hit.offset, width as Width, value);
+        service.respond(hit !== undefined);
+        return;
       }
       case Intercept.ConsoleWrite: { // the hypervisor checked the buffer lies in RAM
         const off = Number(addr - VIRT_MAP.ram.base);
         for (const byte of ram.subarray(off, off + Number(value))) output.push(byte);
-        result = value;
-        break;
+        service.respond(true, value);
+        return;
       }
       case Intercept.ConsolePutchar: output.push(Number(value & 0xffn)); break;
-      case Intercept.ConsoleRead: result = 0n; break;
+      case Intercept.ConsoleRead: break; // no input through the debug console: 0 bytes
       case Intercept.SystemReset: stop(width === 0 ? { kind: 'poweroff' } : { kind: 'reboot' }); break;
-      default: status = MailboxStatus.Fault;
+      default: service.respond(false); return;
     }
-    cb.i32[b32 + MAILBOX_STATUS] = status;
-    cb.i64[b64 + MAILBOX_VALUE64] = result;
-    Atomics.store(cb.i32, b32 + MAILBOX_STATE, MailboxState.Response);
-    Atomics.notify(cb.i32, b32 + MAILBOX_STATE);
+    service.respond(true);
   };
 
   // The service loop.
