@@ -5,11 +5,11 @@
 // VP mailboxes, the console input ring, the partition state.
 import { parentPort, workerData, receiveMessageOnPort } from 'node:worker_threads';
 import { ramBytes } from '../cpu/memory.js';
-import { STATE_BLOCKS_OFFSET, STATE_BLOCK_BYTES, STOP_REQ } from '../cpu/layout.js';
 import {
   ControlBlock, Intercept, PartitionState, VpState, DOORBELL, HSM_START_ADDR64, HSM_OPAQUE64,
 } from '../hypervisor/control-block.js';
 import { InterceptService } from '../hypervisor/intercept.js';
+import { Partition } from '../hypervisor/partition.js';
 import { Plic } from '../hypervisor/plic.js';
 import { MmioBus, type Width } from './devices/mmio.js';
 import { Uart16550 } from './devices/uart16550.js';
@@ -45,14 +45,12 @@ function main(): void {
     output = [];
     lastFlush = performance.now();
   };
+  const partition = new Partition(cb, memory);
   let stopReason: StopReason | undefined;
   const stop = (reason: StopReason) => {
     if (stopReason) return;
     stopReason = reason;
-    cb.setPartitionState(PartitionState.Stopping);
-    // Make running harts leave run() at their next slice boundary.
-    const words = new Int32Array(memory.buffer, STATE_BLOCKS_OFFSET, (d.cpus * STATE_BLOCK_BYTES) >> 2);
-    for (let i = 0; i < d.cpus; i++) Atomics.store(words, (i * STATE_BLOCK_BYTES + STOP_REQ) >> 2, 1);
+    if (partition.can('stop')) partition.apply('stop');
   };
 
   const uart = new Uart16550((b) => { output.push(b); if (output.length >= 16384) flush(); },
@@ -82,8 +80,7 @@ function main(): void {
       }
     }
   };
-  const allHalted = () => { for (let i = 0; i < d.cpus; i++) if (cb.vpState(i) !== VpState.Halted) return false; return true; };
-  cb.setPartitionState(PartitionState.Running);
+  partition.apply('start');
   post({ type: 'started' });
 
   // The parent's side of each VP's intercepts: posted stores first, then the mailbox.
@@ -133,14 +130,13 @@ function main(): void {
     rtc.poll();
     pollVpThreads();
     if (cb.partitionState() === PartitionState.Stopping && !stopReason) stop({ kind: 'stopped' });
-    if (stopReason && allHalted()) break;
+    if (stopReason && partition.settle()) break;
     if (output.length && performance.now() - lastFlush >= OUTPUT_FLUSH_MS) flush();
     // Node timers do not run while this thread blocks: the RTC alarm is a wait deadline.
     const alarmMs = rtc.msUntilAlarm();
     Atomics.wait(cb.i32, DOORBELL, seq, Math.min(output.length ? OUTPUT_FLUSH_MS : 50, alarmMs ?? Infinity));
   }
   flush();
-  cb.setPartitionState(PartitionState.Stopped);
   post({ type: 'stopped', reason: stopReason! });
 }
 

@@ -6,7 +6,7 @@ import { ControlBlock, PartitionState } from '../hypervisor/control-block.js';
 import { ByteRing } from './byte-ring.js';
 import { coreModule, timebaseNow } from '../cpu/hart.js';
 import { createVmMemory } from '../cpu/memory.js';
-import { STATE_BLOCKS_OFFSET, STATE_BLOCK_BYTES, STOP_REQ } from '../cpu/layout.js';
+import { Partition, type PartitionAction } from '../hypervisor/partition.js';
 import { createPlicState } from '../hypervisor/plic.js';
 import type { VpThreadData } from './vp-thread.js';
 import { VIRT_MAP } from './machine/virt.js';
@@ -32,7 +32,7 @@ export class Vm extends EventEmitter<VmEvents> {
   private readonly input = ByteRing.create();
   private readonly worker: Worker;
   private readonly vpThreads: Worker[] = [];
-  private readonly memory: WebAssembly.Memory;
+  private readonly partition: Partition;
   private pendingInput: Uint8Array[] = [];
   private inputTimer: NodeJS.Timeout | undefined;
   private stoppedWith: StopReason | undefined;
@@ -42,7 +42,8 @@ export class Vm extends EventEmitter<VmEvents> {
     this.control = ControlBlock.create(config.cpus);
     // The VM worker and the VP threads start together (a thread takes ~0.1 s to start):
     // the VP threads wait for the worker to build the machine and send its device map.
-    const memory = this.memory = createVmMemory(config.memoryBytes);
+    const memory = createVmMemory(config.memoryBytes);
+    this.partition = new Partition(this.control, memory);
     const plicState = createPlicState();
     const core = coreModule();
     const epoch = timebaseNow();
@@ -75,31 +76,21 @@ export class Vm extends EventEmitter<VmEvents> {
 
   /** Hard power-off. */
   stop(): void {
-    if (this.stoppedWith) return;
-    this.control.setPartitionState(PartitionState.Stopping);
+    if (!this.stoppedWith && this.partition.can('stop')) this.partition.apply('stop');
   }
 
   /** Suspends every VP (they park outside guest code); false unless the VM was running. */
-  pause(): boolean {
-    if (this.stoppedWith || this.control.partitionState() !== PartitionState.Running) return false;
-    this.control.setPartitionState(PartitionState.Paused);
-    this.setStopRequests(true); // leave run() now rather than at the end of the budget
-    return true;
-  }
+  pause(): boolean { return this.act('pause'); }
 
   /** Resumes a paused VM; false unless it was paused. */
-  resume(): boolean {
-    if (this.stoppedWith || this.control.partitionState() !== PartitionState.Paused) return false;
-    this.setStopRequests(false);
-    this.control.setPartitionState(PartitionState.Running);
+  resume(): boolean { return this.act('resume'); }
+
+  get state(): PartitionState { return this.partition.state; }
+
+  private act(action: PartitionAction): boolean {
+    if (this.stoppedWith || !this.partition.can(action)) return false;
+    this.partition.apply(action);
     return true;
-  }
-
-  get state(): PartitionState { return this.control.partitionState(); }
-
-  private setStopRequests(on: boolean): void {
-    const words = new Int32Array(this.memory.buffer, STATE_BLOCKS_OFFSET, (this.control.vpCount * STATE_BLOCK_BYTES) >> 2);
-    for (let i = 0; i < this.control.vpCount; i++) Atomics.store(words, (i * STATE_BLOCK_BYTES + STOP_REQ) >> 2, on ? 1 : 0);
   }
 
   private pumpInput(): void {
