@@ -4,6 +4,7 @@
  * added here.
  */
 import type { Benchmark } from './lib/benchmark.js';
+import { bootBenchmark } from './boot.js';
 import { cpuBenchmark } from './cpu.js';
 
-export const benchmarks: readonly Benchmark[] = [cpuBenchmark];
+export const benchmarks: readonly Benchmark[] = [cpuBenchmark, bootBenchmark];
