@@ -8,6 +8,12 @@ export type Width = 1 | 2 | 4 | 8;
  * mirrors the device's registers (kept current by the device) and `readable[offset]` is 1
  * where a load has no side effect and may be served from the mirror without a round trip
  * to the parent (an optimisation like KVM's coalesced MMIO, for the read side).
+ *
+ * Contract: a shadowed load does not wait for stores the VP has posted but the parent has
+ * not performed yet, so it may see the register as it was before them. A device shadows
+ * only registers for which that is harmless. The 16550's LSR qualifies: a THR write never
+ * changes it (transmission is instant), and after a posted FIFO clear a stale "data ready"
+ * only makes the driver read RBR, which answers through the parent, in order.
  */
 export interface RegisterShadow {
   readonly bytes: Uint8Array;     // over a SharedArrayBuffer, device-sized
