@@ -1,6 +1,6 @@
 // The parent's side of the intercept mailbox for intercept.test.ts, on its own thread: it
 // drains a VP's posted stores in order into a register file and answers MMIO loads from it,
-// the way the VM worker does (src/parent/vm-worker.ts). Test-only; not part of the hypervisor.
+// the way the VM worker does (with the same InterceptService). Test-only; not part of the hypervisor.
 import { workerData, parentPort } from 'node:worker_threads';
 import { ControlBlock, Intercept, PartitionState, DOORBELL, POSTED_ENTRIES } from './control-block.js';
 import { InterceptService } from './intercept.js';

@@ -278,7 +278,7 @@ test('HSM hart_suspend: default retentive suspends and returns SBI_SUCCESS (§9.
 test('HSM hart_suspend: default non-retentive is SBI_ERR_NOT_SUPPORTED, reserved types INVALID_PARAM (§9.4)', () => {
   // Default non-retentive is defined by the spec, but tshv offers no non-retentive state.
   rejects(EXT_HSM, 3n, [0x8000_0000n, RAM_BASE, 0n], SBI_ERR_NOT_SUPPORTED, 'default non-retentive');
-  // Reserved, or platform specific and not implemented: "SBI_ERR_INVALID_PARAM".
+  // Reserved, or platform-specific types tshv does not offer: "SBI_ERR_INVALID_PARAM" (§9.4).
   for (const type of [1n, 0x0fff_ffffn, 0x1000_0000n, 0x7fff_ffffn, 0x8000_0001n, 0x8fff_ffffn, 0x9000_0000n, 0xffff_ffffn]) {
     rejects(EXT_HSM, 3n, [type, RAM_BASE, 0n], SBI_ERR_INVALID_PARAM, `suspend_type ${type.toString(16)}`);
   }

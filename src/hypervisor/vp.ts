@@ -44,7 +44,7 @@ export interface VpEnv {
 export interface MmioRange {
   base: bigint;
   size: bigint;
-  /** Registers the parent mirrors for loads without side effects (src/parent/devices/mmio.ts). */
+  /** Registers the parent mirrors for loads without side effects (see RegisterShadow in the devices). */
   shadow?: { bytes: Uint8Array; readable: Uint8Array };
 }
 
