@@ -116,9 +116,9 @@ export class VirtualProcessor implements SbiHost {
       case Exit.MmioLoad:
       case Exit.MmioStore: return this.mmio(exit === Exit.MmioStore);
       default:
-        // HTIF and anything unexpected: not part of a guest machine. Stop this VP's guest.
-        hart.mmioFault();
-        return true;
+        // HTIF exits need CFG_TOHOST, which guest harts never have: anything else is a bug
+        // here, and it ends the VM with this message rather than confusing the guest.
+        throw new Error(`virtual processor ${this.vpIndex}: unexpected exit ${Exit[exit] ?? exit} at pc 0x${hart.pc.toString(16)}`);
     }
   }
 
