@@ -3,7 +3,7 @@
 // per-instance caches the hot loop needs in registers (pc, the state base, the TLB bases).
 
 import {
-  X, F, PC, PRIV, MSTATUS, INSTRET, TLB_OFFSET, TLB_ENTRIES, TLB_ENTRY_BYTES, TLB_KIND_BYTES,
+  X, F, PRIV, MSTATUS, TLB_OFFSET, TLB_ENTRIES, TLB_ENTRY_BYTES, TLB_KIND_BYTES,
   TLB_SET_BYTES, TLB_SETS,
 } from './state';
 
@@ -25,8 +25,6 @@ export let priv: u32 = 3;
 @inline export const PRV_U: u32 = 0;
 @inline export const PRV_S: u32 = 1;
 @inline export const PRV_M: u32 = 3;
-
-export function setPc(v: u64): void { pc = v; }
 
 export function attach(stateBase: u32, base: u64, size: u64, host: u64): void {
   S = stateBase; ramBase = base; ramSize = size; ramHost = host;
@@ -125,8 +123,4 @@ export function flushTlbPage(va: u64): void {
 export let superpagesCached: bool = false;
 export function noteSuperpage(): void { superpagesCached = true; }
 
-/** Instructions retired, counting those the loop has run but not yet written back. */
-export function instret(): u64 { return get(INSTRET); }
 
-export function loadPcFromState(): void { pc = get(PC); priv = <u32>get(PRIV); }
-export function savePcToState(): void { put(PC, pc); }

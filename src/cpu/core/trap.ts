@@ -149,6 +149,3 @@ export function takePendingInterrupt(): bool {
 export function wakeupPending(): bool {
   return (pendingInterrupts() & get(MIE)) != 0;
 }
-
-/** Re-checks interrupts after the current instruction (it changed an enable or a pending bit). */
-export function interruptsMayHaveChanged(): void { endSlice(); }
