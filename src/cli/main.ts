@@ -1,13 +1,20 @@
 // The `tshv` command.
+import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { execCommand, ExecExit } from './exec.js';
 import { runConfig, runVm, UsageError, DEFAULT_APPEND, type RunFlags } from './run.js';
+
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
 
 export function main(argv: string[]): void {
   const program = new Command();
   program
     .name('tshv')
     .description('tshv: a Hyper-V-style hypervisor in TypeScript running RISC-V RV64GC guests')
+    .version(packageVersion(), '-V, --version', 'print the tshv version')
     .showHelpAfterError()
     .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : ExecExit.usage));
 
