@@ -55,7 +55,7 @@ export function execAmo(inst: u32, rd: u32, rs1: u32, rs2: u32, f3: u32): void {
     xw(rd, ok ? 0 : 1);
     return;
   }
-  xw(rd, size == 4 ? amo32(p, op, <u32>src) : amo64(p, op, src));
+  xw(rd, size == 4 ? sext32(amo<u32>(p, op, <u32>src)) : amo<u64>(p, op, src));
 }
 
 /** funct5 values defined by chapter 8 (LR, SC and the nine AMOs). */
@@ -63,47 +63,34 @@ export function execAmo(inst: u32, rd: u32, rs1: u32, rs2: u32, f3: u32): void {
   return op <= 4 || op == 0x08 || op == 0x0c || op == 0x10 || op == 0x14 || op == 0x18 || op == 0x1c;
 }
 
-function amo32(p: u32, op: u32, src: u32): u64 {
+/**
+ * One AMO on a T-sized word (T is u32 or u64), returning the old value. MIN/MAX/MINU/MAXU
+ * have no wasm instruction: they compare-and-swap until the swap sticks.
+ */
+function amo<T>(p: u32, op: u32, src: T): T {
   switch (op) {
-    case 0x01: return sext32(atomic.xchg<u32>(p, src));
-    case 0x00: return sext32(atomic.add<u32>(p, src));
-    case 0x04: return sext32(atomic.xor<u32>(p, src));
-    case 0x0c: return sext32(atomic.and<u32>(p, src));
-    case 0x08: return sext32(atomic.or<u32>(p, src));
+    case 0x01: return atomic.xchg<T>(p, src);
+    case 0x00: return atomic.add<T>(p, src);
+    case 0x04: return atomic.xor<T>(p, src);
+    case 0x0c: return atomic.and<T>(p, src);
+    case 0x08: return atomic.or<T>(p, src);
   }
-  // MIN/MAX/MINU/MAXU have no wasm instruction: compare-and-swap until it sticks.
-  let old = atomic.load<u32>(p);
+  let old = atomic.load<T>(p);
   while (true) {
-    let pick: u32;
-    if (op == 0x10) pick = <i32>old < <i32>src ? old : src;
-    else if (op == 0x14) pick = <i32>old > <i32>src ? old : src;
+    let pick: T;
+    if (op == 0x10) pick = signedLess<T>(old, src) ? old : src;
+    else if (op == 0x14) pick = signedLess<T>(src, old) ? old : src;
     else if (op == 0x18) pick = old < src ? old : src;
     else pick = old > src ? old : src;
-    const seen = atomic.cmpxchg<u32>(p, old, pick);
-    if (seen == old) return sext32(old);
-    old = seen;
-  }
-  return 0;
-}
-
-function amo64(p: u32, op: u32, src: u64): u64 {
-  switch (op) {
-    case 0x01: return atomic.xchg<u64>(p, src);
-    case 0x00: return atomic.add<u64>(p, src);
-    case 0x04: return atomic.xor<u64>(p, src);
-    case 0x0c: return atomic.and<u64>(p, src);
-    case 0x08: return atomic.or<u64>(p, src);
-  }
-  let old = atomic.load<u64>(p);
-  while (true) {
-    let pick: u64;
-    if (op == 0x10) pick = <i64>old < <i64>src ? old : src;
-    else if (op == 0x14) pick = <i64>old > <i64>src ? old : src;
-    else if (op == 0x18) pick = old < src ? old : src;
-    else pick = old > src ? old : src;
-    const seen = atomic.cmpxchg<u64>(p, old, pick);
+    const seen = atomic.cmpxchg<T>(p, old, pick);
     if (seen == old) return old;
     old = seen;
   }
-  return 0;
+  return old;
+}
+
+/** a < b as two's-complement integers of T's width. */
+@inline function signedLess<T>(a: T, b: T): bool {
+  if (sizeof<T>() == 4) return <i32>a < <i32>b;
+  return <i64>a < <i64>b;
 }
