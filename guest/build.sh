@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build the tshv default guest from Debian packages: a small RV64 Linux kernel, a static
-# busybox initramfs and (optionally) an ext4 root disk with the same userland.
+# busybox initramfs and (optionally) an ext4 root disk with the same userland, raw
+# (gzipped) and as qcow2.
 #
 #   guest/build.sh [kernel|busybox|initramfs|rootfs|all]...     (default: all)
 #
@@ -186,6 +187,19 @@ build_rootfs() {
 		die "debugfs: $msg"
 	msg=$(E2FSPROGS_FAKE_TIME=$SOURCE_DATE_EPOCH e2fsck -fn "$img" 2>&1) || die "e2fsck: $msg"
 	gzip -n -9 -c "$img" >"$IMAGES/rootfs.ext4.gz"
+	rootfs_qcow2 "$img"
+}
+
+# The same disk as qcow2 (v3, compressed clusters: small to commit), to be used as the
+# read-only backing file of a per-VM overlay. qemu-img writes no timestamps, and without -W
+# it writes clusters in order, so the same ext4 image gives the same bytes.
+rootfs_qcow2() { # ext4-image
+	command -v qemu-img >/dev/null || die "missing: qemu-img (apt-get install qemu-utils)"
+	log "rootfs: qcow2"
+	local out=$IMAGES/rootfs.qcow2 msg
+	rm -f "$out"
+	msg=$(qemu-img convert -f raw -O qcow2 -c -o compat=1.1 "$1" "$out" 2>&1) || die "qemu-img convert: $msg"
+	msg=$(qemu-img check -q "$out" 2>&1) || die "qemu-img check $out: $msg"
 }
 
 write_buildinfo() {
