@@ -6,5 +6,6 @@
 import type { Benchmark } from './lib/benchmark.js';
 import { bootBenchmark } from './boot.js';
 import { cpuBenchmark } from './cpu.js';
+import { diskBenchmark } from './disk.js';
 
-export const benchmarks: readonly Benchmark[] = [cpuBenchmark, bootBenchmark];
+export const benchmarks: readonly Benchmark[] = [cpuBenchmark, bootBenchmark, diskBenchmark];
