@@ -1,0 +1,75 @@
+// Positioned file I/O for the disk drivers: whole-buffer reads and writes on a FileHandle
+// (libuv's thread pool does the work), with host errors turned into DiskErrors that name
+// the image. Buffers may be views over guest RAM (a SharedArrayBuffer): FileHandle.read and
+// write take any ArrayBufferView and copy nothing.
+import { open, type FileHandle } from 'node:fs/promises';
+import { DiskError } from './block-device.js';
+
+/** Opens an image file; a missing file or a permission problem becomes a DiskError. */
+export async function openImageFile(path: string, writable: boolean): Promise<FileHandle> {
+  try {
+    return await open(path, writable ? 'r+' : 'r');
+  } catch (e) {
+    throw fileError(path, e, 'open');
+  }
+}
+
+/**
+ * Reads into.length bytes at pos. Bytes past the end of the file read as zero (a sparse or
+ * short image: qcow2 clusters allocated but never written, a raw file shrunk under us).
+ */
+export async function readAt(fh: FileHandle, path: string, into: Uint8Array, pos: number): Promise<void> {
+  let done = 0;
+  try {
+    while (done < into.length) {
+      const { bytesRead } = await fh.read(into, done, into.length - done, pos + done);
+      if (bytesRead === 0) break;
+      done += bytesRead;
+    }
+  } catch (e) {
+    throw fileError(path, e, `read of ${into.length} bytes at ${pos}`);
+  }
+  if (done < into.length) into.fill(0, done);
+}
+
+/** Writes all of data at pos. */
+export async function writeAt(fh: FileHandle, path: string, data: Uint8Array, pos: number): Promise<void> {
+  let done = 0;
+  try {
+    while (done < data.length) {
+      const { bytesWritten } = await fh.write(data, done, data.length - done, pos + done);
+      done += bytesWritten;
+    }
+  } catch (e) {
+    throw fileError(path, e, `write of ${data.length} bytes at ${pos}`);
+  }
+}
+
+export async function syncData(fh: FileHandle, path: string): Promise<void> {
+  try {
+    await fh.datasync();
+  } catch (e) {
+    throw fileError(path, e, 'fdatasync');
+  }
+}
+
+export async function fileSize(fh: FileHandle, path: string): Promise<number> {
+  try {
+    return (await fh.stat()).size;
+  } catch (e) {
+    throw fileError(path, e, 'stat');
+  }
+}
+
+/** A host error as a DiskError with the file and the operation in the message. */
+export function fileError(path: string, e: unknown, what: string): DiskError {
+  if (e instanceof DiskError) return e;
+  const code = (e as NodeJS.ErrnoException)?.code;
+  if (code === 'ENOENT') return new DiskError(`${path}: no such file`, 'missing');
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+    return new DiskError(`${path}: ${what}: permission denied (${code})`, 'read-only');
+  }
+  if (code === 'EISDIR') return new DiskError(`${path}: is a directory, not a disk image`, 'io');
+  const message = e instanceof Error ? e.message : String(e);
+  return new DiskError(`${path}: ${what} failed: ${message}`, 'io');
+}

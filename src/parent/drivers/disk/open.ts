@@ -1,0 +1,98 @@
+// Opening a disk image: find its format, lock it, and open its backing chain (read-only,
+// each layer locked shared) below it.
+import { realpath } from 'node:fs/promises';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { type BlockDevice, DiskError } from './block-device.js';
+import { fileError, openImageFile, readAt } from './file-io.js';
+import { lockImage } from './lock.js';
+import { Qcow2Disk } from './qcow2.js';
+import { QCOW2_MAGIC } from './qcow2-header.js';
+import { RawDisk } from './raw.js';
+
+export type DiskFormat = 'raw' | 'qcow2';
+
+export interface OpenDiskOptions {
+  readOnly?: boolean;
+  /**
+   * The image format. Without it the format is probed from the contents, and a raw image
+   * then may not get a qcow2 header written into its first sector by the guest.
+   */
+  format?: DiskFormat;
+}
+
+/** Backing chains deeper than this are refused (QEMU has no fixed limit; this is ample). */
+export const MAX_BACKING_DEPTH = 16;
+
+/** The format of the image at path, by its magic: qcow2 ("QFI\xfb") or raw. */
+export async function probeFormat(path: string): Promise<DiskFormat> {
+  const fh = await openImageFile(path, false);
+  try {
+    return await probe(fh, path);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Opens the image at path, with its backing files, and takes the image locks. */
+export function openDisk(path: string, opts: OpenDiskOptions = {}): Promise<BlockDevice> {
+  return openLayer(path, opts.readOnly ?? false, opts.format ?? null, []);
+}
+
+async function openLayer(path: string, readOnly: boolean, format: DiskFormat | null, above: string[]): Promise<BlockDevice> {
+  let real: string;
+  try {
+    real = await realpath(path);
+  } catch (e) {
+    throw fileError(path, e, 'open');
+  }
+  if (above.includes(real)) {
+    throw new DiskError(`${path}: the backing chain loops (${[...above, real].join(' -> ')})`, 'corrupt');
+  }
+  if (above.length >= MAX_BACKING_DEPTH) {
+    throw new DiskError(`${path}: the backing chain is deeper than ${MAX_BACKING_DEPTH} images`, 'unsupported');
+  }
+  const lock = await lockImage(real, readOnly ? 'shared' : 'exclusive');
+  let fh;
+  try {
+    fh = await openImageFile(path, !readOnly);
+  } catch (e) {
+    await lock.release();
+    throw e;
+  }
+  let fmt = format;
+  try {
+    fmt ??= await probe(fh, path);
+  } catch (e) {
+    await fh.close().catch(() => undefined);
+    await lock.release();
+    throw e;
+  }
+  if (fmt === 'raw') return RawDisk.open(path, fh, lock, { readOnly, probed: format === null });
+  return Qcow2Disk.open(path, fh, lock, {
+    readOnly,
+    openBacking: (name, backingFormat) => openBacking(path, name, backingFormat, [...above, real]),
+  });
+}
+
+async function openBacking(image: string, name: string, format: string | null, above: string[]): Promise<BlockDevice> {
+  if (/^[a-z][a-z0-9+.-]*:/i.test(name) && !isAbsolute(name)) {
+    throw new DiskError(`${image}: backing file "${name}" is not a file name (protocols and json: are not supported)`, 'unsupported');
+  }
+  if (format !== null && format !== 'raw' && format !== 'qcow2') {
+    throw new DiskError(`${image}: backing file format "${format}" is not supported (raw or qcow2)`, 'unsupported');
+  }
+  // qemu-img stores the name as given; a relative one is relative to the image's folder.
+  const path = isAbsolute(name) ? name : resolve(dirname(image), name);
+  try {
+    return await openLayer(path, true, format, above);
+  } catch (e) {
+    if (e instanceof DiskError) throw new DiskError(`${image}: cannot open its backing file: ${e.message}`, e.code);
+    throw e;
+  }
+}
+
+async function probe(fh: Parameters<typeof readAt>[0], path: string): Promise<DiskFormat> {
+  const magic = new Uint8Array(4);
+  await readAt(fh, path, magic, 0);
+  return new DataView(magic.buffer).getUint32(0) === QCOW2_MAGIC ? 'qcow2' : 'raw';
+}

@@ -1,0 +1,76 @@
+// The qcow2 image file as the metadata code sees it: cluster-sized I/O, the bound that
+// every offset read from the image is checked against, and fdatasync as a write barrier.
+import type { FileHandle } from 'node:fs/promises';
+import { DiskError } from './block-device.js';
+import { readAt, syncData, writeAt } from './file-io.js';
+import { corrupt } from './qcow2-header.js';
+
+export class Qcow2File {
+  readonly clusterSize: number;
+  /**
+   * Clusters below this index exist (in the file, or allocated since open). Metadata that
+   * points at or past it is corrupt: following it could write anywhere in the host file.
+   */
+  endCluster: number;
+  private unsynced = false;
+  private syncing: Promise<void> | null = null;
+
+  constructor(
+    readonly fh: FileHandle,
+    readonly path: string,
+    readonly clusterBits: number,
+    fileSize: number,
+  ) {
+    this.clusterSize = 2 ** clusterBits;
+    this.endCluster = Math.ceil(fileSize / this.clusterSize);
+  }
+
+  read(into: Uint8Array, pos: number): Promise<void> {
+    return readAt(this.fh, this.path, into, pos);
+  }
+
+  async write(data: Uint8Array, pos: number): Promise<void> {
+    this.unsynced = true;
+    await writeAt(this.fh, this.path, data, pos);
+  }
+
+  /**
+   * Makes every write completed so far durable. Metadata that points at something (an L2
+   * entry at a data cluster, the refcount table at a block) is written only after this
+   * barrier has made the thing pointed at durable, so a crash at any moment leaves at worst
+   * leaked clusters, never a pointer to garbage.
+   */
+  async sync(): Promise<void> {
+    for (;;) {
+      if (this.syncing) {
+        await this.syncing.catch(() => undefined);
+        continue;
+      }
+      if (!this.unsynced) return;
+      this.unsynced = false;
+      const done = syncData(this.fh, this.path);
+      this.syncing = done;
+      try {
+        await done;
+      } catch (e) {
+        this.unsynced = true;
+        throw e;
+      } finally {
+        this.syncing = null;
+      }
+      return;
+    }
+  }
+
+  /** Checks the offset of a one-cluster table (L2 table, refcount block) read from metadata. */
+  checkTable(what: string, offset: number): void {
+    if (offset % this.clusterSize !== 0) throw this.corrupt(`${what} at ${offset} is not aligned to a cluster`);
+    if (offset < this.clusterSize || offset / this.clusterSize >= this.endCluster) {
+      throw this.corrupt(`${what} at ${offset} is outside the image`);
+    }
+  }
+
+  corrupt(what: string): DiskError {
+    return corrupt(this.path, `${what}; check it with \`qemu-img check ${this.path}\``);
+  }
+}
