@@ -142,6 +142,19 @@ export class InterceptService {
     return true;
   }
 
+  /**
+   * Performs every posted store and returns the mailbox request, if any. The mailbox is
+   * looked at first: a VP posts its stores before it fills the mailbox, so every store
+   * that precedes the request is in the ring by then and is performed here before the
+   * request is answered. (Draining first would race: a store and a request arriving
+   * between the two steps would see the load answered before the store was done.)
+   */
+  take(perform: (addr: bigint, width: number, value: bigint) => void): InterceptRequest | undefined {
+    const req = this.request();
+    this.drainStores(perform);
+    return req;
+  }
+
   /** The request waiting in the mailbox, if any. */
   request(): InterceptRequest | undefined {
     const { i32, i64 } = this.cb;
