@@ -9,6 +9,8 @@ function packageVersion(): string {
   return pkg.version;
 }
 
+const collect = (value: string, previous: string[]) => [...previous, value];
+
 export function main(argv: string[]): void {
   const program = new Command();
   program
@@ -40,12 +42,19 @@ Exit codes: 0 pass, 1 the program reported a failure, 2 bad usage or unreadable 
     .option('-k, --kernel <file>', 'RISC-V Linux kernel Image, optionally gzipped (default: guest/images/Image.gz)')
     .option('-i, --initrd <file>', 'initramfs (default: guest/images/initramfs.cpio.gz with the default kernel)')
     .option('--no-initrd', 'boot without an initramfs')
-    .option('-a, --append <cmdline>', 'kernel command line', DEFAULT_APPEND)
+    .option('-a, --append <cmdline>', `kernel command line (default: "${DEFAULT_APPEND}", plus "root=/dev/vda rw" with --root; console=hvc0 with --console virtio)`)
     .option('-m, --memory <size>', 'guest RAM, e.g. 256M, 1G', '256M')
     .option('-c, --cpus <n>', 'virtual processors, 1..8', '1')
+    .option('-d, --disk <file[,readonly]>', 'attach a disk image (raw or qcow2) as /dev/vda, /dev/vdb, ...; repeatable', collect, [])
+    .option('-r, --root <file>', 'boot from this root disk image (ext4, raw or qcow2): it becomes /dev/vda, no initramfs')
+    .addOption(new Option('--console <kind>', 'the console on this terminal: serial (ttyS0) or virtio (hvc0)').choices(['serial', 'virtio']).default('serial'))
     .addHelpText('after', `
 The console is attached to this terminal in raw mode: Ctrl-A X quits, Ctrl-A H lists the keys.
 When stdin is not a terminal, stdin goes to the guest and guest output to stdout.
+
+Disks are virtio-blk devices served from the image files: raw or qcow2 (v2/v3, with backing
+files). An image is locked while a VM uses it. Example with a copy-on-write overlay:
+  qemu-img create -f qcow2 -b rootfs.qcow2 -F qcow2 my.qcow2 && tshv run --root my.qcow2
 
 Exit codes: 0 the guest powered off (or Ctrl-A X), 1 the guest panicked or the hypervisor
 failed, 2 bad usage or unreadable images.`)

@@ -1,12 +1,14 @@
 // `tshv run`: boot a Linux guest with its console on this terminal (or on stdin/stdout
 // when they are not a terminal), like `qemu-system-riscv64 -nographic`.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Vm, type VmConfig } from '../parent/vm.js';
 import type { StopReason } from '../parent/vm-protocol.js';
 import { checkLinuxImage } from '../parent/linux-boot.js';
 import { MAX_RAM_BYTES } from '../cpu/memory.js';
 import { parseSize } from './units.js';
+import type { ConsoleKind, DiskSpec } from '../parent/vm-protocol.js';
+import { MAX_DISKS } from '../parent/vsp/synthetic.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 export const DEFAULT_KERNEL = root + 'guest/images/Image.gz';
@@ -14,7 +16,10 @@ export const DEFAULT_INITRD = root + 'guest/images/initramfs.cpio.gz';
 export const DEFAULT_APPEND = 'console=ttyS0';
 const MIN_RAM_BYTES = 16 * 1024 * 1024;
 
-export interface RunFlags { kernel?: string; initrd?: string | false; append?: string; memory: string; cpus: string }
+export interface RunFlags {
+  kernel?: string; initrd?: string | false; append?: string; memory: string; cpus: string;
+  disk?: string[]; root?: string; console?: ConsoleKind;
+}
 
 export class UsageError extends Error {}
 
@@ -28,9 +33,29 @@ export function runConfig(flags: RunFlags): VmConfig {
   if (!Number.isInteger(cpus) || cpus < 1 || cpus > 8) throw new UsageError(`--cpus must be a whole number from 1 to 8, got "${flags.cpus}"`);
   const kernel = readImage(flags.kernel ?? DEFAULT_KERNEL, 'kernel');
   checkLinuxImage(kernel); // throws with a reason if it is not a RISC-V Linux Image
-  const initrdPath = flags.initrd === false ? undefined : flags.initrd ?? (flags.kernel ? undefined : DEFAULT_INITRD);
+  const disks = [...(flags.root ? [diskSpec(flags.root, '--root')] : []), ...(flags.disk ?? []).map((d) => diskSpec(d, '--disk'))];
+  if (disks.length > MAX_DISKS) throw new UsageError(`at most ${MAX_DISKS} disks (--root counts as one), got ${disks.length}`);
+  if (flags.root && disks[0].readOnly) throw new UsageError('--root cannot be read-only');
+  // A root disk replaces the initramfs unless one is named explicitly.
+  const defaultInitrd = flags.kernel || flags.root ? undefined : DEFAULT_INITRD;
+  const initrdPath = flags.initrd === false ? undefined : flags.initrd ?? defaultInitrd;
   const initrd = initrdPath ? readImage(initrdPath, 'initrd') : undefined;
-  return { kernel, initrd, append: flags.append ?? DEFAULT_APPEND, memoryBytes, cpus };
+  const console = flags.console ?? 'serial';
+  const append = flags.append ?? [console === 'virtio' ? 'console=hvc0' : DEFAULT_APPEND, ...(flags.root ? ['root=/dev/vda rw'] : [])].join(' ');
+  return { kernel, initrd, append, memoryBytes, cpus, disks, console };
+}
+
+/** FILE[,readonly] (also ",ro"): a disk image that must exist. */
+export function diskSpec(spec: string, option: string): DiskSpec {
+  const [path, ...opts] = spec.split(',');
+  let readOnly = false;
+  for (const o of opts) {
+    if (o === 'readonly' || o === 'ro') readOnly = true;
+    else throw new UsageError(`${option} ${spec}: unknown option "${o}" (only "readonly" is known)`);
+  }
+  if (!path) throw new UsageError(`${option} needs an image file`);
+  if (!existsSync(path)) throw new UsageError(`${option} ${path}: no such file`);
+  return { path, readOnly };
 }
 
 /** Runs a parser whose errors are the user's: they become UsageErrors (exit 2, no stack). */

@@ -10,6 +10,7 @@ import {
   ControlBlock, Intercept, PartitionState, VpState, VP_IN_GUEST, HSM_START_ADDR64, HSM_OPAQUE64,
 } from './control-block.js';
 import { InterceptChannel } from './intercept.js';
+import type { ChannelRegisters } from '../vmbus/channel.js';
 import { Plic, PLIC_BASE, PLIC_SIZE } from './plic.js';
 import { handleSbi, RfenceKind, SBI_SUCCESS, SBI_ERR_ALREADY_AVAILABLE, SBI_ERR_FAILED, type SbiHost } from './sbi.js';
 
@@ -21,7 +22,7 @@ const SSIP = 1 << 1;
 
 // CSRs the hypervisor programs as the guest's "M-mode firmware" (privileged spec 3.1.8,
 // 3.1.11, 3.1.18): every exception and S-level interrupt the guest can handle goes to S.
-const CSR_MEDELEG = 0x302, CSR_MIDELEG = 0x303, CSR_MCOUNTEREN = 0x306, CSR_MENVCFG = 0x30a;
+const CSR_MEDELEG = 0x302, CSR_MIDELEG = 0x303, CSR_MCOUNTEREN = 0x306, CSR_MENVCFG = 0x30a, CSR_SCOUNTEREN = 0x106;
 /** Exceptions 0-8 (all but ecall from S), page faults 12, 13, 15. */
 const GUEST_MEDELEG = 0xb1ffn;
 const GUEST_MIDELEG = 0x222n;            // SSI, STI, SEI
@@ -39,6 +40,8 @@ export interface VpEnv {
   readonly now: () => bigint;
   /** Guest-physical ranges the parent emulates devices in (its intercept registrations). */
   readonly intercepts: readonly MmioRange[];
+  /** VMBus channels' doorbell and interrupt registers, served here without the parent. */
+  readonly channels?: ChannelRegisters;
 }
 
 export interface MmioRange {
@@ -68,6 +71,10 @@ export function bootGuestHart(hart: Hart, entry: bigint, arg: bigint): void {
   hart.setCsr(CSR_MIDELEG, GUEST_MIDELEG);
   hart.setCsr(CSR_MCOUNTEREN, GUEST_MCOUNTEREN);
   hart.setCsr(CSR_MENVCFG, MENVCFG_STCE);
+  // Firmware's choice for a WARL register the kernel may leave alone: Linux 6.1 sets
+  // scounteren only from its SBI PMU driver, and without it U-mode rdtime (the vDSO's
+  // clock_gettime) would trap as illegal (privileged spec 4.1.5).
+  hart.setCsr(CSR_SCOUNTEREN, GUEST_MCOUNTEREN);
   hart.setField(CFG_SBI, 1n);
   hart.setX(10, BigInt(hart.hartId));
   hart.setX(11, arg);
@@ -123,7 +130,8 @@ export class VirtualProcessor implements SbiHost {
   }
 
   /**
-   * Path 2: the interrupt controller is served here; ranges the parent registered go to it
+   * Path 2: the interrupt controller and VMBus channel signals are served here; ranges the
+   * parent registered go to it
    * (stores posted, loads answered); anything else is an access fault, as on hardware.
    */
   private mmio(store: boolean): boolean {
@@ -135,6 +143,8 @@ export class VirtualProcessor implements SbiHost {
       else hart.mmioComplete(plic.read(offset, width));
       return true;
     }
+    const fast = this.env.channels?.access(addr, width, store, hart.exitValue);
+    if (fast !== undefined) { hart.mmioComplete(fast); return true; }
     const range = intercepts.find((r) => addr >= r.base && end <= r.base + r.size);
     if (!range) { hart.mmioFault(); return true; }
     if (!store && range.shadow) {

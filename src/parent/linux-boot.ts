@@ -9,13 +9,15 @@ export interface LinuxBootConfig {
   kernel: Uint8Array;
   initrd?: Uint8Array;
   bootargs: string;
+  /** virtio-mmio slots with a device behind them (they get device-tree nodes). */
+  virtioSlots?: number[];
 }
 
 /** Loads everything into `ram` (index 0 = guest-physical ramBase). */
 export function loadLinux(ram: Uint8Array, c: LinuxBootConfig): BootLayout {
   return place({
     ram, ramBase: c.ramBase, kernel: c.kernel, initrd: c.initrd,
-    buildFdt: (initrd) => buildVirtDtb({ cpus: c.cpus, ramBase: c.ramBase, ramBytes: BigInt(ram.length), bootargs: c.bootargs, initrd }),
+    buildFdt: (initrd) => buildVirtDtb({ cpus: c.cpus, ramBase: c.ramBase, ramBytes: BigInt(ram.length), bootargs: c.bootargs, initrd, virtioSlots: c.virtioSlots }),
   });
 }
 

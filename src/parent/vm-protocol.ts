@@ -1,5 +1,6 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { MmioRange } from '../hypervisor/vp.js';
+import type { ChannelOffer } from '../vmbus/channel.js';
 
 // Messages between the main thread and a VM worker. Everything the worker must react to
 // while running goes through shared memory instead (control block, input ring).
@@ -20,10 +21,24 @@ export interface VmWorkerData {
   control: SharedArrayBuffer;
   /** Console input ring (src/parent/byte-ring.ts). */
   input: SharedArrayBuffer;
+  /** The partition's VMBus channel table (src/vmbus/channel.ts). */
+  channelTable: SharedArrayBuffer;
+  /** Disk images, attached in order as /dev/vda, /dev/vdb, ... */
+  disks: DiskSpec[];
+  /** Which device gets console input: the 16550 (ttyS0) or virtio-console (hvc0). */
+  console: ConsoleKind;
 }
 
+export interface DiskSpec { path: string; readOnly: boolean }
+export type ConsoleKind = 'serial' | 'virtio';
+
+/** Main thread -> VM worker. */
+export type VmCommand =
+  /** Fault injection (like QEMU's blkdebug): the named device's back-end throws on its next request. */
+  | { type: 'inject-fault'; device: string };
+
 /** VM worker -> VP thread, before the partition starts running. */
-export interface InterceptMapMessage { type: 'intercepts'; ranges: MmioRange[] }
+export interface InterceptMapMessage { type: 'intercepts'; ranges: MmioRange[]; channels: ChannelOffer[] }
 
 export type StopReason =
   | { kind: 'poweroff' }      // the guest powered off

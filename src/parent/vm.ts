@@ -10,7 +10,8 @@ import { Partition, type PartitionAction } from '../hypervisor/partition.js';
 import { createPlicState } from '../hypervisor/plic.js';
 import type { VpThreadData } from './vp-thread.js';
 import { VIRT_MAP } from './machine/virt.js';
-import type { VmWorkerData, VmEvent, StopReason } from './vm-protocol.js';
+import type { VmWorkerData, VmEvent, StopReason, DiskSpec, ConsoleKind, VmCommand } from './vm-protocol.js';
+import { createChannelTable } from '../vmbus/channel.js';
 
 export interface VmConfig {
   kernel: Uint8Array;
@@ -18,6 +19,10 @@ export interface VmConfig {
   append: string;
   memoryBytes: number;
   cpus: number;
+  /** Disk images attached as /dev/vda, /dev/vdb, ... (default none). */
+  disks?: DiskSpec[];
+  /** Which console gets input: 'serial' (ttyS0, default) or 'virtio' (hvc0). */
+  console?: ConsoleKind;
 }
 
 export interface VmEvents {
@@ -48,13 +53,15 @@ export class Vm extends EventEmitter<VmEvents> {
     const core = coreModule();
     const epoch = timebaseNow();
     const channels = Array.from({ length: config.cpus }, () => new MessageChannel());
+    const channelTable = createChannelTable();
     const data: VmWorkerData = {
       ...config, memory, plicState, vpPorts: channels.map((c) => c.port1), control: this.control.buffer, input: this.input.buffer,
+      channelTable, disks: config.disks ?? [], console: config.console ?? 'serial',
     };
     this.worker = new Worker(new URL('./vm-worker.js', import.meta.url), { workerData: data, transferList: channels.map((c) => c.port1) });
     for (let index = 0; index < config.cpus; index++) {
       const vp: VpThreadData = {
-        index, memory, control: this.control.buffer, plicState, ramBase: VIRT_MAP.ram.base, ramSize: BigInt(config.memoryBytes),
+        index, memory, control: this.control.buffer, plicState, channelTable, ramBase: VIRT_MAP.ram.base, ramSize: BigInt(config.memoryBytes),
         epoch, port: channels[index].port2, core,
       };
       const t = new Worker(new URL('./vp-thread.js', import.meta.url), { workerData: vp, transferList: [channels[index].port2] });
@@ -77,6 +84,12 @@ export class Vm extends EventEmitter<VmEvents> {
   /** Hard power-off. */
   stop(): void {
     if (!this.stoppedWith && this.partition.can('stop')) this.partition.apply('stop');
+  }
+
+  /** Fault injection: the back-end of `device` (e.g. "vda") fails on its next request. */
+  injectFault(device: string): void {
+    const command: VmCommand = { type: 'inject-fault', device };
+    this.worker.postMessage(command);
   }
 
   /** Suspends every VP (they park outside guest code); false unless the VM was running. */

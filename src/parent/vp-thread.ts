@@ -5,18 +5,21 @@ import { Hart, timebaseNow } from '../cpu/hart.js';
 import { ControlBlock, VpState, PartitionState } from '../hypervisor/control-block.js';
 import type { InterceptMapMessage } from './vm-protocol.js';
 import { Plic } from '../hypervisor/plic.js';
-import { VirtualProcessor, type MmioRange } from '../hypervisor/vp.js';
+import { VirtualProcessor } from '../hypervisor/vp.js';
+import { ChannelRegisters } from '../vmbus/channel.js';
 
 export interface VpThreadData {
   index: number;
   memory: WebAssembly.Memory;
   control: SharedArrayBuffer;
   plicState: SharedArrayBuffer;
+  /** The partition's VMBus channel table: doorbells and interrupt status. */
+  channelTable: SharedArrayBuffer;
   ramBase: bigint;
   ramSize: bigint;
   /** Timebase origin shared by the partition's VPs (timebaseNow() at partition start). */
   epoch: bigint;
-  /** To the VM worker, which polls it (it is blocked in Atomics.wait, not in its event loop). */
+  /** To the VM worker: the device map comes in, failures go out. */
   port: MessagePort;
   /** The compiled core, shared by all threads (see coreModule). */
   core: WebAssembly.Module;
@@ -30,11 +33,11 @@ const now = () => timebaseNow() - d.epoch;
 const hart = new Hart(d.memory, d.index, d.ramBase, d.ramSize, now, d.core);
 const plic = new Plic(d.plicState, d.memory, cb.vpCount, cb);
 
-/** Waits until the VM worker has built the machine; its device ranges arrive on the port. */
-function interceptMap(): MmioRange[] | undefined {
+/** Waits until the VM worker has built the machine; its device map arrives on the port. */
+function deviceMap(): InterceptMapMessage | undefined {
   for (;;) {
     const m = receiveMessageOnPort(d.port);
-    if (m) return (m.message as InterceptMapMessage).ranges;
+    if (m) return m.message as InterceptMapMessage;
     const seq = cb.wakeSeq(d.index);
     const ps = cb.partitionState();
     if (ps === PartitionState.Stopping || ps === PartitionState.Stopped) return undefined;
@@ -43,8 +46,11 @@ function interceptMap(): MmioRange[] | undefined {
 }
 
 try {
-  const intercepts = interceptMap();
-  if (intercepts) new VirtualProcessor({ index: d.index, hart, cb, plic, ramBase: d.ramBase, ramSize: d.ramSize, now, intercepts }).run();
+  const map = deviceMap();
+  if (map) {
+    const channels = new ChannelRegisters(d.channelTable, map.channels, (line, level) => plic.setLine(line, level), () => cb.ringDoorbell());
+    new VirtualProcessor({ index: d.index, hart, cb, plic, ramBase: d.ramBase, ramSize: d.ramSize, now, intercepts: map.ranges, channels }).run();
+  }
 } catch (e) {
   const message: VpThreadMessage = { type: 'error', index: d.index, message: (e as Error).stack ?? String(e) };
   d.port.postMessage(message);

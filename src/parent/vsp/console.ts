@@ -1,0 +1,72 @@
+// virtio-console (virtio 1.2 §5.3), one port: the guest's hvc0. Queue 0 (receiveq)
+// carries host input to the guest, queue 1 (transmitq) the guest's output.
+import type { DeviceContext, VirtioDevice } from './virtio-mmio.js';
+import { scatter } from '../../vmbus/virtqueue.js';
+
+export const VIRTIO_ID_CONSOLE = 3;
+const RX = 0, TX = 1;
+/** Input kept while the guest has no receive buffers posted; beyond this it is dropped. */
+const MAX_BACKLOG = 1 << 20;
+
+export class VirtioConsole implements VirtioDevice {
+  readonly name = 'virtio-console';
+  readonly deviceId = VIRTIO_ID_CONSOLE;
+  readonly features = 0n;
+  readonly queueMax = [64, 64];
+  /** struct virtio_console_config: cols, rows, max_nr_ports, emerg_wr (no feature bits: unused). */
+  readonly config = new Uint8Array(12);
+  private ctx: DeviceContext | undefined;
+  private backlog: Uint8Array[] = [];
+  private backlogBytes = 0;
+
+  /** @param output receives what the guest writes to hvc0 */
+  constructor(private readonly output: (bytes: Uint8Array) => void) {}
+
+  activate(ctx: DeviceContext): void { this.ctx = ctx; this.deliver(); }
+  reset(): void { this.ctx = undefined; }
+
+  /** Host input for the guest: delivered now if it has buffers posted, else kept in order. */
+  receive(bytes: Uint8Array): void {
+    if (this.backlogBytes + bytes.length > MAX_BACKLOG) return;
+    this.backlog.push(bytes.slice());
+    this.backlogBytes += bytes.length;
+    this.deliver();
+  }
+
+  notify(queue: number): void {
+    if (queue === RX) this.deliver();
+    else if (queue === TX) this.transmit();
+  }
+
+  private transmit(): void {
+    const q = this.ctx?.queues[TX];
+    if (!q) return;
+    do {
+      for (let chain = q.pop(); chain; chain = q.pop()) {
+        for (const b of chain.readable) this.output(b.slice());
+        q.push(chain.head, 0);
+      }
+      this.ctx!.notifyUsed(q);
+    } while (q.armNotify());
+  }
+
+  private deliver(): void {
+    const q = this.ctx?.queues[RX];
+    if (!q) return;
+    while (this.backlog.length && q.pending() > 0) {
+      const chain = q.pop()!;
+      let written = 0;
+      while (this.backlog.length && written < chain.writableBytes) {
+        const head = this.backlog[0];
+        const n = scatter(chain.writable, written, head);
+        written += n;
+        this.backlogBytes -= n;
+        if (n < head.length) this.backlog[0] = head.subarray(n);
+        else this.backlog.shift();
+      }
+      q.push(chain.head, written);
+    }
+    this.ctx!.notifyUsed(q);
+    q.armNotify();
+  }
+}

@@ -1,0 +1,80 @@
+// The synthetic devices of one VM (ARCHITECTURE.md path 3): its disks, the virtio console
+// and the entropy source, each a VSP behind a virtio-mmio transport in a slot of the virt
+// board, joined to the hypervisor by a VMBus channel.
+import { Channel } from '../../vmbus/channel.js';
+import type { GuestMemory } from '../../vmbus/guest-memory.js';
+import { openDisk } from '../drivers/disk/open.js';
+import type { BlockDevice } from '../drivers/disk/block-device.js';
+import type { MmioBus } from '../devices/mmio.js';
+import { VIRT_IRQ, virtioSlotBase } from '../machine/virt.js';
+import type { DiskSpec } from '../vm-protocol.js';
+import { VirtioBlk } from './blk.js';
+import { VirtioConsole } from './console.js';
+import { VirtioRng } from './rng.js';
+import { VirtioMmio, type VirtioDevice } from './virtio-mmio.js';
+
+/** The virt board's virtio-mmio slots; two go to the console and the entropy source. */
+export const MAX_DISKS = 6;
+
+export interface SyntheticDevices {
+  readonly transports: readonly VirtioMmio[];
+  readonly disks: readonly VirtioBlk[];
+  readonly console: VirtioConsole;
+  /** Slots in use (for the device tree). */
+  readonly slots: number[];
+  /** Flushes and closes the disk images (releasing their locks). */
+  close(): Promise<void>;
+}
+
+export interface SyntheticConfig {
+  disks: readonly DiskSpec[];
+  channelTable: SharedArrayBuffer;
+  memory: GuestMemory;
+  bus: MmioBus;
+  setLine: (line: number, level: boolean) => void;
+  consoleOutput: (bytes: Uint8Array) => void;
+  log: (message: string) => void;
+  /** A VSP failed (a bug, not an I/O error): the VM must stop. */
+  fault: (device: string, e: unknown) => void;
+}
+
+/** /dev/vda, vdb, ...: the name Linux gives the n-th virtio disk. */
+export function diskName(n: number): string { return 'vd' + String.fromCharCode(0x61 + n); }
+
+/** Opens the disks (all or none) and offers every device on the bus. */
+export async function attachSyntheticDevices(c: SyntheticConfig): Promise<SyntheticDevices> {
+  if (c.disks.length > MAX_DISKS) throw new Error(`at most ${MAX_DISKS} disks, got ${c.disks.length}`);
+  const images: BlockDevice[] = [];
+  try {
+    for (const spec of c.disks) images.push(await openDisk(spec.path, { readOnly: spec.readOnly }));
+  } catch (e) {
+    await Promise.allSettled(images.map((d) => d.close()));
+    throw e;
+  }
+
+  const transports: VirtioMmio[] = [];
+  const offer = (device: VirtioDevice) => {
+    const slot = transports.length;
+    const base = virtioSlotBase(slot);
+    const channel = new Channel(c.channelTable, VirtioMmio.offer(slot, device.deviceId, VIRT_IRQ.virtio0 + slot, base), c.memory, c.setLine);
+    const t = new VirtioMmio(device, channel, c.log);
+    c.bus.map(base, t);
+    transports.push(t);
+  };
+  const disks = images.map((image, n) => {
+    const name = diskName(n);
+    return new VirtioBlk(`virtio-blk ${name}`, image, { serial: `tshv-${name}` }, (e) => c.fault(name, e));
+  });
+  disks.forEach(offer);
+  const console = new VirtioConsole(c.consoleOutput);
+  offer(console);
+  offer(new VirtioRng());
+
+  return {
+    transports, disks, console, slots: transports.map((_, i) => i),
+    close: async () => {
+      const results = await Promise.allSettled(images.map((d) => d.close()));
+      for (const r of results) if (r.status === 'rejected') c.log(`closing a disk: ${(r.reason as Error).message}`);
+    },
+  };
+}

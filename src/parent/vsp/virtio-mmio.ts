@@ -1,0 +1,278 @@
+// The guest-facing transport of a synthetic device: virtio over MMIO, version 2 (virtio
+// 1.2 §4.2), in one of the virt board's slots. Stock Linux drivers talk to it unchanged.
+// The register file lives here, in the VM worker; the three registers on the data path
+// (QueueNotify, InterruptStatus, InterruptACK) are VMBus channel registers the hypervisor
+// serves on the VP thread (src/vmbus/channel.ts), so I/O never waits for this thread.
+import type { MmioDevice, Width } from '../devices/mmio.js';
+import { Channel, type ChannelOffer } from '../../vmbus/channel.js';
+import { gpaFromHalves } from '../../vmbus/guest-memory.js';
+import { SplitQueue, VirtqueueError, type QueueLayout } from '../../vmbus/virtqueue.js';
+
+// Register offsets (§4.2.2, Table "MMIO Device Register Layout").
+export const REG = {
+  magic: 0x000, version: 0x004, deviceId: 0x008, vendorId: 0x00c,
+  deviceFeatures: 0x010, deviceFeaturesSel: 0x014, driverFeatures: 0x020, driverFeaturesSel: 0x024,
+  queueSel: 0x030, queueNumMax: 0x034, queueNum: 0x038, queueReady: 0x044, queueNotify: 0x050,
+  interruptStatus: 0x060, interruptAck: 0x064, status: 0x070,
+  queueDescLow: 0x080, queueDescHigh: 0x084, queueDriverLow: 0x090, queueDriverHigh: 0x094,
+  queueDeviceLow: 0x0a0, queueDeviceHigh: 0x0a4, shmSel: 0x0ac, shmLenLow: 0x0b0, shmLenHigh: 0x0b4,
+  shmBaseLow: 0x0b8, shmBaseHigh: 0x0bc, queueReset: 0x0c0, configGeneration: 0x0fc, config: 0x100,
+} as const;
+
+const MAGIC = 0x7472_6976; // "virt"
+const VENDOR = 0x5648_5354; // "TSHV"
+export const MMIO_WINDOW = 0x1000;
+
+// Device status bits (§2.1).
+export const STATUS = { acknowledge: 1, driver: 2, driverOk: 4, featuresOk: 8, needsReset: 64, failed: 128 } as const;
+// Interrupt status bits (§4.2.2 InterruptStatus).
+export const INT_USED_BUFFER = 1, INT_CONFIG_CHANGE = 2;
+
+// Transport feature bits (§6).
+export const F_INDIRECT_DESC = 1n << 28n;
+export const F_EVENT_IDX = 1n << 29n;
+export const F_VERSION_1 = 1n << 32n;
+const TRANSPORT_FEATURES = F_INDIRECT_DESC | F_EVENT_IDX | F_VERSION_1;
+
+/** What the transport gives a VSP once the driver is ready (DRIVER_OK). */
+export interface DeviceContext {
+  /** The queues the driver enabled (undefined: not enabled). */
+  readonly queues: readonly (SplitQueue | undefined)[];
+  /** The features both sides agreed on. */
+  readonly features: bigint;
+  /** Used-buffer notification for `queue`, if its suppression settings want one. */
+  notifyUsed(queue: SplitQueue): void;
+  /** The device changed its configuration space: new generation, config interrupt. */
+  configChanged(): void;
+}
+
+/** A VSP: the device-type half of a synthetic device (virtio-blk, -console, -rng, ...). */
+export interface VirtioDevice {
+  /** For messages: "virtio-blk vda". */
+  readonly name: string;
+  /** Virtio device ID (§5). */
+  readonly deviceId: number;
+  /** Device-type feature bits it offers (the transport adds its own). */
+  readonly features: bigint;
+  /** Largest size of each queue, in queue order. */
+  readonly queueMax: readonly number[];
+  /** The device configuration space, kept current by the device. */
+  readonly config: Uint8Array;
+  /** The driver wrote configuration space (most fields are read-only: ignore those). */
+  configWrite?(offset: number, bytes: Uint8Array): void;
+  /** The driver set DRIVER_OK: the queues are live. */
+  activate(ctx: DeviceContext): void;
+  /** The driver notified `queue` (already known to be enabled). */
+  notify(queue: number): void;
+  /** The device is reset: forget requests and queues (in-flight I/O must not touch them). */
+  reset(): void;
+}
+
+interface QueueRegs { num: number; ready: boolean; desc: [number, number]; driver: [number, number]; device: [number, number] }
+
+const newQueueRegs = (): QueueRegs => ({ num: 0, ready: false, desc: [0, 0], driver: [0, 0], device: [0, 0] });
+
+export class VirtioMmio implements MmioDevice {
+  readonly size = MMIO_WINDOW;
+  readonly name: string;
+  private status = 0;
+  private deviceFeaturesSel = 0;
+  private driverFeaturesSel = 0;
+  private driverFeatures = 0n;
+  private queueSel = 0;
+  private queues: QueueRegs[];
+  private configGeneration = 0;
+  private live: DeviceContext | undefined;
+  /** Why the device needs a reset, if it does (DEVICE_NEEDS_RESET). */
+  broken: string | undefined;
+
+  /**
+   * @param log where the transport reports a guest's protocol errors (the device then
+   *   needs a reset; they are the guest's problem, never the host's)
+   */
+  constructor(readonly device: VirtioDevice, readonly channel: Channel, private readonly log: (m: string) => void) {
+    this.name = device.name;
+    this.queues = device.queueMax.map(newQueueRegs);
+  }
+
+  get offeredFeatures(): bigint { return this.device.features | TRANSPORT_FEATURES; }
+  get driverStatus(): number { return this.status; }
+
+  read(offset: number, width: Width): bigint {
+    if (offset >= REG.config) return this.readConfig(offset - REG.config, width);
+    if (width !== 4) return 0n;
+    return BigInt(this.readRegister(offset) >>> 0);
+  }
+
+  write(offset: number, width: Width, value: bigint): void {
+    if (offset >= REG.config) { this.writeConfig(offset - REG.config, width, value); return; }
+    if (width === 4) this.writeRegister(offset, Number(value & 0xffff_ffffn));
+  }
+
+  private readRegister(offset: number): number {
+    const q = this.queues[this.queueSel];
+    switch (offset) {
+      case REG.magic: return MAGIC;
+      case REG.version: return 2;
+      case REG.deviceId: return this.device.deviceId;
+      case REG.vendorId: return VENDOR;
+      case REG.deviceFeatures:
+        return this.deviceFeaturesSel > 1 ? 0 : Number((this.offeredFeatures >> BigInt(32 * this.deviceFeaturesSel)) & 0xffff_ffffn);
+      case REG.queueNumMax: return q ? this.device.queueMax[this.queueSel] : 0;
+      case REG.queueReady: return q?.ready ? 1 : 0;
+      case REG.interruptStatus: return this.channel.interruptStatus();
+      case REG.status: return this.status;
+      case REG.shmLenLow: case REG.shmLenHigh: return -1; // no shared memory regions (§4.2.2)
+      case REG.configGeneration: return this.configGeneration;
+      default: return 0;
+    }
+  }
+
+  private writeRegister(offset: number, v: number): void {
+    const q = this.queues[this.queueSel];
+    // Queue registers may change only while the queue is disabled (§4.2.2.2).
+    const editable = q !== undefined && !q.ready;
+    switch (offset) {
+      case REG.deviceFeaturesSel: this.deviceFeaturesSel = v >>> 0; return;
+      case REG.driverFeaturesSel: this.driverFeaturesSel = v >>> 0; return;
+      case REG.driverFeatures:
+        if (this.driverFeaturesSel <= 1 && !(this.status & STATUS.featuresOk)) {
+          const shift = BigInt(32 * this.driverFeaturesSel);
+          this.driverFeatures = (this.driverFeatures & ~(0xffff_ffffn << shift)) | (BigInt(v >>> 0) << shift);
+        }
+        return;
+      case REG.queueSel: this.queueSel = v >>> 0; return;
+      case REG.queueNum: if (editable) q.num = v >>> 0; return;
+      case REG.queueReady: if (q) q.ready = (v & 1) === 1; return;
+      case REG.queueDescLow: if (editable) q.desc[0] = v; return;
+      case REG.queueDescHigh: if (editable) q.desc[1] = v; return;
+      case REG.queueDriverLow: if (editable) q.driver[0] = v; return;
+      case REG.queueDriverHigh: if (editable) q.driver[1] = v; return;
+      case REG.queueDeviceLow: if (editable) q.device[0] = v; return;
+      case REG.queueDeviceHigh: if (editable) q.device[1] = v; return;
+      case REG.queueNotify: this.notify(v >>> 0); return; // normally served by the hypervisor
+      case REG.interruptAck: this.channel.acknowledge(v); return;
+      case REG.status: this.writeStatus(v & 0xff); return;
+      default: return; // read-only or unknown: ignored
+    }
+  }
+
+  /** Device status (§2.1, §3.1.1): the driver's initialization steps and reset. */
+  private writeStatus(v: number): void {
+    if (v === 0) { this.reset(); return; }
+    const added = v & ~this.status;
+    // The driver writes back the whole byte; DEVICE_NEEDS_RESET is the device's to set.
+    this.status = (v & ~STATUS.needsReset) | (this.broken ? STATUS.needsReset : 0);
+    if (added & STATUS.featuresOk) {
+      const unknown = this.driverFeatures & ~this.offeredFeatures;
+      if (unknown || !(this.driverFeatures & F_VERSION_1)) this.status &= ~STATUS.featuresOk; // §3.1.1 step 6
+    }
+    if ((added & STATUS.driverOk) && !this.broken) this.start();
+  }
+
+  /** DRIVER_OK: open the channel over the enabled queues and hand them to the VSP. */
+  private start(): void {
+    if (!(this.status & STATUS.featuresOk)) { this.fail('DRIVER_OK without FEATURES_OK'); return; }
+    const layouts: (QueueLayout | undefined)[] = [];
+    for (const [i, r] of this.queues.entries()) {
+      if (!r.ready) { layouts.push(undefined); continue; }
+      const desc = gpaFromHalves(r.desc[0], r.desc[1]), driver = gpaFromHalves(r.driver[0], r.driver[1]);
+      const device = gpaFromHalves(r.device[0], r.device[1]);
+      if (desc === undefined || driver === undefined || device === undefined) { this.fail(`queue ${i}: ring address beyond guest RAM`); return; }
+      if (r.num > this.device.queueMax[i]) { this.fail(`queue ${i}: size ${r.num} exceeds the maximum ${this.device.queueMax[i]}`); return; }
+      layouts.push({ size: r.num, desc, driver, device });
+    }
+    const features = this.driverFeatures;
+    const queues = this.channel.open(layouts, { indirect: (features & F_INDIRECT_DESC) !== 0n, eventIdx: (features & F_EVENT_IDX) !== 0n });
+    if (typeof queues === 'string') { this.fail(queues); return; }
+    const ctx: DeviceContext = {
+      queues,
+      features,
+      notifyUsed: (q) => { if (this.live === ctx && q.needsInterrupt()) this.channel.interrupt(INT_USED_BUFFER); },
+      configChanged: () => { if (this.live === ctx) this.configChanged(); },
+    };
+    this.live = ctx;
+    this.guard(() => this.device.activate(ctx));
+    // A driver may queue buffers and kick before DRIVER_OK (Linux's virtio-rng does); the
+    // kick was dropped, so look at every queue once now that they are live.
+    for (const [q, queue] of queues.entries()) if (queue) this.notify(q);
+  }
+
+  /** Delivers doorbells the hypervisor collected for this channel (Channel.takeSignals). */
+  serviceSignals(bits: number): void {
+    for (let b = bits; b !== 0; b &= b - 1) this.notify(31 - Math.clz32(b & -b));
+  }
+
+  /** A notification for queue q; ignored before DRIVER_OK or for a queue not enabled. */
+  private notify(q: number): void {
+    if (!this.live || this.broken || !this.live.queues[q]) return;
+    this.guard(() => this.device.notify(q));
+  }
+
+  /**
+   * Runs VSP code that reads the rings: a guest that broke the ring rules gets
+   * DEVICE_NEEDS_RESET; anything else is a fault in the VSP and goes up (it ends the VM).
+   */
+  guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      if (!(e instanceof VirtqueueError)) throw e;
+      this.fail(e.message);
+    }
+  }
+
+  /** §2.1.2: the device has hit an error the driver must reset it to recover from. */
+  fail(reason: string): void {
+    if (this.broken) return;
+    this.broken = reason;
+    this.log(`${this.name}: device needs reset: ${reason}`);
+    this.live = undefined;
+    this.device.reset();
+    this.channel.close();
+    this.status |= STATUS.needsReset;
+    this.configChanged();
+  }
+
+  private configChanged(): void {
+    this.configGeneration = (this.configGeneration + 1) | 0;
+    this.channel.interrupt(INT_CONFIG_CHANGE);
+  }
+
+  /** Writing 0 to Status (§4.2.2.1): back to the state after power-on. */
+  reset(): void {
+    this.live = undefined;
+    this.device.reset();
+    this.channel.close();
+    this.broken = undefined;
+    this.status = 0;
+    this.deviceFeaturesSel = this.driverFeaturesSel = this.queueSel = 0;
+    this.driverFeatures = 0n;
+    this.queues = this.device.queueMax.map(newQueueRegs);
+  }
+
+  private readConfig(offset: number, width: Width): bigint {
+    const c = this.device.config;
+    if (offset + width > c.length) return 0n;
+    let v = 0n;
+    for (let i = width - 1; i >= 0; i--) v = (v << 8n) | BigInt(c[offset + i]);
+    return v;
+  }
+
+  private writeConfig(offset: number, width: Width, value: bigint): void {
+    if (offset + width > this.device.config.length || !this.device.configWrite) return;
+    const bytes = new Uint8Array(width);
+    for (let i = 0; i < width; i++) bytes[i] = Number((value >> BigInt(8 * i)) & 0xffn);
+    this.device.configWrite(offset, bytes);
+  }
+
+  /** The channel's offer for a device at `base` (its fast registers are in this window). */
+  static offer(index: number, deviceClass: number, line: number, base: bigint): ChannelOffer {
+    return {
+      index, deviceClass, instance: index, line,
+      doorbell: base + BigInt(REG.queueNotify),
+      interruptStatus: base + BigInt(REG.interruptStatus),
+      interruptAck: base + BigInt(REG.interruptAck),
+    };
+  }
+}
