@@ -42,7 +42,8 @@ export function lockDirFor(realPath: string, root = lockRoot()): string {
 
 const ENTRY = /^([rw])-(\d+)-[0-9a-f-]{36}$/;
 const RETRIES = 4;
-const YOUNG_MS = 2000;
+/** An entry younger than this may belong to an opener still deciding: worth a retry. */
+const YOUNG_MS = 200;
 
 /** Takes a lock on the image at realPath (resolve symlinks first), or fails with 'locked'. */
 export async function lockImage(realPath: string, mode: LockMode, root = lockRoot()): Promise<ImageLock> {
@@ -67,7 +68,7 @@ export async function lockImage(realPath: string, mode: LockMode, root = lockRoo
     await fh.close();
     await unlink(entry).catch(() => undefined);
     if (attempt >= RETRIES || !conflicts.some((c) => c.young)) throw lockedError(realPath, mode, conflicts);
-    await new Promise((r) => setTimeout(r, 5 + Math.random() * 20 * (attempt + 1)));
+    await new Promise((r) => setTimeout(r, 2 + Math.random() * 8 * (attempt + 1)));
   }
 }
 
