@@ -1,0 +1,83 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { openDisk } from './open.js';
+import { tempDir } from './test-support.js';
+
+const dir = tempDir();
+
+test('raw: reads and writes go straight to and from views over shared memory (guest RAM)', async () => {
+  const path = join(dir, 'shared.img');
+  writeFileSync(path, new Uint8Array(8192));
+  const disk = await openDisk(path, { format: 'raw' });
+  assert.equal(disk.format, 'raw');
+  assert.equal(disk.size, 8192);
+  const ram = new Uint8Array(new SharedArrayBuffer(65536));
+  ram.fill(0x5a, 1000, 1000 + 3000);
+  await disk.write(700, ram.subarray(1000, 4000));
+  await disk.flush();
+  const file = readFileSync(path);
+  assert.equal(file[699], 0);
+  assert.equal(file[700], 0x5a);
+  assert.equal(file[3699], 0x5a);
+  assert.equal(file[3700], 0);
+  await disk.read(0, ram.subarray(10000, 10000 + 8192));
+  assert.deepEqual(ram.subarray(10000, 10000 + 8192), new Uint8Array(file));
+  await disk.close();
+});
+
+test('raw: the size is rounded down to whole sectors; bytes past the end of the file read as zero', async () => {
+  const path = join(dir, 'odd.img');
+  writeFileSync(path, new Uint8Array(3000).fill(1));
+  const disk = await openDisk(path, {});
+  assert.equal(disk.size, 2560);
+  truncateSync(path, 1000); // shrunk under us
+  const buf = new Uint8Array(2560).fill(9);
+  await disk.read(0, buf);
+  assert.equal(buf[999], 1);
+  assert.equal(buf[1000], 0);
+  assert.equal(buf[2559], 0);
+  await disk.close();
+});
+
+test('raw: requests outside the disk, writes to a read-only disk, use after close', async () => {
+  const path = join(dir, 'ro.img');
+  writeFileSync(path, new Uint8Array(4096));
+  const disk = await openDisk(path, { readOnly: true });
+  assert.equal(disk.readOnly, true);
+  await assert.rejects(disk.read(4000, new Uint8Array(512)), { code: 'range' });
+  await assert.rejects(disk.read(-1, new Uint8Array(1)), { code: 'range' });
+  await assert.rejects(disk.write(0, new Uint8Array(512)), { code: 'read-only' });
+  await assert.rejects(disk.discard(0, 512), { code: 'read-only' });
+  await disk.flush();
+  await disk.close();
+  await disk.close();
+  await assert.rejects(disk.read(0, new Uint8Array(1)), /closed/);
+});
+
+test('raw: close waits for requests in flight', async () => {
+  const path = join(dir, 'inflight.img');
+  writeFileSync(path, new Uint8Array(1 << 20));
+  const disk = await openDisk(path, {});
+  const data = new Uint8Array(1 << 20).fill(7);
+  const write = disk.write(0, data);
+  await disk.close();
+  await write;
+  assert.equal(readFileSync(path)[(1 << 20) - 1], 7);
+});
+
+test('raw: a probed raw image refuses a qcow2 header in sector 0; an explicit format allows it', async () => {
+  const path = join(dir, 'probed.img');
+  writeFileSync(path, new Uint8Array(4096));
+  const magic = Uint8Array.from([0x51, 0x46, 0x49, 0xfb]);
+  let disk = await openDisk(path, {});
+  await assert.rejects(disk.write(0, magic), /qcow2 header/);
+  await disk.write(0, magic.subarray(0, 2)); // half of it is not a header
+  await assert.rejects(disk.write(2, magic.subarray(2)), /qcow2 header/);
+  await disk.write(512, magic);
+  await disk.close();
+  disk = await openDisk(path, { format: 'raw' });
+  await disk.write(0, magic);
+  await disk.close();
+});
