@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeSync, openSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import assert from 'node:assert/strict';
 import type { BlockDevice } from './block-device.js';
 
 export const QEMU_IMG = '/usr/bin/qemu-img';
@@ -112,4 +113,60 @@ export function firstDifference(a: Uint8Array, b: Uint8Array): number {
   const n = Math.min(a.length, b.length);
   for (let i = 0; i < n; i++) if (a[i] !== b[i]) return i;
   return a.length === b.length ? -1 : n;
+}
+
+/** What the disk should hold: the writes applied to a plain array. */
+export class Model {
+  readonly bytes: Uint8Array;
+  constructor(size: number, readonly clusterSize: number) {
+    this.bytes = new Uint8Array(size);
+  }
+  write(offset: number, data: Uint8Array): void {
+    this.bytes.set(data, offset);
+  }
+  /** The whole clusters in [offset, offset + length) (the last one may be partial). */
+  wholeClusters(offset: number, length: number): [number, number] {
+    const cs = this.clusterSize;
+    const end = offset + length === this.bytes.length ? this.bytes.length : Math.floor((offset + length) / cs) * cs;
+    return [Math.ceil(offset / cs) * cs, end];
+  }
+  /** Whole clusters in the range read as zeros afterwards (v3, or v2 without backing). */
+  discard(offset: number, length: number): void {
+    const [start, end] = this.wholeClusters(offset, length);
+    if (end > start) this.bytes.fill(0, start, end);
+  }
+  /**
+   * A discard as the BlockDevice contract has it: each whole cluster now reads as zeros or
+   * as before (e.g. still from a backing file). Checks that, and takes what the disk holds.
+   */
+  async discardLoosely(disk: BlockDevice, offset: number, length: number): Promise<void> {
+    const [start, end] = this.wholeClusters(offset, length);
+    for (let at = start; at < end; at += this.clusterSize) {
+      const now = new Uint8Array(Math.min(this.clusterSize, end - at));
+      await disk.read(at, now);
+      const before = this.bytes.subarray(at, at + now.length);
+      assert.ok(now.every((b) => b === 0) || firstDifference(now, before) === -1, `discarded cluster at ${at} holds neither zeros nor its old data`);
+      before.set(now);
+    }
+  }
+}
+
+export async function assertContents(disk: BlockDevice, model: Model, what: string): Promise<void> {
+  const got = await contents(disk);
+  const at = firstDifference(got, model.bytes);
+  assert.equal(at, -1, `${what}: first difference at byte ${at} (cluster ${Math.floor(at / model.clusterSize)})`);
+}
+
+/** A random request: offsets and lengths at sector granularity, often crossing clusters. */
+export function randomRequest(r: (n: number) => number, size: number, clusterSize: number): [number, number] {
+  const maxLength = Math.min(size, clusterSize * 3);
+  const length = (1 + r(maxLength / 512)) * 512;
+  const offset = r((size - length) / 512 + 1) * 512;
+  return [offset, length];
+}
+
+export function pattern(length: number, seed: number): Uint8Array {
+  const b = new Uint8Array(length);
+  for (let i = 0; i < length; i++) b[i] = (seed * 31 + i * 7 + (i >> 9)) & 255;
+  return b;
 }
