@@ -122,7 +122,8 @@ export class VirtioMmio implements MmioDevice {
       case REG.queueReady: return q?.ready ? 1 : 0;
       case REG.interruptStatus: return this.channel.interruptStatus();
       case REG.status: return this.status;
-      case REG.shmLenLow: case REG.shmLenHigh: return -1; // no shared memory regions (§4.2.2)
+      // No shared memory regions: length -1 and base 0xffffffffffffffff (§4.2.2).
+      case REG.shmLenLow: case REG.shmLenHigh: case REG.shmBaseLow: case REG.shmBaseHigh: return -1;
       case REG.configGeneration: return this.configGeneration;
       default: return 0;
     }
@@ -188,7 +189,7 @@ export class VirtioMmio implements MmioDevice {
     const ctx: DeviceContext = {
       queues,
       features,
-      notifyUsed: (q) => { if (this.live === ctx && q.needsInterrupt()) this.channel.interrupt(INT_USED_BUFFER); },
+      notifyUsed: (q) => { const w = this.live === ctx && q.needsInterrupt(); if (this.device.deviceId === 3) console.error('NOTIFY', w, this.channel.interruptStatus()); if (w) this.channel.interrupt(INT_USED_BUFFER); },
       configChanged: () => { if (this.live === ctx) this.configChanged(); },
     };
     this.live = ctx;
