@@ -12,6 +12,8 @@ export class Qcow2File {
    * points at or past it is corrupt: following it could write anywhere in the host file.
    */
   endCluster: number;
+  /** The file's length, counting writes issued: clusters from here on read as zeros. */
+  size: number;
   private unsynced = false;
   private syncing: Promise<void> | null = null;
 
@@ -23,6 +25,7 @@ export class Qcow2File {
   ) {
     this.clusterSize = 2 ** clusterBits;
     this.endCluster = Math.ceil(fileSize / this.clusterSize);
+    this.size = fileSize;
   }
 
   read(into: Uint8Array, pos: number): Promise<void> {
@@ -31,14 +34,13 @@ export class Qcow2File {
 
   async write(data: Uint8Array, pos: number): Promise<void> {
     this.unsynced = true;
+    this.size = Math.max(this.size, pos + data.length);
     await writeAt(this.fh, this.path, data, pos);
   }
 
   /**
-   * Makes every write completed so far durable. Metadata that points at something (an L2
-   * entry at a data cluster, the refcount table at a block) is written only after this
-   * barrier has made the thing pointed at durable, so a crash at any moment leaves at worst
-   * leaked clusters, never a pointer to garbage.
+   * Makes every write completed so far durable: the barrier between writing something and
+   * writing what points at it (qcow2.ts, "commit").
    */
   async sync(): Promise<void> {
     for (;;) {

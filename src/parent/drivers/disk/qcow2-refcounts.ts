@@ -3,16 +3,13 @@
 // refcount_bits-wide counts (refcount_bits = 1 << refcount_order, 1 to 64; sub-byte counts
 // are packed from the least significant bit).
 //
-// Ordering, so that the image on disk is consistent whenever the process dies:
-// - a new cluster's refcount is written before anything points at it (the caller syncs
-//   between the two);
-// - a new refcount block is written and synced before the table points at it, and a new
-//   refcount table before the header does;
-// - a cluster that is no longer referenced is only decremented after a sync has made the
-//   removal of the reference durable (deferDecrement / takeDeferred), so a refcount never
-//   drops below the number of durable references to it. Until then the cluster is
-//   simply not reused; if the process dies it is leaked, which `qemu-img check -r leaks`
-//   reclaims.
+// Counts change in memory and are written by writeDirty() when the driver commits
+// (qcow2.ts): before the fdatasync that precedes any entry pointing at a new cluster.
+// Changes to the structure itself are written at once, in an order that is consistent at
+// every step: a new refcount block is written and synced before the table points at it,
+// a new refcount table before the header does. A cluster that loses its reference is only
+// decremented once that loss is durable (deferDecrement / takeDeferred), so a refcount
+// never drops below the number of durable references to it.
 import { MAX_REFTABLE_BYTES, H } from './qcow2-header.js';
 import type { Qcow2File } from './qcow2-file.js';
 import type { MetadataMap } from './qcow2-metadata.js';
@@ -81,7 +78,7 @@ export class Refcounts {
 
   /**
    * Finds a free cluster, sets its refcount to 1 and returns its index. The count is only
-   * in memory until writeDirty().
+   * in memory until writeDirty(); it is not handed out twice meanwhile.
    */
   async allocate(): Promise<number> {
     for (;;) {
@@ -102,12 +99,12 @@ export class Refcounts {
     }
   }
 
-  /** Queues a decrement for once the reference's removal is durable (see takeDeferred). */
+  /** Queues a decrement: the reference's removal is written, not yet durable (takeDeferred). */
   deferDecrement(cluster: number): void {
     this.deferred.push(cluster);
   }
 
-  /** The decrements queued so far; sync, then pass them to decrement(). */
+  /** The decrements queued so far: fdatasync, then pass them to decrement(). */
   takeDeferred(): number[] {
     const d = this.deferred;
     this.deferred = [];
@@ -159,11 +156,16 @@ export class Refcounts {
   }
 
   private async findFree(): Promise<number> {
-    for (let c = this.freeHint; ; c++) {
-      if ((await this.get(c)) !== 0) continue;
-      const kind = this.meta.kindOf(c);
-      if (kind) throw this.file.corrupt(`cluster ${c} holds the ${kind} but its refcount is 0`);
-      if (!this.busy(c)) return c;
+    for (let c = this.freeHint; ; ) {
+      const i = Math.floor(c / this.perBlock);
+      const b = i < this.tableEntries ? this.blockOffset(i) : 0;
+      const block = b === 0 ? null : await this.block(b); // no block: all of its clusters are free
+      for (const end = (i + 1) * this.perBlock; c < end; c++) {
+        if (block && this.entry(block, c % this.perBlock) !== 0) continue;
+        const kind = this.meta.kindOf(c);
+        if (kind) throw this.file.corrupt(`cluster ${c} holds the ${kind} but its refcount is 0`);
+        if (!this.busy(c)) return c;
+      }
     }
   }
 

@@ -1,20 +1,25 @@
 // The qcow2 image driver, versions 2 and 3 (QEMU docs/interop/qcow2.txt).
 //
 // Guest offset → host offset goes through the L1 table (in memory) and L2 tables (a cache).
-// Reads and writes of clusters already allocated to this image with refcount 1 (COPIED)
-// run concurrently and never take the mutex; everything that changes metadata (allocation,
-// copy-on-write, discard, flush) runs one at a time under it.
+// Reads, and writes to clusters this image already owns (standard clusters with refcount 1,
+// "COPIED"), run concurrently without the mutex; everything that changes metadata
+// (allocation, copy-on-write, discard, commit, flush) runs one at a time under it.
 //
-// An allocating write goes in three phases, so that the image is consistent whenever the
-// process dies (at worst some clusters leak):
-//   1. allocate: refcounts of the new clusters (data, L2 tables) are written;
-//   2. fill: the new data clusters (the guest's bytes merged with the old contents: backing
-//      file, compressed cluster, zeros, or a cluster shared with a snapshot) and the new L2
-//      tables are written; then fdatasync;
-//   3. link: L2 entries and L1 entries are pointed at them. The clusters they pointed at
-//      before are decremented only after the next fdatasync (Refcounts.deferDecrement).
-// Metadata is written through, never held dirty in memory, so flush is fdatasync plus the
-// deferred decrements.
+// Memory always holds the current metadata; the file catches up in an order that keeps it
+// consistent whatever moment the process dies or the power fails:
+//   - an allocating write takes new clusters (refcounts in memory), writes their contents
+//     (the guest's bytes merged with the old contents: backing file, compressed cluster,
+//     zeros, or a cluster shared with a snapshot) and any new L2 table in full, and points
+//     the L2/L1 entries at them in memory only;
+//   - a commit (at flush, when many tables are pending, or a moment after a change) writes
+//     the changed refcounts, fdatasyncs, and only then writes the changed L2/L1 entries:
+//     nothing on disk ever points at a cluster whose contents or refcount are not durable;
+//   - a cluster that lost its reference is decremented only after the commit that wrote
+//     the change has been followed by another fdatasync, so no durable reference outlives
+//     its refcount.
+// A process killed between commits loses the allocating writes since the last commit
+// (the guest did not flush them) and leaves, at worst, a few leaked clusters; after a
+// completed flush everything is on disk and `qemu-img check` finds nothing.
 //
 // A cluster that a request without the mutex is reading or writing is "in flight"; the
 // allocator does not hand it out again until that I/O is done, even if a racing discard or
@@ -32,10 +37,16 @@ import { checkFeatures, H, headerClusterBits, parseHeader, type Qcow2Header } fr
 import { MetadataMap } from './qcow2-metadata.js';
 import { Refcounts } from './qcow2-refcounts.js';
 import { readSnapshotTable } from './qcow2-snapshots.js';
+import { PendingTables } from './qcow2-pending.js';
 import { checkRange, Requests } from './requests.js';
 import { TableCache } from './table-cache.js';
 
 const inflateRaw = promisify(zlib.inflateRaw);
+
+/** A change is committed at most this long after it was made (if nothing commits sooner). */
+const COMMIT_DELAY_MS = 1000;
+/** Commit once this many tables have pending changes (they are pinned in memory). */
+const MAX_PENDING_TABLES = 256;
 
 /** Opens the image's backing file (read-only), given its name as stored and its format. */
 export type OpenBacking = (name: string, format: string | null) => Promise<BlockDevice>;
@@ -54,6 +65,8 @@ interface Piece {
   data: Uint8Array;
   /** The entry before this write. */
   old: L2Entry;
+  /** The new cluster is past anything ever written to the file: it reads as zeros already. */
+  fresh: boolean;
   /** Host offset written to: the cluster itself (in place) or a new one. */
   host: number;
   inPlace: boolean;
@@ -92,6 +105,10 @@ export class Qcow2Disk implements BlockDevice {
   private readonly decompressed = new Map<number, Uint8Array>();
   /** Set when a metadata update failed halfway: memory and file may disagree. */
   private broken: DiskError | null = null;
+  private readonly pending: PendingTables;
+  /** Clusters whose last reference was dropped in memory, for after the next commit. */
+  private removals: number[] = [];
+  private commitTimer: NodeJS.Timeout | null = null;
 
   private constructor(
     readonly path: string,
@@ -116,6 +133,7 @@ export class Qcow2Disk implements BlockDevice {
       await file.read(t, offset);
       return t;
     });
+    this.pending = new PendingTables(file, this.l2);
   }
 
   get version(): 2 | 3 {
@@ -190,14 +208,18 @@ export class Qcow2Disk implements BlockDevice {
     checkRange(this, offset, data.length);
     this.checkWritable();
     return this.requests.run(async () => {
-      if (data.length === 0 || (await this.writeInPlace(offset, data))) return;
-      await this.mutex.run(() => this.guard(() => this.writeAllocating(offset, data)));
+      // Clusters another request allocates meanwhile are then written in place, outside
+      // the mutex; after a few such rounds the write goes in under the mutex.
+      for (let round = 0; data.length > 0; round++) {
+        if (await this.writeInPlace(offset, data)) return;
+        if (await this.mutex.run(() => this.guard(() => this.writeAllocating(offset, data, round >= 2)))) return;
+      }
     });
   }
 
   async flush(): Promise<void> {
     if (this.readOnly) return;
-    return this.requests.run(() => this.mutex.run(() => (this.broken ? this.file.sync() : this.guard(() => this.sync()))));
+    return this.requests.run(() => this.mutex.run(() => (this.broken ? this.file.sync() : this.guard(() => this.flushAll()))));
   }
 
   async discard(offset: number, length: number): Promise<void> {
@@ -208,8 +230,9 @@ export class Qcow2Disk implements BlockDevice {
 
   async close(): Promise<void> {
     if (!(await this.requests.close())) return;
+    if (this.commitTimer) clearTimeout(this.commitTimer);
     try {
-      if (!this.readOnly) await this.mutex.run(() => (this.broken ? this.file.sync() : this.sync()));
+      if (!this.readOnly) await this.mutex.run(() => (this.broken ? this.file.sync() : this.flushAll()));
     } finally {
       await this.file.fh.close().catch(() => undefined);
       await this.backing?.close().catch(() => undefined);
@@ -356,7 +379,12 @@ export class Qcow2Disk implements BlockDevice {
     }
   }
 
-  private async writeAllocating(offset: number, data: Uint8Array): Promise<void> {
+  /**
+   * Writes under the mutex, allocating what the write needs. Returns false, having written
+   * nothing, if it needs nothing allocated (unless inPlaceToo): the caller then writes in
+   * place without the mutex.
+   */
+  private async writeAllocating(offset: number, data: Uint8Array, inPlaceToo: boolean): Promise<boolean> {
     const rc = this.refcounts!;
     const groups = new Map<number, TableGroup>();
     const pinned: number[] = [];
@@ -389,58 +417,53 @@ export class Qcow2Disk implements BlockDevice {
         const old = l2Entry(view(group.table), g % this.l2Entries, this.file.clusterBits);
         const inPlace = group.state === 'own' && old.kind === 'standard' && old.copied;
         if (inPlace) this.checkWritableData(old.host);
-        group.pieces.push({ g, at, data: data.subarray(pos, pos + n), old, host: inPlace ? old.host : 0, inPlace });
+        group.pieces.push({ g, at, data: data.subarray(pos, pos + n), old, host: inPlace ? old.host : 0, inPlace, fresh: false });
         pos += n;
       }
       const all = [...groups.values()];
       const pieces = all.flatMap((gr) => gr.pieces);
-      const allocating = all.some((gr) => gr.state !== 'own') || pieces.some((p) => !p.inPlace);
-      if (!allocating) {
+      if (all.every((gr) => gr.state === 'own') && pieces.every((p) => p.inPlace)) {
+        if (!inPlaceToo) return false;
         await settle(pieces.map((p) => this.file.write(p.data, p.host + p.at)));
-        return;
+        return true;
       }
 
-      // 1. Allocate.
+      // Allocate (refcounts in memory), then write the new clusters and tables.
       this.markBrokenOnError = true;
       for (const gr of all) if (gr.state !== 'own') gr.newOffset = (await rc.allocate()) * this.cs;
       for (const p of pieces) if (!p.inPlace) p.host = (await rc.allocate()) * this.cs;
-      await rc.writeDirty();
-
-      // 2. Fill the new clusters and tables, then make them durable.
+      const unwritten = Math.ceil(this.file.size / this.cs) * this.cs; // clusters past here read as zeros
+      for (const p of pieces) p.fresh = p.host >= unwritten;
       await settle(pieces.map((p) => (p.inPlace ? this.file.write(p.data, p.host + p.at) : this.fillCluster(p))));
       for (const gr of all) {
         if (gr.state === 'own') continue;
         const tv = view(gr.table);
         for (const p of gr.pieces) if (!p.inPlace) setL2Standard(tv, p.g % this.l2Entries, p.host);
-        await this.file.write(gr.table, gr.newOffset);
+        await this.file.write(gr.table, gr.newOffset); // unreachable until its L1 entry is committed
       }
-      await this.barrier();
 
-      // 3. Link.
+      // Point the tables at them, in memory; the file follows at the next commit.
       for (const gr of all) {
         if (gr.state === 'own') {
           const tv = view(gr.table);
-          let lo = this.l2Entries;
-          let hi = 0;
           for (const p of gr.pieces) {
             if (p.inPlace) continue;
             const i = p.g % this.l2Entries;
             setL2Standard(tv, i, p.host);
-            lo = Math.min(lo, i);
-            hi = Math.max(hi, i + 1);
+            this.pending.mark(gr.oldOffset, gr.table, i * 8, i * 8 + 8, true);
           }
-          if (hi > lo) await this.file.write(gr.table.subarray(lo * 8, hi * 8), gr.oldOffset + lo * 8);
         } else {
           this.l2.install(gr.newOffset, gr.table);
           this.meta!.add(gr.newOffset / this.cs, 1, 'L2 table');
           setL1Entry(this.l1View, gr.l1Index, gr.newOffset);
-          await this.file.write(this.l1.subarray(gr.l1Index * 8, gr.l1Index * 8 + 8), this.header.l1TableOffset + gr.l1Index * 8);
-          if (gr.state === 'shared') rc.deferDecrement(gr.oldOffset / this.cs);
+          this.pending.mark(this.header.l1TableOffset, this.l1, gr.l1Index * 8, gr.l1Index * 8 + 8, false);
+          if (gr.state === 'shared') this.removals.push(gr.oldOffset / this.cs);
         }
-        for (const p of gr.pieces) if (!p.inPlace) this.deferFree(p.old);
+        for (const p of gr.pieces) if (!p.inPlace) this.dropReference(p.old);
       }
-      await rc.writeDirty();
       this.markBrokenOnError = false;
+      await this.changed();
+      return true;
     } finally {
       for (const o of pinned) this.l2.release(o);
     }
@@ -448,7 +471,8 @@ export class Qcow2Disk implements BlockDevice {
 
   /** Writes a new cluster: the piece's bytes over the cluster's old contents. */
   private async fillCluster(p: Piece): Promise<void> {
-    if (p.data.length === this.cs) return this.file.write(p.data, p.host);
+    const oldIsZero = p.old.kind === 'zero' || (p.old.kind === 'unallocated' && !this.backing);
+    if (p.data.length === this.cs || (p.fresh && oldIsZero)) return this.file.write(p.data, p.host + p.at);
     const buf = await this.oldContents(p.g, p.old);
     buf.set(p.data, p.at);
     await this.file.write(buf, p.host);
@@ -476,58 +500,82 @@ export class Qcow2Disk implements BlockDevice {
         const table = await this.l2.acquire(l1e.l2Offset);
         try {
           const tv = view(table);
-          let lo = this.l2Entries;
-          let hi = 0;
-          const freed: L2Entry[] = [];
           for (let i = g % this.l2Entries; i < g % this.l2Entries + (stop - g); i++) {
             const e = l2Entry(tv, i, this.file.clusterBits);
             if (e.kind === 'unallocated' || (e.kind === 'zero' && e.host === 0)) continue;
-            this.markBrokenOnError = true;
             if (v3) setL2Zero(tv, i);
             else setL2Unallocated(tv, i);
-            freed.push(e);
-            lo = Math.min(lo, i);
-            hi = Math.max(hi, i + 1);
+            this.pending.mark(l1e.l2Offset, table, i * 8, i * 8 + 8, true);
+            this.dropReference(e);
           }
-          if (hi > lo) await this.file.write(table.subarray(lo * 8, hi * 8), l1e.l2Offset + lo * 8);
-          for (const e of freed) this.deferFree(e);
-          this.markBrokenOnError = false;
         } finally {
           this.l2.release(l1e.l2Offset);
         }
       }
       g = stop;
     }
+    await this.changed();
   }
 
-  // ---- refcount bookkeeping ----
+  // ---- commits ----
 
-  /** Queues the decrement of what entry e pointed at, for after the next barrier. */
-  private deferFree(e: L2Entry): void {
-    const rc = this.refcounts!;
+  /** Records that an entry stopped pointing at what e describes (decremented later). */
+  private dropReference(e: L2Entry): void {
     if (e.kind === 'standard' || (e.kind === 'zero' && e.host !== 0)) {
-      rc.deferDecrement(e.host / this.cs);
+      this.removals.push(e.host / this.cs);
     } else if (e.kind === 'compressed') {
       // Every cluster the compressed bytes touch was counted once for this entry (as QEMU
       // counts them: qemu-img check, update_refcount over [offset, offset + length)).
       const last = Math.floor((e.host + e.length - 1) / this.cs);
-      for (let c = Math.floor(e.host / this.cs); c <= last; c++) rc.deferDecrement(c);
+      for (let c = Math.floor(e.host / this.cs); c <= last; c++) this.removals.push(c);
     }
   }
 
-  /** fdatasync, then apply the decrements queued before it. */
-  private async barrier(): Promise<void> {
-    const rc = this.refcounts!;
-    const ready = rc.takeDeferred();
-    await this.file.sync();
-    if (ready.length > 0) await rc.decrement(ready);
+  /** Metadata changed in memory: commit now if a lot is pending, else soon. */
+  private async changed(): Promise<void> {
+    if (this.pending.size >= MAX_PENDING_TABLES) return this.commit();
+    if (this.commitTimer) return;
+    this.commitTimer = setTimeout(() => {
+      this.commitTimer = null;
+      this.requests
+        .run(() => this.mutex.run(() => (this.broken ? Promise.resolve() : this.guard(() => this.commit()))))
+        .catch(() => undefined); // a failed commit has marked the disk broken
+    }, COMMIT_DELAY_MS);
+    this.commitTimer.unref();
   }
 
-  /** Flush: everything completed so far, decrements included, durable. */
-  private async sync(): Promise<void> {
-    await this.barrier();
-    await this.refcounts!.writeDirty();
+  /**
+   * Writes what memory has changed, in the order that keeps the file consistent:
+   * refcounts (new clusters counted), fdatasync (with the new clusters' contents), then the
+   * L2/L1 entries pointing at them. Decrements wait for a later fdatasync (takeDeferred).
+   */
+  private async commit(): Promise<void> {
+    const rc = this.refcounts!;
+    this.markBrokenOnError = true;
+    const ready = rc.takeDeferred(); // their references' removal was written before this sync
+    await rc.writeDirty();
     await this.file.sync();
+    if (ready.length > 0) await rc.decrement(ready);
+    const removals = this.removals;
+    this.removals = [];
+    await this.pending.writeAll();
+    for (const c of removals) rc.deferDecrement(c);
+    this.markBrokenOnError = false;
+  }
+
+  /** Flush: everything done so far durable, decrements included. */
+  private async flushAll(): Promise<void> {
+    const rc = this.refcounts!;
+    await this.commit();
+    this.markBrokenOnError = true;
+    const ready = rc.takeDeferred();
+    await this.file.sync();
+    if (ready.length > 0) {
+      await rc.decrement(ready);
+      await rc.writeDirty();
+      await this.file.sync();
+    }
+    this.markBrokenOnError = false;
   }
 
   /** A cluster's refcount reached 0: forget any copy of it. */

@@ -31,6 +31,13 @@ export class TableCache {
     }
   }
 
+  /** Pins a table that is in the cache (the caller got it and has not awaited since). */
+  pin(offset: number, table: Uint8Array): void {
+    const slot = this.entries.get(offset);
+    if (slot?.table === table) slot.pins++;
+    else this.install(offset, table, true);
+  }
+
   release(offset: number): void {
     const slot = this.entries.get(offset);
     if (slot && slot.pins > 0) slot.pins--;
