@@ -62,12 +62,13 @@ async function openLayer(path: string, readOnly: boolean, format: DiskFormat | n
   let fmt = format;
   try {
     fmt ??= await probe(fh, path);
+    if (fmt === 'raw') return await RawDisk.open(path, fh, lock, { readOnly, probed: format === null });
   } catch (e) {
     await fh.close().catch(() => undefined);
     await lock.release();
     throw e;
   }
-  if (fmt === 'raw') return RawDisk.open(path, fh, lock, { readOnly, probed: format === null });
+  // Qcow2Disk.open owns fh and lock from here, on failure too.
   return Qcow2Disk.open(path, fh, lock, {
     readOnly,
     openBacking: (name, backingFormat) => openBacking(path, name, backingFormat, [...above, real]),

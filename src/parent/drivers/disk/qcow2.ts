@@ -136,10 +136,6 @@ export class Qcow2Disk implements BlockDevice {
     this.pending = new PendingTables(file, this.l2);
   }
 
-  get version(): 2 | 3 {
-    return this.header.version;
-  }
-
   /**
    * Opens a qcow2 image on fh. Takes ownership of fh and lock (released on failure too, as
    * is the backing file once opened).
