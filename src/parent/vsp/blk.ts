@@ -21,6 +21,8 @@ const HEADER_BYTES = 16;
 const ID_BYTES = 20;
 /** struct virtio_blk_discard_write_zeroes: sector, num_sectors, flags. */
 const SEGMENT_BYTES = 16;
+/** Its flags: the only one defined (§5.2.6). */
+const SEGMENT_F_UNMAP = 1;
 
 const QUEUE_SIZE = 256;
 const SIZE_MAX = 1 << 20;          // bytes in one buffer
@@ -136,6 +138,7 @@ export class VirtioBlk implements VirtioDevice {
           const segs = gather(chain.readable, HEADER_BYTES, chain.readableBytes - HEADER_BYTES);
           if (!segs || segs.length % SEGMENT_BYTES !== 0) throw new BadRequest('malformed discard segments');
           const v = new DataView(segs.buffer);
+          if (unsupportedFlags(v, type)) { status = S_UNSUPP; break; }
           for (let o = 0; o < segs.length; o += SEGMENT_BYTES) {
             const n = v.getUint32(o + 8, true);
             const at = this.range(v.getBigUint64(o, true), n * SECTOR);
@@ -174,6 +177,18 @@ export class VirtioBlk implements VirtioDevice {
       await this.disk.write(at + done, ZERO_CHUNK.subarray(0, Math.min(ZERO_CHUNK.length, bytes - done)));
     }
   }
+}
+
+/**
+ * §5.2.6.2: a segment with an unknown flag, or a discard with `unmap` (only write zeroes
+ * may have it), makes the whole request VIRTIO_BLK_S_UNSUPP; checked before any segment runs.
+ */
+function unsupportedFlags(segs: DataView, type: number): boolean {
+  for (let o = 0; o < segs.byteLength; o += SEGMENT_BYTES) {
+    const flags = segs.getUint32(o + 12, true);
+    if ((flags & ~SEGMENT_F_UNMAP) !== 0 || (type === T_DISCARD && flags !== 0)) return true;
+  }
+  return false;
 }
 
 /** The guest asked for something impossible: VIRTIO_BLK_S_IOERR, nothing more. */
