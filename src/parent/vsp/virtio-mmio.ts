@@ -189,7 +189,7 @@ export class VirtioMmio implements MmioDevice {
     const ctx: DeviceContext = {
       queues,
       features,
-      notifyUsed: (q) => { const w = this.live === ctx && q.needsInterrupt(); if (this.device.deviceId === 3) console.error('NOTIFY', w, this.channel.interruptStatus()); if (w) this.channel.interrupt(INT_USED_BUFFER); },
+      notifyUsed: (q) => { if (this.live === ctx && q.needsInterrupt()) this.channel.interrupt(INT_USED_BUFFER); },
       configChanged: () => { if (this.live === ctx) this.configChanged(); },
     };
     this.live = ctx;
