@@ -30,7 +30,8 @@ export class VirtioConsole implements VirtioDevice {
     if (this.backlogBytes + bytes.length > MAX_BACKLOG) return;
     this.backlog.push(bytes.slice());
     this.backlogBytes += bytes.length;
-    this.deliver();
+    // Outside a transport call: a broken ring must still end in DEVICE_NEEDS_RESET.
+    this.ctx?.run(() => this.deliver());
   }
 
   notify(queue: number): void {
@@ -53,20 +54,23 @@ export class VirtioConsole implements VirtioDevice {
   private deliver(): void {
     const q = this.ctx?.queues[RX];
     if (!q) return;
-    while (this.backlog.length && q.pending() > 0) {
-      const chain = q.pop()!;
-      let written = 0;
-      while (this.backlog.length && written < chain.writableBytes) {
-        const head = this.backlog[0];
-        const n = scatter(chain.writable, written, head);
-        written += n;
-        this.backlogBytes -= n;
-        if (n < head.length) this.backlog[0] = head.subarray(n);
-        else this.backlog.shift();
+    do {
+      while (this.backlog.length && q.pending() > 0) {
+        const chain = q.pop()!;
+        let written = 0;
+        while (this.backlog.length && written < chain.writableBytes) {
+          const head = this.backlog[0];
+          const n = scatter(chain.writable, written, head);
+          written += n;
+          this.backlogBytes -= n;
+          if (n < head.length) this.backlog[0] = head.subarray(n);
+          else this.backlog.shift();
+        }
+        q.push(chain.head, written);
       }
-      q.push(chain.head, written);
-    }
-    this.ctx!.notifyUsed(q);
-    q.armNotify();
+      this.ctx!.notifyUsed(q);
+      // With EVENT_IDX a buffer posted before avail_event was written brings no kick:
+      // look again while input is waiting, or it waits for the next keystroke.
+    } while (q.armNotify() && this.backlog.length);
   }
 }

@@ -385,3 +385,19 @@ test('configChanged from a live device bumps the generation and raises a configu
   assert.equal(b.read(REG.interruptStatus), INT_CONFIG_CHANGE);
   assert.equal(b.status() & STATUS.needsReset, 0);
 });
+
+test('ctx.run guards device code outside a transport call, and runs nothing once the context is stale', () => {
+  const { b, device } = bench();
+  b.start([8]);
+  const ctx = device.ctx!;
+  let ran = 0;
+  ctx.run(() => { ran++; });
+  assert.equal(ran, 1);
+  const gen = b.read(REG.configGeneration);
+  assert.doesNotThrow(() => ctx.run(() => { throw new VirtqueueError('bad ring seen on host input'); }));
+  assertNeedsReset(b, gen, /bad ring seen on host input/);
+  ctx.run(() => { ran++; });
+  assert.equal(ran, 1, 'stale after DEVICE_NEEDS_RESET');
+  b.start([8]);
+  assert.throws(() => device.ctx!.run(() => { throw new RangeError('a VSP bug'); }), RangeError);
+});

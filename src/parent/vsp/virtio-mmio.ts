@@ -44,6 +44,12 @@ export interface DeviceContext {
   notifyUsed(queue: SplitQueue): void;
   /** The device changed its configuration space: new generation, config interrupt. */
   configChanged(): void;
+  /**
+   * Runs device code that reads the rings outside a transport call (host input, say): as
+   * inside notify, a guest that broke the ring rules gets DEVICE_NEEDS_RESET. Nothing
+   * runs once the context is stale (the device was reset).
+   */
+  run(fn: () => void): void;
 }
 
 /** A VSP: the device-type half of a synthetic device (virtio-blk, -console, -rng, ...). */
@@ -191,6 +197,7 @@ export class VirtioMmio implements MmioDevice {
       features,
       notifyUsed: (q) => { if (this.live === ctx && q.needsInterrupt()) this.channel.interrupt(INT_USED_BUFFER); },
       configChanged: () => { if (this.live === ctx) this.configChanged(); },
+      run: (fn) => { if (this.live === ctx) this.guard(fn); },
     };
     this.live = ctx;
     this.guard(() => this.device.activate(ctx));
