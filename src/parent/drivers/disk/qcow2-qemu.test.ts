@@ -8,6 +8,7 @@ import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BlockDevice } from './block-device.js';
+import { DiskError } from './block-device.js';
 import { openDisk } from './open.js';
 import { createQcow2 } from './qcow2-create.js';
 import {
@@ -188,6 +189,45 @@ test('internal snapshots: shared L2 tables and clusters are copied, never change
   assert.equal(firstDifference(qemuContents(path, dir, 's1'), original), -1, 'the snapshot is intact');
 });
 
+test('concurrent writes, discards, reads and flushes on disjoint ranges, with cluster reuse', opts, async () => {
+  const path = fresh();
+  const cs = 512;
+  const size = 512 << 10;
+  await createQcow2(path, { size, clusterBits: 9 });
+  const model = new Model(size, cs);
+  const disk = await openDisk(path, {});
+  const r = rng(99);
+  const slot = 16 << 10; // each request of a batch gets its own slot, so the model is exact
+  for (let batch = 0; batch < 12; batch++) {
+    const slots = [...Array(size / slot).keys()].filter(() => r(2) === 0);
+    await Promise.all([
+      ...slots.map(async (k) => {
+        const offset = k * slot + r(8) * 512;
+        const length = (1 + r(slot / 512 - 8)) * 512;
+        const op = r(4);
+        if (op === 0) {
+          model.discard(offset, length);
+          await disk.discard(offset, length);
+        } else if (op === 1) {
+          const expect = model.bytes.slice(offset, offset + length);
+          const got = new Uint8Array(length);
+          await disk.read(offset, got);
+          assert.equal(firstDifference(got, expect), -1, `batch ${batch}: read at ${offset}`);
+        } else {
+          const data = pattern(length, batch * 100 + k);
+          model.write(offset, data);
+          await disk.write(offset, data);
+        }
+      }),
+      ...(batch % 3 === 2 ? [disk.flush()] : []),
+    ]);
+  }
+  await assertContents(disk, model, 'after the batches');
+  await disk.close();
+  assertClean(path);
+  assert.equal(firstDifference(qemuContents(path, dir), model.bytes), -1);
+});
+
 test('discarded clusters are reused: rewriting after a discard does not grow the file', opts, async () => {
   const path = fresh();
   await createQcow2(path, { size: 1 << 20, clusterBits: 12 });
@@ -201,6 +241,47 @@ test('discarded clusters are reused: rewriting after a discard does not grow the
   await disk.close();
   assert.equal(statSync(path).size, full);
   assertClean(path);
+});
+
+test('fuzzed images (random bytes changed in metadata): DiskErrors only, no crash', opts, async () => {
+  const raw = fresh('raw');
+  writeFileSync(raw, pattern(128 << 10, 3));
+  const source = fresh();
+  qemuImg('convert', '-c', '-f', 'raw', '-O', 'qcow2', '-o', 'cluster_size=4k', raw, source);
+  qemuIo(source, 'write -P 0x11 0 20000', 'write -z 40960 8192');
+  qemuImg('snapshot', '-c', 's', source);
+  qemuIo(source, 'write -P 0x22 100000 20000');
+  const original = readFileSync(source);
+  const outcomes = new Map<string, number>();
+  for (let it = 0; it < 80; it++) {
+    const r = rng(it + 1);
+    const image = Buffer.from(original);
+    for (let k = 1 + r(6); k > 0; k--) {
+      const at = r(3) === 0 ? r(4 * 4096) : r(image.length); // often the header and first tables
+      image[at] = r(2) ? image[at]! ^ (1 << r(8)) : r(256);
+    }
+    const path = join(dir, `fuzz-${it % 2}.qcow2`);
+    writeFileSync(path, image);
+    let outcome = 'ok';
+    try {
+      const disk = await openDisk(path, { readOnly: r(3) === 0, format: 'qcow2' });
+      try {
+        for (let j = 0; j < 6; j++) {
+          const length = (1 + r(64)) * 512;
+          const offset = r((disk.size - length) / 512) * 512;
+          const op = disk.readOnly ? 0 : r(4);
+          await (op === 0 ? disk.read(offset, new Uint8Array(length)) : op === 1 ? disk.write(offset, pattern(length, j)) : op === 2 ? disk.discard(offset, length) : disk.flush());
+        }
+      } finally {
+        await disk.close();
+      }
+    } catch (e) {
+      assert.ok(e instanceof DiskError, `iteration ${it}: ${(e as Error).stack}`);
+      outcome = e.code;
+    }
+    outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+  }
+  assert.ok((outcomes.get('corrupt') ?? 0) > 0 && (outcomes.get('ok') ?? 0) > 0, JSON.stringify([...outcomes]));
 });
 
 test('SIGKILL: after a completed flush the image is consistent and holds the data; a kill at any other moment leaks at most', opts, async () => {
