@@ -30,6 +30,11 @@ test('rng gives at most 64 KiB per request, across the chain\'s buffers, and not
   assert.deepEqual(d!.collect().map((e) => e.len), [0x10000, 0]);
   const tail = b.ram.bytes(big.gpa as number + 0x8000, 0x10000);
   assert.ok(tail.every((x) => x === 0), 'bytes past 64 KiB are left alone');
+  const one = writable(b.ram, 0x20000); // a single buffer: 64 KiB in one piece
+  d!.add([one]);
+  b.kick(0);
+  assert.deepEqual(d!.collect().map((e) => e.len), [0x10000]);
+  assert.ok(b.ram.bytes(one.gpa as number + 0x10000, 0x10000).every((x) => x === 0));
 });
 
 test('buffers the driver queued (and kicked) before DRIVER_OK are filled at DRIVER_OK', () => {
