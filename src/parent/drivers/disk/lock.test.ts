@@ -53,6 +53,17 @@ test('a lock left by a dead process is stale and taken over', async () => {
   await l.release();
 });
 
+test('the first lock taken sweeps away dead processes\' entries of other images', async () => {
+  const sweepRoot = join(dir, 'sweep');
+  const deadPid = spawnSync(process.execPath, ['-e', '']).pid!;
+  const other = lockDirFor(image(), sweepRoot);
+  mkdirSync(other, { recursive: true });
+  writeFileSync(join(other, `r-${deadPid}-${randomUUID()}`), '{}');
+  const l = await lockImage(image(), 'shared', sweepRoot);
+  assert.equal(existsSync(other), false);
+  await l.release();
+});
+
 test('a lock of this process that no open file holds (a terminated worker) is stale', { skip: !existsSync('/proc/self/fd') && 'no /proc' }, async () => {
   const img = image();
   const lockDir = lockDirFor(img, root);

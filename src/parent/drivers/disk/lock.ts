@@ -47,6 +47,10 @@ const YOUNG_MS = 200;
 
 /** Takes a lock on the image at realPath (resolve symlinks first), or fails with 'locked'. */
 export async function lockImage(realPath: string, mode: LockMode, root = lockRoot()): Promise<ImageLock> {
+  if (!swept.has(root)) {
+    swept.add(root);
+    await sweep(root);
+  }
   const dir = await lockDirectory(realPath, root);
   const name = `${mode === 'exclusive' ? 'w' : 'r'}-${process.pid}-${randomUUID()}`;
   const entry = join(dir, name);
@@ -69,6 +73,25 @@ export async function lockImage(realPath: string, mode: LockMode, root = lockRoo
     await unlink(entry).catch(() => undefined);
     if (attempt >= RETRIES || !conflicts.some((c) => c.young)) throw lockedError(realPath, mode, conflicts);
     await new Promise((r) => setTimeout(r, 2 + Math.random() * 8 * (attempt + 1)));
+  }
+}
+
+const swept = new Set<string>();
+
+/**
+ * Removes the entries of dead processes for every image, once per thread and lock root,
+ * so that the locks of images nobody opens again do not pile up.
+ */
+async function sweep(root: string): Promise<void> {
+  const dirs = await readdir(root).catch(() => [] as string[]);
+  for (const d of dirs) {
+    const dir = join(root, d);
+    const names = await readdir(dir).catch(() => [] as string[]);
+    for (const name of names) {
+      const m = ENTRY.exec(name);
+      if (m && !pidAlive(Number(m[2]))) await unlink(join(dir, name)).catch(() => undefined);
+    }
+    await rmdir(dir).catch(() => undefined); // fails unless it is now empty
   }
 }
 
@@ -122,15 +145,17 @@ async function liveConflicts(dir: string, own: string, mode: LockMode): Promise<
 }
 
 async function holderAlive(pid: number, entry: string): Promise<boolean> {
-  if (pid !== process.pid) {
-    try {
-      process.kill(pid, 0);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ESRCH') return false;
-      // EPERM: alive, owned by another user.
-    }
-  }
+  if (!pidAlive(pid)) return false;
   return (await holdsOpen(pid === process.pid ? 'self' : String(pid), entry)) ?? true;
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code !== 'ESRCH'; // EPERM: alive, another user's
+  }
 }
 
 /** Whether the process has the file open, or undefined where /proc cannot tell. */
