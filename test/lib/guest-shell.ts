@@ -15,32 +15,23 @@ export const KERNEL_TROUBLE = ['Oops', 'Kernel panic', 'rcu_sched self-detected 
 
 export interface Exit { code: number | null; signal: NodeJS.Signals | null }
 
-export class GuestShell {
-  readonly child: ChildProcessWithoutNullStreams;
-  /** Resolves when the tshv process has exited. */
-  readonly exited: Promise<Exit>;
+/**
+ * A guest's busybox shell behind some console: output is fed in with `output`, input goes
+ * out through `send`. GuestShell drives one through a `tshv run` process, VmShell through
+ * a Vm object in this process.
+ */
+export abstract class ConsoleShell {
   private out = '';
-  private err = '';
   private seq = 0;
   private waiters: { test: () => boolean; resolve: () => void }[] = [];
 
-  constructor(args: readonly string[]) {
-    this.child = spawn(process.execPath, [TSHV, 'run', ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
-    this.child.stdout.setEncoding('latin1');
-    this.child.stderr.setEncoding('utf8');
-    this.child.stdout.on('data', (s: string) => { this.out += s.replace(/\r/g, ''); this.poke(); });
-    this.child.stderr.on('data', (s: string) => { this.err += s; this.poke(); });
-    this.child.stdin.on('error', () => {}); // EPIPE after the guest is gone: the exit code tells
-    this.exited = new Promise((resolve) => this.child.on('close', (code, signal) => { resolve({ code, signal }); this.poke(); }));
-  }
-
   /** Console output so far, CR removed (ttyS0 sends CR LF). */
   get log(): string { return this.out; }
-  get stderr(): string { return this.err; }
-  get pid(): number { return this.child.pid!; }
-  get running(): boolean { return this.child.exitCode === null && this.child.signalCode === null; }
+  /** Extra context for timeout messages. */
+  protected details(): string { return ''; }
+  abstract write(text: string): void;
 
-  write(text: string): void { this.child.stdin.write(text); }
+  protected output(s: string): void { this.out += s.replace(/\r/g, ''); this.poke(); }
 
   /** Waits until test() holds; rejects after ms with the end of the console log. */
   waitFor(what: string, test: () => boolean, ms = 60_000): Promise<void> {
@@ -50,7 +41,7 @@ export class GuestShell {
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((x) => x !== w);
         reject(new Error(`timed out after ${ms} ms waiting for ${what}\n--- console (last 1500 chars) ---\n` +
-          `${this.out.slice(-1500)}\n--- stderr ---\n${this.err}`));
+          `${this.out.slice(-1500)}${this.details()}`));
       }, ms);
       this.waiters.push(w);
     });
@@ -75,6 +66,38 @@ export class GuestShell {
     return between(this.out, begin, done);
   }
 
+  protected poke(): void {
+    const ready = this.waiters.filter((w) => w.test());
+    this.waiters = this.waiters.filter((w) => !ready.includes(w));
+    for (const w of ready) w.resolve();
+  }
+}
+
+/** The shell of a `tshv run` child process, in pipe mode. */
+export class GuestShell extends ConsoleShell {
+  readonly child: ChildProcessWithoutNullStreams;
+  /** Resolves when the tshv process has exited. */
+  readonly exited: Promise<Exit>;
+  private err = '';
+
+  constructor(args: readonly string[]) {
+    super();
+    this.child = spawn(process.execPath, [TSHV, 'run', ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child.stdout.setEncoding('latin1');
+    this.child.stderr.setEncoding('utf8');
+    this.child.stdout.on('data', (s: string) => this.output(s));
+    this.child.stderr.on('data', (s: string) => { this.err += s; this.poke(); });
+    this.child.stdin.on('error', () => {}); // EPIPE after the guest is gone: the exit code tells
+    this.exited = new Promise((resolve) => this.child.on('close', (code, signal) => { resolve({ code, signal }); this.poke(); }));
+  }
+
+  get stderr(): string { return this.err; }
+  get pid(): number { return this.child.pid!; }
+  get running(): boolean { return this.child.exitCode === null && this.child.signalCode === null; }
+  protected override details(): string { return `\n--- stderr ---\n${this.err}`; }
+
+  write(text: string): void { this.child.stdin.write(text); }
+
   /** Waits for the tshv process to exit by itself. */
   async waitForExit(what: string, ms = 60_000): Promise<Exit> {
     await this.waitFor(what, () => !this.running, ms);
@@ -89,12 +112,6 @@ export class GuestShell {
 
   /** Hard stop, for cleanup after a failure. */
   kill(): void { if (this.running) this.child.kill('SIGKILL'); }
-
-  private poke(): void {
-    const ready = this.waiters.filter((w) => w.test());
-    this.waiters = this.waiters.filter((w) => !ready.includes(w));
-    for (const w of ready) w.resolve();
-  }
 }
 
 /** The lines strictly between the line `begin` and the line `done` (both whole lines). */
