@@ -46,12 +46,16 @@ export const VP_IN_GUEST = 6;
 /** Posted-store ring: the VP produces at HEAD, the parent consumes at TAIL (free-running). */
 export const POSTED_HEAD = 7;
 export const POSTED_TAIL = 8;
+/** Exit counters, one i32 per VpExitReason from here (written by the VP, read by anyone). */
+export const VP_EXITS = 9;
 // VP block, i64 (BigInt64) indices relative to the block start; they begin at byte 64,
 // after the i32 fields above (control-block.test.ts checks that nothing overlaps).
 export const MAILBOX_ADDR64 = 8;   // byte 64
 export const MAILBOX_VALUE64 = 9;  // byte 72
 export const HSM_START_ADDR64 = 10; // byte 80
 export const HSM_OPAQUE64 = 11;     // byte 88
+/** Nanoseconds the VP has spent running (guest code and the hypervisor), parked time excluded. */
+export const VP_RUN_NS64 = 12;      // byte 96
 /**
  * Posted MMIO stores (like posted writes on a real bus, the VP does not wait for them):
  * POSTED_ENTRIES entries of three i64 [addr, value, width] from byte 128 of the VP block.
@@ -60,6 +64,10 @@ export const HSM_OPAQUE64 = 11;     // byte 88
  */
 export const POSTED_RING64 = 16;
 export const POSTED_ENTRIES = 32;
+
+/** Why a VP left guest code, for its exit counters (metrics). */
+export enum VpExitReason { Hypercall = 0, Wfi = 1, Plic = 2, Channel = 3, Mmio = 4, Budget = 5 }
+export const VP_EXIT_REASONS = ['hypercall', 'wfi', 'plic', 'channel', 'mmio', 'budget'] as const;
 
 export enum MailboxState { Idle = 0, Request = 1, Response = 2 }
 
@@ -125,6 +133,14 @@ export class ControlBlock {
   parkVp(i: number, seq: number, ms: number): void {
     Atomics.wait(this.i32, this.vp32(i) + VP_WAKE, seq, ms);
   }
+
+  /** Counts one exit of VP i (called by the VP itself). */
+  countExit(i: number, reason: VpExitReason): void { this.i32[this.vp32(i) + VP_EXITS + reason]++; }
+  exits(i: number): number[] {
+    return VP_EXIT_REASONS.map((_, r) => this.i32[this.vp32(i) + VP_EXITS + r] >>> 0);
+  }
+  addRunTime(i: number, ns: bigint): void { this.i64[this.vp64(i) + VP_RUN_NS64] += ns; }
+  runTimeNs(i: number): bigint { return this.i64[this.vp64(i) + VP_RUN_NS64]; }
 
   ringDoorbell(): void {
     Atomics.add(this.i32, DOORBELL, 1);

@@ -7,7 +7,7 @@ import type { Hart } from '../cpu/hart.js';
 import { Exit, Priv } from '../cpu/types.js';
 import { CFG_SBI, TLB_FLUSH_REQ, STATE_BLOCKS_OFFSET, STATE_BLOCK_BYTES, IRQ_LINES, STIMECMP } from '../cpu/layout.js';
 import {
-  ControlBlock, Intercept, PartitionState, VpState, VP_IN_GUEST, HSM_START_ADDR64, HSM_OPAQUE64,
+  ControlBlock, Intercept, PartitionState, VpState, VpExitReason, VP_IN_GUEST, HSM_START_ADDR64, HSM_OPAQUE64,
 } from './control-block.js';
 import { InterceptChannel } from './intercept.js';
 import type { ChannelRegisters } from '../vmbus/channel.js';
@@ -38,6 +38,8 @@ export interface VpEnv {
   readonly ramSize: bigint;
   /** The timebase (10 MHz ticks since the partition's epoch), shared by all its VPs. */
   readonly now: () => bigint;
+  /** Monotonic nanoseconds (for the VP's run-time statistics). */
+  readonly clock: () => bigint;
   /** Guest-physical ranges the parent emulates devices in (its intercept registrations). */
   readonly intercepts: readonly MmioRange[];
   /** VMBus channels' doorbell and interrupt registers, served here without the parent. */
@@ -85,6 +87,8 @@ export class VirtualProcessor implements SbiHost {
   readonly vpCount: number;
   private readonly intercept: InterceptChannel;
   private readonly lines: Int32Array;
+  /** Time parked inside the current dispatch (not run time). */
+  private parkedNs = 0n;
 
   constructor(private readonly env: VpEnv) {
     this.vpIndex = env.index;
@@ -105,9 +109,13 @@ export class VirtualProcessor implements SbiHost {
       if (st === VpState.StartPending) this.start();
 
       Atomics.store(cb.i32, cb.vp32(index) + VP_IN_GUEST, 1);
+      const t0 = this.env.clock();
       const exit = hart.run(BUDGET);
       Atomics.store(cb.i32, cb.vp32(index) + VP_IN_GUEST, 0);
-      if (!this.dispatch(exit)) break;
+      const going = this.dispatch(exit);
+      cb.addRunTime(index, this.env.clock() - t0 - this.parkedNs);
+      this.parkedNs = 0n;
+      if (!going) break;
     }
     cb.setVpState(index, VpState.Halted);
     return 'partition-stopped';
@@ -115,11 +123,11 @@ export class VirtualProcessor implements SbiHost {
 
   /** Handles one exit; false when the partition is going away. */
   private dispatch(exit: Exit): boolean {
-    const { hart } = this.env;
+    const { hart, cb, index } = this.env;
     switch (exit) {
-      case Exit.Budget: return true;
-      case Exit.Hypercall: handleSbi(this); return true;
-      case Exit.Wfi: this.waitForInterrupt(); return true;
+      case Exit.Budget: cb.countExit(index, VpExitReason.Budget); return true;
+      case Exit.Hypercall: cb.countExit(index, VpExitReason.Hypercall); handleSbi(this); return true;
+      case Exit.Wfi: cb.countExit(index, VpExitReason.Wfi); this.waitForInterrupt(); return true;
       case Exit.MmioLoad:
       case Exit.MmioStore: return this.mmio(exit === Exit.MmioStore);
       default:
@@ -138,13 +146,15 @@ export class VirtualProcessor implements SbiHost {
     const { hart, plic, intercepts } = this.env;
     const addr = hart.exitAddr, width = hart.exitWidth, end = addr + BigInt(width);
     if (addr >= PLIC_BASE && end <= PLIC_BASE + BigInt(PLIC_SIZE)) {
+      this.env.cb.countExit(this.vpIndex, VpExitReason.Plic);
       const offset = Number(addr - PLIC_BASE);
       if (store) { plic.write(offset, width, hart.exitValue); hart.mmioComplete(0n); }
       else hart.mmioComplete(plic.read(offset, width));
       return true;
     }
     const fast = this.env.channels?.access(addr, width, store, hart.exitValue);
-    if (fast !== undefined) { hart.mmioComplete(fast); return true; }
+    if (fast !== undefined) { this.env.cb.countExit(this.vpIndex, VpExitReason.Channel); hart.mmioComplete(fast); return true; }
+    this.env.cb.countExit(this.vpIndex, VpExitReason.Mmio);
     const range = intercepts.find((r) => addr >= r.base && end <= r.base + r.size);
     if (!range) { hart.mmioFault(); return true; }
     if (!store && range.shadow) {
@@ -173,8 +183,15 @@ export class VirtualProcessor implements SbiHost {
       if (cb.partitionState() !== PartitionState.Running) return;
       const deadline = hart.field(STIMECMP);
       const ms = deadline > t ? Number(deadline - t) / 10_000 : Infinity;
-      cb.parkVp(index, seq, Math.min(ms, PARK_MS));
+      this.parkTimed(seq, Math.min(ms, PARK_MS));
     }
+  }
+
+  /** Parks on the wake word, keeping the time out of the VP's run time. */
+  private parkTimed(seq: number, ms: number): void {
+    const t0 = this.env.clock();
+    this.env.cb.parkVp(this.env.index, seq, ms);
+    this.parkedNs += this.env.clock() - t0;
   }
 
   private park(ms: number): void {

@@ -46,8 +46,12 @@ export type StopReason =
   | { kind: 'stopped' }       // the host stopped it (hard power-off)
   | { kind: 'error'; message: string };
 
+/** A disk's I/O counters (virtio-blk requests completed). */
+export interface DiskStats { name: string; reads: number; writes: number; flushes: number; discards: number; readBytes: number; writtenBytes: number; errors: number }
+
 export type VmEvent =
   | { type: 'started' }
+  | { type: 'io'; disks: DiskStats[] }
   | { type: 'console'; data: Uint8Array }
   | { type: 'log'; message: string }
   | { type: 'stopped'; reason: StopReason };

@@ -28,6 +28,8 @@ const post = (e: VmEvent) => parentPort!.postMessage(e);
 
 /** How long buffered console output may wait before it is sent to the main thread. */
 const OUTPUT_FLUSH_MS = 5;
+/** How often changed disk I/O counters go to the main thread. */
+const IO_STATS_MS = 1000;
 /** Longest the loop sleeps without a doorbell (it then looks at the partition state). */
 const IDLE_MS = 50;
 
@@ -80,13 +82,23 @@ async function main(): Promise<void> {
       requestStop({ kind: 'error', message: `the back-end of ${device} failed: ${(e as Error).message ?? e}` });
     },
   });
+  // I/O counters for the parent's metrics, sent when they changed.
+  let lastIo = '';
+  const postIo = () => {
+    const disks = synthetic.disks.map((b) => ({ name: b.name.replace(/^virtio-blk /, ''), ...b.counters }));
+    const json = JSON.stringify(disks);
+    if (json !== lastIo) { lastIo = json; post({ type: 'io', disks }); }
+  };
+  const ioTimer = setInterval(postIo, IO_STATS_MS);
   try {
     parentPort!.on('message', (m: VmCommand) => {
       if (m.type === 'inject-fault') synthetic.disks.find((b) => b.name.endsWith(' ' + m.device))?.injectFault();
     });
     await serve();
   } finally {
+    clearInterval(ioTimer);
     await synthetic.close();
+    postIo();
     flush();
   }
 

@@ -10,7 +10,9 @@ import { Partition, type PartitionAction } from '../hypervisor/partition.js';
 import { createPlicState } from '../hypervisor/plic.js';
 import type { VpThreadData } from './vp-thread.js';
 import { VIRT_MAP } from './machine/virt.js';
-import type { VmWorkerData, VmEvent, StopReason, DiskSpec, ConsoleKind, VmCommand } from './vm-protocol.js';
+import type { VmWorkerData, VmEvent, StopReason, DiskSpec, ConsoleKind, VmCommand, DiskStats } from './vm-protocol.js';
+import { VP_EXIT_REASONS } from '../hypervisor/control-block.js';
+import { INSTRET, STATE_BLOCKS_OFFSET, STATE_BLOCK_BYTES } from '../cpu/layout.js';
 import { createChannelTable } from '../vmbus/channel.js';
 
 export interface VmConfig {
@@ -23,6 +25,13 @@ export interface VmConfig {
   disks?: DiskSpec[];
   /** Which console gets input: 'serial' (ttyS0, default) or 'virtio' (hvc0). */
   console?: ConsoleKind;
+}
+
+/** What a VM has done so far, for metrics. */
+export interface VmStats {
+  vps: { vp: number; runSeconds: number; instructions: number; exits: Record<(typeof VP_EXIT_REASONS)[number], number> }[];
+  disks: DiskStats[];
+  memoryBytes: number;
 }
 
 export interface VmEvents {
@@ -41,13 +50,15 @@ export class Vm extends EventEmitter<VmEvents> {
   private pendingInput: Uint8Array[] = [];
   private inputTimer: NodeJS.Timeout | undefined;
   private stoppedWith: StopReason | undefined;
+  private readonly memory: WebAssembly.Memory;
+  private diskStats: DiskStats[] = [];
 
-  constructor(config: VmConfig) {
+  constructor(private readonly config: VmConfig) {
     super();
     this.control = ControlBlock.create(config.cpus);
     // The VM worker and the VP threads start together (a thread takes ~0.1 s to start):
     // the VP threads wait for the worker to build the machine and send its device map.
-    const memory = createVmMemory(config.memoryBytes);
+    const memory = this.memory = createVmMemory(config.memoryBytes);
     this.partition = new Partition(this.control, memory);
     const plicState = createPlicState();
     const core = coreModule();
@@ -100,6 +111,21 @@ export class Vm extends EventEmitter<VmEvents> {
 
   get state(): PartitionState { return this.partition.state; }
 
+  /** Per-VP run time, instructions and exits (read from shared memory), disk I/O counters. */
+  stats(): VmStats {
+    const u64 = new BigUint64Array(this.memory.buffer, STATE_BLOCKS_OFFSET, (this.config.cpus * STATE_BLOCK_BYTES) / 8);
+    const vps = Array.from({ length: this.config.cpus }, (_, vp) => {
+      const counts = this.control.exits(vp);
+      return {
+        vp,
+        runSeconds: Number(this.control.runTimeNs(vp)) / 1e9,
+        instructions: Number(u64[(vp * STATE_BLOCK_BYTES + INSTRET) / 8]),
+        exits: Object.fromEntries(VP_EXIT_REASONS.map((r, i) => [r, counts[i]])) as VmStats['vps'][number]['exits'],
+      };
+    });
+    return { vps, disks: this.diskStats, memoryBytes: this.config.memoryBytes };
+  }
+
   private act(action: PartitionAction): boolean {
     if (this.stoppedWith || !this.partition.can(action)) return false;
     this.partition.apply(action);
@@ -124,6 +150,7 @@ export class Vm extends EventEmitter<VmEvents> {
       case 'console': this.emit('console', e.data); break;
       case 'log': this.emit('log', e.message); break;
       case 'started': this.emit('started'); break;
+      case 'io': this.diskStats = e.disks; break;
       case 'stopped': this.finish(e.reason); break;
     }
   }

@@ -49,7 +49,7 @@ try {
   const map = deviceMap();
   if (map) {
     const channels = new ChannelRegisters(d.channelTable, map.channels, (line, level) => plic.setLine(line, level), () => cb.ringDoorbell());
-    new VirtualProcessor({ index: d.index, hart, cb, plic, ramBase: d.ramBase, ramSize: d.ramSize, now, intercepts: map.ranges, channels }).run();
+    new VirtualProcessor({ index: d.index, hart, cb, plic, ramBase: d.ramBase, ramSize: d.ramSize, now, clock: () => process.hrtime.bigint(), intercepts: map.ranges, channels }).run();
   }
 } catch (e) {
   const message: VpThreadMessage = { type: 'error', index: d.index, message: (e as Error).stack ?? String(e) };
