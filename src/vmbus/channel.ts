@@ -169,6 +169,7 @@ export class Channel {
   rescind(): void {
     Atomics.store(this.words, this.at + STATE, ChannelState.Rescinded);
     Atomics.store(this.words, this.at + SIGNAL, 0);
+    this.acknowledge(-1);
   }
 
   /** Counters for metrics: doorbells rung and interrupts raised so far. */

@@ -401,3 +401,18 @@ test('ctx.run guards device code outside a transport call, and runs nothing once
   b.start([8]);
   assert.throws(() => device.ctx!.run(() => { throw new RangeError('a VSP bug'); }), RangeError);
 });
+
+test('rescind (hot-unplug): the driver sees DEVICE_NEEDS_RESET, doorbells stop, a reset does not revive it', () => {
+  const { b, device } = bench();
+  b.start([8]);
+  const generation = b.read(REG.configGeneration);
+  b.mmio.rescind();
+  assertNeedsReset(b, generation, /removed/);
+  assert.equal(b.channel.state, ChannelState.Rescinded);
+  device.calls.length = 0;
+  b.kick(0);
+  assert.deepEqual(device.calls, [], 'no notify after rescind');
+  b.start([8]);
+  assert.ok(b.status() & STATUS.needsReset, 'DRIVER_OK after a reset fails again');
+  assert.match(b.mmio.broken ?? '', /rescinded/);
+});

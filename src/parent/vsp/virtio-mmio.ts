@@ -247,6 +247,16 @@ export class VirtioMmio implements MmioDevice {
     this.channel.interrupt(INT_CONFIG_CHANGE);
   }
 
+  /**
+   * Hot-unplug: the channel is rescinded and the device stops. virtio-mmio has no removal
+   * event, so the driver sees DEVICE_NEEDS_RESET (and a configuration interrupt) and its
+   * requests go unanswered; a reset does not bring the device back.
+   */
+  rescind(): void {
+    this.channel.rescind();
+    this.fail('the device was removed');
+  }
+
   /** Writing 0 to Status (§4.2.2.1): back to the state after power-on. */
   reset(): void {
     this.live = undefined;
