@@ -1,19 +1,15 @@
 // `tshv run`: boot a Linux guest with its console on this terminal (or on stdin/stdout
 // when they are not a terminal), like `qemu-system-riscv64 -nographic`.
-import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { existsSync } from 'node:fs';
 import { Vm, type VmConfig } from '../parent/vm.js';
 import type { StopReason } from '../parent/vm-protocol.js';
-import { checkLinuxImage } from '../parent/linux-boot.js';
+import { guestConfig } from '../parent/guest-config.js';
 import { MAX_RAM_BYTES } from '../cpu/memory.js';
 import { parseSize } from './units.js';
 import type { ConsoleKind, DiskSpec } from '../parent/vm-protocol.js';
 import { MAX_DISKS } from '../parent/vsp/synthetic.js';
 
-const root = fileURLToPath(new URL('../../../', import.meta.url));
-export const DEFAULT_KERNEL = root + 'guest/images/Image.gz';
-export const DEFAULT_INITRD = root + 'guest/images/initramfs.cpio.gz';
-export const DEFAULT_APPEND = 'console=ttyS0';
+export { DEFAULT_KERNEL, DEFAULT_INITRD, DEFAULT_APPEND } from '../parent/guest-config.js';
 const MIN_RAM_BYTES = 16 * 1024 * 1024;
 
 export interface RunFlags {
@@ -31,18 +27,13 @@ export function runConfig(flags: RunFlags): VmConfig {
   if (memoryBytes % 4096 !== 0) throw new UsageError(`--memory must be a multiple of 4K`);
   const cpus = Number(flags.cpus);
   if (!Number.isInteger(cpus) || cpus < 1 || cpus > 8) throw new UsageError(`--cpus must be a whole number from 1 to 8, got "${flags.cpus}"`);
-  const kernel = readImage(flags.kernel ?? DEFAULT_KERNEL, 'kernel');
-  checkLinuxImage(kernel); // throws with a reason if it is not a RISC-V Linux Image
-  const disks = [...(flags.root ? [diskSpec(flags.root, '--root')] : []), ...(flags.disk ?? []).map((d) => diskSpec(d, '--disk'))];
-  if (disks.length > MAX_DISKS) throw new UsageError(`at most ${MAX_DISKS} disks (--root counts as one), got ${disks.length}`);
-  if (flags.root && disks[0].readOnly) throw new UsageError('--root cannot be read-only');
-  // A root disk replaces the initramfs unless one is named explicitly.
-  const defaultInitrd = flags.kernel || flags.root ? undefined : DEFAULT_INITRD;
-  const initrdPath = flags.initrd === false ? undefined : flags.initrd ?? defaultInitrd;
-  const initrd = initrdPath ? readImage(initrdPath, 'initrd') : undefined;
-  const console = flags.console ?? 'serial';
-  const append = flags.append ?? [console === 'virtio' ? 'console=hvc0' : DEFAULT_APPEND, ...(flags.root ? ['root=/dev/vda rw'] : [])].join(' ');
-  return { kernel, initrd, append, memoryBytes, cpus, disks, console };
+  const disks = (flags.disk ?? []).map((d) => diskSpec(d, '--disk'));
+  const root = flags.root ? diskSpec(flags.root, '--root') : undefined;
+  const count = disks.length + (root ? 1 : 0);
+  if (count > MAX_DISKS) throw new UsageError(`at most ${MAX_DISKS} disks (--root counts as one), got ${count}`);
+  if (root?.readOnly) throw new UsageError('--root cannot be read-only');
+  const { kernel, initrd, append, console } = flags;
+  return usage(() => guestConfig({ kernel, initrd, append, console, memoryBytes, cpus, disks, root: root?.path }));
 }
 
 /** FILE[,readonly] (also ",ro"): a disk image that must exist. */
@@ -64,16 +55,6 @@ function usage<T>(parse: () => T): T {
     return parse();
   } catch (e) {
     throw new UsageError((e as Error).message);
-  }
-}
-
-function readImage(path: string, what: string): Uint8Array {
-  try {
-    return readFileSync(path);
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    const why = err.code === 'ENOENT' ? 'no such file' : err.code === 'EACCES' ? 'permission denied' : err.code === 'EISDIR' ? 'is a directory' : err.message;
-    throw new UsageError(`cannot read the ${what} ${path}: ${why}`);
   }
 }
 
