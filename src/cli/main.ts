@@ -3,6 +3,8 @@ import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { execCommand, ExecExit } from './exec.js';
 import { runConfig, runVm, UsageError, DEFAULT_APPEND, type RunFlags } from './run.js';
+import { addVmCommands } from './vm.js';
+import { addHostCommands } from './host.js';
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -73,6 +75,9 @@ failed, 2 bad usage or unreadable images.`)
       process.exitCode = await runVm(config);
       process.exit();
     });
+
+  addVmCommands(program);
+  addHostCommands(program);
 
   program.parse(argv);
 }

@@ -1,0 +1,243 @@
+// `tshv vm ...`: VMs of a running `tshv serve`, through its REST API (docs/api.md).
+import { resolve } from 'node:path';
+import { Option, type Command } from 'commander';
+import { apiAction, apiCommand, printJson, usageError, type ActionContext, type ClientFlags } from './api-command.js';
+import { ClientError, vmPath, type ApiClient } from './client.js';
+import { attachConsole, type ConsoleFlags } from './console.js';
+import { formatDuration, formatFields, formatMiB, formatTable } from './table.js';
+import { parseSize } from './units.js';
+
+export type VmState = 'off' | 'starting' | 'running' | 'paused' | 'stopping' | 'failed';
+
+/** A VM as the API returns it (docs/api.md, "VM"). */
+export interface ApiVm {
+  id: string;
+  name: string;
+  vcpus: number;
+  memoryMiB: number;
+  kernel: string | null;
+  initrd: string | null;
+  append: string | null;
+  root: string | null;
+  disks: { path: string; readOnly: boolean }[];
+  console: 'serial' | 'virtio';
+  autoStart: boolean;
+  state: VmState;
+  stateReason: string | null;
+  createdAt: string;
+  updatedAt: string;
+  startedAt: string | null;
+}
+
+/** The body of POST /api/vms. */
+export interface VmCreateBody {
+  name: string; vcpus?: number; memoryMiB?: number; kernel?: string; initrd?: string; append?: string;
+  root?: string; disks?: { path: string; readOnly: boolean }[]; console?: 'serial' | 'virtio'; autoStart?: boolean;
+}
+
+interface CreateFlags extends ClientFlags {
+  vcpus?: string; memory?: string; kernel?: string; initrd?: string; append?: string; root?: string;
+  disk?: string[]; console?: 'serial' | 'virtio'; autoStart?: boolean;
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+export function addVmCommands(program: Command): void {
+  const vm = program
+    .command('vm')
+    .description('create, list and control the VMs of a running tshv service (tshv serve)')
+    .addHelpText('after', `
+VMs are named by name or id. Every subcommand takes --json, --url and --data-dir;
+see tshv vm <command> --help.
+
+Examples:
+  tshv vm create web-1 --vcpus 2 --memory 512M
+  tshv vm start web-1 && tshv vm console web-1
+  tshv vm list --json | jq -r '.[] | select(.state == "running") | .name'`);
+
+  apiAction<CreateFlags>(apiCommand(vm, 'create', 'define a new VM (it starts off; tshv vm start runs it)', `
+  tshv vm create web-1
+  tshv vm create big --vcpus 4 --memory 1G --console virtio --auto-start
+  tshv vm create db --root rootfs.qcow2 --disk data.qcow2 --disk seed.img,readonly
+  tshv vm create custom --kernel Image --initrd initrd.gz --append "console=ttyS0 quiet"`)
+    .argument('<name>', 'a unique name: a-z, 0-9, then also . _ - (at most 63 characters)')
+    .option('-c, --vcpus <n>', 'virtual processors, 1..8 (default 1)')
+    .option('-m, --memory <size>', 'guest RAM in whole MiB, e.g. 256M, 1G (default 256M)')
+    .option('-k, --kernel <file>', 'RISC-V Linux kernel Image on the service\'s host (default: the built-in guest)')
+    .option('-i, --initrd <file>', 'initramfs (default: the built-in one, unless --root or --kernel is given)')
+    .option('-a, --append <cmdline>', 'kernel command line (default: derived from --console and --root)')
+    .option('-r, --root <file>', 'root disk image (raw or qcow2): /dev/vda, booted without an initramfs')
+    .option('-d, --disk <file[,readonly]>', 'attach a disk image: /dev/vdb, ... after the root disk; repeatable', collect)
+    .addOption(new Option('--console <kind>', 'the console: serial (ttyS0) or virtio (hvc0)').choices(['serial', 'virtio']))
+    .option('--auto-start', 'start the VM whenever the service starts'), async (ctx) => {
+    const created = await ctx.api.post<ApiVm>('/api/vms', createBody(ctx.args[0], ctx.flags));
+    if (ctx.flags.json) return printJson(created);
+    process.stdout.write(`created ${created.name} (id ${created.id}); start it with: tshv vm start ${created.name}\n`);
+  });
+
+  apiAction(apiCommand(vm, 'list', 'list the VMs: name, state, size, uptime, id', `
+  tshv vm list
+  tshv vm ls --json`).alias('ls'), async (ctx) => {
+    const vms = await ctx.api.get<ApiVm[]>('/api/vms');
+    if (ctx.flags.json) return printJson(vms);
+    if (vms.length === 0) { process.stderr.write('no VMs; create one with: tshv vm create NAME\n'); return; }
+    process.stdout.write(vmTable(vms));
+  });
+
+  apiAction(apiCommand(vm, 'show', 'show one VM\'s definition and state', `
+  tshv vm show web-1
+  tshv vm show 9b2c4f0e-1d2a-4c1e-9f7a-0b3c5d7e9f11 --json`)
+    .argument('<vm>', 'name or id'), async (ctx) => {
+    const v = await ctx.api.get<ApiVm>(vmPath(ctx.args[0]));
+    if (ctx.flags.json) return printJson(v);
+    process.stdout.write(vmFields(v));
+  });
+
+  const actions: [string, string, string][] = [
+    ['start', 'power on a VM that is off or failed', 'tshv vm start web-1'],
+    ['stop', 'hard power-off (like pulling the plug; use poweroff in the guest for a clean one)', 'tshv vm stop web-1'],
+    ['restart', 'hard power-off, then start again', 'tshv vm restart web-1'],
+    ['pause', 'stop running the VM\'s virtual processors, keeping its memory', 'tshv vm pause web-1 && tshv vm resume web-1'],
+    ['resume', 'run a paused VM again', 'tshv vm resume web-1'],
+  ];
+  for (const [action, description, example] of actions) {
+    apiAction(apiCommand(vm, action, description, `  ${example}\n  tshv vm ${action} web-1 --json | jq -r .state`)
+      .argument('<vm>', 'name or id'), async (ctx) => {
+      const v = await ctx.api.post<ApiVm>(vmPath(ctx.args[0], action));
+      if (ctx.flags.json) return printJson(v);
+      process.stdout.write(`${v.name}: ${stateText(v)}\n`);
+    });
+  }
+
+  apiAction<ClientFlags & { force?: boolean }>(apiCommand(vm, 'delete', 'delete a VM that is off (its disk images are kept)', `
+  tshv vm delete web-1
+  tshv vm rm web-1 --force      # stop it first if it is running`)
+    .alias('rm')
+    .argument('<vm>', 'name or id')
+    .option('-f, --force', 'stop the VM first if it is not off'), async (ctx) => {
+    const target = ctx.args[0];
+    if (ctx.flags.force) await stopAndWait(ctx.api, target);
+    const v = ctx.flags.json ? undefined : await ctx.api.get<ApiVm>(vmPath(target));
+    await ctx.api.delete(vmPath(target));
+    if (!ctx.flags.json) process.stdout.write(`deleted ${v!.name}\n`);
+  });
+
+  apiAction<ConsoleFlags>(apiCommand(vm, 'console', 'attach this terminal to a running VM\'s console', `
+  tshv vm console web-1                      # interactive; Ctrl-] detaches
+  echo 'uname -a' | tshv vm console web-1    # pipe mode: stdin in, console out`, `
+On a terminal the console is in raw mode: Ctrl-] or Ctrl-A X detaches (the VM keeps
+running), Ctrl-A H lists the keys, Ctrl-A Ctrl-A sends Ctrl-A. The console first replays
+the last 64 KiB of output. When stdin is not a terminal, stdin goes to the guest and the
+console to stdout; the command ends --linger seconds after stdin ends and the output
+stops, or when the VM stops. --json changes nothing here (the console is not JSON).`)
+    .argument('<vm>', 'name or id')
+    .addOption(new Option('--linger <seconds>', 'pipe mode: after stdin ends, detach once the console has been quiet this long').default('2', '2 seconds')), async (ctx: ActionContext<ConsoleFlags>) => {
+    const v = await ctx.api.get<ApiVm>(vmPath(ctx.args[0]));
+    if (v.state !== 'running' && v.state !== 'paused' && v.state !== 'starting') {
+      throw new ClientError(`${v.name} is ${stateText(v)}; start it with: tshv vm start ${v.name}`, 1);
+    }
+    await attachConsole(ctx.api, v, ctx.flags);
+  });
+}
+
+/** Validates the flags of `vm create` into the API's body; only given fields are sent. */
+export function createBody(name: string, flags: Omit<CreateFlags, keyof ClientFlags>, cwd = process.cwd()): VmCreateBody {
+  const body: VmCreateBody = { name };
+  if (flags.vcpus !== undefined) {
+    if (!/^\d+$/.test(flags.vcpus.trim())) throw usageError(`--vcpus must be a whole number from 1 to 8, got "${flags.vcpus}"`);
+    body.vcpus = Number(flags.vcpus);
+  }
+  if (flags.memory !== undefined) {
+    let bytes: number;
+    try {
+      bytes = parseSize(flags.memory, '--memory');
+    } catch (e) {
+      throw usageError((e as Error).message);
+    }
+    if (bytes % 2 ** 20 !== 0) throw usageError(`--memory ${flags.memory}: VM memory is a whole number of MiB (examples: 256M, 1G)`);
+    body.memoryMiB = bytes / 2 ** 20;
+  }
+  // The service opens the files, from its own working directory: send absolute paths.
+  const path = (p: string) => resolve(cwd, p);
+  if (flags.kernel !== undefined) body.kernel = path(flags.kernel);
+  if (flags.initrd !== undefined) body.initrd = path(flags.initrd);
+  if (flags.append !== undefined) body.append = flags.append;
+  if (flags.root !== undefined) body.root = path(flags.root);
+  if (flags.disk?.length) {
+    body.disks = flags.disk.map((spec) => {
+      const [file, ...opts] = spec.split(',');
+      let readOnly = false;
+      for (const o of opts) {
+        if (o === 'readonly' || o === 'ro') readOnly = true;
+        else throw usageError(`--disk ${spec}: unknown option "${o}" (only "readonly" is known)`);
+      }
+      if (!file) throw usageError(`--disk ${spec}: no image file`);
+      return { path: path(file), readOnly };
+    });
+  }
+  if (flags.console !== undefined) body.console = flags.console;
+  if (flags.autoStart) body.autoStart = true;
+  return body;
+}
+
+/** The `vm list` table. */
+export function vmTable(vms: readonly ApiVm[], now = Date.now()): string {
+  return formatTable(
+    [{ header: 'NAME' }, { header: 'STATE' }, { header: 'VCPUS', align: 'right' }, { header: 'MEMORY', align: 'right' }, { header: 'UPTIME', align: 'right' }, { header: 'ID' }],
+    vms.map((v) => [v.name, v.state, String(v.vcpus), formatMiB(v.memoryMiB), uptime(v, now), v.id]),
+  );
+}
+
+/** The `vm show` text. */
+export function vmFields(v: ApiVm, now = Date.now()): string {
+  const running = v.state === 'running' || v.state === 'paused';
+  return formatFields([
+    ['Name', v.name],
+    ['ID', v.id],
+    ['State', stateText(v)],
+    ['Started', running && v.startedAt ? `${v.startedAt} (up ${uptime(v, now)})` : undefined],
+    ['vCPUs', String(v.vcpus)],
+    ['Memory', formatMiB(v.memoryMiB)],
+    ['Kernel', v.kernel ?? '(the built-in guest kernel)'],
+    ['Initrd', v.initrd ?? (v.root || v.kernel ? '(none)' : '(the built-in initramfs)')],
+    ['Append', v.append ?? '(derived)'],
+    ['Root', v.root ?? undefined],
+    ['Disks', v.disks.length ? v.disks.map((d) => d.path + (d.readOnly ? ' (read-only)' : '')).join('\n') : undefined],
+    ['Console', v.console === 'virtio' ? 'virtio (hvc0)' : 'serial (ttyS0)'],
+    ['Auto-start', v.autoStart ? 'yes' : 'no'],
+    ['Created', v.createdAt],
+    ['Updated', v.updatedAt],
+  ]);
+}
+
+/** "running", "off (poweroff)", "failed (the kernel image is not ...)". */
+export function stateText(v: Pick<ApiVm, 'state' | 'stateReason'>): string {
+  return v.stateReason && (v.state === 'off' || v.state === 'failed') ? `${v.state} (${v.stateReason})` : v.state;
+}
+
+function uptime(v: ApiVm, now: number): string {
+  if ((v.state !== 'running' && v.state !== 'paused') || !v.startedAt) return '-';
+  const t = Date.parse(v.startedAt);
+  return Number.isNaN(t) ? '-' : formatDuration((now - t) / 1000);
+}
+
+/** Stops a VM unless it is off or failed, and waits until it is. */
+async function stopAndWait(api: ApiClient, target: string, timeoutMs = 60_000): Promise<void> {
+  const settled = (v: ApiVm) => v.state === 'off' || v.state === 'failed';
+  let v = await api.get<ApiVm>(vmPath(target));
+  if (settled(v)) return;
+  if (v.state !== 'stopping') {
+    try {
+      v = await api.post<ApiVm>(vmPath(target, 'stop'));
+    } catch (e) {
+      // It stopped by itself between the two requests.
+      if (!(e instanceof ClientError && e.status === 409)) throw e;
+    }
+  }
+  const deadline = Date.now() + timeoutMs;
+  while (!settled(v)) {
+    if (Date.now() > deadline) throw new ClientError(`${v.name} did not stop within ${timeoutMs / 1000} s (state: ${v.state})`, 1);
+    await new Promise((r) => setTimeout(r, 200));
+    v = await api.get<ApiVm>(vmPath(target));
+  }
+}
