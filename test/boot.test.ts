@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { randomBytes } from 'node:crypto';
-import { GuestShell, TSHV, ROOT, kernelTrouble } from './lib/guest-shell.js';
+import { GuestShell, TSHV, ROOT, kernelTrouble, withGuest } from './lib/guest-shell.js';
 
 /** Per test: a boot takes ~2 s on a quiet machine, much longer on a loaded one. */
 const BOOT_TEST_MS = 120_000;
@@ -19,16 +19,6 @@ const dir = mkdtempSync(join(tmpdir(), 'tshv-boot-'));
 function assertCleanLog(g: GuestShell): void {
   const found = kernelTrouble(g.log);
   assert.deepEqual(found, [], `the console log shows kernel trouble (${found.join(', ')}):\n${g.log}`);
-}
-
-/** Boots, runs `body` against the shell, powers off; always leaves no process behind. */
-async function withGuest(args: string[], body: (g: GuestShell) => Promise<void>): Promise<void> {
-  const g = new GuestShell(args);
-  try {
-    await body(g);
-  } finally {
-    g.kill();
-  }
 }
 
 for (const cpus of [1, 4]) {

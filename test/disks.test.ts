@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
-import { GuestShell, ROOT, kernelTrouble } from './lib/guest-shell.js';
+import { GuestShell, ROOT, kernelTrouble, withGuest } from './lib/guest-shell.js';
 
 const TEST_MS = 180_000;
 const ROOTFS = join(ROOT, 'guest/images/rootfs.qcow2');
@@ -46,15 +46,6 @@ function fileFromImage(image: string, file: string): Buffer {
   const fsck = spawnSync('e2fsck', ['-fy', raw], { encoding: 'utf8' });
   assert.ok(fsck.status === 0 || fsck.status === 1, `e2fsck found the file system broken:\n${fsck.stdout}${fsck.stderr}`);
   return execFileSync('debugfs', ['-R', `cat ${file}`, raw], { stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 64 << 20 });
-}
-
-async function withGuest(args: string[], body: (g: GuestShell) => Promise<void>): Promise<void> {
-  const g = new GuestShell(args);
-  try {
-    await body(g);
-  } finally {
-    g.kill();
-  }
 }
 
 const md5 = (b: Uint8Array) => createHash('md5').update(b).digest('hex');

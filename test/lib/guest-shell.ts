@@ -114,6 +114,16 @@ export class GuestShell extends ConsoleShell {
   kill(): void { if (this.running) this.child.kill('SIGKILL'); }
 }
 
+/** Boots `tshv run args`, runs `body` against the shell; always leaves no process behind. */
+export async function withGuest(args: readonly string[], body: (g: GuestShell) => Promise<void>): Promise<void> {
+  const g = new GuestShell(args);
+  try {
+    await body(g);
+  } finally {
+    g.kill();
+  }
+}
+
 /** The lines strictly between the line `begin` and the line `done` (both whole lines). */
 export function between(log: string, begin: string, done: string): string {
   const lines = log.split('\n');
