@@ -114,7 +114,7 @@ export class VirtioBlk implements VirtioDevice {
       switch (type) {
         case T_IN: {
           const at = this.range(sector, chain.writableBytes - 1);
-          await Promise.all(placed(dataIn, at).map(([off, b]) => this.disk.read(off, b)));
+          await (this.disk.readv ? this.disk.readv(at, dataIn) : Promise.all(placed(dataIn, at).map(([off, b]) => this.disk.read(off, b))));
           written = chain.writableBytes - 1;
           this.counters.reads++; this.counters.readBytes += written;
           break;
@@ -122,7 +122,7 @@ export class VirtioBlk implements VirtioDevice {
         case T_OUT: {
           this.writable();
           const at = this.range(sector, chain.readableBytes - HEADER_BYTES);
-          await Promise.all(placed(dataOut, at).map(([off, b]) => this.disk.write(off, b)));
+          await (this.disk.writev ? this.disk.writev(at, dataOut) : Promise.all(placed(dataOut, at).map(([off, b]) => this.disk.write(off, b))));
           this.counters.writes++; this.counters.writtenBytes += chain.readableBytes - HEADER_BYTES;
           break;
         }

@@ -16,6 +16,12 @@ export interface BlockDevice {
   read(offset: number, into: Uint8Array): Promise<void>;
   /** Writes data at offset; rejects with DiskError on a read-only disk. */
   write(offset: number, data: Uint8Array): Promise<void>;
+  /**
+   * Optional vectored forms: the buffers hold consecutive bytes from offset (a guest's
+   * scattered pages, say). A driver that has them does the whole request in one host call.
+   */
+  readv?(offset: number, into: readonly Uint8Array[]): Promise<void>;
+  writev?(offset: number, data: readonly Uint8Array[]): Promise<void>;
   /** Makes every completed write durable (metadata included): fdatasync. */
   flush(): Promise<void>;
   /** Hints that [offset, offset+length) is unused; whole clusters may then read as zero. */

@@ -45,6 +45,50 @@ export async function writeAt(fh: FileHandle, path: string, data: Uint8Array, po
   }
 }
 
+/** The buffers left after skipping `n` bytes of them (views, no copies). */
+function skipBytes(buffers: readonly Uint8Array[], n: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (const b of buffers) {
+    if (n >= b.length) { n -= b.length; continue; }
+    out.push(n > 0 ? b.subarray(n) : b);
+    n = 0;
+  }
+  return out;
+}
+
+/**
+ * Fills the buffers, one after another, from the bytes at pos, with as few preadv calls as
+ * the kernel allows (one, normally); bytes past the end of the file read as zero.
+ */
+export async function readvAt(fh: FileHandle, path: string, into: readonly Uint8Array[], pos: number): Promise<void> {
+  const total = into.reduce((n, b) => n + b.length, 0);
+  let done = 0;
+  try {
+    while (done < total) {
+      const { bytesRead } = await fh.readv(skipBytes(into, done), pos + done);
+      if (bytesRead === 0) break;
+      done += bytesRead;
+    }
+  } catch (e) {
+    throw fileError(path, e, `read of ${total} bytes at ${pos}`);
+  }
+  for (const b of skipBytes(into, done)) b.fill(0);
+}
+
+/** Writes the buffers, one after another, at pos (pwritev). */
+export async function writevAt(fh: FileHandle, path: string, data: readonly Uint8Array[], pos: number): Promise<void> {
+  const total = data.reduce((n, b) => n + b.length, 0);
+  let done = 0;
+  try {
+    while (done < total) {
+      const { bytesWritten } = await fh.writev(skipBytes(data, done), pos + done);
+      done += bytesWritten;
+    }
+  } catch (e) {
+    throw fileError(path, e, `write of ${total} bytes at ${pos}`);
+  }
+}
+
 export async function syncData(fh: FileHandle, path: string): Promise<void> {
   try {
     await fh.datasync();

@@ -81,3 +81,32 @@ test('raw: a probed raw image refuses a qcow2 header in sector 0; an explicit fo
   await disk.write(0, magic);
   await disk.close();
 });
+
+test('raw: vectored reads and writes fill and take scattered buffers in order; past the end reads zero', async () => {
+  const path = join(dir, 'vectored.img');
+  writeFileSync(path, new Uint8Array(8192));
+  const disk = await openDisk(path, { format: 'raw' });
+  const ram = new Uint8Array(new SharedArrayBuffer(65536));
+  const parts = [ram.subarray(100, 612), ram.subarray(5000, 5001), ram.subarray(9000, 9511)];
+  parts.forEach((p, i) => p.fill(0x10 + i));
+  await disk.writev!(1024, parts);
+  const file = readFileSync(path);
+  assert.equal(file[1023], 0);
+  assert.equal(file[1024], 0x10);
+  assert.equal(file[1024 + 511], 0x10);
+  assert.equal(file[1024 + 512], 0x11);
+  assert.equal(file[1024 + 513], 0x12);
+  assert.equal(file[1024 + 1023], 0x12);
+  assert.equal(file[1024 + 1024], 0);
+  const back = [ram.subarray(20000, 20513), ram.subarray(30000, 30511)];
+  await disk.readv!(1024, back);
+  assert.equal(back[0][512], 0x11);
+  assert.equal(back[1][0], 0x12);
+  truncateSync(path, 1500); // shrunk under us: the rest reads as zero
+  back[1].fill(0xee);
+  await disk.readv!(1024, back);
+  assert.equal(back[0][475], 0x10);
+  assert.equal(back[0][476], 0);
+  assert.ok(back[1].every((b) => b === 0));
+  await disk.close();
+});
