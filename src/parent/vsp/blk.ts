@@ -114,7 +114,7 @@ export class VirtioBlk implements VirtioDevice {
       switch (type) {
         case T_IN: {
           const at = this.range(sector, chain.writableBytes - 1);
-          await (this.disk.readv ? this.disk.readv(at, dataIn) : Promise.all(placed(dataIn, at).map(([off, b]) => this.disk.read(off, b))));
+          await this.readInto(at, dataIn);
           written = chain.writableBytes - 1;
           this.counters.reads++; this.counters.readBytes += written;
           break;
@@ -122,7 +122,7 @@ export class VirtioBlk implements VirtioDevice {
         case T_OUT: {
           this.writable();
           const at = this.range(sector, chain.readableBytes - HEADER_BYTES);
-          await (this.disk.writev ? this.disk.writev(at, dataOut) : Promise.all(placed(dataOut, at).map(([off, b]) => this.disk.write(off, b))));
+          await this.writeFrom(at, dataOut);
           this.counters.writes++; this.counters.writtenBytes += chain.readableBytes - HEADER_BYTES;
           break;
         }
@@ -168,6 +168,29 @@ export class VirtioBlk implements VirtioDevice {
     return at;
   }
 
+  /**
+   * Reads consecutive disk bytes into a guest's scattered buffers: in one vectored call if
+   * the driver has one, else through one bounce buffer (a copy costs far less than a
+   * driver request per page).
+   */
+  private async readInto(at: number, parts: Uint8Array[]): Promise<void> {
+    if (parts.length === 1) return this.disk.read(at, parts[0]);
+    if (this.disk.readv) return this.disk.readv(at, parts);
+    const bounce = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    await this.disk.read(at, bounce);
+    let o = 0;
+    for (const p of parts) { p.set(bounce.subarray(o, o + p.length)); o += p.length; }
+  }
+
+  private async writeFrom(at: number, parts: Uint8Array[]): Promise<void> {
+    if (parts.length === 1) return this.disk.write(at, parts[0]);
+    if (this.disk.writev) return this.disk.writev(at, parts);
+    const bounce = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let o = 0;
+    for (const p of parts) { bounce.set(p, o); o += p.length; }
+    return this.disk.write(at, bounce);
+  }
+
   private writable(): void {
     if (this.disk.readOnly) throw new BadRequest('write to a read-only disk');
   }
@@ -208,25 +231,6 @@ function slices(buffers: readonly Uint8Array[], offset: number, n: number): Uint
     out.push(b.subarray(offset, offset + take));
     n -= take;
     offset = 0;
-  }
-  return out;
-}
-
-/**
- * Pairs each buffer with its disk offset, buffers that are adjacent in guest RAM merged
- * into one (a guest's pages are often contiguous: one host I/O instead of many).
- */
-function placed(parts: readonly Uint8Array[], at: number): [number, Uint8Array][] {
-  const out: [number, Uint8Array][] = [];
-  let off = at;
-  for (const p of parts) {
-    const last = out[out.length - 1]?.[1];
-    if (last && last.buffer === p.buffer && last.byteOffset + last.length === p.byteOffset) {
-      out[out.length - 1][1] = new Uint8Array(p.buffer, last.byteOffset, last.length + p.length);
-    } else {
-      out.push([off, p]);
-    }
-    off += p.length;
   }
   return out;
 }
