@@ -127,7 +127,8 @@ async function main(): Promise<void> {
         }
       }
     };
-    if (stopReason) return; // stopped while the disks were opening
+    // Stopped while the disks were opening, or by the parent before the partition ran.
+    if (stopReason || cb.partitionState() === PartitionState.Stopping) return;
     partition.apply('start');
     post({ type: 'started' });
 
