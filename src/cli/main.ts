@@ -5,6 +5,7 @@ import { execCommand, ExecExit } from './exec.js';
 import { runConfig, runVm, UsageError, DEFAULT_APPEND, type RunFlags } from './run.js';
 import { addVmCommands } from './vm.js';
 import { addHostCommands } from './host.js';
+import { serveCommand } from '../mgmt/serve-command.js';
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -78,6 +79,14 @@ failed, 2 bad usage or unreadable images.`)
 
   addVmCommands(program);
   addHostCommands(program);
+
+  program
+    .command('serve')
+    .description('run the management service: this process becomes a host for VMs (REST API, web console)')
+    .option('--listen <host:port>', 'address to listen on (port 0 = any free port)', '127.0.0.1:7070')
+    .option('--data-dir <dir>', 'data directory (default: $TSHV_DATA_DIR, else $XDG_DATA_HOME/tshv)')
+    .addHelpText('after', '\nThe API is described in docs/api.md and at /api/openapi.json. SIGINT/SIGTERM stop the VMs and the service.')
+    .action(serveCommand);
 
   program.parse(argv);
 }

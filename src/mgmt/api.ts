@@ -1,0 +1,155 @@
+// The HTTP face of the service (docs/api.md): a Fastify app whose routes only translate
+// requests into Host actions. Inputs are checked by the JSON schemas in schemas.ts (a bad
+// one is a 400 naming the field), errors are ApiErrors turned into the documented bodies.
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import websocket from '@fastify/websocket';
+import { hostname, totalmem, availableParallelism } from 'node:os';
+import type { Host } from './host.js';
+import type { Store } from './store.js';
+import { ApiError } from './errors.js';
+import { registerAuth } from './auth.js';
+import { registerConsole } from './console.js';
+import { registerEvents } from './events.js';
+import { registerMetrics } from './metrics.js';
+import { registerStatic } from './static.js';
+import { OpenApiCollector } from './openapi.js';
+import type { VmInput, VmPatch } from './vm-record.js';
+import {
+  HostSchema, NAMED_SCHEMAS, PATTERN_MESSAGES, VmCreateSchema, VmParamsSchema, VmPatchSchema, VmSchema, errors,
+} from './schemas.js';
+
+export interface AppOptions { host: Host; store: Store; token: string; version: string; log?: (line: string) => void }
+
+type VmParams = { Params: { vm: string } };
+
+export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 1 << 20,
+    forceCloseConnections: true, // event streams and consoles end when the service closes
+    // Strict input: no type coercion ("2" is not a vcpus count), unknown fields are errors rather than dropped.
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+  });
+  const openapi = new OpenApiCollector(NAMED_SCHEMAS);
+  openapi.attach(app);
+
+  // An empty body is no body (POST /start with "Content-Type: application/json" and nothing else).
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    const text = (body as string).trim();
+    if (text === '') { done(null, undefined); return; }
+    try {
+      done(null, JSON.parse(text));
+    } catch (e) {
+      done(new ApiError(400, `the body is not valid JSON: ${(e as Error).message}`, { field: 'body' }), undefined);
+    }
+  });
+
+  app.setErrorHandler((err: FastifyError, _req, reply) => {
+    if (err instanceof ApiError) return reply.code(err.status).send(err.body());
+    if (err.validation) {
+      const { field, message } = describeValidation(err.validation[0], err.validationContext ?? 'body');
+      return reply.code(400).send({ error: message, field });
+    }
+    if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return reply.code(err.statusCode).send({ error: err.message });
+    o.log?.(`internal error: ${err.stack ?? err.message}`);
+    return reply.code(500).send({ error: `internal error: ${err.message}` });
+  });
+  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `no such endpoint: ${req.method} ${req.url.split('?')[0]}` }));
+
+  registerAuth(app, o.token);
+  await app.register(websocket, { options: { maxPayload: 1 << 20 } });
+
+  const { host } = o;
+  const vmResponse = (...codes: Parameters<typeof errors>) => ({ 200: VmSchema, ...errors(401, 404, ...codes) });
+
+  app.get('/api/host', {
+    schema: { operationId: 'getHost', summary: 'This host: the machine and its VMs', tags: ['host'], response: { 200: HostSchema, ...errors(401) } },
+  }, async () => {
+    const vms = host.list();
+    return {
+      hostname: hostname(), version: o.version, cpus: availableParallelism(), memoryBytes: totalmem(), uptimeSeconds: process.uptime(),
+      vms: { total: vms.length, running: vms.filter((v) => v.state !== 'off' && v.state !== 'failed').length },
+    };
+  });
+
+  app.get('/api/vms', {
+    schema: { operationId: 'listVms', summary: 'Every VM on this host', tags: ['vms'], response: { 200: { type: 'array', items: VmSchema }, ...errors(401) } },
+  }, async () => host.list());
+
+  app.post<{ Body: VmInput }>('/api/vms', {
+    schema: {
+      operationId: 'createVm', summary: 'Define a VM (it is off until started)', tags: ['vms'],
+      body: VmCreateSchema, response: { 201: VmSchema, ...errors(400, 401, 409) },
+    },
+  }, async (req, reply) => reply.code(201).send(host.create(req.body)));
+
+  app.get<VmParams>('/api/vms/:vm', {
+    schema: { operationId: 'getVm', summary: 'One VM, by id or name', tags: ['vms'], params: VmParamsSchema, response: vmResponse() },
+  }, async (req) => host.get(req.params.vm));
+
+  app.patch<VmParams & { Body: VmPatch }>('/api/vms/:vm', {
+    schema: {
+      operationId: 'updateVm', summary: 'Change a VM that is off or failed (any subset of the create fields; null resets a path to its default)',
+      tags: ['vms'], params: VmParamsSchema, body: VmPatchSchema, response: vmResponse(400, 409),
+    },
+  }, async (req) => host.update(req.params.vm, req.body));
+
+  app.delete<VmParams>('/api/vms/:vm', {
+    schema: {
+      operationId: 'deleteVm', summary: 'Delete a VM that is off or failed (its image files stay)', tags: ['vms'], params: VmParamsSchema,
+      response: { 204: { description: 'deleted', type: 'null' }, ...errors(401, 404, 409) },
+    },
+  }, async (req, reply) => {
+    host.remove(req.params.vm);
+    return reply.code(204).send();
+  });
+
+  const actions = [
+    { name: 'start', summary: 'Start a VM that is off or failed; answers once the machine is built (state running) or has failed (500)', codes: [400, 409, 500] as const },
+    { name: 'stop', summary: 'Hard power-off; answers once the VM is off', codes: [409] as const },
+    { name: 'restart', summary: 'Hard power-off, then start again; answers once it is starting', codes: [409] as const },
+    { name: 'pause', summary: 'Suspend the virtual processors of a running VM', codes: [409] as const },
+    { name: 'resume', summary: 'Resume a paused VM', codes: [409] as const },
+  ] as const;
+  for (const a of actions) {
+    app.post<VmParams>(`/api/vms/:vm/${a.name}`, {
+      schema: { operationId: `${a.name}Vm`, summary: a.summary, tags: ['vms'], params: VmParamsSchema, response: vmResponse(...a.codes) },
+    }, async (req) => host[a.name](req.params.vm));
+  }
+
+  registerConsole(app, host);
+  registerEvents(app, host, o.store);
+  registerMetrics(app, host);
+
+  let document: object | undefined;
+  app.get('/api/openapi.json', {
+    schema: { operationId: 'getOpenApi', summary: 'This document', tags: ['host'] },
+  }, async () => (document ??= openapi.document({
+    title: 'tshv management API', version: o.version,
+    description: 'One tshv host: its VMs, their consoles, events and metrics. See docs/api.md.',
+  })));
+
+  registerStatic(app);
+  return app;
+}
+
+/** The first schema violation as `{ field, message }`: disks[0].path, "vcpus must be <= 8". */
+function describeValidation(
+  e: { keyword: string; instancePath: string; params: Record<string, unknown>; message?: string },
+  context: string,
+): { field: string; message: string } {
+  const segments = e.instancePath.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  if (e.keyword === 'required') segments.push(String(e.params.missingProperty));
+  if (e.keyword === 'additionalProperties') segments.push(String(e.params.additionalProperty));
+  const field = segments.reduce((acc, s) => (/^\d+$/.test(s) ? `${acc}[${s}]` : acc ? `${acc}.${s}` : s), '') || context;
+  const last = segments.at(-1) ?? context;
+  switch (e.keyword) {
+    case 'required': return { field, message: `${field} is required` };
+    case 'additionalProperties': return { field, message: `${field} is not a known field` };
+    case 'pattern': return { field, message: `${field} ${PATTERN_MESSAGES[last] ?? e.message}` };
+    case 'enum': return { field, message: `${field} must be one of: ${(e.params.allowedValues as unknown[]).join(', ')}` };
+    case 'type': return { field, message: `${field} must be ${String(e.params.type).split(',').map((t) => (t === 'null' ? 'null' : `a${/^[aeiou]/.test(t) ? 'n' : ''} ${t}`)).join(' or ')}` };
+    default: return { field, message: `${field} ${e.message ?? 'is not valid'}` };
+  }
+}

@@ -1,0 +1,173 @@
+// The JSON schemas of the REST API (docs/api.md). Fastify validates requests and
+// serializes responses with them, and openapi.ts publishes the same objects: the ones in
+// NAMED_SCHEMAS become components that routes refer to.
+import { MAX_DISKS } from '../parent/vsp/synthetic.js';
+import { VM_STATES } from './vm-record.js';
+import { EVENT_TYPES } from './store.js';
+
+export const NAME_PATTERN = '^[a-z0-9][a-z0-9._-]{0,62}$';
+/** Friendlier words than "must match pattern ...", by field name. */
+export const PATTERN_MESSAGES: Record<string, string> = {
+  name: 'must be 1 to 63 characters: a-z, 0-9, then also ".", "_" or "-"',
+  kernel: 'must be an absolute path',
+  initrd: 'must be an absolute path',
+  root: 'must be an absolute path',
+  path: 'must be an absolute path',
+  limit: 'must be a whole number',
+};
+
+const absolutePath = (description: string, nullable: boolean) => ({
+  type: nullable ? ['string', 'null'] : 'string', minLength: 1, maxLength: 4096, pattern: '^/', description,
+});
+
+export const DiskSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['path'],
+  properties: {
+    path: absolutePath('disk image (raw or qcow2) on the host', false),
+    readOnly: { type: 'boolean', description: 'attach read-only (default false)' },
+  },
+} as const;
+
+/** The fields a user sets (create, update). */
+const definition = {
+  name: { type: 'string', pattern: NAME_PATTERN, description: 'unique on this host: a-z, 0-9, then also . _ - (at most 63 characters)' },
+  vcpus: { type: 'integer', minimum: 1, maximum: 8, description: 'virtual processors (default 1)' },
+  memoryMiB: { type: 'integer', minimum: 16, maximum: 4094, description: 'guest RAM in MiB (default 256)' },
+  kernel: absolutePath('RISC-V Linux Image (optionally gzipped); null = the default guest kernel', true),
+  initrd: absolutePath('initramfs; null = the default initramfs (none with a root disk or an own kernel)', true),
+  append: { type: ['string', 'null'], maxLength: 1024, description: 'kernel command line; null = derived from console and root' },
+  root: absolutePath('root disk image: becomes /dev/vda, booted without an initramfs', true),
+  disks: { type: 'array', maxItems: MAX_DISKS, items: DiskSchema, description: `more disks, /dev/vdb... after root (at most ${MAX_DISKS} with root)` },
+  console: { type: 'string', enum: ['serial', 'virtio'], description: 'serial (ttyS0) or virtio (hvc0)' },
+  autoStart: { type: 'boolean', description: 'start the VM when the service starts' },
+} as const;
+
+export const VmCreateSchema = { type: 'object', additionalProperties: false, required: ['name'], properties: definition } as const;
+export const VmPatchSchema = { type: 'object', additionalProperties: false, properties: definition } as const;
+
+const VM_STATE = { type: 'string', enum: VM_STATES } as const;
+const TIME = { type: 'string', format: 'date-time' } as const;
+
+export const VmSchema = {
+  type: 'object',
+  required: ['id', 'name', 'vcpus', 'memoryMiB', 'kernel', 'initrd', 'append', 'root', 'disks', 'console', 'autoStart', 'state',
+    'stateReason', 'createdAt', 'updatedAt', 'startedAt'],
+  properties: {
+    id: { type: 'string', format: 'uuid' },
+    ...definition,
+    disks: { type: 'array', items: { ...DiskSchema, required: ['path', 'readOnly'] } },
+    state: VM_STATE,
+    stateReason: { type: ['string', 'null'], description: 'how the last run ended: poweroff, reboot, stopped or an error message' },
+    createdAt: TIME,
+    updatedAt: TIME,
+    startedAt: { type: ['string', 'null'], format: 'date-time', description: 'when the current run began' },
+  },
+} as const;
+
+export const ErrorSchema = {
+  type: 'object',
+  required: ['error'],
+  properties: {
+    error: { type: 'string' },
+    field: { type: 'string', description: 'the input field at fault (400)' },
+    state: { ...VM_STATE, description: "the VM's state (409)" },
+  },
+} as const;
+
+export const EventSchema = {
+  type: 'object',
+  required: ['id', 'vmId', 'at', 'type'],
+  properties: {
+    id: { type: 'integer' },
+    vmId: { type: 'string' },
+    at: TIME,
+    type: { type: 'string', enum: EVENT_TYPES },
+    state: VM_STATE,
+    message: { type: 'string' },
+  },
+} as const;
+
+export const HostSchema = {
+  type: 'object',
+  required: ['hostname', 'version', 'cpus', 'memoryBytes', 'uptimeSeconds', 'vms'],
+  properties: {
+    hostname: { type: 'string' },
+    version: { type: 'string' },
+    cpus: { type: 'integer' },
+    memoryBytes: { type: 'integer' },
+    uptimeSeconds: { type: 'number', description: 'since the service started' },
+    vms: {
+      type: 'object',
+      required: ['total', 'running'],
+      properties: { total: { type: 'integer' }, running: { type: 'integer', description: 'VMs that are starting, running, paused or stopping' } },
+    },
+  },
+} as const;
+
+const count = { type: 'integer', minimum: 0 } as const;
+
+export const VmMetricsSchema = {
+  type: 'object',
+  required: ['vcpus', 'exits', 'io', 'memoryBytes'],
+  properties: {
+    vcpus: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['vp', 'runSeconds', 'instructions'],
+        properties: { vp: count, runSeconds: { type: 'number' }, instructions: count },
+      },
+    },
+    exits: { type: 'object', additionalProperties: count, description: 'VP exits by reason, all VPs' },
+    io: {
+      type: 'object',
+      required: ['disks'],
+      properties: {
+        disks: {
+          type: 'array',
+          items: {
+            type: 'object',
+            required: ['name', 'reads', 'writes', 'readBytes', 'writtenBytes', 'flushes', 'errors'],
+            properties: { name: { type: 'string' }, reads: count, writes: count, readBytes: count, writtenBytes: count, flushes: count, errors: count },
+          },
+        },
+      },
+    },
+    memoryBytes: { ...count, description: 'guest RAM of the current run (0 when the VM is not running)' },
+  },
+} as const;
+
+export const HostMetricsSchema = {
+  type: 'object',
+  required: ['cpuSeconds', 'rssBytes', 'heapBytes', 'vms'],
+  properties: {
+    cpuSeconds: { type: 'number', description: 'CPU time of the service process (all threads: every VP)' },
+    rssBytes: count,
+    heapBytes: count,
+    vms: { type: 'object', additionalProperties: VmMetricsSchema, description: 'by VM id, VMs with a partition' },
+  },
+} as const;
+
+export const VmParamsSchema = {
+  type: 'object',
+  required: ['vm'],
+  properties: { vm: { type: 'string', minLength: 1, maxLength: 200, description: 'VM id or name' } },
+} as const;
+
+export const EventsQuerySchema = {
+  type: 'object',
+  properties: { limit: { type: 'string', pattern: '^[0-9]{1,9}$', description: 'how many of the newest events (default 100, at most 10000)' } },
+} as const;
+
+/** Schemas published as OpenAPI components (by identity). */
+export const NAMED_SCHEMAS: Record<string, object> = {
+  Vm: VmSchema, VmCreate: VmCreateSchema, VmPatch: VmPatchSchema, Disk: DiskSchema, Error: ErrorSchema, Event: EventSchema,
+  Host: HostSchema, VmMetrics: VmMetricsSchema, HostMetrics: HostMetricsSchema,
+};
+
+/** Error responses of a route, by status. */
+export function errors(...codes: (400 | 401 | 404 | 409 | 500)[]): Record<number, typeof ErrorSchema> {
+  return Object.fromEntries(codes.map((c) => [c, ErrorSchema]));
+}

@@ -1,0 +1,83 @@
+// `tshv serve`: this process becomes one host. It reads like the boot script: find the data
+// directory, open the store, settle VMs the last process left behind, listen, announce the
+// URL, start autoStart VMs; on SIGINT/SIGTERM stop the VMs and leave cleanly.
+import { readFileSync } from 'node:fs';
+import { DataDir, dataDirPath } from './data-dir.js';
+import { Store } from './store.js';
+import { Host } from './host.js';
+import { buildApp } from './api.js';
+import { PACKAGE_ROOT } from '../parent/guest-config.js';
+
+export interface ServeFlags { listen: string; dataDir?: string }
+
+/** Bad flags (exit 2). */
+export class ServeUsageError extends Error {}
+/** The service cannot start here (exit 1). */
+export class ServeError extends Error {}
+
+/** HOST:PORT, [IPv6]:PORT; port 0 = any free port. */
+export function parseListen(text: string): { host: string; port: number } {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]+)):(\d{1,5})$/.exec(text);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new ServeUsageError(`--listen ${text}: expected HOST:PORT, e.g. 127.0.0.1:7070 (port 0 = any free port)`);
+  return { host: m[1] ?? m[2], port };
+}
+
+function urlHost(host: string): string {
+  if (host === '0.0.0.0') return '127.0.0.1';
+  if (host === '::') return '[::1]';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+
+/** Runs the service until a signal; returns the exit code. */
+export async function serve(flags: ServeFlags): Promise<number> {
+  const listen = parseListen(flags.listen);
+  const dir = new DataDir(dataDirPath(flags.dataDir));
+  const other = dir.runningService();
+  if (other) throw new ServeError(`another tshv serve (pid ${other.pid}, ${other.url}) is using the data directory ${dir.path}`);
+  const token = dir.token();
+  const store = new Store(dir.dbPath);
+  const host = new Host(store, log);
+  host.settleAfterRestart();
+  const version = (JSON.parse(readFileSync(PACKAGE_ROOT + 'package.json', 'utf8')) as { version: string }).version;
+  const app = await buildApp({ host, store, token, version, log });
+  try {
+    await app.listen({ host: listen.host, port: listen.port });
+  } catch (e) {
+    store.close();
+    const err = e as NodeJS.ErrnoException;
+    const why = err.code === 'EADDRINUSE' ? 'the address is in use' : err.code === 'EADDRNOTAVAIL' ? 'no such local address' : err.message;
+    throw new ServeError(`cannot listen on ${flags.listen}: ${why}`);
+  }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : listen.port;
+  const url = `http://${urlHost(listen.host)}:${port}`;
+  dir.writeService({ url, pid: process.pid });
+  process.stdout.write(`tshv serve: listening on ${url}\n` +
+    `  web console: ${url}/#token=${token}\n` +
+    `  token file:  ${dir.tokenPath}\n` +
+    `  data:        ${dir.path}\n`);
+
+  let stopping = false;
+  const stopped = new Promise<number>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stopping) { log(`${signal} again: leaving without waiting for the VMs`); dir.removeService(); process.exit(1); }
+      stopping = true;
+      log(`${signal}: stopping the VMs`);
+      void (async () => {
+        await host.shutdown();
+        await app.close();
+        store.close();
+        dir.removeService();
+        log('stopped');
+        resolve(0);
+      })();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+  await host.autoStart();
+  return stopped;
+}

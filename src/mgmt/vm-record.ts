@@ -1,0 +1,97 @@
+// A VM as the management service knows it: its definition (what the user asked for) and
+// its last known state. Checks that need more than the JSON schemas (files on this host,
+// rules across fields) and the step from a definition to a bootable VmConfig live here.
+import { existsSync, statSync } from 'node:fs';
+import { guestConfig, GuestConfigError } from '../parent/guest-config.js';
+import type { VmConfig } from '../parent/vm.js';
+import type { ConsoleKind, DiskSpec } from '../parent/vm-protocol.js';
+import { MAX_DISKS } from '../parent/vsp/synthetic.js';
+import { badInput } from './errors.js';
+
+/**
+ * off ──start──> starting ──(machine built)──> running <──pause/resume──> paused
+ *  ^                │                             │                         │
+ *  │                └────────────stop─────────────┴───────────stop──────────┘
+ *  │                                   v
+ *  └──(poweroff, host stop)──────── stopping        failed <──(error)── any live state
+ * A guest reboot (or the restart action) goes from a live state back to starting.
+ */
+export type VmState = 'off' | 'starting' | 'running' | 'paused' | 'stopping' | 'failed';
+export const VM_STATES: readonly VmState[] = ['off', 'starting', 'running', 'paused', 'stopping', 'failed'];
+/** States in which the VM has a partition (a Vm object in the registry). */
+export const LIVE_STATES: readonly VmState[] = ['starting', 'running', 'paused', 'stopping'];
+
+/** What a user defines; every field may be changed while the VM is off. */
+export interface VmDefinition {
+  name: string;
+  vcpus: number;
+  memoryMiB: number;
+  kernel: string | null;
+  initrd: string | null;
+  append: string | null;
+  root: string | null;
+  disks: DiskSpec[];
+  console: ConsoleKind;
+  autoStart: boolean;
+}
+
+export interface VmRecord extends VmDefinition {
+  id: string;
+  state: VmState;
+  /** How the last run ended: "poweroff" | "reboot" | "stopped" | an error message. */
+  stateReason: string | null;
+  createdAt: string;
+  updatedAt: string;
+  startedAt: string | null;
+}
+
+/** A create request after schema validation: name required, the rest optional. */
+export type VmInput = Partial<VmDefinition> & { name: string };
+export type VmPatch = Partial<VmDefinition>;
+
+export const DEFINITION_DEFAULTS: Omit<VmDefinition, 'name'> = {
+  vcpus: 1, memoryMiB: 256, kernel: null, initrd: null, append: null, root: null, disks: [], console: 'serial', autoStart: false,
+};
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const isUuid = (s: string) => UUID.test(s);
+
+/**
+ * The checks a definition needs beyond its schema: a name that cannot be mistaken for an
+ * id, at most MAX_DISKS disks with the root disk, and image files that exist on this host.
+ */
+export function checkDefinition(d: VmDefinition): void {
+  if (isUuid(d.name)) throw badInput('name', 'name must not look like a VM id (a UUID)');
+  const count = d.disks.length + (d.root ? 1 : 0);
+  if (count > MAX_DISKS) throw badInput('disks', `at most ${MAX_DISKS} disks (the root disk counts as one), got ${count}`);
+  checkFile('kernel', d.kernel);
+  checkFile('initrd', d.initrd);
+  checkFile('root', d.root);
+  d.disks.forEach((disk, i) => checkFile(`disks[${i}].path`, disk.path));
+}
+
+function checkFile(field: string, path: string | null): void {
+  if (path === null) return;
+  if (!existsSync(path)) throw badInput(field, `${field}: ${path}: no such file`);
+  if (!statSync(path).isFile() && !statSync(path).isBlockDevice()) throw badInput(field, `${field}: ${path} is not a file`);
+}
+
+/** Everything create and update check: checkDefinition, and a kernel given is a RISC-V Linux Image. */
+export function validateDefinition(d: VmDefinition): void {
+  checkDefinition(d);
+  if (d.kernel !== null) vmConfig(d); // reads the images; the default ones are known to be good
+}
+
+/** Reads the images and builds the VmConfig; a file that went missing is a 400 naming its field. */
+export function vmConfig(d: VmDefinition): VmConfig {
+  checkDefinition(d);
+  try {
+    return guestConfig({
+      kernel: d.kernel ?? undefined, initrd: d.initrd ?? undefined, append: d.append ?? undefined, root: d.root ?? undefined,
+      disks: d.disks, console: d.console, cpus: d.vcpus, memoryBytes: d.memoryMiB * 2 ** 20,
+    });
+  } catch (e) {
+    if (e instanceof GuestConfigError) throw badInput(e.field, e.message);
+    throw e;
+  }
+}
