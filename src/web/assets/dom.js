@@ -1,0 +1,37 @@
+// Small DOM helpers shared by the page's views.
+
+/**
+ * @template {keyof HTMLElementTagNameMap} K
+ * @param {K} tag
+ * @param {string} [className]
+ * @param {string} [text]
+ * @returns {HTMLElementTagNameMap[K]}
+ */
+export function el(tag, className, text) {
+  const e = document.createElement(tag);
+  if (className) e.className = className;
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+/**
+ * An element the page cannot work without.
+ * @template {HTMLElement} T
+ * @param {string} id
+ * @returns {T}
+ */
+export function byId(id) {
+  const e = document.getElementById(id);
+  if (!e) throw new Error(`the page has no #${id}`);
+  return /** @type {T} */ (e);
+}
+
+/**
+ * A state badge: the word itself, colour only as a second cue.
+ * @param {HTMLElement} badge
+ * @param {string} state
+ */
+export function setState(badge, state) {
+  badge.textContent = state;
+  badge.dataset.state = state;
+}

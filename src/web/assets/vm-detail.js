@@ -1,0 +1,177 @@
+// The selected VM: its actions, its configuration and its console.
+
+import { ACTIONS, ACTION_PROGRESS, isLegal } from './core/vm-state.js';
+import { formatMiB } from './core/format.js';
+import { CLOSE_NOT_RUNNING, CLOSE_UNKNOWN_VM, VmConsole } from './console.js';
+import { byId, el, setState } from './dom.js';
+
+/** @typedef {import('./core/api.js').Api} Api */
+/** @typedef {import('./core/api.js').Vm} Vm */
+/** @typedef {import('./core/vm-state.js').VmAction} VmAction */
+
+/** How long to wait before reconnecting a console that dropped while its VM runs. */
+const RECONNECT_MS = 2000;
+
+export class VmDetail {
+  /**
+   * @param {{
+   *   api: () => Api,
+   *   onChanged: (vm: Vm) => void,
+   *   onDeleted: (id: string) => void,
+   *   onError: (e: unknown) => boolean,
+   * }} hooks onError handles what is not this view's business (401) and says whether it did
+   */
+  constructor(hooks) {
+    this.hooks = hooks;
+    this.section = byId('detail');
+    this.heading = byId('detail-heading');
+    this.heading.tabIndex = -1;
+    this.badge = byId('detail-state');
+    this.error = byId('action-error');
+    this.progress = byId('action-status');
+    this.facts = byId('detail-facts');
+    this.toolbar = /** @type {HTMLElement} */ (this.section.querySelector('[role=toolbar]'));
+    /** @type {Map<VmAction, HTMLButtonElement>} */
+    this.buttons = new Map();
+    for (const b of this.toolbar.querySelectorAll('button')) {
+      const action = /** @type {VmAction} */ (b.dataset.action);
+      this.buttons.set(action, b);
+      b.addEventListener('click', () => void this.act(action));
+    }
+    const status = byId('console-status');
+    this.console = new VmConsole(byId('terminal'), (t) => { status.textContent = t; }, (code) => this.consoleClosed(code));
+    /** @type {Vm | null} */
+    this.vm = null;
+    /** @type {VmAction | null} */
+    this.busy = null;
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    this.retry = undefined;
+    this.status = status;
+  }
+
+  /**
+   * Shows a VM, or updates it when it is the one shown.
+   * @param {Vm} vm
+   */
+  show(vm) {
+    const other = this.vm?.id !== vm.id;
+    if (other) {
+      this.console.disconnect();
+      this.console.clear();
+      this.error.textContent = '';
+      this.progress.textContent = '';
+      this.busy = null;
+    }
+    this.vm = vm;
+    this.section.hidden = false;
+    this.heading.textContent = vm.name;
+    setState(this.badge, vm.state);
+    for (const [action, b] of this.buttons) b.disabled = this.busy !== null || !isLegal(action, vm.state);
+    this.toolbar.setAttribute('aria-busy', String(this.busy !== null));
+    this.renderFacts(vm);
+    this.syncConsole();
+  }
+
+  /** Nothing selected: closes the console. */
+  hide() {
+    this.section.hidden = true;
+    this.console.disconnect();
+    clearTimeout(this.retry);
+    this.vm = null;
+  }
+
+  focus() {
+    this.heading.focus();
+  }
+
+  /** @param {Vm} vm */
+  renderFacts(vm) {
+    /** @type {[string, string][]} */
+    const facts = [
+      ['vCPUs', String(vm.vcpus)],
+      ['Memory', formatMiB(vm.memoryMiB)],
+      ['Console', vm.console === 'virtio' ? 'virtio (hvc0)' : 'serial (ttyS0)'],
+      ['Kernel', vm.kernel ?? 'default'],
+      ['Initramfs', vm.initrd ?? (vm.root ? 'none' : 'default')],
+    ];
+    if (vm.root) facts.push(['Root disk', vm.root]);
+    if (vm.disks.length > 0) facts.push(['Disks', vm.disks.map((d) => d.path + (d.readOnly ? ' (read-only)' : '')).join(', ')]);
+    if (vm.append) facts.push(['Command line', vm.append]);
+    facts.push(['Start with service', vm.autoStart ? 'yes' : 'no']);
+    if (vm.startedAt) facts.push(['Started', new Date(vm.startedAt).toLocaleString()]);
+    if (vm.stateReason) facts.push([vm.state === 'failed' ? 'Failure' : 'Last stop', vm.stateReason]);
+    facts.push(['ID', vm.id]);
+    this.facts.replaceChildren(...facts.map(([k, v]) => {
+      const div = el('div');
+      div.append(el('dt', '', k), el('dd', '', v));
+      return div;
+    }));
+  }
+
+  /** @param {VmAction} action */
+  async act(action) {
+    const vm = this.vm;
+    if (!vm || this.busy) return;
+    if (action === 'delete' && !confirm(`Delete the VM "${vm.name}"? Its definition is removed for good.`)) return;
+    this.busy = action;
+    this.error.textContent = '';
+    this.progress.textContent = `${ACTION_PROGRESS[action]} ${vm.name}…`;
+    this.show(vm);
+    try {
+      if (action === 'delete') {
+        await this.hooks.api().deleteVm(vm.id);
+        this.busy = null;
+        this.progress.textContent = '';
+        this.hooks.onDeleted(vm.id);
+        return;
+      }
+      const updated = await this.hooks.api().act(vm.id, action);
+      this.busy = null;
+      this.progress.textContent = '';
+      this.hooks.onChanged(updated);
+    } catch (e) {
+      this.busy = null;
+      this.progress.textContent = '';
+      if (this.hooks.onError(e)) return;
+      this.error.textContent = `${ACTION_PROGRESS[action]} failed: ${e instanceof Error ? e.message : String(e)}`;
+      if (this.vm?.id === vm.id) this.show(this.vm);
+    }
+  }
+
+  /** Connects or disconnects the console to match the VM's state. */
+  syncConsole() {
+    const vm = this.vm;
+    if (!vm) return;
+    const wanted = vm.state === 'starting' || vm.state === 'running' || vm.state === 'paused';
+    if (wanted && this.console.socket === null && this.retry === undefined) {
+      void this.console.connect(this.hooks.api().consoleUrl(vm.id, location.href));
+    } else if (!wanted && this.console.socket === null && this.busy === null) {
+      this.status.textContent = idleStatus(vm);
+    }
+  }
+
+  /** @param {number} code */
+  consoleClosed(code) {
+    const vm = this.vm;
+    if (!vm) return;
+    if (code === CLOSE_UNKNOWN_VM) { this.status.textContent = 'No such VM'; return; }
+    if (code !== CLOSE_NOT_RUNNING && (vm.state === 'starting' || vm.state === 'running' || vm.state === 'paused')) {
+      // Dropped while the VM runs: try again shortly (state events may also stop it).
+      this.status.textContent = 'Disconnected; reconnecting…';
+      this.retry = setTimeout(() => { this.retry = undefined; this.syncConsole(); }, RECONNECT_MS);
+      return;
+    }
+    this.status.textContent = idleStatus(vm);
+  }
+}
+
+/** @param {Vm} vm */
+function idleStatus(vm) {
+  switch (vm.state) {
+    case 'off': return 'Off. Start the VM to use its console.';
+    case 'failed': return 'Failed. Start the VM to use its console.';
+    case 'starting': return 'Starting…';
+    case 'stopping': return 'Stopping…';
+    default: return 'Not connected';
+  }
+}
