@@ -24,7 +24,8 @@ function presented(req: FastifyRequest): string | undefined {
     return m ? m[1] : undefined;
   }
   const path = req.url.split('?')[0];
-  if (req.ws || path === '/api/events') {
+  const upgrade = req.headers.upgrade?.toLowerCase() === 'websocket';
+  if (upgrade || path === '/api/events') {
     const token = new URL(req.url, 'http://x').searchParams.get('token');
     return token ?? undefined;
   }
