@@ -117,11 +117,13 @@ test('close codes 4404 and 4409 are exit 4 and exit 1 with the service\'s reason
   onConsole = (ws) => ws.close(4404, 'no VM named web-1');
   const nf = await rejection(attachConsole(await api(), vm, { linger: '2' }, io().streams));
   assert.equal(nf.exit, ClientExit.notFound);
-  assert.equal(nf.message, 'no VM named web-1');
-  onConsole = (ws) => ws.close(4409);
+  assert.equal(nf.message, 'no VM web-1 (no VM named web-1)');
+  onConsole = (ws) => ws.close(4409, 'the VM is off');
   const nr = await rejection(attachConsole(await api(), vm, { linger: '2' }, io().streams));
   assert.equal(nr.exit, ClientExit.failed);
-  assert.match(nr.message, /web-1 is not running; start it with: tshv vm start web-1/);
+  assert.equal(nr.message, 'web-1 is not running (the VM is off); start it with: tshv vm start web-1');
+  onConsole = (ws) => ws.close(4409);
+  assert.match((await rejection(attachConsole(await api(), vm, { linger: '2' }, io().streams))).message, /^web-1 is not running; start/);
 });
 
 test('a refused upgrade is reported like any refused request', async () => {

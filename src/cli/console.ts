@@ -131,8 +131,10 @@ export function attachConsole(api: ApiClient, vm: ApiVm, flags: ConsoleFlags, io
       release();
       if (failure) { reject(failure); return; }
       const reason = reasonBytes.toString();
-      if (code === 4404) { reject(new ClientError(reason || `no VM ${vm.name}`, ClientExit.notFound)); return; }
-      if (code === 4409) { reject(new ClientError(reason || `${vm.name} is not running; start it with: tshv vm start ${vm.name}`, ClientExit.failed)); return; }
+      // The VM went away or stopped between the client's look-up and the connection.
+      const why = reason ? ` (${reason})` : '';
+      if (code === 4404) { reject(new ClientError(`no VM ${vm.name}${why}`, ClientExit.notFound)); return; }
+      if (code === 4409) { reject(new ClientError(`${vm.name} is not running${why}; start it with: tshv vm start ${vm.name}`, ClientExit.failed)); return; }
       if (detaching) { if (interactive) stderr.write(`tshv: detached from ${vm.name}\n`); resolve(); return; }
       if (code === 1006) {
         reject(new ClientError(`lost the connection to the service at ${api.service.url}; ${startHint(api.service.dataDir)}`, ClientExit.unreachable));
