@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ClientError, ClientExit } from './client.js';
-import { createBody, stateText, vmFields, vmTable, type ApiVm } from './vm.js';
+import { createBody, stateText, vmFields, vmTable, withFlag, type ApiVm } from './vm.js';
 
 function usage(fn: () => unknown): string {
   try {
@@ -78,4 +78,13 @@ test('state text: a reason only for off and failed', () => {
   assert.equal(stateText({ state: 'failed', stateReason: 'cannot open /x: no such file' }), 'failed (cannot open /x: no such file)');
   assert.equal(stateText({ state: 'running', stateReason: 'poweroff' }), 'running');
   assert.equal(stateText({ state: 'off', stateReason: null }), 'off');
+});
+
+test('create: the service\'s 400s name the option the field came from', () => {
+  const e400 = (field: string) => new ClientError('bad', ClientExit.usage, 400, { error: 'bad', field });
+  assert.equal((withFlag(e400('memoryMiB')) as Error).message, 'bad (--memory)');
+  assert.equal((withFlag(e400('disks[1].path')) as Error).message, 'bad (--disk)');
+  assert.equal((withFlag(e400('name')) as Error).message, 'bad');
+  const e409 = new ClientError('taken', ClientExit.failed, 409, { error: 'taken', field: 'name' });
+  assert.equal(withFlag(e409), e409);
 });

@@ -70,7 +70,7 @@ Examples:
     .option('-d, --disk <file[,readonly]>', 'attach a disk image: /dev/vdb, ... after the root disk; repeatable', collect)
     .addOption(new Option('--console <kind>', 'the console: serial (ttyS0) or virtio (hvc0)').choices(['serial', 'virtio']))
     .option('--auto-start', 'start the VM whenever the service starts'), async (ctx) => {
-    const created = await ctx.api.post<ApiVm>('/api/vms', createBody(ctx.args[0], ctx.flags));
+    const created = await ctx.api.post<ApiVm>('/api/vms', createBody(ctx.args[0], ctx.flags)).catch((e: unknown) => { throw withFlag(e); });
     if (ctx.flags.json) return printJson(created);
     process.stdout.write(`created ${created.name} (id ${created.id}); start it with: tshv vm start ${created.name}\n`);
   });
@@ -178,6 +178,19 @@ export function createBody(name: string, flags: Omit<CreateFlags, keyof ClientFl
   if (flags.console !== undefined) body.console = flags.console;
   if (flags.autoStart) body.autoStart = true;
   return body;
+}
+
+/** The create option behind each field of the API's body, to name it in the service's 400s. */
+const FIELD_FLAGS: Record<string, string> = {
+  vcpus: '--vcpus', memoryMiB: '--memory', kernel: '--kernel', initrd: '--initrd', append: '--append',
+  root: '--root', disks: '--disk', console: '--console', autoStart: '--auto-start',
+};
+
+/** "memoryMiB must be >= 16" -> "memoryMiB must be >= 16 (--memory)": the user typed the option, not the field. */
+export function withFlag(e: unknown): unknown {
+  if (!(e instanceof ClientError) || e.status !== 400 || !e.body?.field) return e;
+  const flag = FIELD_FLAGS[e.body.field.split(/[.[]/)[0]];
+  return flag ? new ClientError(`${e.message} (${flag})`, e.exit, e.status, e.body) : e;
 }
 
 /** The `vm list` table. */
