@@ -159,7 +159,6 @@ function endSession() {
  */
 async function followEvents(s) {
   let delay = 1000;
-  let first = true;
   while (session === s) {
     try {
       await s.api.followEvents(onEvent, {
@@ -167,8 +166,7 @@ async function followEvents(s) {
         onOpen: () => {
           showConnection('Live', false);
           delay = 1000;
-          if (!first) void refreshVms().catch(handleAuth);
-          first = false;
+          void refreshVms().catch(handleAuth);
         },
       });
     } catch (e) {

@@ -57,6 +57,8 @@ export class VmConsole {
     this.fit = null;
     /** @type {WebSocket | null} */
     this.socket = null;
+    /** xterm.js's screen reader mode: an accessible copy of the rows and announced output. */
+    this.screenReaderMode = false;
     this.encoder = new TextEncoder();
   }
 
@@ -72,6 +74,7 @@ export class VmConsole {
       fontFamily: 'ui-monospace, "DejaVu Sans Mono", "Liberation Mono", Menlo, Consolas, monospace',
       fontSize: 14,
       scrollback: 5000,
+      screenReaderMode: this.screenReaderMode,
       theme: { background: '#11161d', foreground: '#d8dee6', cursor: '#f2f5f8', selectionBackground: '#3b5a80' },
     });
     const fit = new fitModule.FitAddon();
@@ -153,6 +156,7 @@ export class VmConsole {
 
   /** @param {boolean} on */
   setScreenReaderMode(on) {
+    this.screenReaderMode = on;
     if (this.term) this.term.options.screenReaderMode = on;
   }
 

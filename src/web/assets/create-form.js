@@ -3,7 +3,7 @@
 
 import { ApiError } from './core/api.js';
 import { FIELDS, fieldOf, parseCreateForm } from './core/vm-form.js';
-import { byId } from './dom.js';
+import { byId, isOff, setEnabled } from './dom.js';
 
 /** @typedef {import('./core/api.js').Api} Api */
 /** @typedef {import('./core/api.js').Vm} Vm */
@@ -75,11 +75,12 @@ export class CreateForm {
   }
 
   async send() {
+    if (isOff(this.submit)) return; // already sending
     this.formError.textContent = '';
     const { body, errors } = parseCreateForm(this.values());
     this.showErrors(errors);
     if (Object.keys(errors).length > 0) return;
-    this.submit.disabled = true;
+    setEnabled(this.submit, false);
     this.form.setAttribute('aria-busy', 'true');
     try {
       const vm = await this.hooks.api().createVm(body);
@@ -93,7 +94,7 @@ export class CreateForm {
       if (field) this.showErrors({ [field]: message });
       else this.formError.textContent = message;
     } finally {
-      this.submit.disabled = false;
+      setEnabled(this.submit, true);
       this.form.removeAttribute('aria-busy');
     }
   }

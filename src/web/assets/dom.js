@@ -35,3 +35,20 @@ export function setState(badge, state) {
   badge.textContent = state;
   badge.dataset.state = state;
 }
+
+/**
+ * Turns a button on or off with aria-disabled rather than `disabled`: a disabled button
+ * drops the keyboard focus (to <body>) the moment it is switched off, for instance when
+ * the Start button that was just pressed stops applying. Click handlers check isOff().
+ * @param {HTMLButtonElement} button
+ * @param {boolean} on
+ */
+export function setEnabled(button, on) {
+  if (on) button.removeAttribute('aria-disabled');
+  else button.setAttribute('aria-disabled', 'true');
+}
+
+/** @param {HTMLButtonElement} button */
+export function isOff(button) {
+  return button.getAttribute('aria-disabled') === 'true';
+}

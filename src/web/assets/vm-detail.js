@@ -3,7 +3,7 @@
 import { ACTIONS, ACTION_PROGRESS, isLegal } from './core/vm-state.js';
 import { formatMiB } from './core/format.js';
 import { CLOSE_NOT_RUNNING, CLOSE_UNKNOWN_VM, VmConsole } from './console.js';
-import { byId, el, setState } from './dom.js';
+import { byId, el, isOff, setEnabled, setState } from './dom.js';
 
 /** @typedef {import('./core/api.js').Api} Api */
 /** @typedef {import('./core/api.js').Vm} Vm */
@@ -11,6 +11,8 @@ import { byId, el, setState } from './dom.js';
 
 /** How long to wait before reconnecting a console that dropped while its VM runs. */
 const RECONNECT_MS = 2000;
+/** Where the console's screen reader mode is remembered (a preference, not a secret). */
+const SR_MODE_KEY = 'tshv.screenReaderMode';
 
 export class VmDetail {
   /**
@@ -36,7 +38,7 @@ export class VmDetail {
     for (const b of this.toolbar.querySelectorAll('button')) {
       const action = /** @type {VmAction} */ (b.dataset.action);
       this.buttons.set(action, b);
-      b.addEventListener('click', () => void this.act(action));
+      b.addEventListener('click', () => { if (!isOff(b)) void this.act(action); });
     }
     const status = byId('console-status');
     this.console = new VmConsole(byId('terminal'), (t) => { status.textContent = t; }, (code) => this.consoleClosed(code));
@@ -47,6 +49,13 @@ export class VmDetail {
     /** @type {ReturnType<typeof setTimeout> | undefined} */
     this.retry = undefined;
     this.status = status;
+    const srMode = /** @type {HTMLInputElement} */ (byId('sr-mode'));
+    srMode.checked = localStorage.getItem(SR_MODE_KEY) === 'on';
+    this.console.setScreenReaderMode(srMode.checked);
+    srMode.addEventListener('change', () => {
+      localStorage.setItem(SR_MODE_KEY, srMode.checked ? 'on' : 'off');
+      this.console.setScreenReaderMode(srMode.checked);
+    });
   }
 
   /**
@@ -66,7 +75,7 @@ export class VmDetail {
     this.section.hidden = false;
     this.heading.textContent = vm.name;
     setState(this.badge, vm.state);
-    for (const [action, b] of this.buttons) b.disabled = this.busy !== null || !isLegal(action, vm.state);
+    for (const [action, b] of this.buttons) setEnabled(b, this.busy === null && isLegal(action, vm.state));
     this.toolbar.setAttribute('aria-busy', String(this.busy !== null));
     this.renderFacts(vm);
     this.syncConsole();
