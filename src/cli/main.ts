@@ -5,6 +5,7 @@ import { execCommand, ExecExit } from './exec.js';
 import { runConfig, runVm, UsageError, DEFAULT_APPEND, type RunFlags } from './run.js';
 import { addVmCommands } from './vm.js';
 import { addHostCommands } from './host.js';
+import { addDiskCommands } from './disk.js';
 import { serveCommand } from '../mgmt/serve-command.js';
 
 function packageVersion(): string {
@@ -12,7 +13,7 @@ function packageVersion(): string {
   return pkg.version;
 }
 
-const collect = (value: string, previous: string[]) => [...previous, value];
+const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 export function main(argv: string[]): void {
   const program = new Command();
@@ -48,7 +49,7 @@ Exit codes: 0 pass, 1 the program reported a failure, 2 bad usage or unreadable 
     .option('-a, --append <cmdline>', `kernel command line (default: "${DEFAULT_APPEND}", plus "root=/dev/vda rw" with --root; console=hvc0 with --console virtio)`)
     .option('-m, --memory <size>', 'guest RAM, e.g. 256M, 1G', '256M')
     .option('-c, --cpus <n>', 'virtual processors, 1..8', '1')
-    .option('-d, --disk <file[,readonly]>', 'attach a disk image (raw or qcow2) as /dev/vda, /dev/vdb, ...; repeatable', collect, [])
+    .option('-d, --disk <file[,readonly]>', 'attach a disk image (raw or qcow2) as /dev/vda, /dev/vdb, ...; repeatable', collect)
     .option('-r, --root <file>', 'boot from this root disk image (ext4, raw or qcow2): it becomes /dev/vda, no initramfs')
     .addOption(new Option('--console <kind>', 'the console on this terminal: serial (ttyS0) or virtio (hvc0)').choices(['serial', 'virtio']).default('serial'))
     .addHelpText('after', `
@@ -57,7 +58,7 @@ When stdin is not a terminal, stdin goes to the guest and guest output to stdout
 
 Disks are virtio-blk devices served from the image files: raw or qcow2 (v2/v3, with backing
 files). An image is locked while a VM uses it. Example with a copy-on-write overlay:
-  qemu-img create -f qcow2 -b rootfs.qcow2 -F qcow2 my.qcow2 && tshv run --root my.qcow2
+  tshv disk create my.qcow2 --backing "$PWD/guest/images/rootfs.qcow2" && tshv run --root my.qcow2
 
 Exit codes: 0 the guest powered off (or Ctrl-A X), 1 the guest panicked or the hypervisor
 failed, 2 bad usage or unreadable images.`)
@@ -79,6 +80,7 @@ failed, 2 bad usage or unreadable images.`)
 
   addVmCommands(program);
   addHostCommands(program);
+  addDiskCommands(program);
 
   program
     .command('serve')

@@ -12,6 +12,8 @@ export interface BlockDevice {
   /** Virtual size in bytes (a multiple of 512). */
   readonly size: number;
   readonly readOnly: boolean;
+  /** The image below this one (qcow2 backing file), if any. */
+  readonly backing?: BlockDevice | null;
   /** Reads into.length bytes at offset. Bytes no layer holds read as zero. */
   read(offset: number, into: Uint8Array): Promise<void>;
   /** Writes data at offset; rejects with DiskError on a read-only disk. */

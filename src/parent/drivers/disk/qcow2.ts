@@ -116,7 +116,7 @@ export class Qcow2Disk implements BlockDevice {
     private readonly file: Qcow2File,
     private readonly header: Qcow2Header,
     private readonly l1: Uint8Array,
-    private readonly backing: BlockDevice | null,
+    readonly backing: BlockDevice | null,
     private readonly lock: ImageLock | null,
     private readonly refcounts: Refcounts | null,
     private readonly meta: MetadataMap | null,

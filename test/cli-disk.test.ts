@@ -1,0 +1,53 @@
+// `tshv disk create|info`: images made by tshv that qemu-img accepts, and clear errors.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ROOT, TSHV } from './lib/guest-shell.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'tshv-cli-disk-'));
+const tshv = (...args: string[]) => spawnSync(process.execPath, [TSHV, 'disk', ...args], { encoding: 'utf8' });
+const hasQemuImg = spawnSync('qemu-img', ['--version']).status === 0;
+
+test('disk create: an overlay on the root filesystem, an empty qcow2 and a raw file; qemu-img agrees', { skip: !hasQemuImg && 'qemu-img is not installed' }, () => {
+  const overlay = join(dir, 'overlay.qcow2');
+  const r = tshv('create', overlay, '--backing', join(ROOT, 'guest/images/rootfs.qcow2'));
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /qcow2, 32M, backed by .*rootfs\.qcow2 \(qcow2\)/);
+  const info = JSON.parse(spawnSync('qemu-img', ['info', '--output=json', overlay], { encoding: 'utf8' }).stdout) as Record<string, unknown>;
+  assert.equal(info['virtual-size'], 32 << 20);
+  assert.match(String(info['backing-filename']), /rootfs\.qcow2$/);
+  assert.equal(spawnSync('qemu-img', ['check', overlay]).status, 0);
+
+  const empty = join(dir, 'empty.qcow2');
+  assert.equal(tshv('create', empty, '--size', '2G', '--cluster-size', '4K').status, 0);
+  const e = JSON.parse(spawnSync('qemu-img', ['info', '--output=json', empty], { encoding: 'utf8' }).stdout) as Record<string, unknown>;
+  assert.equal(e['virtual-size'], 2 ** 31);
+  assert.equal(e['cluster-size'], 4096);
+
+  const raw = join(dir, 'scratch.raw');
+  assert.equal(tshv('create', raw, '--format', 'raw', '--size', '10M').status, 0);
+  assert.equal(statSync(raw).size, 10 << 20);
+
+  const shown = tshv('info', overlay, '--json');
+  assert.equal(shown.status, 0);
+  const chain = JSON.parse(shown.stdout) as { format: string; backing: { format: string }[] };
+  assert.equal(chain.format, 'qcow2');
+  assert.equal(chain.backing[0].format, 'qcow2');
+});
+
+test('disk create/info: usage errors exit 2 with the reason', () => {
+  const exists = join(dir, 'exists.raw');
+  assert.equal(tshv('create', exists, '--format', 'raw', '--size', '1M').status, 0);
+  const again = tshv('create', exists, '--format', 'raw', '--size', '1M');
+  assert.equal(again.status, 2);
+  assert.match(again.stderr, /already exists/);
+  assert.match(tshv('create', join(dir, 'nosize.qcow2')).stderr, /give --size/);
+  assert.equal(tshv('create', join(dir, 'bad.qcow2'), '--size', '1M', '--cluster-size', '3K').status, 2);
+  assert.equal(tshv('create', join(dir, 'raw-backed.raw'), '--format', 'raw', '--backing', exists).status, 2);
+  const missing = tshv('info', join(dir, 'nope.qcow2'));
+  assert.equal(missing.status, 2);
+  assert.match(missing.stderr, /no such file/);
+});
