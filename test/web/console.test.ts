@@ -210,6 +210,14 @@ test('web console: create, start, type into the guest\'s shell, stop, delete', {
     await other.getByLabel('Token', { exact: true }).fill(new URL(service.url).hash.replace('#token=', ''));
     await other.keyboard.press('Enter');
     await other.getByRole('heading', { name: 'Virtual machines' }).waitFor();
+    // Forgetting the token asks for one; a URL with it pasted into the same tab (a change
+    // of the fragment only, no reload) lets the page in again.
+    await other.getByRole('button', { name: 'Forget token', exact: true }).click();
+    await other.getByLabel('Token', { exact: true }).waitFor();
+    assert.equal(await other.evaluate(() => sessionStorage.getItem('tshv.token')), null);
+    await other.goto(service.url);
+    await other.getByRole('heading', { name: 'Virtual machines' }).waitFor();
+    assert.doesNotMatch(other.url(), /token/);
 
     // The browser saw no errors but the answers the test asked for: the service's 400 for
     // the missing kernel and the 401s of the wrong token.

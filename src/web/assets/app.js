@@ -316,13 +316,25 @@ byId('new-vm').addEventListener('click', () => {
 
 // ---- start ----
 
-{
+/**
+ * Takes a token from the URL fragment, if there is one, and takes it out of the address
+ * bar: it must not stay in the history or a bookmark.
+ * @returns {string | null}
+ */
+function tokenFromUrl() {
   const { token, hash } = takeTokenFromHash(location.hash);
-  if (token !== null) {
-    sessionStorage.setItem(TOKEN_KEY, token);
-    // The token must not stay in the address bar, the history or a bookmark.
-    history.replaceState(null, '', `${location.pathname}${location.search}${hash}`);
-  }
-  const stored = sessionStorage.getItem(TOKEN_KEY);
-  if (stored) void startSession(stored); else askForToken();
+  if (token === null) return null;
+  sessionStorage.setItem(TOKEN_KEY, token);
+  history.replaceState(null, '', `${location.pathname}${location.search}${hash}`);
+  return token;
 }
+
+// A URL with a new token pasted into this tab changes only the fragment: no reload.
+window.addEventListener('hashchange', () => {
+  const token = tokenFromUrl();
+  if (token !== null) void startSession(token);
+});
+
+tokenFromUrl();
+const stored = sessionStorage.getItem(TOKEN_KEY);
+if (stored) void startSession(stored); else askForToken();
