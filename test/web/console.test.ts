@@ -179,6 +179,16 @@ test('web console: create, start, type into the guest\'s shell, stop, delete', {
     await page.getByRole('button', { name: 'Resume', exact: true }).click();
     await rowState(page, 'web-test').getByText('running').waitFor();
 
+    // Restart: a new run, and the console follows it (the screen starts again with the
+    // new run's output).
+    await page.locator('#terminal').click();
+    await page.keyboard.type('echo before-$((6*7))\n');
+    await waitForTerminal(page, 'the echo', /before-42/, 30_000);
+    await page.getByRole('button', { name: 'Restart', exact: true }).click();
+    await waitForTerminal(page, 'the new run\'s prompt', /^(?![\s\S]*before-42)[\s\S]*tshv:~# /, BOOT_MS);
+    await rowState(page, 'web-test').getByText('running').waitFor();
+    await page.locator('#console-status').getByText('Connected').waitFor();
+
     // The narrow layout, with the console still there.
     await page.setViewportSize({ width: 390, height: 844 });
     await page.waitForTimeout(500);

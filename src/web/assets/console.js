@@ -37,7 +37,8 @@ let loading = null;
 /** Loads xterm.js the first time a console is shown. */
 function loadXterm() {
   loading ??= Promise.all([loadScript(XTERM_URL), loadScript(FIT_URL)])
-    .then(() => /** @type {XtermGlobals} */ (/** @type {unknown} */ (globalThis)));
+    .then(() => /** @type {XtermGlobals} */ (/** @type {unknown} */ (globalThis)))
+    .catch((e) => { loading = null; throw e; }); // try again next time
   return loading;
 }
 
@@ -57,6 +58,10 @@ export class VmConsole {
     this.fit = null;
     /** @type {WebSocket | null} */
     this.socket = null;
+    /** From connect() until the socket closes or disconnect(): a connection is wanted. */
+    this.active = false;
+    /** Counts disconnects, so a connect() that waited for xterm.js knows it is stale. */
+    this.attempt = 0;
     /** xterm.js's screen reader mode: an accessible copy of the rows and announced output. */
     this.screenReaderMode = false;
     this.encoder = new TextEncoder();
@@ -109,11 +114,20 @@ export class VmConsole {
    */
   async connect(url) {
     this.disconnect();
-    const term = await this.open();
+    const attempt = this.attempt;
+    this.active = true;
+    this.setStatus('Connecting…');
+    let term;
+    try {
+      term = await this.open();
+    } catch (e) {
+      if (attempt === this.attempt) { this.active = false; this.setStatus(`The terminal did not load: ${e instanceof Error ? e.message : e}`); }
+      return;
+    }
+    if (attempt !== this.attempt) return; // disconnected or connected elsewhere meanwhile
     const socket = new WebSocket(url);
     socket.binaryType = 'arraybuffer';
     this.socket = socket;
-    this.setStatus('Connecting…');
     let fresh = true;
     socket.onopen = () => {
       if (this.socket !== socket) return;
@@ -128,6 +142,7 @@ export class VmConsole {
     socket.onclose = (e) => {
       if (this.socket !== socket) return;
       this.socket = null;
+      this.active = false;
       term.options.disableStdin = true;
       this.onClose(e.code);
     };
@@ -135,14 +150,12 @@ export class VmConsole {
 
   /** Closes the connection, keeping what the terminal shows. */
   disconnect() {
+    this.attempt++;
+    this.active = false;
     const socket = this.socket;
     this.socket = null;
     if (socket) socket.close(1000);
     if (this.term) this.term.options.disableStdin = true;
-  }
-
-  get connected() {
-    return this.socket !== null && this.socket.readyState === WebSocket.OPEN;
   }
 
   /** Clears the screen and scrollback (another VM was selected). */

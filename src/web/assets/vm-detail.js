@@ -65,6 +65,8 @@ export class VmDetail {
   show(vm) {
     const other = this.vm?.id !== vm.id;
     if (other) {
+      clearTimeout(this.retry);
+      this.retry = undefined;
       this.console.disconnect();
       this.console.clear();
       this.error.textContent = '';
@@ -86,6 +88,7 @@ export class VmDetail {
     this.section.hidden = true;
     this.console.disconnect();
     clearTimeout(this.retry);
+    this.retry = undefined;
     this.vm = null;
   }
 
@@ -152,9 +155,9 @@ export class VmDetail {
     const vm = this.vm;
     if (!vm) return;
     const wanted = vm.state === 'starting' || vm.state === 'running' || vm.state === 'paused';
-    if (wanted && this.console.socket === null && this.retry === undefined) {
+    if (wanted && !this.console.active && this.retry === undefined) {
       void this.console.connect(this.hooks.api().consoleUrl(vm.id, location.href));
-    } else if (!wanted && this.console.socket === null && this.busy === null) {
+    } else if (!wanted && !this.console.active && this.busy === null) {
       this.status.textContent = idleStatus(vm);
     }
   }
