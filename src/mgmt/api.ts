@@ -57,8 +57,10 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   });
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `no such endpoint: ${req.method} ${req.url.split('?')[0]}` }));
 
-  registerAuth(app, o.token);
+  // The WebSocket plugin's hooks first: an upgrade refused by the auth hook (401) must still
+  // have its socket destroyed by the plugin once the answer is sent.
   await app.register(websocket, { options: { maxPayload: 1 << 20 } });
+  registerAuth(app, o.token);
 
   const { host } = o;
   const vmResponse = (...codes: Parameters<typeof errors>) => ({ 200: VmSchema, ...errors(401, 404, ...codes) });

@@ -109,7 +109,7 @@ export class WsConsole extends ConsoleShell {
     this.opened = new Promise((resolve, reject) => {
       this.ws.once('open', () => resolve());
       this.ws.once('error', reject);
-      this.ws.once('unexpected-response', (_req, res) => reject(new Error(`WebSocket refused: HTTP ${res.statusCode}`)));
+      this.ws.once('unexpected-response', (req, res) => { req.destroy(); reject(new Error(`WebSocket refused: HTTP ${res.statusCode}`)); });
     });
     this.opened.catch(() => {});
     this.closed = new Promise((resolve) => this.ws.on('close', (code, reason) => { resolve({ code, reason: reason.toString() }); this.poke(); }));

@@ -1,0 +1,250 @@
+// Every error the REST API documents (docs/api.md "Errors"), its authentication, its
+// OpenAPI document, its static files and its data directory, against a real `tshv serve`.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { Service, WsConsole } from './service.js';
+import { ROOT, TSHV } from '../lib/guest-shell.js';
+
+let s: Service;
+const files = mkdtempSync(join(tmpdir(), 'tshv-api-files-'));
+const disk = join(files, 'disk.raw');
+writeFileSync(disk, Buffer.alloc(1 << 20));
+const notAKernel = join(files, 'not-a-kernel');
+writeFileSync(notAKernel, 'hello, I am text\n'.repeat(100));
+
+before(async () => { s = await Service.start(); });
+after(async () => { await s?.kill('SIGKILL'); });
+
+test('the data directory: token (0600), service.json with the URL and pid, tshv.db', () => {
+  assert.equal(statSync(join(s.dataDir, 'token')).mode & 0o777, 0o600);
+  assert.match(s.token, /^[0-9a-f]{64}$/);
+  assert.deepEqual(JSON.parse(readFileSync(join(s.dataDir, 'service.json'), 'utf8')), { url: s.url, pid: s.pid });
+  assert.ok(existsSync(join(s.dataDir, 'tshv.db')));
+  assert.match(s.output, new RegExp(`${s.url}/#token=${s.token}`), 'prints the web console URL');
+  assert.match(s.output, new RegExp(`token file: +${join(s.dataDir, 'token')}`), 'prints where the token is');
+});
+
+test('a second service on the same data directory refuses to start', () => {
+  const r = spawnSync(process.execPath, [TSHV, 'serve', '--listen', '127.0.0.1:0', '--data-dir', s.dataDir], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, new RegExp(`another tshv serve \\(pid ${s.pid}`));
+  const bad = spawnSync(process.execPath, [TSHV, 'serve', '--listen', 'nonsense'], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /--listen nonsense: expected HOST:PORT/);
+});
+
+test('401: no token, a wrong one, a malformed header; on the API, /metrics, the event stream and the console', async () => {
+  await s.ok('POST', '/api/vms', { name: 'auth-probe' }, 201);
+  const wrong = { authorization: 'Bearer 0000' };
+  for (const path of ['/api/host', '/api/vms', '/api/vms/auth-probe', '/api/metrics', '/metrics', '/api/openapi.json', '/api/events', '/api/nonexistent']) {
+    for (const headers of [{}, wrong, { authorization: `Basic ${s.token}` }, { authorization: s.token }]) {
+      const r = await s.api('GET', path, undefined, headers);
+      assert.equal(r.status, 401, `${path} with ${JSON.stringify(headers)}`);
+      assert.equal(typeof r.body.error, 'string');
+    }
+  }
+  assert.equal((await s.api('POST', '/api/vms', { name: 'x' }, {})).status, 401);
+  assert.equal((await s.api('POST', '/api/vms/auth-probe/start', undefined, wrong)).status, 401);
+  // ?token= is for WebSockets and the event stream only.
+  assert.equal((await s.api('GET', `/api/vms?token=${s.token}`, undefined, {})).status, 401);
+  const stream = await fetch(`${s.url}/api/events?token=${s.token}`);
+  assert.equal(stream.status, 200);
+  assert.match(stream.headers.get('content-type')!, /^text\/event-stream/);
+  await stream.body!.cancel();
+  // The console: without a token, with a wrong one; the right one in the query works.
+  for (const url of [s.consoleUrl('auth-probe').replace(/\?token=.*/, ''), s.consoleUrl('auth-probe', 'wrong')]) {
+    await assert.rejects(new WsConsole(url).opened, /HTTP 401/);
+  }
+  const c = new WsConsole(s.consoleUrl('auth-probe'));
+  await c.opened;
+  assert.equal((await c.closed).code, 4409, 'authenticated, but the VM is off');
+  // The web console's files are public.
+  assert.equal((await s.api('GET', '/vendor/xterm.js', undefined, {})).status, 200);
+});
+
+test('400 names the field: bad values, wrong types, unknown fields, missing files, bad JSON', async () => {
+  const cases: [unknown, string][] = [
+    [{ name: 'a', vcpus: 0 }, 'vcpus'],
+    [{ name: 'a', vcpus: 9 }, 'vcpus'],
+    [{ name: 'a', vcpus: 1.5 }, 'vcpus'],
+    [{ name: 'a', vcpus: '2' }, 'vcpus'],
+    [{ name: 'a', memoryMiB: 15 }, 'memoryMiB'],
+    [{ name: 'a', memoryMiB: 4095 }, 'memoryMiB'],
+    [{ name: 'Upper' }, 'name'],
+    [{ name: '-dash-first' }, 'name'],
+    [{ name: 'x'.repeat(64) }, 'name'],
+    [{ name: '9b2c4f0e-1111-2222-3333-444455556666' }, 'name'],
+    [{ name: 12 }, 'name'],
+    [{ vcpus: 1 }, 'name'],
+    [{ name: 'a', console: 'tty' }, 'console'],
+    [{ name: 'a', autoStart: 'yes' }, 'autoStart'],
+    [{ name: 'a', kernel: 5 }, 'kernel'],
+    [{ name: 'a', kernel: 'relative/Image' }, 'kernel'],
+    [{ name: 'a', kernel: join(files, 'missing') }, 'kernel'],
+    [{ name: 'a', kernel: notAKernel }, 'kernel'],
+    [{ name: 'a', initrd: join(files, 'missing') }, 'initrd'],
+    [{ name: 'a', root: join(files, 'missing') }, 'root'],
+    [{ name: 'a', root: files }, 'root'],
+    [{ name: 'a', append: 'x'.repeat(1025) }, 'append'],
+    [{ name: 'a', disks: 'disk.raw' }, 'disks'],
+    [{ name: 'a', disks: [{ path: disk }, { path: join(files, 'missing') }] }, 'disks[1].path'],
+    [{ name: 'a', disks: [{ readOnly: true }] }, 'disks[0].path'],
+    [{ name: 'a', disks: [{ path: disk, readOnly: 'no' }] }, 'disks[0].readOnly'],
+    [{ name: 'a', disks: [{ path: disk, size: 1 }] }, 'disks[0].size'],
+    [{ name: 'a', disks: Array(7).fill({ path: disk, readOnly: true }) }, 'disks'],
+    [{ name: 'a', root: disk, disks: Array(6).fill({ path: disk, readOnly: true }) }, 'disks'],
+    [{ name: 'a', memoryMb: 64 }, 'memoryMb'],
+    ['{"name": "a",', 'body'],
+    ['[1, 2]', 'body'],
+  ];
+  for (const [body, field] of cases) {
+    const r = await s.api('POST', '/api/vms', body);
+    assert.equal(r.status, 400, `${JSON.stringify(body)}: ${JSON.stringify(r.body)}`);
+    assert.equal(r.body.field, field, `${JSON.stringify(body)}: ${JSON.stringify(r.body)}`);
+    assert.ok(r.body.error.includes(field) || field === 'body', `the message names ${field}: ${r.body.error}`);
+  }
+  assert.equal((await s.api('POST', '/api/vms')).status, 400, 'no body');
+  // None of them was created.
+  assert.deepEqual((await s.ok('GET', '/api/vms')).map((v: any) => v.name).filter((n: string) => n !== 'auth-probe'), []);
+
+  // The same checks on update; a failed update changes nothing.
+  await s.ok('POST', '/api/vms', { name: 'target', disks: [{ path: disk }] }, 201);
+  for (const [body, field] of [[{ vcpus: 0 }, 'vcpus'], [{ kernel: join(files, 'missing') }, 'kernel'], [{ id: 'x' }, 'id'], [{ state: 'running' }, 'state']] as const) {
+    const r = await s.api('PATCH', '/api/vms/target', body);
+    assert.equal(r.status, 400, JSON.stringify(r.body));
+    assert.equal(r.body.field, field);
+  }
+  const target = await s.ok('GET', '/api/vms/target');
+  assert.equal(target.vcpus, 1);
+  assert.deepEqual(target.disks, [{ path: disk, readOnly: false }]);
+  const patched = await s.ok('PATCH', '/api/vms/target', { vcpus: 2, memoryMiB: 64, disks: [], append: 'console=ttyS0 quiet' });
+  assert.deepEqual([patched.vcpus, patched.memoryMiB, patched.disks, patched.append], [2, 64, [], 'console=ttyS0 quiet']);
+  assert.equal((await s.api('GET', '/api/vms/target/events?limit=abc')).body.field, 'limit');
+});
+
+test('404: unknown VMs by id or name, on every VM endpoint and the console; unknown endpoints', async () => {
+  for (const ref of ['nope', '9b2c4f0e-1111-2222-3333-444455556666']) {
+    for (const [method, path] of [
+      ['GET', ''], ['PATCH', ''], ['DELETE', ''], ['POST', '/start'], ['POST', '/stop'], ['POST', '/restart'], ['POST', '/pause'],
+      ['POST', '/resume'], ['GET', '/events'], ['GET', '/metrics'],
+    ]) {
+      const r = await s.api(method, `/api/vms/${ref}${path}`, method === 'PATCH' ? {} : undefined);
+      assert.equal(r.status, 404, `${method} ${path}`);
+      assert.match(r.body.error, new RegExp(ref));
+    }
+    const c = new WsConsole(s.consoleUrl(ref));
+    await c.opened;
+    assert.equal((await c.closed).code, 4404);
+  }
+  assert.equal((await s.api('GET', '/api/nothing-here')).status, 404);
+});
+
+test('409 names the state: start a running VM, change or delete it, pause or resume in the wrong state, a taken name', async () => {
+  const vm = await s.ok('POST', '/api/vms', { name: 'busy', memoryMiB: 64 }, 201);
+  const taken = await s.api('POST', '/api/vms', { name: 'busy' });
+  assert.equal(taken.status, 409);
+  assert.equal(taken.body.state, 'off');
+  assert.match(taken.body.error, /busy/);
+  await s.ok('POST', '/api/vms', { name: 'rename-me' }, 201);
+  assert.equal((await s.api('PATCH', '/api/vms/rename-me', { name: 'busy' })).status, 409, 'renaming onto a taken name');
+  assert.equal((await s.ok('PATCH', '/api/vms/rename-me', { name: 'renamed' })).name, 'renamed');
+  for (const [action, state] of [['stop', 'off'], ['restart', 'off'], ['pause', 'off'], ['resume', 'off']] as const) {
+    const r = await s.api('POST', `/api/vms/busy/${action}`);
+    assert.equal(r.status, 409, action);
+    assert.equal(r.body.state, state);
+  }
+  await s.ok('POST', `/api/vms/${vm.id}/start`);
+  await s.waitForVm('busy', (v) => v.state === 'running', 'running');
+  for (const [method, path, body] of [
+    ['POST', '/start', undefined], ['POST', '/resume', undefined], ['DELETE', '', undefined], ['PATCH', '', { vcpus: 2 }],
+  ] as const) {
+    const r = await s.api(method, `/api/vms/busy${path}`, body);
+    assert.equal(r.status, 409, `${method} ${path}`);
+    assert.equal(r.body.state, 'running');
+    assert.match(r.body.error, /running/);
+  }
+  await s.ok('POST', '/api/vms/busy/pause');
+  const again = await s.api('POST', '/api/vms/busy/pause');
+  assert.equal(again.status, 409);
+  assert.equal(again.body.state, 'paused');
+  assert.equal((await s.ok('POST', '/api/vms/busy/stop')).state, 'off');
+  assert.equal((await s.api('DELETE', '/api/vms/busy')).status, 204);
+});
+
+test('the host and the OpenAPI document (3.x, every path, every reference resolves)', async () => {
+  const host = await s.ok('GET', '/api/host');
+  assert.equal(typeof host.hostname, 'string');
+  assert.equal(host.version, JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version);
+  assert.ok(host.cpus >= 1 && host.memoryBytes > 0 && host.uptimeSeconds > 0);
+  assert.deepEqual(host.vms, { total: (await s.ok('GET', '/api/vms')).length, running: 0 });
+
+  const r = await s.api('GET', '/api/openapi.json');
+  assert.equal(r.status, 200);
+  const doc = r.body;
+  assert.match(doc.openapi, /^3\.\d+\.\d+$/);
+  const expected: Record<string, string[]> = {
+    '/api/host': ['get'], '/api/vms': ['get', 'post'], '/api/vms/{vm}': ['get', 'patch', 'delete'],
+    '/api/vms/{vm}/start': ['post'], '/api/vms/{vm}/stop': ['post'], '/api/vms/{vm}/restart': ['post'], '/api/vms/{vm}/pause': ['post'],
+    '/api/vms/{vm}/resume': ['post'], '/api/vms/{vm}/console': ['get'], '/api/vms/{vm}/events': ['get'], '/api/events': ['get'],
+    '/api/vms/{vm}/metrics': ['get'], '/api/metrics': ['get'], '/metrics': ['get'], '/api/openapi.json': ['get'],
+  };
+  assert.deepEqual(Object.keys(doc.paths).sort(), Object.keys(expected).sort());
+  for (const [path, methods] of Object.entries(expected)) assert.deepEqual(Object.keys(doc.paths[path]).sort(), [...methods].sort(), path);
+  assert.equal(doc.paths['/api/vms'].post.requestBody.content['application/json'].schema.$ref, '#/components/schemas/VmCreate');
+  assert.deepEqual(doc.paths['/api/vms/{vm}'].get.parameters.map((p: any) => [p.name, p.in, p.required]), [['vm', 'path', true]]);
+  assert.equal(doc.components.schemas.Vm.properties.kernel.type, 'string');
+  assert.equal(doc.components.schemas.Vm.properties.kernel.nullable, true);
+  assert.deepEqual(doc.components.schemas.VmCreate.required, ['name']);
+  assert.deepEqual(doc.components.schemas.VmCreate.properties.vcpus, { type: 'integer', minimum: 1, maximum: 8, description: 'virtual processors (default 1)' });
+  // OpenAPI 3.0 has no type arrays; every $ref points at a component.
+  const walk = (x: unknown): void => {
+    if (Array.isArray(x)) { x.forEach(walk); return; }
+    if (!x || typeof x !== 'object') return;
+    const o = x as Record<string, unknown>;
+    if (Array.isArray(o.type)) assert.fail(`type array in ${JSON.stringify(o)}`);
+    if (typeof o.$ref === 'string') assert.ok(doc.components.schemas[o.$ref.replace('#/components/schemas/', '')], o.$ref);
+    Object.values(o).forEach(walk);
+  };
+  walk(doc);
+  assert.deepEqual(doc.security, [{ bearer: [] }]);
+});
+
+test('static files: the web console page, its assets and xterm.js, public; no way out of the web root', async () => {
+  const page = await s.api('GET', '/', undefined, {});
+  if (existsSync(join(ROOT, 'src/web/index.html'))) {
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get('content-type')!, /^text\/html/);
+  } else {
+    assert.equal(page.status, 404);
+  }
+  for (const [path, type] of [['/vendor/xterm.js', /javascript/], ['/vendor/xterm.css', /css/], ['/vendor/addon-fit.js', /javascript/]] as const) {
+    const r = await s.api('GET', path, undefined, {});
+    assert.equal(r.status, 200, path);
+    assert.match(r.headers.get('content-type')!, type);
+  }
+  for (const path of ['/vendor/nope.js', '/assets/nope.js', '/assets/..%2f..%2fpackage.json', '/assets/%2e%2e/%2e%2e/package.json', '/vendor/..%2f..%2fpackage.json']) {
+    const r = await s.api('GET', path, undefined, {});
+    assert.equal(r.status, 404, path);
+    assert.doesNotMatch(String(JSON.stringify(r.body)), /"tshv"/, path);
+  }
+});
+
+test('SIGTERM: the VMs stop, the service exits 0 and removes service.json', async () => {
+  await s.ok('POST', '/api/vms', { name: 'at-exit', memoryMiB: 64 }, 201);
+  await s.ok('POST', '/api/vms/at-exit/start');
+  const exit = await s.kill('SIGTERM');
+  assert.deepEqual(exit, { code: 0, signal: null }, s.output);
+  assert.equal(existsSync(join(s.dataDir, 'service.json')), false);
+  // Started again: the VM is off, stopped by the shutdown, not by a crash.
+  s = await Service.start(s.dataDir);
+  const vm = await s.ok('GET', '/api/vms/at-exit');
+  assert.equal(vm.state, 'off');
+  assert.equal(vm.stateReason, 'stopped');
+  const events = await s.ok('GET', '/api/vms/at-exit/events');
+  assert.equal(events.some((e: any) => e.type === 'host-restart'), false);
+  assert.match(events.at(-2).message, /shutting down/);
+});
