@@ -90,6 +90,24 @@ export class Service {
     return Number(m![1]) * 1024;
   }
 
+  /**
+   * Resident bytes of guest RAM in the service: V8 reserves each wasm memory (a VM's RAM)
+   * with a guard region of several GiB right after it, which is how its mapping is found in
+   * /proc/<pid>/smaps. Only pages the guest touched are resident.
+   */
+  guestRamResident(): number {
+    const maps = readFileSync(`/proc/${this.pid}/smaps`, 'utf8').split(/\n(?=[0-9a-f]+-[0-9a-f]+ )/).map((b) => {
+      const [, start, end, perms] = /^([0-9a-f]+)-([0-9a-f]+) (\S+)/.exec(b)!;
+      return { start: BigInt('0x' + start), end: BigInt('0x' + end), perms, rss: Number(/\nRss:\s+(\d+) kB/.exec(b)?.[1] ?? 0) * 1024 };
+    });
+    let total = 0;
+    for (const [i, m] of maps.entries()) {
+      const next = maps[i + 1];
+      if (m.perms.startsWith('rw') && next && next.start === m.end && next.perms.startsWith('---') && next.end - next.start >= 4n << 30n) total += m.rss;
+    }
+    return total;
+  }
+
   async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
     return this.exited;
