@@ -40,15 +40,14 @@ export class VmDetail {
       this.buttons.set(action, b);
       b.addEventListener('click', () => { if (!isOff(b)) void this.act(action); });
     }
-    const status = byId('console-status');
-    this.console = new VmConsole(byId('terminal'), (t) => { status.textContent = t; }, (code) => this.consoleClosed(code));
+    this.status = byId('console-status');
+    this.console = new VmConsole(byId('terminal'), (t) => this.setStatus(t), (code) => this.consoleClosed(code));
     /** @type {Vm | null} */
     this.vm = null;
     /** @type {VmAction | null} */
     this.busy = null;
     /** @type {ReturnType<typeof setTimeout> | undefined} */
     this.retry = undefined;
-    this.status = status;
     const srMode = /** @type {HTMLInputElement} */ (byId('sr-mode'));
     srMode.checked = localStorage.getItem(SR_MODE_KEY) === 'on';
     this.console.setScreenReaderMode(srMode.checked);
@@ -81,6 +80,15 @@ export class VmDetail {
     this.toolbar.setAttribute('aria-busy', String(this.busy !== null));
     this.renderFacts(vm);
     this.syncConsole();
+  }
+
+  /**
+   * The console's state. It is a live region, which announces every change of its text,
+   * so the text is set only when it changes.
+   * @param {string} text
+   */
+  setStatus(text) {
+    if (this.status.textContent !== text) this.status.textContent = text;
   }
 
   /** Nothing selected: closes the console. */
@@ -158,7 +166,7 @@ export class VmDetail {
     if (wanted && !this.console.active && this.retry === undefined) {
       void this.console.connect(this.hooks.api().consoleUrl(vm.id, location.href));
     } else if (!wanted && !this.console.active && this.busy === null) {
-      this.status.textContent = idleStatus(vm);
+      this.setStatus(idleStatus(vm));
     }
   }
 
@@ -166,14 +174,14 @@ export class VmDetail {
   consoleClosed(code) {
     const vm = this.vm;
     if (!vm) return;
-    if (code === CLOSE_UNKNOWN_VM) { this.status.textContent = 'No such VM'; return; }
+    if (code === CLOSE_UNKNOWN_VM) { this.setStatus('No such VM'); return; }
     if (code !== CLOSE_NOT_RUNNING && (vm.state === 'starting' || vm.state === 'running' || vm.state === 'paused')) {
       // Dropped while the VM runs: try again shortly (state events may also stop it).
-      this.status.textContent = 'Disconnected; reconnecting…';
+      this.setStatus('Disconnected; reconnecting…');
       this.retry = setTimeout(() => { this.retry = undefined; this.syncConsole(); }, RECONNECT_MS);
       return;
     }
-    this.status.textContent = idleStatus(vm);
+    this.setStatus(idleStatus(vm));
   }
 }
 
