@@ -46,10 +46,12 @@ function tshv(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string } 
 /** `tshv ... --data-dir <the service's>`. */
 const cli = (...args: string[]) => tshv([...args, '--data-dir', dataDir]);
 
-function ok(r: Run, what: string): Run {
-  assert.equal(r.code, 0, `${what}: exit ${r.code}\n--- stdout ---\n${r.stdout}\n--- stderr ---\n${r.stderr}\n--- service ---\n${serviceLog.slice(-2000)}`);
+/** Asserts the exit code, showing everything the command and the service said if it is wrong. */
+function exits(r: Run, code: number, what: string): Run {
+  assert.equal(r.code, code, `${what}: exit ${r.code}, not ${code}\n--- stdout ---\n${r.stdout}\n--- stderr ---\n${r.stderr}\n--- service ---\n${serviceLog.slice(-2000)}`);
   return r;
 }
+const ok = (r: Run, what: string) => exits(r, 0, what);
 
 async function json<T>(...args: string[]): Promise<T> {
   return JSON.parse(ok(await cli(...args, '--json'), args.join(' ')).stdout) as T;
@@ -121,11 +123,11 @@ test('create: text and JSON; duplicates are refused (1), bad input is usage (2)'
   assert.deepEqual([db.name, db.vcpus, db.memoryMiB, db.state], ['db-2', 2, 1024, 'off']);
 
   const dup = await cli('vm', 'create', 'web-1');
-  assert.equal(dup.code, 1, dup.stderr);
+  exits(dup, 1, 'create a taken name');
   assert.match(dup.stderr, /^tshv vm create: .*web-1/m);
   for (const bad of [['Bad_Name'], ['x', '--vcpus', '99'], ['x', '--memory', '8M'], ['x', '--memory', 'lots'], ['x', '--console', 'vga'], ['x', '--bogus'], []]) {
     const u = await cli('vm', 'create', ...bad);
-    assert.equal(u.code, 2, `create ${bad.join(' ')}: exit ${u.code}\n${u.stderr}`);
+    exits(u, 2, `create ${bad.join(' ')}`);
     assert.ok(u.stderr.length > 0);
   }
   assert.equal((await json<Vm[]>('vm', 'list')).length, 2, 'nothing was created by the refused commands');
@@ -155,10 +157,10 @@ test('show: by name and by id; an unknown VM is exit 4', async () => {
   const byId = await json<Vm>('vm', 'show', byName.id);
   assert.deepEqual(byId, byName);
   const nf = await cli('vm', 'show', 'nope');
-  assert.equal(nf.code, 4);
+  exits(nf, 4, 'show nope');
   assert.match(nf.stderr, /^tshv vm show: .*nope/m);
-  assert.equal((await cli('vm', 'start', 'nope')).code, 4);
-  assert.equal((await cli('vm', 'delete', 'nope')).code, 4);
+  exits(await cli('vm', 'start', 'nope'), 4, 'start nope');
+  exits(await cli('vm', 'delete', 'nope'), 4, 'delete nope');
 });
 
 test('start boots a real guest; starting it again is refused (exit 1)', async () => {
@@ -166,7 +168,7 @@ test('start boots a real guest; starting it again is refused (exit 1)', async ()
   assert.match(r.stdout, /^web-1: (starting|running)$/m);
   await waitState('web-1', 'running', BOOT_MS);
   const again = await cli('vm', 'start', 'web-1');
-  assert.equal(again.code, 1, again.stderr);
+  exits(again, 1, 'start a running VM');
   assert.match(again.stderr, /^tshv vm start: /m);
   const row = ok(await cli('vm', 'list'), 'list').stdout.split('\n').find((l) => l.startsWith('web-1'))!;
   assert.match(row, /^web-1 +running +1 +128M +\d+[smhd]/);
@@ -200,10 +202,10 @@ test('pause and resume, with the state in text, JSON and the table', async () =>
   assert.match(ok(await cli('vm', 'pause', 'web-1'), 'pause').stdout, /^web-1: paused$/m);
   assert.match(ok(await cli('vm', 'list'), 'list').stdout, /^web-1 +paused /m);
   const again = await cli('vm', 'pause', 'web-1');
-  assert.equal(again.code, 1, 'pausing a paused VM is a conflict');
+  exits(again, 1, 'pausing a paused VM is a conflict');
   const resumed = await json<Vm>('vm', 'resume', 'web-1');
   assert.equal(resumed.state, 'running');
-  assert.equal((await cli('vm', 'resume', 'web-1')).code, 1, 'resuming a running VM is a conflict');
+  exits(await cli('vm', 'resume', 'web-1'), 1, 'resuming a running VM is a conflict');
 });
 
 test('restart, then stop and delete; a deleted VM is not found', async () => {
@@ -211,20 +213,20 @@ test('restart, then stop and delete; a deleted VM is not found', async () => {
   assert.match(r.stdout, /^web-1: (starting|running)$/m);
   await waitState('web-1', 'running', BOOT_MS);
   const busy = await cli('vm', 'delete', 'web-1');
-  assert.equal(busy.code, 1, 'deleting a running VM is a conflict');
+  exits(busy, 1, 'deleting a running VM is a conflict');
   assert.match(busy.stderr, /^tshv vm delete: /m);
 
   const stopped = await json<Vm>('vm', 'stop', 'web-1');
   assert.ok(['stopping', 'off'].includes(stopped.state), stopped.state);
   await waitState('web-1', 'off');
-  assert.equal((await cli('vm', 'stop', 'web-1')).code, 1, 'stopping an off VM is a conflict');
+  exits(await cli('vm', 'stop', 'web-1'), 1, 'stopping an off VM is a conflict');
   const consoleOff = await cli('vm', 'console', 'web-1');
-  assert.equal(consoleOff.code, 1);
+  exits(consoleOff, 1, 'console of an off VM');
   assert.match(consoleOff.stderr, /web-1 is off.*start it with: tshv vm start web-1/);
-  assert.equal((await cli('vm', 'console', 'nope')).code, 4);
+  exits(await cli('vm', 'console', 'nope'), 4, 'console nope');
 
   assert.match(ok(await cli('vm', 'delete', 'web-1'), 'delete').stdout, /^deleted web-1$/m);
-  assert.equal((await cli('vm', 'show', 'web-1')).code, 4);
+  exits(await cli('vm', 'show', 'web-1'), 4, 'show a deleted VM');
 });
 
 test('delete --force stops a running VM first', async () => {
@@ -239,44 +241,44 @@ test('delete --force stops a running VM first', async () => {
 
 test('finding the service: TSHV_URL with TSHV_TOKEN, TSHV_DATA_DIR, XDG_DATA_HOME, --url', async () => {
   const viaUrl = await tshv(['host', 'info', '--json'], { env: env({ TSHV_URL: url, TSHV_TOKEN: token }) });
-  assert.equal(ok(viaUrl, 'TSHV_URL').code, 0);
+  ok(viaUrl, 'TSHV_URL');
   const flagUrl = await tshv(['vm', 'list', '--url', url], { env: env({ TSHV_TOKEN: token }) });
-  assert.equal(ok(flagUrl, '--url').code, 0);
-  assert.equal(ok(await tshv(['vm', 'list'], { env: env({ TSHV_DATA_DIR: dataDir }) }), 'TSHV_DATA_DIR').code, 0);
+  ok(flagUrl, '--url');
+  ok(await tshv(['vm', 'list'], { env: env({ TSHV_DATA_DIR: dataDir }) }), 'TSHV_DATA_DIR');
 
   const xdg = join(work, 'xdg');
   mkdirSync(xdg);
   symlinkSync(dataDir, join(xdg, 'tshv'));
-  assert.equal(ok(await tshv(['host', 'info'], { env: env({ XDG_DATA_HOME: xdg }) }), 'default data dir').code, 0);
+  ok(await tshv(['host', 'info'], { env: env({ XDG_DATA_HOME: xdg }) }), 'default data dir');
 
   const noToken = await tshv(['vm', 'list'], { env: env({ TSHV_URL: url }) });
-  assert.equal(noToken.code, 1);
+  exits(noToken, 1, 'TSHV_URL without TSHV_TOKEN');
   assert.match(noToken.stderr, /set TSHV_TOKEN/);
   const wrong = await tshv(['vm', 'list'], { env: env({ TSHV_URL: url, TSHV_TOKEN: 'f'.repeat(64) }) });
-  assert.equal(wrong.code, 1);
+  exits(wrong, 1, 'a wrong TSHV_TOKEN');
   assert.match(wrong.stderr, /TSHV_TOKEN was refused/);
 });
 
 test('bad usage is exit 2: unknown commands and options, missing arguments, --url with --data-dir', async () => {
   for (const args of [['vm', 'frobnicate'], ['vm', 'show'], ['vm', 'list', '--bogus'], ['host'], ['vm', 'list', '--url', 'nope'], ['vm', 'list', '--url', url, '--data-dir', dataDir]]) {
     const r = await tshv(args);
-    assert.equal(r.code, 2, `${args.join(' ')}: exit ${r.code}\n${r.stderr}`);
+    exits(r, 2, args.join(' '));
   }
   const help = await tshv(['vm', 'create', '--help']);
-  assert.equal(help.code, 0);
+  exits(help, 0, 'vm create --help');
   assert.match(help.stdout, /Examples:\n {2}tshv vm create web-1/);
   assert.match(help.stdout, /Exit codes: 0 done/);
 });
 
 test('no service: exit 3 with how to start one (no data directory, closed port, killed service)', async () => {
   const none = await tshv(['vm', 'list', '--data-dir', join(work, 'nothing-here')]);
-  assert.equal(none.code, 3);
+  exits(none, 3, 'an empty data directory');
   assert.match(none.stderr, /start it with: tshv serve --data-dir .*nothing-here/);
   const byDefault = await tshv(['host', 'info']);
-  assert.equal(byDefault.code, 3);
+  exits(byDefault, 3, 'the default data directory, empty');
   assert.match(byDefault.stderr, /start it with: tshv serve$/m);
   const closed = await tshv(['vm', 'list', '--url', `http://127.0.0.1:${await closedPort()}`]);
-  assert.equal(closed.code, 3);
+  exits(closed, 3, 'a closed port');
   assert.match(closed.stderr, /cannot reach the tshv service at .*connection refused/);
 
   // A service killed without cleaning up leaves service.json naming a dead process.
@@ -284,6 +286,6 @@ test('no service: exit 3 with how to start one (no data directory, closed port, 
   await new Promise((r) => service.once('close', r));
   assert.ok(existsSync(join(dataDir, 'service.json')));
   const dead = await cli('vm', 'list');
-  assert.equal(dead.code, 3);
+  exits(dead, 3, 'a killed service');
   assert.match(dead.stderr, /is not running; start it with: tshv serve --data-dir/);
 });

@@ -1,6 +1,5 @@
 // `tshv vm console`: this terminal on a VM's console, over the service's WebSocket
 // (GET /api/vms/{vm}/console: binary frames both ways, the last 64 KiB of output first).
-import WebSocket from 'ws';
 import { ClientError, ClientExit, startHint, vmPath, type ApiClient } from './client.js';
 import type { ClientFlags } from './api-command.js';
 import type { ApiVm } from './vm.js';
@@ -54,15 +53,17 @@ export function consoleUrl(serviceUrl: string, vmId: string): string {
  * mode, after --linger seconds of quiet) or the service closes the console. Resolves when
  * done; rejects with a ClientError for the exit code.
  */
-export function attachConsole(api: ApiClient, vm: ApiVm, flags: ConsoleFlags, io: ConsoleIo = process): Promise<void> {
+export async function attachConsole(api: ApiClient, vm: ApiVm, flags: ConsoleFlags, io: ConsoleIo = process): Promise<void> {
   const linger = Number(flags.linger);
-  if (!(linger >= 0)) return Promise.reject(new ClientError(`--linger must be a number of seconds, got "${flags.linger}"`, ClientExit.usage));
+  if (!(linger >= 0)) throw new ClientError(`--linger must be a number of seconds, got "${flags.linger}"`, ClientExit.usage);
+  // Loaded here, not at start-up: every other tshv command would pay for it.
+  const { default: WebSocket } = await import('ws');
   const { stdin, stdout, stderr } = io;
   const interactive = (stdin as NodeJS.ReadStream).isTTY === true;
   const headers: Record<string, string> = api.service.token ? { authorization: `Bearer ${api.service.token}` } : {};
   const ws = new WebSocket(consoleUrl(api.service.url, vm.id), { headers, perMessageDeflate: false });
 
-  return new Promise((resolve, reject) => {
+  return new Promise<void>((resolve, reject) => {
     let detaching = false;
     let opened = false;
     let lingerTimer: NodeJS.Timeout | undefined;
