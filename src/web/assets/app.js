@@ -53,6 +53,7 @@ function announce(text) {
  */
 function handleAuth(e) {
   if (e instanceof ApiError && e.status === 401) {
+    sessionStorage.removeItem(TOKEN_KEY);
     endSession();
     askForToken('The service refused this token. Enter the current one.');
     return true;
@@ -83,7 +84,7 @@ const form = new CreateForm({
     creating = false;
     select(vm.id, true);
   },
-  onCancel: () => { creating = false; render(); byId('new-vm').focus(); },
+  onCancel: () => { creating = false; form.reset(); render(); byId('new-vm').focus(); },
   onError: handleAuth,
 });
 
@@ -130,9 +131,12 @@ async function startSession(token) {
     // The service may be restarting: show the page anyway, the event stream retries.
   }
   if (session !== s) return;
+  // Coming from the token form, the focus must not vanish with it.
+  const fromForm = byId('auth').contains(document.activeElement);
   byId('auth').hidden = true;
   byId('app').hidden = false;
   byId('sign-out').hidden = false;
+  if (fromForm) byId('main').focus();
   const wanted = hashParam(location.hash, 'vm');
   const vm = wanted ? [...vms.values()].find((v) => v.name === wanted || v.id === wanted) : undefined;
   if (vm) select(vm.id, false); else render();
@@ -287,9 +291,9 @@ function render() {
   const all = sortedVms();
   list.render(all, selectedId);
   for (const vm of all) list.renderCpu(vm.id, cpu.get(vm.id), vm.vcpus);
+  // The right-hand pane: the create form, the selected VM, or a hint.
   const vm = selectedId ? vms.get(selectedId) : undefined;
-  if (creating) { detail.hide(); form.section.hidden = false; }
-  else form.close();
+  if (!creating) form.close();
   if (vm && !creating) detail.show(vm); else detail.hide();
   byId('nothing').hidden = creating || vm !== undefined;
 }

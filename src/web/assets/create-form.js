@@ -43,6 +43,13 @@ export class CreateForm {
     this.section.hidden = true;
   }
 
+  /** Back to the defaults, without errors. */
+  reset() {
+    this.form.reset();
+    this.showErrors({});
+    this.formError.textContent = '';
+  }
+
   /** @returns {Record<string, string>} */
   values() {
     /** @type {Record<string, string>} */
@@ -84,7 +91,7 @@ export class CreateForm {
     this.form.setAttribute('aria-busy', 'true');
     try {
       const vm = await this.hooks.api().createVm(body);
-      this.form.reset();
+      this.reset();
       this.hooks.onCreated(vm);
     } catch (e) {
       if (this.hooks.onError(e)) return;
