@@ -3,7 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -237,6 +237,20 @@ test('delete --force stops a running VM first', async () => {
   const empty = ok(await cli('vm', 'list'), 'list');
   assert.equal(empty.stdout, '');
   assert.match(empty.stderr, /no VMs/);
+});
+
+test('start refuses a VM whose image is gone (exit 1, the service\'s message); create refuses a missing one (exit 2)', async () => {
+  const image = join(work, 'gone.img');
+  writeFileSync(image, Buffer.alloc(1 << 20));
+  ok(await cli('vm', 'create', 'orphan', '--disk', image, '--memory', '64M'), 'create orphan');
+  rmSync(image);
+  const r = await cli('vm', 'start', 'orphan');
+  exits(r, 1, 'start with a missing disk image');
+  assert.match(r.stderr, /^tshv vm start: .*gone\.img/m);
+  const c = await cli('vm', 'create', 'orphan-2', '--disk', image);
+  exits(c, 2, 'create with a missing disk image');
+  assert.match(c.stderr, /gone\.img.*\(--disk\)$/m);
+  ok(await cli('vm', 'delete', 'orphan'), 'delete orphan');
 });
 
 test('finding the service: TSHV_URL with TSHV_TOKEN, TSHV_DATA_DIR, XDG_DATA_HOME, --url', async () => {

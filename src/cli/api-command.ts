@@ -20,7 +20,7 @@ data directory's service.json and token: --data-dir DIR, $TSHV_DATA_DIR, or
 $XDG_DATA_HOME/tshv (~/.local/share/tshv). Start a service with: tshv serve
 
 Exit codes: 0 done, 1 the service refused or failed (its message is printed), 2 bad usage
-(also input the service rejects), 3 cannot reach the service, 4 no such VM.`;
+(also options of vm create that the service rejects), 3 cannot reach the service, 4 no such VM.`;
 
 /** Adds a subcommand of the API; `details` and `examples` go in its --help. */
 export function apiCommand(parent: Command, nameAndArgs: string, description: string, examples: string, details = ''): Command {

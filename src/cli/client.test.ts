@@ -157,7 +157,8 @@ test('error statuses map to exit codes with the service\'s message', async () =>
   try {
     const api = new ApiClient({ url, token: undefined, dataDir: undefined });
     const e400 = await rejection(api.get('/400'));
-    assert.equal(e400.exit, ClientExit.usage);
+    assert.equal(e400.exit, ClientExit.failed); // vm create makes it a usage error
+    assert.equal(e400.status, 400);
     assert.equal(e400.body?.field, 'name');
     const e401 = await rejection(api.get('/401'));
     assert.equal(e401.exit, ClientExit.failed);

@@ -162,9 +162,8 @@ export class ApiClient {
         return new ClientError(`${message} (${hint})`, ClientExit.failed, status, body);
       }
       case 404: return new ClientError(message, ClientExit.notFound, status, body);
-      // The service checks what the CLI cannot (name rules, ranges, files on its host):
-      // bad input is bad usage wherever it is caught.
-      case 400: return new ClientError(message, ClientExit.usage, status, body);
+      // A 400 is a refusal here (`vm start` of a VM whose image is gone); the commands
+      // that send what the user typed make it a usage error (see vm.ts, withFlag).
       default: return new ClientError(message, ClientExit.failed, status, body);
     }
   }

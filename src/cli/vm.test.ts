@@ -80,11 +80,14 @@ test('state text: a reason only for off and failed', () => {
   assert.equal(stateText({ state: 'off', stateReason: null }), 'off');
 });
 
-test('create: the service\'s 400s name the option the field came from', () => {
-  const e400 = (field: string) => new ClientError('bad', ClientExit.usage, 400, { error: 'bad', field });
-  assert.equal((withFlag(e400('memoryMiB')) as Error).message, 'bad (--memory)');
+test('create: the service\'s 400s are usage errors naming the option the field came from', () => {
+  const e400 = (field?: string) => new ClientError('bad', ClientExit.failed, 400, { error: 'bad', field });
+  const memory = withFlag(e400('memoryMiB')) as ClientError;
+  assert.equal(memory.message, 'bad (--memory)');
+  assert.equal(memory.exit, ClientExit.usage);
   assert.equal((withFlag(e400('disks[1].path')) as Error).message, 'bad (--disk)');
   assert.equal((withFlag(e400('name')) as Error).message, 'bad');
+  assert.equal((withFlag(e400()) as ClientError).exit, ClientExit.usage);
   const e409 = new ClientError('taken', ClientExit.failed, 409, { error: 'taken', field: 'name' });
   assert.equal(withFlag(e409), e409);
 });

@@ -2,7 +2,7 @@
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { apiAction, apiCommand, printJson, usageError, type ActionContext, type ClientFlags } from './api-command.js';
-import { ClientError, vmPath, type ApiClient } from './client.js';
+import { ClientError, ClientExit, vmPath, type ApiClient } from './client.js';
 import { attachConsole, type ConsoleFlags } from './console.js';
 import { formatDuration, formatFields, formatMiB, formatTable } from './table.js';
 import { parseSize } from './units.js';
@@ -104,8 +104,9 @@ Examples:
     apiAction(apiCommand(vm, action, description, `  ${example}\n  tshv vm ${action} web-1 --json | jq -r .state`)
       .argument('<vm>', 'name or id'), async (ctx) => {
       const v = await ctx.api.post<ApiVm>(vmPath(ctx.args[0], action));
-      if (ctx.flags.json) return printJson(v);
-      process.stdout.write(`${v.name}: ${stateText(v)}\n`);
+      if (ctx.flags.json) printJson(v);
+      else process.stdout.write(`${v.name}: ${stateText(v)}\n`);
+      if (v.state === 'failed') process.exitCode = ClientExit.failed; // e.g. a start that could not build the machine
     });
   }
 
@@ -134,7 +135,7 @@ stops, or when the VM stops. --json changes nothing here (the console is not JSO
     .addOption(new Option('--linger <seconds>', 'pipe mode: after stdin ends, detach once the console has been quiet this long').default('2', '2 seconds')), async (ctx: ActionContext<ConsoleFlags>) => {
     const v = await ctx.api.get<ApiVm>(vmPath(ctx.args[0]));
     if (v.state !== 'running' && v.state !== 'paused' && v.state !== 'starting') {
-      throw new ClientError(`${v.name} is ${stateText(v)}; start it with: tshv vm start ${v.name}`, 1);
+      throw new ClientError(`${v.name} is ${stateText(v)}; start it with: tshv vm start ${v.name}`, ClientExit.failed);
     }
     await attachConsole(ctx.api, v, ctx.flags);
   });
@@ -186,11 +187,15 @@ const FIELD_FLAGS: Record<string, string> = {
   root: '--root', disks: '--disk', console: '--console', autoStart: '--auto-start',
 };
 
-/** "memoryMiB must be >= 16" -> "memoryMiB must be >= 16 (--memory)": the user typed the option, not the field. */
+/**
+ * A 400 answering `vm create` is bad usage (exit 2): the service checks what the CLI
+ * cannot (name rules, ranges, files on its host). Its message names the API's field;
+ * "(--memory)" names what the user typed.
+ */
 export function withFlag(e: unknown): unknown {
-  if (!(e instanceof ClientError) || e.status !== 400 || !e.body?.field) return e;
-  const flag = FIELD_FLAGS[e.body.field.split(/[.[]/)[0]];
-  return flag ? new ClientError(`${e.message} (${flag})`, e.exit, e.status, e.body) : e;
+  if (!(e instanceof ClientError) || e.status !== 400) return e;
+  const flag = e.body?.field ? FIELD_FLAGS[e.body.field.split(/[.[]/)[0]] : undefined;
+  return new ClientError(flag ? `${e.message} (${flag})` : e.message, ClientExit.usage, e.status, e.body);
 }
 
 /** The `vm list` table. */
@@ -249,7 +254,7 @@ async function stopAndWait(api: ApiClient, target: string, timeoutMs = 60_000): 
   }
   const deadline = Date.now() + timeoutMs;
   while (!settled(v)) {
-    if (Date.now() > deadline) throw new ClientError(`${v.name} did not stop within ${timeoutMs / 1000} s (state: ${v.state})`, 1);
+    if (Date.now() > deadline) throw new ClientError(`${v.name} did not stop within ${timeoutMs / 1000} s (state: ${v.state})`, ClientExit.failed);
     await new Promise((r) => setTimeout(r, 200));
     v = await api.get<ApiVm>(vmPath(target));
   }
