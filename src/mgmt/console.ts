@@ -66,6 +66,7 @@ export function registerConsole(app: FastifyInstance, host: Host): void {
   app.get<{ Params: { vm: string } }>('/api/vms/:vm/console', {
     websocket: true,
     schema: {
+      operationId: 'openVmConsole',
       summary: 'The VM console over a WebSocket: binary frames both ways (input to the guest, output from it)',
       description: 'On connect: the last 64 KiB of output of the current run, then live output. Closes with 4404 (no such VM), ' +
         '4409 (VM not starting, running or paused), 1000 when the VM stops. ?token= may replace the Authorization header.',

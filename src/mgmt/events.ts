@@ -14,6 +14,7 @@ const HEARTBEAT_MS = 15_000;
 export function registerEvents(app: FastifyInstance, host: Host, store: Store): void {
   app.get<{ Params: { vm: string }; Querystring: { limit?: string } }>('/api/vms/:vm/events', {
     schema: {
+      operationId: 'listVmEvents',
       summary: "A VM's stored events, newest last",
       tags: ['events'],
       params: VmParamsSchema,
@@ -39,6 +40,7 @@ export function registerEvents(app: FastifyInstance, host: Host, store: Store): 
 
   app.get('/api/events', {
     schema: {
+      operationId: 'streamEvents',
       summary: 'Live events of every VM (text/event-stream; each data line one Event as JSON)',
       description: 'Send Last-Event-ID to get the stored events after that id first. Browsers may pass ?token= instead of the Authorization header.',
       tags: ['events'],

@@ -76,6 +76,7 @@ export function registerMetrics(app: FastifyInstance, host: Host): void {
 
   app.get<{ Params: { vm: string } }>('/api/vms/:vm/metrics', {
     schema: {
+      operationId: 'getVmMetrics',
       summary: "A VM's counters since the start of its current run (empty when it is not running)",
       tags: ['metrics'],
       params: VmParamsSchema,
@@ -85,6 +86,7 @@ export function registerMetrics(app: FastifyInstance, host: Host): void {
 
   app.get('/api/metrics', {
     schema: {
+      operationId: 'getHostMetrics',
       summary: 'Host metrics: the service process and every VM with a partition',
       tags: ['metrics'],
       response: { 200: HostMetricsSchema, ...errors(401) },
@@ -101,6 +103,7 @@ export function registerMetrics(app: FastifyInstance, host: Host): void {
 
   app.get('/metrics', {
     schema: {
+      operationId: 'getPrometheusMetrics',
       summary: 'Prometheus metrics (text exposition format)',
       tags: ['metrics'],
       response: { 200: { description: 'Prometheus text', content: { 'text/plain': { schema: { type: 'string' } } } }, ...errors(401) },

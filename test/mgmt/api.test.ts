@@ -210,6 +210,9 @@ test('the host and the OpenAPI document (3.x, every path, every reference resolv
     Object.values(o).forEach(walk);
   };
   walk(doc);
+  const ids = Object.values(doc.paths).flatMap((p: any) => Object.values(p).map((op: any) => op.operationId));
+  assert.ok(ids.every((id) => typeof id === 'string'), 'every operation has an operationId');
+  assert.equal(new Set(ids).size, ids.length, 'operationIds are unique');
   assert.deepEqual(doc.security, [{ bearer: [] }]);
 });
 
