@@ -6,7 +6,6 @@ import { runConfig, runVm, UsageError, DEFAULT_APPEND, type RunFlags } from './r
 import { addVmCommands } from './vm.js';
 import { addHostCommands } from './host.js';
 import { addDiskCommands } from './disk.js';
-import { serveCommand } from '../mgmt/serve-command.js';
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -88,7 +87,8 @@ failed, 2 bad usage or unreadable images.`)
     .option('--listen <host:port>', 'address to listen on (port 0 = any free port)', '127.0.0.1:7070')
     .option('--data-dir <dir>', 'data directory (default: $TSHV_DATA_DIR, else $XDG_DATA_HOME/tshv)')
     .addHelpText('after', '\nThe API is described in docs/api.md and at /api/openapi.json. SIGINT/SIGTERM stop the VMs and the service.')
-    .action(serveCommand);
+    // Loaded here, not at start-up: fastify and SQLite cost the client commands ~0.7 s.
+    .action(async (flags) => (await import('../mgmt/serve-command.js')).serveCommand(flags));
 
   program.parse(argv);
 }
