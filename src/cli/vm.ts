@@ -7,33 +7,13 @@ import { attachConsole, type ConsoleFlags } from './console.js';
 import { formatDuration, formatFields, formatMiB, formatTable } from './table.js';
 import { parseSize } from './units.js';
 
-export type VmState = 'off' | 'starting' | 'running' | 'paused' | 'stopping' | 'failed';
-
+// The API's types are the service's own (type-only: nothing of the service is loaded).
+export type { VmState } from '../mgmt/vm-record.js';
+import type { VmRecord, VmInput } from '../mgmt/vm-record.js';
 /** A VM as the API returns it (docs/api.md, "VM"). */
-export interface ApiVm {
-  id: string;
-  name: string;
-  vcpus: number;
-  memoryMiB: number;
-  kernel: string | null;
-  initrd: string | null;
-  append: string | null;
-  root: string | null;
-  disks: { path: string; readOnly: boolean }[];
-  console: 'serial' | 'virtio';
-  autoStart: boolean;
-  state: VmState;
-  stateReason: string | null;
-  createdAt: string;
-  updatedAt: string;
-  startedAt: string | null;
-}
-
+export type ApiVm = VmRecord;
 /** The body of POST /api/vms. */
-export interface VmCreateBody {
-  name: string; vcpus?: number; memoryMiB?: number; kernel?: string; initrd?: string; append?: string;
-  root?: string; disks?: { path: string; readOnly: boolean }[]; console?: 'serial' | 'virtio'; autoStart?: boolean;
-}
+export type VmCreateBody = VmInput;
 
 interface CreateFlags extends ClientFlags {
   vcpus?: string; memory?: string; kernel?: string; initrd?: string; append?: string; root?: string;
