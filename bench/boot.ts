@@ -16,7 +16,6 @@
  * cpu bench, so that load from other work falls on both alike; the best run is the figure
  * (other work only ever adds time), the median shows what a user typically sees.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +24,8 @@ import type { BenchContext, BenchReport, Benchmark } from './lib/benchmark.js';
 import type { Machine } from './lib/machines.js';
 import { max, median, min } from './lib/stats.js';
 import { fmt, type Table } from './lib/table.js';
+import { consoleSession, POWEROFF_MS } from './lib/console-session.js';
+export { endsInPrompt } from './lib/console-session.js';
 
 const KERNEL = join('guest', 'images', 'Image.gz');
 const INITRD = join('guest', 'images', 'initramfs.cpio.gz');
@@ -32,13 +33,9 @@ const APPEND = 'console=ttyS0';
 const MEMORY = '256M';
 /** Virtual processor counts measured, one table row each. */
 const CPU_COUNTS = [1, 4] as const;
-/** How long a machine may take to exit once `poweroff` is typed. */
-const POWEROFF_MS = 30_000;
 /** Longest wait for the prompt (less if --timeout says so): a boot takes seconds. */
 const BOOT_LIMIT_MS = 120_000;
 
-/** The prompt /init sets (PS1='\h:\w\$ '): "tshv:~# " in $HOME. */
-const PROMPT = /tshv:[^\n]*# $/;
 /** Console lines that mean the kernel is in trouble: such a run is a failure. */
 const TROUBLE = ['Oops', 'Kernel panic', 'rcu_sched self-detected stall', 'rcu: INFO', 'BUG:', 'WARNING:', 'Call Trace'];
 
@@ -69,9 +66,6 @@ export function parseBootLog(log: string): BootLog {
 }
 
 /** Whether console output (CR already removed) ends in the shell prompt. */
-export function endsInPrompt(out: string): boolean {
-  return PROMPT.test(out.slice(-256));
-}
 
 export interface BootRun {
   /** Spawn to prompt, in seconds; undefined when the prompt never came. */
@@ -89,58 +83,19 @@ export interface BootRun {
 
 /**
  * Spawns a machine, times it to the first prompt, types `poweroff` and waits for it to
- * exit. Never rejects, and never leaves the process behind: a machine that misses either
- * deadline is killed with SIGKILL.
+ * exit: a console session without commands. Never rejects, and never leaves the process
+ * behind: a machine that misses either deadline is killed with SIGKILL.
  */
-export function bootToPrompt(
+export async function bootToPrompt(
   machine: Machine & { state: 'available' },
   args: readonly string[],
   options: { readonly cwd: string; readonly timeoutMs: number; readonly poweroffMs?: number },
 ): Promise<BootRun> {
-  return new Promise((resolve) => {
-    const started = process.hrtime.bigint();
-    const child = spawn(machine.command, [...machine.baseArgs, ...args], { cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
-    let log = '';
-    let stderr = '';
-    let promptSeconds: number | undefined;
-    let timedOut = false;
-    let poweroffHung = false;
-    let poweroffTimer: NodeJS.Timeout | undefined;
-    const bootTimer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, options.timeoutMs);
-    child.stdin.on('error', () => {}); // EPIPE if the machine is already gone
-    child.stdout.setEncoding('latin1');
-    child.stderr.setEncoding('utf8');
-    child.stdout.on('data', (s: string) => {
-      log += s.replace(/\r/g, '');
-      if (promptSeconds !== undefined || !endsInPrompt(log)) return;
-      promptSeconds = Number(process.hrtime.bigint() - started) / 1e9;
-      clearTimeout(bootTimer);
-      child.stdin.write('poweroff\n');
-      poweroffTimer = setTimeout(() => {
-        poweroffHung = true;
-        child.kill('SIGKILL');
-      }, options.poweroffMs ?? POWEROFF_MS);
-    });
-    child.stderr.on('data', (s: string) => (stderr += s));
-    const finish = (exitCode: number | null, signal: NodeJS.Signals | null, extra = ''): void => {
-      clearTimeout(bootTimer);
-      clearTimeout(poweroffTimer);
-      resolve({
-        ...(promptSeconds === undefined ? {} : { promptSeconds }),
-        exitCode,
-        signal,
-        timedOut,
-        poweroffHung,
-        log,
-        stderr: stderr + extra,
-      });
-    };
-    child.on('error', (e) => finish(null, null, `\n${e.message}`));
-    child.on('close', (code, signal) => finish(code, signal));
-  });
+  const r = await consoleSession(machine, args, [], { cwd: options.cwd, bootMs: options.timeoutMs, commandMs: options.timeoutMs, poweroffMs: options.poweroffMs });
+  return {
+    ...(r.promptSeconds === undefined ? {} : { promptSeconds: r.promptSeconds }),
+    exitCode: r.exitCode, signal: r.signal, timedOut: r.timedOut !== undefined, poweroffHung: r.poweroffHung, log: r.log, stderr: r.stderr,
+  };
 }
 
 /** Why a run is not a correct boot of `cpus` harts, or undefined if it is. */
