@@ -56,6 +56,8 @@ export const HSM_START_ADDR64 = 10; // byte 80
 export const HSM_OPAQUE64 = 11;     // byte 88
 /** Nanoseconds the VP has spent running (guest code and the hypervisor), parked time excluded. */
 export const VP_RUN_NS64 = 12;      // byte 96
+/** The VP thread's own host CPU time in nanoseconds, as last sampled (0: not available). */
+export const VP_CPU_NS64 = 13;      // byte 104
 /**
  * Posted MMIO stores (like posted writes on a real bus, the VP does not wait for them):
  * POSTED_ENTRIES entries of three i64 [addr, value, width] from byte 128 of the VP block.
@@ -141,6 +143,8 @@ export class ControlBlock {
   }
   addRunTime(i: number, ns: bigint): void { this.i64[this.vp64(i) + VP_RUN_NS64] += ns; }
   runTimeNs(i: number): bigint { return this.i64[this.vp64(i) + VP_RUN_NS64]; }
+  setCpuTime(i: number, ns: bigint): void { this.i64[this.vp64(i) + VP_CPU_NS64] = ns; }
+  cpuTimeNs(i: number): bigint { return this.i64[this.vp64(i) + VP_CPU_NS64]; }
 
   ringDoorbell(): void {
     Atomics.add(this.i32, DOORBELL, 1);

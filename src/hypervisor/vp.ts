@@ -16,6 +16,8 @@ import { handleSbi, RfenceKind, SBI_SUCCESS, SBI_ERR_ALREADY_AVAILABLE, SBI_ERR_
 
 /** Instructions per run(): how often a busy VP looks at its partition's state. */
 const BUDGET = 1 << 22;
+/** How often a VP publishes its thread's CPU time (metrics), in ns. */
+const CPU_SAMPLE_NS = 250_000_000n;
 /** Longest a parked VP sleeps before looking at its partition's state again. */
 const PARK_MS = 200;
 const SSIP = 1 << 1;
@@ -40,6 +42,8 @@ export interface VpEnv {
   readonly now: () => bigint;
   /** Monotonic nanoseconds (for the VP's run-time statistics). */
   readonly clock: () => bigint;
+  /** This thread's host CPU time in nanoseconds, if the host can tell (sampled a few times a second). */
+  readonly threadCpuTime?: () => bigint | undefined;
   /** Guest-physical ranges the parent emulates devices in (its intercept registrations). */
   readonly intercepts: readonly MmioRange[];
   /** VMBus channels' doorbell and interrupt registers, served here without the parent. */
@@ -89,6 +93,8 @@ export class VirtualProcessor implements SbiHost {
   private readonly lines: Int32Array;
   /** Time parked inside the current dispatch (not run time). */
   private parkedNs = 0n;
+  /** When the thread's CPU time was last sampled (clock ns). */
+  private cpuSampledAt = 0n;
 
   constructor(private readonly env: VpEnv) {
     this.vpIndex = env.index;
@@ -113,8 +119,10 @@ export class VirtualProcessor implements SbiHost {
       const exit = hart.run(BUDGET);
       Atomics.store(cb.i32, cb.vp32(index) + VP_IN_GUEST, 0);
       const going = this.dispatch(exit);
-      cb.addRunTime(index, this.env.clock() - t0 - this.parkedNs);
+      const t1 = this.env.clock();
+      cb.addRunTime(index, t1 - t0 - this.parkedNs);
       this.parkedNs = 0n;
+      if (t1 - this.cpuSampledAt >= CPU_SAMPLE_NS) this.sampleCpuTime(t1);
       if (!going) break;
     }
     cb.setVpState(index, VpState.Halted);
@@ -187,9 +195,17 @@ export class VirtualProcessor implements SbiHost {
     }
   }
 
+  /** Publishes the thread's CPU time for metrics (a read of /proc costs ~20 us: not each exit). */
+  private sampleCpuTime(now: bigint): void {
+    this.cpuSampledAt = now;
+    const ns = this.env.threadCpuTime?.();
+    if (ns !== undefined) this.env.cb.setCpuTime(this.env.index, ns);
+  }
+
   /** Parks on the wake word, keeping the time out of the VP's run time. */
   private parkTimed(seq: number, ms: number): void {
     const t0 = this.env.clock();
+    if (t0 - this.cpuSampledAt >= CPU_SAMPLE_NS) this.sampleCpuTime(t0); // before a long sleep
     this.env.cb.parkVp(this.env.index, seq, ms);
     this.parkedNs += this.env.clock() - t0;
   }

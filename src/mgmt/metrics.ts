@@ -8,7 +8,7 @@ import type { Host } from './host.js';
 import { HostMetricsSchema, VmMetricsSchema, VmParamsSchema, errors } from './schemas.js';
 
 export interface VmMetrics {
-  vcpus: { vp: number; runSeconds: number; instructions: number }[];
+  vcpus: { vp: number; runSeconds: number; cpuSeconds: number; instructions: number }[];
   exits: Record<string, number>;
   io: { disks: { name: string; reads: number; writes: number; readBytes: number; writtenBytes: number; flushes: number; errors: number }[] };
   memoryBytes: number;
@@ -19,7 +19,7 @@ export function vmMetrics(stats: VmStats | undefined): VmMetrics {
   const exits: Record<string, number> = {};
   for (const vp of stats.vps) for (const [reason, n] of Object.entries(vp.exits)) exits[reason] = (exits[reason] ?? 0) + n;
   return {
-    vcpus: stats.vps.map(({ vp, runSeconds, instructions }) => ({ vp, runSeconds, instructions })),
+    vcpus: stats.vps.map(({ vp, runSeconds, cpuSeconds, instructions }) => ({ vp, runSeconds, cpuSeconds, instructions })),
     exits,
     io: { disks: stats.disks.map(({ name, reads, writes, readBytes, writtenBytes, flushes, errors }) => ({ name, reads, writes, readBytes, writtenBytes, flushes, errors })) },
     memoryBytes: stats.memoryBytes,
@@ -30,6 +30,7 @@ export function vmMetrics(stats: VmStats | undefined): VmMetrics {
 class PrometheusMetrics {
   readonly registry = new Registry();
   private readonly vpRunSeconds = this.counter('tshv_vp_run_seconds_total', 'Time virtual processors spent running guest code, in seconds', ['vm', 'vp']);
+  private readonly vpCpuSeconds = this.counter('tshv_vp_cpu_seconds_total', 'Host CPU time of virtual processor threads, in seconds', ['vm', 'vp']);
   private readonly vpInstructions = this.counter('tshv_vp_instructions_total', 'Instructions retired by virtual processors', ['vm', 'vp']);
   private readonly vpExits = this.counter('tshv_vp_exits_total', 'Virtual processor exits to the hypervisor, by reason', ['vm', 'reason']);
   private readonly disk = {
@@ -53,7 +54,7 @@ class PrometheusMetrics {
 
   /** Sets every tshv_* series from the VMs as they are now (VMs that stopped drop out). */
   refresh(): void {
-    const all = [this.vpRunSeconds, this.vpInstructions, this.vpExits, this.memory, ...Object.values(this.disk)];
+    const all = [this.vpRunSeconds, this.vpCpuSeconds, this.vpInstructions, this.vpExits, this.memory, ...Object.values(this.disk)];
     for (const m of all) m.reset();
     for (const [state, n] of Object.entries(this.host.stateCounts())) this.vms.set({ state }, n);
     for (const vm of this.host.list()) {
@@ -62,6 +63,7 @@ class PrometheusMetrics {
       const m = vmMetrics(stats);
       for (const vp of m.vcpus) {
         this.vpRunSeconds.inc({ vm: vm.name, vp: vp.vp }, vp.runSeconds);
+        this.vpCpuSeconds.inc({ vm: vm.name, vp: vp.vp }, vp.cpuSeconds);
         this.vpInstructions.inc({ vm: vm.name, vp: vp.vp }, vp.instructions);
       }
       for (const [reason, n] of Object.entries(m.exits)) this.vpExits.inc({ vm: vm.name, reason }, n);

@@ -116,8 +116,8 @@ export const VmMetricsSchema = {
       type: 'array',
       items: {
         type: 'object',
-        required: ['vp', 'runSeconds', 'instructions'],
-        properties: { vp: count, runSeconds: { type: 'number' }, instructions: count },
+        required: ['vp', 'runSeconds', 'cpuSeconds', 'instructions'],
+        properties: { vp: count, runSeconds: { type: 'number' }, cpuSeconds: { type: 'number' }, instructions: count },
       },
     },
     exits: { type: 'object', additionalProperties: count, description: 'VP exits by reason, all VPs' },

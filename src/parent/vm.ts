@@ -29,7 +29,7 @@ export interface VmConfig {
 
 /** What a VM has done so far, for metrics. */
 export interface VmStats {
-  vps: { vp: number; runSeconds: number; instructions: number; exits: Record<(typeof VP_EXIT_REASONS)[number], number> }[];
+  vps: { vp: number; runSeconds: number; cpuSeconds: number; instructions: number; exits: Record<(typeof VP_EXIT_REASONS)[number], number> }[];
   disks: DiskStats[];
   memoryBytes: number;
 }
@@ -119,6 +119,7 @@ export class Vm extends EventEmitter<VmEvents> {
       return {
         vp,
         runSeconds: Number(this.control.runTimeNs(vp)) / 1e9,
+        cpuSeconds: Number(this.control.cpuTimeNs(vp)) / 1e9,
         instructions: Number(u64[(vp * STATE_BLOCK_BYTES + INSTRET) / 8]),
         exits: Object.fromEntries(VP_EXIT_REASONS.map((r, i) => [r, counts[i]])) as VmStats['vps'][number]['exits'],
       };

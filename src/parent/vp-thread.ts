@@ -1,5 +1,6 @@
 // Entry point of a VP thread (worker_thread): the logical processor on which the
 // hypervisor runs one virtual processor of a partition (src/hypervisor/vp.ts).
+import { readFileSync } from 'node:fs';
 import { workerData, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { Hart, timebaseNow } from '../cpu/hart.js';
 import { ControlBlock, VpState, PartitionState } from '../hypervisor/control-block.js';
@@ -33,6 +34,21 @@ const now = () => timebaseNow() - d.epoch;
 const hart = new Hart(d.memory, d.index, d.ramBase, d.ramSize, now, d.core);
 const plic = new Plic(d.plicState, d.memory, cb.vpCount, cb);
 
+/**
+ * This thread's CPU time on the host: the first field of Linux's /proc/thread-self/schedstat
+ * (nanoseconds on a CPU). Undefined elsewhere, and from then on.
+ */
+let schedstat = process.platform === 'linux';
+function threadCpuTime(): bigint | undefined {
+  if (!schedstat) return undefined;
+  try {
+    return BigInt(readFileSync('/proc/thread-self/schedstat', 'latin1').split(' ')[0]);
+  } catch {
+    schedstat = false;
+    return undefined;
+  }
+}
+
 /** Waits until the VM worker has built the machine; its device map arrives on the port. */
 function deviceMap(): InterceptMapMessage | undefined {
   for (;;) {
@@ -49,7 +65,7 @@ try {
   const map = deviceMap();
   if (map) {
     const channels = new ChannelRegisters(d.channelTable, map.channels, (line, level) => plic.setLine(line, level), () => cb.ringDoorbell());
-    new VirtualProcessor({ index: d.index, hart, cb, plic, ramBase: d.ramBase, ramSize: d.ramSize, now, clock: () => process.hrtime.bigint(), intercepts: map.ranges, channels }).run();
+    new VirtualProcessor({ index: d.index, hart, cb, plic, ramBase: d.ramBase, ramSize: d.ramSize, now, clock: () => process.hrtime.bigint(), threadCpuTime, intercepts: map.ranges, channels }).run();
   }
 } catch (e) {
   const message: VpThreadMessage = { type: 'error', index: d.index, message: (e as Error).stack ?? String(e) };

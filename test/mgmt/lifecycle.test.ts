@@ -58,6 +58,8 @@ test('a VM from create to delete, with a real guest', { timeout: 300_000 }, asyn
     const m = await s.ok('GET', '/api/vms/life/metrics');
     assert.equal(m.vcpus.length, 1);
     assert.ok(m.vcpus[0].instructions > 0 && m.vcpus[0].runSeconds > 0, JSON.stringify(m));
+    // The VP thread's own host CPU time (Linux schedstat): it booted a kernel, so well above 0.
+    assert.ok(m.vcpus[0].cpuSeconds > 0.05, JSON.stringify(m));
     assert.equal(m.memoryBytes, 256 << 20);
     assert.ok(Object.values(m.exits).some((n) => (n as number) > 0));
     const hostMetrics = await s.ok('GET', '/api/metrics');
@@ -68,6 +70,7 @@ test('a VM from create to delete, with a real guest', { timeout: 300_000 }, asyn
     assert.match(prom.headers.get('content-type')!, /^text\/plain/);
     const instructions = Number(/^tshv_vp_instructions_total\{vm="life",vp="0"\} (\d+)$/m.exec(prom.body)?.[1]);
     assert.ok(instructions > 0, 'tshv_vp_instructions_total > 0');
+    assert.ok(Number(/^tshv_vp_cpu_seconds_total\{vm="life",vp="0"\} ([\d.e-]+)$/m.exec(prom.body)?.[1]) > 0, 'tshv_vp_cpu_seconds_total > 0');
     assert.match(prom.body, /^tshv_vp_run_seconds_total\{vm="life",vp="0"\} [0-9.e-]+$/m);
     assert.match(prom.body, /^tshv_vp_exits_total\{vm="life",reason="\w+"\} \d+$/m);
     assert.match(prom.body, /^tshv_vms\{state="running"\} 1$/m);

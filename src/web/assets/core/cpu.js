@@ -1,18 +1,22 @@
 // CPU use of a VM from its counters: GET /api/vms/{vm}/metrics gives each virtual
-// processor's run time in seconds since the VM started; the page samples it every second
-// or two and charts the growth per wall-clock second, as a percentage of one host core
-// (so a busy 4-vCPU VM can show up to 400%).
+// processor's host CPU time (cpuSeconds; where the host cannot tell, its run time) in
+// seconds since the VM started; the page samples it every second or two and charts the
+// growth per wall-clock second, as a percentage of one host core (so a busy 4-vCPU VM can
+// show up to 400%).
 
 /**
- * @typedef {{ vcpus: { vp: number, runSeconds: number }[] }} VmMetrics
+ * @typedef {{ vcpus: { vp: number, runSeconds: number, cpuSeconds?: number }[] }} VmMetrics
  */
 
 /**
  * @param {VmMetrics} metrics
- * @returns {number} run seconds summed over the virtual processors
+ * @returns {number} CPU seconds summed over the virtual processors
  */
 export function totalRunSeconds(metrics) {
-  return metrics.vcpus.reduce((sum, vp) => sum + (Number.isFinite(vp.runSeconds) ? vp.runSeconds : 0), 0);
+  return metrics.vcpus.reduce((sum, vp) => {
+    const s = vp.cpuSeconds && vp.cpuSeconds > 0 ? vp.cpuSeconds : vp.runSeconds;
+    return sum + (Number.isFinite(s) ? s : 0);
+  }, 0);
 }
 
 /** The last few CPU percentages of one VM, from successive samples. */
