@@ -57,7 +57,7 @@ async function json<T>(...args: string[]): Promise<T> {
   return JSON.parse(ok(await cli(...args, '--json'), args.join(' ')).stdout) as T;
 }
 
-interface Vm { id: string; name: string; state: string; vcpus: number; memoryMiB: number; stateReason: string | null; disks: unknown[] }
+interface Vm { id: string; name: string; state: string; vcpus: number; memoryMiB: number; stateReason: string | null; disks: unknown[]; console: string; autoStart: boolean; append: string | null }
 
 /** Polls `vm show --json` until the VM is in `state`. */
 async function waitState(name: string, state: string, ms = 60_000): Promise<Vm> {
@@ -161,6 +161,18 @@ test('show: by name and by id; an unknown VM is exit 4', async () => {
   assert.match(nf.stderr, /^tshv vm show: .*nope/m);
   exits(await cli('vm', 'start', 'nope'), 4, 'start nope');
   exits(await cli('vm', 'delete', 'nope'), 4, 'delete nope');
+});
+
+test('update: only the options given change; nothing to change, bad values and a missing VM are refused', async () => {
+  const before = await json<Vm>('vm', 'show', 'db-2');
+  const after = await json<Vm>('vm', 'update', 'db-2', '--memory', '512M', '--name', 'db-3', '--auto-start');
+  assert.deepEqual([after.id, after.name, after.memoryMiB, after.vcpus, after.console, after.autoStart], [before.id, 'db-3', 512, 2, 'virtio', true]);
+  const back = await json<Vm>('vm', 'update', 'db-3', '--name', 'db-2', '--no-auto-start', '--memory', '1G', '--default', 'append');
+  assert.deepEqual([back.name, back.memoryMiB, back.autoStart, back.append], ['db-2', 1024, false, null]);
+  assert.match(exits(await cli('vm', 'update', 'db-2'), 2, 'update without options').stderr, /nothing to change/);
+  assert.match(exits(await cli('vm', 'update', 'db-2', '--vcpus', '9'), 2, 'update --vcpus 9').stderr, /--vcpus/);
+  exits(await cli('vm', 'update', 'nope', '--vcpus', '2'), 4, 'update nope');
+  assert.equal((await json<Vm>('vm', 'show', 'db-2')).vcpus, 2, 'the refused updates changed nothing');
 });
 
 test('start boots a real guest; starting it again is refused (exit 1)', async () => {

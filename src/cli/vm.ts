@@ -9,11 +9,13 @@ import { parseSize } from './units.js';
 
 // The API's types are the service's own (type-only: nothing of the service is loaded).
 export type { VmState } from '../mgmt/vm-record.js';
-import type { VmRecord, VmInput } from '../mgmt/vm-record.js';
+import type { VmRecord, VmInput, VmPatch } from '../mgmt/vm-record.js';
 /** A VM as the API returns it (docs/api.md, "VM"). */
 export type ApiVm = VmRecord;
 /** The body of POST /api/vms. */
 export type VmCreateBody = VmInput;
+/** The body of PATCH /api/vms/{vm}. */
+export type VmPatchBody = VmPatch & { name?: string };
 
 interface CreateFlags extends ClientFlags {
   vcpus?: string; memory?: string; kernel?: string; initrd?: string; append?: string; root?: string;
@@ -53,6 +55,32 @@ Examples:
     const created = await ctx.api.post<ApiVm>('/api/vms', createBody(ctx.args[0], ctx.flags)).catch((e: unknown) => { throw withFlag(e); });
     if (ctx.flags.json) return printJson(created);
     process.stdout.write(`created ${created.name} (id ${created.id}); start it with: tshv vm start ${created.name}\n`);
+  });
+
+  apiAction<UpdateFlags>(apiCommand(vm, 'update', 'change a VM that is off: only the options given change', `
+  tshv vm update web-1 --memory 1G --vcpus 2
+  tshv vm update web-1 --name web-2 --no-auto-start
+  tshv vm update db --disk data.qcow2 --disk seed.img,readonly    # replaces the disk list
+  tshv vm update db --no-disks --default kernel initrd append`)
+    .argument('<vm>', 'name or id')
+    .option('-n, --name <name>', 'a new name')
+    .option('-c, --vcpus <n>', 'virtual processors, 1..8')
+    .option('-m, --memory <size>', 'guest RAM in whole MiB, e.g. 256M, 1G')
+    .option('-k, --kernel <file>', 'RISC-V Linux kernel Image on the service\'s host')
+    .option('-i, --initrd <file>', 'initramfs')
+    .option('-a, --append <cmdline>', 'kernel command line')
+    .option('-r, --root <file>', 'root disk image (raw or qcow2)')
+    .option('-d, --disk <file[,readonly]>', 'the disks after the root disk (replaces the list); repeatable', collect)
+    .option('--no-disks', 'detach every disk but the root disk')
+    .addOption(new Option('--console <kind>', 'the console: serial (ttyS0) or virtio (hvc0)').choices(['serial', 'virtio']))
+    .option('--auto-start', 'start the VM whenever the service starts')
+    .option('--no-auto-start', 'do not start it with the service')
+    .addOption(new Option('--default <field...>', 'back to the default for these fields').choices(['kernel', 'initrd', 'append', 'root'])), async (ctx) => {
+    const body = updateBody(ctx.flags);
+    if (Object.keys(body).length === 0) throw usageError('nothing to change: give at least one option (see --help)');
+    const updated = await ctx.api.patch<ApiVm>(vmPath(ctx.args[0]), body).catch((e: unknown) => { throw withFlag(e); });
+    if (ctx.flags.json) return printJson(updated);
+    process.stdout.write(`updated ${updated.name}\n`);
   });
 
   apiAction(apiCommand(vm, 'list', 'list the VMs: name, state, size, uptime, id', `
@@ -158,6 +186,28 @@ export function createBody(name: string, flags: Omit<CreateFlags, keyof ClientFl
   }
   if (flags.console !== undefined) body.console = flags.console;
   if (flags.autoStart) body.autoStart = true;
+  return body;
+}
+
+interface UpdateFlags extends Omit<CreateFlags, 'autoStart'> {
+  name?: string; disks?: boolean; autoStart?: boolean; default?: ('kernel' | 'initrd' | 'append' | 'root')[];
+}
+
+/** The body of PATCH /api/vms/{vm}: only what the options change (docs/api.md). */
+export function updateBody(flags: Omit<UpdateFlags, keyof ClientFlags>, cwd = process.cwd()): VmPatchBody {
+  const { name, disks, autoStart, default: defaults, ...rest } = flags;
+  const body: VmPatchBody = createBody('', { ...rest, autoStart: false }, cwd);
+  delete (body as { name?: string }).name;
+  if (name !== undefined) body.name = name;
+  if (disks === false) {
+    if (rest.disk?.length) throw usageError('--no-disks and --disk contradict each other');
+    body.disks = [];
+  }
+  if (autoStart !== undefined) body.autoStart = autoStart;
+  for (const f of defaults ?? []) {
+    if (body[f] !== undefined) throw usageError(`--${f} and --default ${f} contradict each other`);
+    body[f] = null;
+  }
   return body;
 }
 
