@@ -15,6 +15,9 @@ const ROOTFS = join(ROOT, 'guest/images/rootfs.qcow2');
 const dir = mkdtempSync(join(tmpdir(), 'tshv-disks-'));
 const hasQemuImg = spawnSync('qemu-img', ['--version']).status === 0;
 const needs = hasQemuImg ? {} : { skip: 'qemu-img is not installed (apt-get install qemu-utils)' };
+const hasE2fs = spawnSync('debugfs', ['-V']).status === 0 && spawnSync('e2fsck', ['-V']).status === 0;
+/** Reading files back out of an image also needs e2fsprogs (e2fsck, debugfs). */
+const needsFs = !hasQemuImg ? needs : hasE2fs ? {} : { skip: 'e2fsprogs is not installed (apt-get install e2fsprogs)' };
 
 const qemuImg = (...args: string[]) => execFileSync('qemu-img', args, { encoding: 'utf8' });
 
@@ -50,7 +53,7 @@ function fileFromImage(image: string, file: string): Buffer {
 
 const md5 = (b: Uint8Array) => createHash('md5').update(b).digest('hex');
 
-test('boot from a qcow2 root disk with a backing file; files written and synced are in the image', { ...needs, timeout: TEST_MS }, async () => {
+test('boot from a qcow2 root disk with a backing file; files written and synced are in the image', { ...needsFs, timeout: TEST_MS }, async () => {
   const disk = overlay('root.qcow2');
   let guestSum = '';
   await withGuest(['--root', disk], async (g) => {
@@ -78,7 +81,7 @@ test('boot from a qcow2 root disk with a backing file; files written and synced 
   assertImageClean(disk);
 });
 
-test('data synced in the guest survives SIGKILL of the host right after the sync', { ...needs, timeout: TEST_MS }, async () => {
+test('data synced in the guest survives SIGKILL of the host right after the sync', { ...needsFs, timeout: TEST_MS }, async () => {
   const disk = overlay('killed.qcow2');
   const payload = randomBytes(200_000).toString('hex').slice(0, 300_000);
   writeFileSync(join(dir, 'payload'), payload);
