@@ -6,6 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VmShell } from './lib/vm-shell.js';
+import { openDisk } from '../src/parent/drivers/disk/open.js';
 import { kernelTrouble } from './lib/guest-shell.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tshv-vms-'));
@@ -32,6 +33,9 @@ test('three VMs in one process: each console is its own; a failing back-end kill
     assert.equal(reason.kind, 'error');
     assert.match((reason as { message: string }).message, /vda/);
     assert.match((reason as { message: string }).message, /injected back-end fault/);
+    // It stopped in order: its disk was closed and unlocked, so it can be used again.
+    const again = await openDisk(join(dir, 'disk1.raw'), {});
+    await again.close();
 
     // The others did not notice.
     for (const i of [0, 2]) {

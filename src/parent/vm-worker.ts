@@ -194,7 +194,11 @@ async function main(): Promise<void> {
 
 // Waiting on Atomics.waitAsync holds no handle: this keeps the thread's event loop alive.
 const keepAlive = setInterval(() => {}, 1 << 30);
-process.on('unhandledRejection', (e) => requestStop({ kind: 'error', message: `VM worker: ${(e as Error).message ?? e}` }));
+// A fault in a callback (a VSP's I/O completion, say) stops the VM in order, so its disks
+// are flushed and unlocked, instead of killing the thread under them.
+const fault = (e: unknown) => requestStop({ kind: 'error', message: `VM worker: ${(e as Error).message ?? e}` });
+process.on('unhandledRejection', fault);
+process.on('uncaughtException', fault);
 main().then(
   () => post({ type: 'stopped', reason: stopReason ?? { kind: 'stopped' } }),
   (e) => post({ type: 'stopped', reason: stopReason?.kind === 'error' ? stopReason : { kind: 'error', message: (e as Error).message } }),
