@@ -7,6 +7,7 @@ import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir, homedir } from 'node:os';
 import { join } from 'node:path';
 import { ApiClient, ClientError, ClientExit, defaultDataDir, findService, startHint, vmPath } from './client.js';
+import { rejection } from './test-support.js';
 
 const alive = () => true;
 const dead = () => false;
@@ -119,16 +120,6 @@ async function fakeService(handler: (req: IncomingMessage, body: string) => [num
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as { port: number }).port;
   return { server, url: `http://127.0.0.1:${port}`, seen };
-}
-
-async function rejection(p: Promise<unknown>): Promise<ClientError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof ClientError, `expected a ClientError, got ${String(e)}`);
-    return e;
-  }
-  assert.fail('expected a rejection');
 }
 
 test('requests carry the bearer token and JSON; answers are parsed; 204 is undefined', async () => {

@@ -8,6 +8,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { ApiClient, ClientError, ClientExit } from './client.js';
 import { attachConsole, consoleUrl, ConsoleKeys } from './console.js';
 import type { ApiVm } from './vm.js';
+import { rejection } from './test-support.js';
 
 const bytes = (s: string) => Uint8Array.from(Buffer.from(s, 'latin1'));
 
@@ -64,16 +65,6 @@ function io() {
 
 async function api(token = 'tok'): Promise<ApiClient> {
   return new ApiClient({ url: await listening, token, dataDir: undefined });
-}
-
-async function rejection(p: Promise<unknown>): Promise<ClientError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof ClientError, `expected a ClientError, got ${String(e)}`);
-    return e;
-  }
-  assert.fail('expected a rejection');
 }
 
 test('pipe mode: replay, stdin to the guest, output to stdout, detach after --linger of quiet', async () => {
