@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { PassThrough } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { ApiClient, ClientError, ClientExit } from './client.js';
+import { ApiClient, ClientExit } from './client.js';
 import { attachConsole, consoleUrl, ConsoleKeys } from './console.js';
 import type { ApiVm } from './vm.js';
 import { rejection } from './test-support.js';
