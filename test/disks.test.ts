@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
-import { GuestShell, ROOT, kernelTrouble, withGuest } from './lib/guest-shell.js';
+import { ROOT, kernelTrouble, withGuest } from './lib/guest-shell.js';
 
 const TEST_MS = 180_000;
 const ROOTFS = join(ROOT, 'guest/images/rootfs.qcow2');

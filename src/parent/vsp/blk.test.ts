@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openDisk } from '../drivers/disk/open.js';
 import { tempDir } from '../drivers/disk/test-support.js';
-import { readable, writable, type Segment, type TestDriver } from '../../vmbus/test-driver.js';
+import { readable, writable, type Segment } from '../../vmbus/test-driver.js';
 import { VirtioBlk, S_IOERR, S_OK, S_UNSUPP, T_DISCARD, T_FLUSH, T_GET_ID, T_IN, T_OUT, T_WRITE_ZEROES } from './blk.js';
 import { F_INDIRECT_DESC, F_VERSION_1, INT_USED_BUFFER, REG } from './virtio-mmio.js';
 import { MmioBench, until } from './test-support.js';
