@@ -4,7 +4,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openDisk } from '../drivers/disk/open.js';
 import { tempDir } from '../drivers/disk/test-support.js';
-import { readable, writable, type Segment } from '../../vmbus/test-driver.js';
+import { readable, writable, TestRam, type Segment } from '../../vmbus/test-driver.js';
+import type { BlockDevice } from '../drivers/disk/block-device.js';
 import { VirtioBlk, S_IOERR, S_OK, S_UNSUPP, T_DISCARD, T_FLUSH, T_GET_ID, T_IN, T_OUT, T_WRITE_ZEROES } from './blk.js';
 import { F_INDIRECT_DESC, F_VERSION_1, INT_USED_BUFFER, REG } from './virtio-mmio.js';
 import { MmioBench, until } from './test-support.js';
@@ -344,4 +345,49 @@ test('a broken ring (a loop) marks the device needs-reset instead of throwing', 
   assert.ok(s.b.status() & 64);
   assert.match(s.b.mmio.broken ?? '', /loop/);
   await s.disk.close();
+});
+
+test('without vectored I/O, scattered requests go through bounded bounce buffers (at most 1 MiB a copy)', async () => {
+  const MiB = 1 << 20;
+  const path = join(dir, 'bounce.img');
+  writeFileSync(path, Uint8Array.from({ length: 3 * MiB }, (_, i) => pattern(i)));
+  const raw = await openDisk(path, { format: 'raw' });
+  const sizes: number[] = [];
+  // A driver like qcow2: no readv/writev.
+  const disk: BlockDevice = {
+    path, format: 'test', size: raw.size, readOnly: false,
+    read: (o, b) => { sizes.push(b.length); return raw.read(o, b); },
+    write: (o, b) => { sizes.push(b.length); return raw.write(o, b); },
+    flush: () => raw.flush(), discard: (o, n) => raw.discard(o, n), close: () => raw.close(),
+  };
+  const blk = new VirtioBlk('virtio-blk vda', disk, { serial: 'x' }, (e) => { throw e; });
+  const b = new MmioBench(blk, new TestRam(8 * MiB));
+  const [d] = b.start([32], F_VERSION_1);
+  const s = { b, d: d! } as unknown as Setup;
+  // Read 2.5 MiB from offset 512 into three buffers of 1.5, 0.5 and 0.5 MiB.
+  const parts = [writable(b.ram, 1.5 * MiB), writable(b.ram, 0.5 * MiB), writable(b.ram, 0.5 * MiB)];
+  const status = writable(b.ram, 1);
+  const r = await submit(s, [readable(b.ram, header(T_IN, 1)), ...parts, status], false, () => b.ram.u8(status.gpa as number));
+  assert.equal(r.value, S_OK);
+  const got = Buffer.concat(parts.map((p) => b.ram.bytes(p.gpa as number, p.len)));
+  assert.ok(got.equals(Uint8Array.from({ length: 2.5 * MiB }, (_, i) => pattern(512 + i))), 'the data read is the image\'s');
+  assert.ok(sizes.length >= 3 && Math.max(...sizes) <= MiB, `copies of at most 1 MiB: ${sizes}`);
+
+  // And back: write them at sector 0 through the same windows.
+  sizes.length = 0;
+  const out = parts.map((p) => readable(b.ram, b.ram.bytes(p.gpa as number, p.len)));
+  const status2 = writable(b.ram, 1);
+  const w = await submit(s, [readable(b.ram, header(T_OUT, 0)), ...out, status2], false, () => b.ram.u8(status2.gpa as number));
+  assert.equal(w.value, S_OK);
+  assert.ok(Math.max(...sizes) <= MiB, `copies of at most 1 MiB: ${sizes}`);
+  const file = readFileSync(path);
+  assert.ok(file.subarray(0, 2.5 * MiB).equals(got), 'the image holds what was written');
+  await raw.close();
+});
+
+test('discard segments beyond 256 are refused (IOERR) without copying them', async () => {
+  const s = await setup();
+  const many = Array.from({ length: 257 }, () => segment(0, 1)).flat();
+  const r = await request(s, T_DISCARD, 0, { out: many });
+  assert.equal(r.status, S_IOERR);
 });

@@ -28,6 +28,13 @@ const QUEUE_SIZE = 256;
 const SIZE_MAX = 1 << 20;          // bytes in one buffer
 const SEG_MAX = QUEUE_SIZE - 2;    // data buffers in one request (header and status aside)
 const MAX_DISCARD_SECTORS = (1 << 30) / SECTOR;
+/**
+ * Host memory one request may use for copies: a guest's buffers are at most 4 GiB a chain
+ * and 256 chains a queue, so copies go through bounded buffers, never one of the guest's size.
+ */
+const BOUNCE_BYTES = 1 << 20;
+/** Discard / write-zeroes segments one request may carry (we offer max_discard_seg 1). */
+const MAX_SEGMENTS = 256;
 const ZERO_CHUNK = new Uint8Array(1 << 20);
 
 export interface BlkOptions {
@@ -135,7 +142,9 @@ export class VirtioBlk implements VirtioDevice {
         }
         case T_DISCARD: case T_WRITE_ZEROES: {
           this.writable();
-          const segs = gather(chain.readable, HEADER_BYTES, chain.readableBytes - HEADER_BYTES);
+          const segBytes = chain.readableBytes - HEADER_BYTES;
+          if (segBytes > MAX_SEGMENTS * SEGMENT_BYTES) throw new BadRequest(`more than ${MAX_SEGMENTS} discard segments`);
+          const segs = gather(chain.readable, HEADER_BYTES, segBytes);
           if (!segs || segs.length % SEGMENT_BYTES !== 0) throw new BadRequest('malformed discard segments');
           const v = new DataView(segs.buffer);
           if (unsupportedFlags(v, type)) { status = S_UNSUPP; break; }
@@ -170,25 +179,29 @@ export class VirtioBlk implements VirtioDevice {
 
   /**
    * Reads consecutive disk bytes into a guest's scattered buffers: in one vectored call if
-   * the driver has one, else through one bounce buffer (a copy costs far less than a
-   * driver request per page).
+   * the driver has one, else through a bounce buffer of at most BOUNCE_BYTES, a window at a
+   * time (a copy costs far less than a driver request per page).
    */
   private async readInto(at: number, parts: Uint8Array[]): Promise<void> {
     if (parts.length === 1) return this.disk.read(at, parts[0]);
     if (this.disk.readv) return this.disk.readv(at, parts);
-    const bounce = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-    await this.disk.read(at, bounce);
-    let o = 0;
-    for (const p of parts) { p.set(bounce.subarray(o, o + p.length)); o += p.length; }
+    for (const w of windows(parts)) {
+      const bounce = new Uint8Array(w.bytes);
+      await this.disk.read(at + w.offset, bounce);
+      let o = 0;
+      for (const p of w.parts) { p.set(bounce.subarray(o, o + p.length)); o += p.length; }
+    }
   }
 
   private async writeFrom(at: number, parts: Uint8Array[]): Promise<void> {
     if (parts.length === 1) return this.disk.write(at, parts[0]);
     if (this.disk.writev) return this.disk.writev(at, parts);
-    const bounce = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-    let o = 0;
-    for (const p of parts) { bounce.set(p, o); o += p.length; }
-    return this.disk.write(at, bounce);
+    for (const w of windows(parts)) {
+      const bounce = new Uint8Array(w.bytes);
+      let o = 0;
+      for (const p of w.parts) { bounce.set(p, o); o += p.length; }
+      await this.disk.write(at + w.offset, bounce);
+    }
   }
 
   private writable(): void {
@@ -219,6 +232,24 @@ class BadRequest extends Error {}
 
 function isSystemError(e: unknown): boolean {
   return e instanceof Error && typeof (e as NodeJS.ErrnoException).code === 'string';
+}
+
+/**
+ * The buffers cut into consecutive windows of at most BOUNCE_BYTES (a buffer larger than
+ * that is cut too): each with its offset from the start and its size.
+ */
+function* windows(parts: readonly Uint8Array[]): Generator<{ offset: number; bytes: number; parts: Uint8Array[] }> {
+  let offset = 0, bytes = 0, cur: Uint8Array[] = [];
+  for (let p of parts) {
+    while (p.length > 0) {
+      const take = Math.min(p.length, BOUNCE_BYTES - bytes);
+      cur.push(p.subarray(0, take));
+      bytes += take;
+      p = p.subarray(take);
+      if (bytes === BOUNCE_BYTES) { yield { offset, bytes, parts: cur }; offset += bytes; bytes = 0; cur = []; }
+    }
+  }
+  if (bytes > 0) yield { offset, bytes, parts: cur };
 }
 
 /** Views of bytes [offset, offset+n) of the concatenated buffers. */

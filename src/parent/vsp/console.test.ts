@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TestDriver, readable, writable, type Segment } from '../../vmbus/test-driver.js';
+import { TestDriver, TestRam, readable, writable, type Segment } from '../../vmbus/test-driver.js';
 import { VirtioConsole, VIRTIO_ID_CONSOLE } from './console.js';
 import { F_EVENT_IDX, F_VERSION_1, INT_USED_BUFFER, REG, STATUS, type DeviceContext } from './virtio-mmio.js';
 import { MmioBench } from './test-support.js';
@@ -99,4 +99,16 @@ test('with EVENT_IDX, a buffer the guest posts just as the device arms its notif
   };
   s.con.receive(Uint8Array.from(text('0123456789')));
   assert.deepEqual(received(s), [text('01'), text('23456789')]);
+});
+
+test('an oversized transmit chain gives at most 1 MiB of output; the rest is dropped', () => {
+  const out: number[] = [];
+  const con = new VirtioConsole((bytes) => { out.push(bytes.length); });
+  const b = new MmioBench(con, new TestRam(4 << 20));
+  const [, tx] = b.start([8, 8], F_VERSION_1);
+  const big = b.ram.alloc(1536 << 10, 1);
+  tx!.add([{ gpa: big, len: 1536 << 10, write: false } as Segment, readable(b.ram, text('more'))]);
+  b.kick(TX);
+  assert.equal(out.reduce((a, n) => a + n, 0), 1 << 20);
+  assert.equal(tx!.collect().length, 1, 'the chain is returned');
 });

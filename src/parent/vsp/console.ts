@@ -5,6 +5,8 @@ import { scatter } from '../../vmbus/virtqueue.js';
 
 export const VIRTIO_ID_CONSOLE = 3;
 const RX = 0, TX = 1;
+/** Output taken from one transmit chain; the rest of an oversized one is dropped. */
+const MAX_TX_CHAIN = 1 << 20;
 /** Input kept while the guest has no receive buffers posted; beyond this it is dropped. */
 const MAX_BACKLOG = 1 << 20;
 
@@ -44,7 +46,13 @@ export class VirtioConsole implements VirtioDevice {
     if (!q) return;
     do {
       for (let chain = q.pop(); chain; chain = q.pop()) {
-        for (const b of chain.readable) this.output(b.slice());
+        let left = MAX_TX_CHAIN;
+        for (const b of chain.readable) {
+          if (left === 0) break;
+          const n = Math.min(b.length, left);
+          this.output(b.slice(0, n));
+          left -= n;
+        }
         q.push(chain.head, 0);
       }
       this.ctx!.notifyUsed(q);
