@@ -55,6 +55,8 @@ export interface MmioRange {
   size: bigint;
   /** Registers the parent mirrors for loads without side effects (see RegisterShadow in the devices). */
   shadow?: { bytes: Uint8Array; readable: Uint8Array };
+  /** Offsets whose stores wait for the parent (non-posted), e.g. a device reset. */
+  syncStores?: readonly number[];
 }
 
 /** Why the loop ended. */
@@ -168,6 +170,13 @@ export class VirtualProcessor implements SbiHost {
     if (!store && range.shadow) {
       const value = readShadow(range.shadow, Number(addr - range.base), width);
       if (value !== undefined) { hart.mmioComplete(value); return true; }
+    }
+    if (store && range.syncStores?.includes(Number(addr - range.base))) {
+      const r = this.intercept.call(Intercept.MmioStore, addr, width, hart.exitValue);
+      if (!r) return false;
+      if (r.ok) hart.mmioComplete(0n);
+      else hart.mmioFault();
+      return true;
     }
     if (store) {
       if (!this.intercept.post(addr, width, hart.exitValue)) return false;

@@ -12,7 +12,7 @@ import { InterceptService } from '../hypervisor/intercept.js';
 import { Partition } from '../hypervisor/partition.js';
 import { Plic } from '../hypervisor/plic.js';
 import { GuestMemory } from '../vmbus/guest-memory.js';
-import { MmioBus, type Width } from './devices/mmio.js';
+import { MmioBus, type MmioDevice, type Width } from './devices/mmio.js';
 import { Uart16550 } from './devices/uart16550.js';
 import { Syscon } from './devices/syscon.js';
 import { GoldfishRtc } from './devices/goldfish-rtc.js';
@@ -77,6 +77,7 @@ async function main(): Promise<void> {
     setLine: (line, level) => plic.setLine(line, level),
     consoleOutput: (bytes) => { for (const b of bytes) emit(b); },
     log,
+    wake: () => cb.ringDoorbell(),
     fault: (device, e) => {
       log(`${device} back-end failed: ${(e as Error).stack ?? e}`);
       requestStop({ kind: 'error', message: `the back-end of ${device} failed: ${(e as Error).message ?? e}` });
@@ -138,8 +139,17 @@ async function main(): Promise<void> {
       const hit = bus.find(addr, width as Width); // the hypervisor posts only inside registered ranges
       hit?.device.write(hit.offset, width as Width, value);
     };
+    /** Per VP, the device whose synchronous store it is waiting for (MmioDevice.syncStores). */
+    const settling: (MmioDevice | undefined)[] = new Array(d.cpus);
     const serveMailbox = (vp: number): void => {
       const service = services[vp];
+      const waitingFor = settling[vp];
+      if (waitingFor) {
+        if (waitingFor.settling?.()) return; // the VP's store is still taking effect
+        settling[vp] = undefined;
+        service.respond(true);
+        return;
+      }
       const req = service.take(performStore);
       if (!req) return;
       const { kind, addr, width, value } = req;
@@ -153,6 +163,7 @@ async function main(): Promise<void> {
         case Intercept.MmioStore: {
           const hit = bus.find(addr, width as Width);
           hit?.device.write(hit.offset, width as Width, value);
+          if (hit?.device.settling?.()) { settling[vp] = hit.device; return; } // answered when it settles
           service.respond(hit !== undefined);
           return;
         }

@@ -29,6 +29,13 @@ export interface MmioDevice {
   /** Bytes of guest-physical address space the device decodes. */
   readonly size: number;
   readonly shadow?: RegisterShadow;
+  /**
+   * Register offsets whose stores are not posted: the VP waits until the device has taken
+   * them and `settling()` is false (a reset that must wait for I/O in flight, say).
+   */
+  readonly syncStores?: readonly number[];
+  /** True while a synchronous store is still taking effect. */
+  settling?(): boolean;
   read(offset: number, width: Width): bigint;
   write(offset: number, width: Width, value: bigint): void;
 }
@@ -47,8 +54,8 @@ export class MmioBus {
   }
 
   /** The guest-physical ranges devices occupy (what the hypervisor must forward here). */
-  ranges(): { base: bigint; size: bigint; shadow?: RegisterShadow }[] {
-    return this.mappings.map((m) => ({ base: m.base, size: m.end - m.base, shadow: m.device.shadow }));
+  ranges(): { base: bigint; size: bigint; shadow?: RegisterShadow; syncStores?: readonly number[] }[] {
+    return this.mappings.map((m) => ({ base: m.base, size: m.end - m.base, shadow: m.device.shadow, syncStores: m.device.syncStores }));
   }
 
   /** The device and offset decoding addr, if the whole access falls inside one device. */

@@ -313,13 +313,21 @@ test('many requests at once all complete, each interrupt acknowledged', async ()
   await s.disk.close();
 });
 
-test('a request in flight when the device is reset does not touch the used ring', async () => {
+test('a reset waits for the request in flight, which then does not touch the used ring', async () => {
   const s = await setup();
   s.d.add([readable(s.b.ram, header(T_IN, 0)), writable(s.b.ram, 512), writable(s.b.ram, 1)]);
   s.b.kick(0);
   assert.equal(s.blk.inFlight, 1);
   s.b.write(REG.status, 0);
+  // The reset is a synchronous store (§2.4): it completes once nothing is in flight, and
+  // the VSP says when that is.
+  assert.deepEqual(s.b.mmio.syncStores, [REG.status]);
+  assert.equal(s.b.mmio.settling(), true, 'the reset waits for the request in flight');
+  let idle = 0;
+  s.blk.onIdle = () => idle++;
   await until(() => s.blk.inFlight === 0, 2000, 'the request to finish');
+  assert.equal(s.b.mmio.settling(), false);
+  assert.equal(idle, 1, 'onIdle told the VM worker');
   assert.equal(s.d.usedIdx(), 0);
   assert.equal(s.b.read(REG.interruptStatus), 0);
   assert.deepEqual(s.faults, []);

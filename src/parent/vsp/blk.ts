@@ -72,6 +72,9 @@ export class VirtioBlk implements VirtioDevice {
     c.setUint32(0x34, 1, true);                                           // max_write_zeroes_seg
   }
 
+  onIdle?: () => void;
+  busy(): boolean { return this.inFlight > 0; }
+
   activate(ctx: DeviceContext): void { this.ctx = ctx; }
   reset(): void { this.ctx = undefined; }
 
@@ -92,12 +95,12 @@ export class VirtioBlk implements VirtioDevice {
     this.inFlight++;
     this.execute(chain).then(
       (written) => {
-        this.inFlight--;
+        if (--this.inFlight === 0) this.onIdle?.();
         if (this.ctx !== ctx) return; // reset while in flight: the chain is no longer ours
         q.push(chain.head, written);
         ctx.notifyUsed(q);
       },
-      (e) => { this.inFlight--; this.onFault(e); },
+      (e) => { if (--this.inFlight === 0) this.onIdle?.(); this.onFault(e); },
     );
   }
 

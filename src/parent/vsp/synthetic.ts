@@ -34,6 +34,8 @@ export interface SyntheticConfig {
   setLine: (line: number, level: boolean) => void;
   consoleOutput: (bytes: Uint8Array) => void;
   log: (message: string) => void;
+  /** Rings the VM worker's doorbell (a VSP went idle: a waiting reset may complete). */
+  wake: () => void;
   /** A VSP failed (a bug, not an I/O error): the VM must stop. */
   fault: (device: string, e: unknown) => void;
 }
@@ -58,6 +60,7 @@ export async function attachSyntheticDevices(c: SyntheticConfig): Promise<Synthe
     const base = virtioSlotBase(slot);
     const channel = new Channel(c.channelTable, VirtioMmio.offer(slot, device.deviceId, VIRT_IRQ.virtio0 + slot, base), c.memory, c.setLine);
     const t = new VirtioMmio(device, channel, c.log);
+    device.onIdle = c.wake;
     c.bus.map(base, t);
     transports.push(t);
   };

@@ -72,6 +72,10 @@ export interface VirtioDevice {
   notify(queue: number): void;
   /** The device is reset: forget requests and queues (in-flight I/O must not touch them). */
   reset(): void;
+  /** Requests still touching guest memory (a reset completes when there are none). */
+  busy?(): boolean;
+  /** Called by the transport: the VSP calls it when its last request in flight completes. */
+  onIdle?: () => void;
 }
 
 interface QueueRegs { num: number; ready: boolean; desc: [number, number]; driver: [number, number]; device: [number, number] }
@@ -89,6 +93,12 @@ export class VirtioMmio implements MmioDevice {
   private queues: QueueRegs[];
   private configGeneration = 0;
   private live: DeviceContext | undefined;
+  /**
+   * A reset (Status 0) completes only when the VSP has no request in flight (virtio 1.2
+   * §2.4: after the reset the device must not touch the queues or their buffers): the VP's
+   * store waits for that, so the driver cannot reuse the memory early.
+   */
+  readonly syncStores = [REG.status];
   /** Why the device needs a reset, if it does (DEVICE_NEEDS_RESET). */
   broken: string | undefined;
 
@@ -100,6 +110,8 @@ export class VirtioMmio implements MmioDevice {
     this.name = device.name;
     this.queues = device.queueMax.map(newQueueRegs);
   }
+
+  settling(): boolean { return this.device.busy?.() ?? false; }
 
   get offeredFeatures(): bigint { return this.device.features | TRANSPORT_FEATURES; }
   get driverStatus(): number { return this.status; }
