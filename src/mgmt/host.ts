@@ -16,6 +16,8 @@ import { ApiError, conflict, notFound } from './errors.js';
 /** How long start waits for the machine to be built, stop for the VM to be off, before answering. */
 const START_WAIT_MS = 10_000;
 const STOP_WAIT_MS = 15_000;
+/** After a kill, how long the VM may take to be reported off. */
+const KILL_WAIT_MS = 2_000;
 /** A guest that reboots this often within REBOOT_WINDOW_MS is stopped as failed. */
 const MAX_REBOOTS = 10;
 const REBOOT_WINDOW_MS = 60_000;
@@ -128,7 +130,7 @@ export class Host extends EventEmitter<HostEvents> {
     return after;
   }
 
-  /** Hard power-off; answers once the VM is off (or after STOP_WAIT_MS, still stopping). */
+  /** Hard power-off; answers once the VM is off (killed if it takes over STOP_WAIT_MS: then failed). */
   async stop(ref: string): Promise<VmRecord> {
     const vm = this.get(ref);
     this.requireState(vm, LIVE_STATES, 'stop');
@@ -139,8 +141,17 @@ export class Host extends EventEmitter<HostEvents> {
       this.transition(vm.id, 'stopping', { message: 'stop requested' });
       live.vm.stop();
     }
-    await this.until(vm.id, (s) => s === 'off' || s === 'failed', STOP_WAIT_MS);
+    await this.untilStopped(vm.id);
     return this.get(vm.id);
+  }
+
+  /** Waits for a stopping VM to end; one that does not within STOP_WAIT_MS is killed. */
+  private async untilStopped(id: string): Promise<void> {
+    await this.until(id, (s) => !LIVE_STATES.includes(s), STOP_WAIT_MS);
+    const live = this.live.get(id);
+    if (!live || !LIVE_STATES.includes(this.get(id).state)) return;
+    live.vm.kill(`it did not stop within ${STOP_WAIT_MS / 1000} s`);
+    await this.until(id, (s) => !LIVE_STATES.includes(s), KILL_WAIT_MS);
   }
 
   /** Hard stop, then start with the same definition; answers once it is starting again. */
@@ -202,7 +213,7 @@ export class Host extends EventEmitter<HostEvents> {
       if (this.store.vm(id)?.state !== 'stopping') this.transition(id, 'stopping', { message: 'the service is shutting down' });
       live.vm.stop();
     }
-    await Promise.all(ids.map((id) => this.until(id, (s) => !LIVE_STATES.includes(s), STOP_WAIT_MS)));
+    await Promise.all(ids.map((id) => this.untilStopped(id)));
   }
 
   private launch(id: string, config: VmConfig, why: string, stateReason?: string): void {

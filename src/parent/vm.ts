@@ -97,6 +97,14 @@ export class Vm extends EventEmitter<VmEvents> {
     if (!this.stoppedWith && this.partition.can('stop')) this.partition.apply('stop');
   }
 
+  /**
+   * The last resort when stop() does not complete (a VM worker stuck in a back-end): ends
+   * its threads now. Disks are not flushed; their locks are taken over as stale.
+   */
+  kill(why: string): void {
+    this.finish({ kind: 'error', message: `killed: ${why}` });
+  }
+
   /** Fault injection: the back-end of `device` (e.g. "vda") fails on its next request. */
   injectFault(device: string): void {
     const command: VmCommand = { type: 'inject-fault', device };
