@@ -5,7 +5,7 @@ import { Vm, type VmConfig } from '../parent/vm.js';
 import type { StopReason } from '../parent/vm-protocol.js';
 import { guestConfig } from '../parent/guest-config.js';
 import { MAX_RAM_BYTES } from '../cpu/memory.js';
-import { parseSize } from './units.js';
+import { parseDiskSpec, parseSize } from './units.js';
 import type { ConsoleKind, DiskSpec } from '../parent/vm-protocol.js';
 import { MAX_DISKS } from '../parent/vsp/synthetic.js';
 
@@ -36,17 +36,11 @@ export function runConfig(flags: RunFlags): VmConfig {
   return usage(() => guestConfig({ kernel, initrd, append, console, memoryBytes, cpus, disks, root: root?.path }));
 }
 
-/** FILE[,readonly] (also ",ro"): a disk image that must exist. */
+/** FILE[,readonly]: a disk image that must exist. */
 export function diskSpec(spec: string, option: string): DiskSpec {
-  const [path, ...opts] = spec.split(',');
-  let readOnly = false;
-  for (const o of opts) {
-    if (o === 'readonly' || o === 'ro') readOnly = true;
-    else throw new UsageError(`${option} ${spec}: unknown option "${o}" (only "readonly" is known)`);
-  }
-  if (!path) throw new UsageError(`${option} needs an image file`);
-  if (!existsSync(path)) throw new UsageError(`${option} ${path}: no such file`);
-  return { path, readOnly };
+  const disk = usage(() => parseDiskSpec(spec, option));
+  if (!existsSync(disk.path)) throw new UsageError(`${option} ${disk.path}: no such file`);
+  return disk;
 }
 
 /** Runs a parser whose errors are the user's: they become UsageErrors (exit 2, no stack). */

@@ -17,3 +17,15 @@ export function parseCount(text: string, what: string): bigint {
   if (Number.isSafeInteger(n) && n > 0) return BigInt(n);
   throw new Error(`${what}: "${text}" is not a positive whole number`);
 }
+
+/** `FILE[,readonly]` (also `,ro`): a disk image and how to attach it. Throws naming the option. */
+export function parseDiskSpec(spec: string, option: string): { path: string; readOnly: boolean } {
+  const [path, ...opts] = spec.split(',');
+  let readOnly = false;
+  for (const o of opts) {
+    if (o === 'readonly' || o === 'ro') readOnly = true;
+    else throw new Error(`${option} ${spec}: unknown option "${o}" (only "readonly" is known)`);
+  }
+  if (!path) throw new Error(`${option} ${spec}: no image file`);
+  return { path, readOnly };
+}

@@ -5,7 +5,7 @@ import { apiAction, apiCommand, printJson, usageError, type ActionContext, type 
 import { ClientError, ClientExit, vmPath, type ApiClient } from './client.js';
 import { attachConsole, type ConsoleFlags } from './console.js';
 import { formatDuration, formatFields, formatMiB, formatTable } from './table.js';
-import { parseSize } from './units.js';
+import { parseDiskSpec, parseSize } from './units.js';
 
 // The API's types are the service's own (type-only: nothing of the service is loaded).
 export type { VmState } from '../mgmt/vm-record.js';
@@ -174,14 +174,13 @@ export function createBody(name: string, flags: Omit<CreateFlags, keyof ClientFl
   if (flags.root !== undefined) body.root = path(flags.root);
   if (flags.disk?.length) {
     body.disks = flags.disk.map((spec) => {
-      const [file, ...opts] = spec.split(',');
-      let readOnly = false;
-      for (const o of opts) {
-        if (o === 'readonly' || o === 'ro') readOnly = true;
-        else throw usageError(`--disk ${spec}: unknown option "${o}" (only "readonly" is known)`);
+      let disk: { path: string; readOnly: boolean };
+      try {
+        disk = parseDiskSpec(spec, '--disk');
+      } catch (e) {
+        throw usageError((e as Error).message);
       }
-      if (!file) throw usageError(`--disk ${spec}: no image file`);
-      return { path: path(file), readOnly };
+      return { path: path(disk.path), readOnly: disk.readOnly };
     });
   }
   if (flags.console !== undefined) body.console = flags.console;
