@@ -64,10 +64,16 @@ function syncLine(words: Int32Array, at: number, line: number, setLine: SetLine)
  */
 export class ChannelRegisters {
   private readonly words: Int32Array;
+  /** Every fast register lies in [low, high]: other device accesses skip the offers. */
+  private readonly low: bigint;
+  private readonly high: bigint;
 
   constructor(table: SharedArrayBuffer, private readonly offers: readonly ChannelOffer[],
     private readonly setLine: SetLine, private readonly ringDoorbell: () => void) {
     this.words = new Int32Array(table);
+    const addrs = offers.flatMap((o) => [o.doorbell, o.interruptStatus, o.interruptAck]);
+    this.low = addrs.reduce((a, b) => (b < a ? b : a), addrs[0] ?? 1n);
+    this.high = addrs.reduce((a, b) => (b > a ? b : a), addrs[0] ?? 0n);
   }
 
   /**
@@ -75,7 +81,7 @@ export class ChannelRegisters {
    * store; undefined if the address is not one (the access goes the slow way).
    */
   access(addr: bigint, width: number, store: boolean, value: bigint): bigint | undefined {
-    if (width !== 4) return undefined;
+    if (width !== 4 || addr < this.low || addr > this.high) return undefined;
     for (const o of this.offers) {
       const at = o.index * STRIDE;
       if (addr === o.doorbell && store) {
