@@ -4,13 +4,11 @@ import { existsSync } from 'node:fs';
 import { Vm, type VmConfig } from '../parent/vm.js';
 import type { StopReason } from '../parent/vm-protocol.js';
 import { guestConfig } from '../parent/guest-config.js';
-import { MAX_RAM_BYTES } from '../cpu/memory.js';
+import { MACHINE_LIMITS, MEMORY_MIB } from '../parent/machine/limits.js';
 import { parseDiskSpec, parseSize } from './units.js';
 import type { ConsoleKind, DiskSpec } from '../parent/vm-protocol.js';
-import { MAX_DISKS } from '../parent/vsp/synthetic.js';
 
 export { DEFAULT_KERNEL, DEFAULT_INITRD, DEFAULT_APPEND } from '../parent/guest-config.js';
-const MIN_RAM_BYTES = 16 * 1024 * 1024;
 
 export interface RunFlags {
   kernel?: string; initrd?: string | false; append?: string; memory: string; cpus: string;
@@ -22,15 +20,16 @@ export class UsageError extends Error {}
 /** Validates the flags and reads the images: everything that can fail before a VM exists. */
 export function runConfig(flags: RunFlags): VmConfig {
   const memoryBytes = usage(() => parseSize(flags.memory, '--memory'));
-  if (memoryBytes < MIN_RAM_BYTES) throw new UsageError(`--memory ${flags.memory} is too small: a Linux guest needs at least 16M`);
-  if (memoryBytes > MAX_RAM_BYTES) throw new UsageError(`--memory ${flags.memory} is too large: the maximum is ${Math.floor(MAX_RAM_BYTES / 2 ** 20)}M`);
+  const { memoryBytes: ram, cpus: vps, disks: maxDisks } = MACHINE_LIMITS;
+  if (memoryBytes < ram.min) throw new UsageError(`--memory ${flags.memory} is too small: a Linux guest needs at least ${MEMORY_MIB.min}M`);
+  if (memoryBytes > ram.max) throw new UsageError(`--memory ${flags.memory} is too large: the maximum is ${MEMORY_MIB.max}M`);
   if (memoryBytes % 4096 !== 0) throw new UsageError(`--memory must be a multiple of 4K`);
   const cpus = Number(flags.cpus);
-  if (!Number.isInteger(cpus) || cpus < 1 || cpus > 8) throw new UsageError(`--cpus must be a whole number from 1 to 8, got "${flags.cpus}"`);
+  if (!Number.isInteger(cpus) || cpus < vps.min || cpus > vps.max) throw new UsageError(`--cpus must be a whole number from ${vps.min} to ${vps.max}, got "${flags.cpus}"`);
   const disks = (flags.disk ?? []).map((d) => diskSpec(d, '--disk'));
   const root = flags.root ? diskSpec(flags.root, '--root') : undefined;
   const count = disks.length + (root ? 1 : 0);
-  if (count > MAX_DISKS) throw new UsageError(`at most ${MAX_DISKS} disks (--root counts as one), got ${count}`);
+  if (count > maxDisks) throw new UsageError(`at most ${maxDisks} disks (--root counts as one), got ${count}`);
   if (root?.readOnly) throw new UsageError('--root cannot be read-only');
   const { kernel, initrd, append, console } = flags;
   return usage(() => guestConfig({ kernel, initrd, append, console, memoryBytes, cpus, disks, root: root?.path }));

@@ -10,6 +10,9 @@ import { parseDiskSpec, parseSize } from './units.js';
 // The API's types are the service's own (type-only: nothing of the service is loaded).
 export type { VmState } from '../mgmt/vm-record.js';
 import type { VmRecord, VmInput, VmPatch } from '../mgmt/vm-record.js';
+import { MACHINE_LIMITS } from '../parent/machine/limits.js';
+
+const VCPUS = `${MACHINE_LIMITS.cpus.min}..${MACHINE_LIMITS.cpus.max}`;
 /** A VM as the API returns it (docs/api.md, "VM"). */
 export type ApiVm = VmRecord;
 /** The body of POST /api/vms. */
@@ -43,7 +46,7 @@ Examples:
   tshv vm create db --root rootfs.qcow2 --disk data.qcow2 --disk seed.img,readonly
   tshv vm create custom --kernel Image --initrd initrd.gz --append "console=ttyS0 quiet"`)
     .argument('<name>', 'a unique name: a-z, 0-9, then also . _ - (at most 63 characters)')
-    .option('-c, --vcpus <n>', 'virtual processors, 1..8 (default 1)')
+    .option('-c, --vcpus <n>', `virtual processors, ${VCPUS} (default 1)`)
     .option('-m, --memory <size>', 'guest RAM in whole MiB, e.g. 256M, 1G (default 256M)')
     .option('-k, --kernel <file>', 'RISC-V Linux kernel Image on the service\'s host (default: the built-in guest)')
     .option('-i, --initrd <file>', 'initramfs (default: the built-in one, unless --root or --kernel is given)')
@@ -64,7 +67,7 @@ Examples:
   tshv vm update db --no-disks --default kernel initrd append`)
     .argument('<vm>', 'name or id')
     .option('-n, --name <name>', 'a new name')
-    .option('-c, --vcpus <n>', 'virtual processors, 1..8')
+    .option('-c, --vcpus <n>', `virtual processors, ${VCPUS}`)
     .option('-m, --memory <size>', 'guest RAM in whole MiB, e.g. 256M, 1G')
     .option('-k, --kernel <file>', 'RISC-V Linux kernel Image on the service\'s host')
     .option('-i, --initrd <file>', 'initramfs')
@@ -153,7 +156,7 @@ stops, or when the VM stops. --json changes nothing here (the console is not JSO
 export function createBody(name: string, flags: Omit<CreateFlags, keyof ClientFlags>, cwd = process.cwd()): VmCreateBody {
   const body: VmCreateBody = { name };
   if (flags.vcpus !== undefined) {
-    if (!/^\d+$/.test(flags.vcpus.trim())) throw usageError(`--vcpus must be a whole number from 1 to 8, got "${flags.vcpus}"`);
+    if (!/^\d+$/.test(flags.vcpus.trim())) throw usageError(`--vcpus must be a whole number from ${MACHINE_LIMITS.cpus.min} to ${MACHINE_LIMITS.cpus.max}, got "${flags.vcpus}"`);
     body.vcpus = Number(flags.vcpus);
   }
   if (flags.memory !== undefined) {

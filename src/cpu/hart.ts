@@ -18,8 +18,8 @@ interface CoreExports {
   canWake(now: bigint): number;
 }
 
-export { Exit, Priv, Irq } from './types.js';
-import { Exit, Priv } from './types.js';
+export { Exit, Priv, Irq, TIMEBASE_HZ } from './types.js';
+import { Exit, Priv, TIMEBASE_HZ } from './types.js';
 
 let compiled: WebAssembly.Module | undefined;
 /**
@@ -46,9 +46,9 @@ export function coreModule(): WebAssembly.Module {
 
 /** The platform timebase: 10 MHz ticks of the host's monotonic clock (one clock for all threads). */
 export function timebaseNow(): bigint {
-  return process.hrtime.bigint() / 100n;
+  return process.hrtime.bigint() / NS_PER_TICK;
 }
-export const TIMEBASE_HZ = 10_000_000;
+const NS_PER_TICK = BigInt(1e9 / TIMEBASE_HZ);
 
 export class Hart {
   readonly stateBase: number;

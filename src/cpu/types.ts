@@ -11,6 +11,11 @@ export enum Exit {
   Htif = L.EXIT_HTIF,
 }
 
+/** The frequency of the `time` CSR (the platform timebase), in Hz. */
+export const TIMEBASE_HZ = 10_000_000;
+/** Timebase ticks per millisecond, for turning a timer deadline into a wait. */
+export const TICKS_PER_MS = TIMEBASE_HZ / 1000;
+
 export enum Priv { U = 0, S = 1, M = 3 }
 
 /** mip bit positions of the interrupt lines a host may raise (privileged spec 3.1.9). */

@@ -10,9 +10,12 @@
 // waits on its own mailbox word until the parent answers. Lock rules: a mailbox belongs to
 // its VP while MAILBOX_STATE is IDLE or RESPONSE, to the parent while it is REQUEST.
 
+import { MAX_HARTS } from '../cpu/layout.js';
+
 export const HEADER_BYTES = 64;
 export const VP_BLOCK_BYTES = 1024;
-export const MAX_VPS = 8;
+/** A VP runs one hart, whose state block the VM's memory reserves (cpu/layout.ts). */
+export const MAX_VPS = MAX_HARTS;
 export const CONTROL_BLOCK_BYTES = HEADER_BYTES + MAX_VPS * VP_BLOCK_BYTES;
 
 // Header, in i32 units.

@@ -9,14 +9,13 @@
 // The output of context c is SEIP in hart c's IRQ_LINES word in guest memory's state block.
 
 import { STATE_BLOCKS_OFFSET, STATE_BLOCK_BYTES, IRQ_LINES } from '../cpu/layout.js';
-import type { ControlBlock } from './control-block.js';
+import { MAX_VPS, type ControlBlock } from './control-block.js';
 
 /** Sources 1..SOURCES-1 (0 means "no interrupt"); the device tree says riscv,ndev = 95. */
 export const SOURCES = 96;
-export const PLIC_BASE = 0x0c00_0000n;
-export const PLIC_SIZE = 0x60_0000;
 const WORDS = SOURCES / 32;
-const MAX_CONTEXTS = 8;
+/** One context per VP. */
+const MAX_CONTEXTS = MAX_VPS;
 const SEIP = 1 << 9;
 
 // Register map (PLIC spec chapter 3 "Memory Map").
@@ -66,7 +65,7 @@ export class Plic {
     });
   }
 
-  /** Guest load from the PLIC window (offset from PLIC_BASE); 32-bit registers only. */
+  /** Guest load from the PLIC window (offset from the start of its window); 32-bit registers only. */
   read(offset: number, width: number): bigint {
     if (width !== 4 || offset % 4 !== 0) return 0n;
     return BigInt(this.locked(() => this.readRegister(offset)) >>> 0);

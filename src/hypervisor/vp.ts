@@ -4,14 +4,14 @@
 // intercept mailbox, and an idle VP parks on its wake word until an interrupt is due.
 
 import type { Hart } from '../cpu/hart.js';
-import { Exit, Priv } from '../cpu/types.js';
+import { Exit, Priv, TICKS_PER_MS } from '../cpu/types.js';
 import { CFG_SBI, TLB_FLUSH_REQ, STATE_BLOCKS_OFFSET, STATE_BLOCK_BYTES, IRQ_LINES, STIMECMP } from '../cpu/layout.js';
 import {
   ControlBlock, Intercept, PartitionState, VpState, VpExitReason, VP_IN_GUEST, HSM_START_ADDR64, HSM_OPAQUE64,
 } from './control-block.js';
 import { InterceptChannel } from './intercept.js';
 import type { ChannelRegisters } from '../vmbus/channel.js';
-import { Plic, PLIC_BASE, PLIC_SIZE } from './plic.js';
+import type { Plic } from './plic.js';
 import { handleSbi, RfenceKind, SBI_SUCCESS, SBI_ERR_ALREADY_AVAILABLE, SBI_ERR_FAILED, type SbiHost } from './sbi.js';
 
 /** Instructions per run(): how often a busy VP looks at its partition's state. */
@@ -36,6 +36,8 @@ export interface VpEnv {
   readonly hart: Hart;
   readonly cb: ControlBlock;
   readonly plic: Plic;
+  /** Where the machine maps the PLIC's registers (guest-physical). */
+  readonly plicWindow: { readonly base: bigint; readonly size: bigint };
   readonly ramBase: bigint;
   readonly ramSize: bigint;
   /** The timebase (10 MHz ticks since the partition's epoch), shared by all its VPs. */
@@ -153,11 +155,11 @@ export class VirtualProcessor implements SbiHost {
    * (stores posted, loads answered); anything else is an access fault, as on hardware.
    */
   private mmio(store: boolean): boolean {
-    const { hart, plic, intercepts } = this.env;
+    const { hart, plic, plicWindow, intercepts } = this.env;
     const addr = hart.exitAddr, width = hart.exitWidth, end = addr + BigInt(width);
-    if (addr >= PLIC_BASE && end <= PLIC_BASE + BigInt(PLIC_SIZE)) {
+    if (addr >= plicWindow.base && end <= plicWindow.base + plicWindow.size) {
       this.env.cb.countExit(this.vpIndex, VpExitReason.Plic);
-      const offset = Number(addr - PLIC_BASE);
+      const offset = Number(addr - plicWindow.base);
       if (store) { plic.write(offset, width, hart.exitValue); hart.mmioComplete(0n); }
       else hart.mmioComplete(plic.read(offset, width));
       return true;
@@ -199,7 +201,7 @@ export class VirtualProcessor implements SbiHost {
       if (hart.canWake(t)) return;
       if (cb.partitionState() !== PartitionState.Running) return;
       const deadline = hart.field(STIMECMP);
-      const ms = deadline > t ? Number(deadline - t) / 10_000 : Infinity;
+      const ms = deadline > t ? Number(deadline - t) / TICKS_PER_MS : Infinity;
       this.parkTimed(seq, Math.min(ms, PARK_MS));
     }
   }

@@ -1,7 +1,9 @@
 // The JSON schemas of the REST API (docs/api.md). Fastify validates requests and
 // serializes responses with them, and openapi.ts publishes the same objects: the ones in
 // NAMED_SCHEMAS become components that routes refer to.
-import { MAX_DISKS } from '../parent/vsp/synthetic.js';
+import { MACHINE_LIMITS, MEMORY_MIB } from '../parent/machine/limits.js';
+
+const MAX_DISKS = MACHINE_LIMITS.disks;
 import { VM_STATES } from './vm-record.js';
 import { EVENT_TYPES } from './store.js';
 
@@ -33,8 +35,8 @@ export const DiskSchema = {
 /** The fields a user sets (create, update). */
 const definition = {
   name: { type: 'string', pattern: NAME_PATTERN, description: 'unique on this host: a-z, 0-9, then also . _ - (at most 63 characters)' },
-  vcpus: { type: 'integer', minimum: 1, maximum: 8, description: 'virtual processors (default 1)' },
-  memoryMiB: { type: 'integer', minimum: 16, maximum: 4094, description: 'guest RAM in MiB (default 256)' },
+  vcpus: { type: 'integer', minimum: MACHINE_LIMITS.cpus.min, maximum: MACHINE_LIMITS.cpus.max, description: 'virtual processors (default 1)' },
+  memoryMiB: { type: 'integer', minimum: MEMORY_MIB.min, maximum: MEMORY_MIB.max, description: 'guest RAM in MiB (default 256)' },
   kernel: absolutePath('RISC-V Linux Image (optionally gzipped); null = the default guest kernel', true),
   initrd: absolutePath('initramfs; null = the default initramfs (none with a root disk or an own kernel)', true),
   append: { type: ['string', 'null'], maxLength: 1024, description: 'kernel command line; null = derived from console and root' },

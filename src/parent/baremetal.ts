@@ -3,6 +3,7 @@
 // Used for ISA tests and CPU benchmarks (`tshv exec`); Linux guests boot through the
 // hypervisor instead.
 import { Hart, Exit, Priv, timebaseNow } from '../cpu/hart.js';
+import { TICKS_PER_MS } from '../cpu/types.js';
 import { createVmMemory, ramBytes } from '../cpu/memory.js';
 import { CFG_TOHOST, MTIMECMP } from '../cpu/layout.js';
 import { MmioBus, type Width } from './devices/mmio.js';
@@ -10,12 +11,10 @@ import { Uart16550 } from './devices/uart16550.js';
 import { Syscon, type PowerEvent } from './devices/syscon.js';
 import { Clint } from './devices/clint.js';
 import { parseElf, loadElf } from './loader/elf.js';
+import { VIRT_MAP } from './machine/virt.js';
 
-/** QEMU virt addresses (ARCHITECTURE.md machine model). */
-export const RAM_BASE = 0x8000_0000n;
-export const UART_BASE = 0x1000_0000n;
-export const SYSCON_BASE = 0x10_0000n;
-export const CLINT_BASE = 0x200_0000n;
+/** The virt machine's map (machine/virt.ts), as riscv-tests expect it. */
+export const RAM_BASE = VIRT_MAP.ram.base;
 
 export interface BareMetalOptions {
   ramBytes: number;
@@ -53,9 +52,9 @@ export function runBareMetal(elf: Uint8Array, opts: BareMetalOptions): BareMetal
   const flush = () => { if (pending.length) { opts.output(Uint8Array.from(pending)); pending = []; } };
   let power: PowerEvent | undefined;
   const bus = new MmioBus();
-  bus.map(UART_BASE, new Uart16550((b) => { pending.push(b); if (pending.length >= 4096) flush(); }));
-  bus.map(SYSCON_BASE, new Syscon((e) => { power = e; }));
-  bus.map(CLINT_BASE, new Clint([hart], now));
+  bus.map(VIRT_MAP.uart0.base, new Uart16550((b) => { pending.push(b); if (pending.length >= 4096) flush(); }));
+  bus.map(VIRT_MAP.test.base, new Syscon((e) => { power = e; }));
+  bus.map(VIRT_MAP.clint.base, new Clint([hart], now));
 
   const t0 = performance.now();
   const finish = (result: BareMetalResult): BareMetalRun => {
@@ -120,7 +119,7 @@ function waitForInterrupt(hart: Hart, now: () => bigint): string | undefined {
       return 'the hart is waiting for an interrupt (WFI) but no timer is armed and nothing else can wake it';
     }
     if (deadline <= t) return 'the hart is waiting for an interrupt (WFI) but its timer interrupt is not enabled';
-    const ms = Number(deadline - t) / 10_000;
+    const ms = Number(deadline - t) / TICKS_PER_MS;
     Atomics.wait(sleeper, 0, 0, Math.min(Math.max(ms, 0), 100));
   }
 }

@@ -8,6 +8,7 @@ import type { InterceptMapMessage } from './vm-protocol.js';
 import { Plic } from '../hypervisor/plic.js';
 import { VirtualProcessor } from '../hypervisor/vp.js';
 import { ChannelRegisters } from '../vmbus/channel.js';
+import { VIRT_MAP } from './machine/virt.js';
 
 export interface VpThreadData {
   index: number;
@@ -65,7 +66,7 @@ try {
   const map = deviceMap();
   if (map) {
     const channels = new ChannelRegisters(d.channelTable, map.channels, (line, level) => plic.setLine(line, level), () => cb.ringDoorbell());
-    new VirtualProcessor({ index: d.index, hart, cb, plic, ramBase: d.ramBase, ramSize: d.ramSize, now, clock: () => process.hrtime.bigint(), threadCpuTime, intercepts: map.ranges, channels }).run();
+    new VirtualProcessor({ index: d.index, hart, cb, plic, plicWindow: VIRT_MAP.plic, ramBase: d.ramBase, ramSize: d.ramSize, now, clock: () => process.hrtime.bigint(), threadCpuTime, intercepts: map.ranges, channels }).run();
   }
 } catch (e) {
   const message: VpThreadMessage = { type: 'error', index: d.index, message: (e as Error).stack ?? String(e) };

@@ -3,6 +3,7 @@
 //
 //   0x0010_0000  test / syscon (sifive,test0)   poweroff 0x5555, reboot 0x7777
 //   0x0010_1000  goldfish RTC                   PLIC source 11
+//   0x0200_0000  CLINT                          bare-metal mode only (`tshv exec`)
 //   0x0C00_0000  PLIC                           one context per hart: its S-mode external irq
 //   0x1000_0000  UART0 ns16550a                 PLIC source 10
 //   0x1000_1000  virtio-mmio slot 0..7          PLIC sources 1..8, 0x1000 apart
@@ -17,6 +18,8 @@
 // .../power/reset/syscon-{poweroff,reboot}.yaml, .../virtio/mmio.yaml (Linux).
 import { randomBytes } from 'node:crypto';
 import { FdtBuilder } from './fdt.js';
+import { MAX_VPS } from '../../hypervisor/control-block.js';
+import { TIMEBASE_HZ } from '../../cpu/types.js';
 
 export class MachineConfigError extends Error {}
 
@@ -26,6 +29,7 @@ interface Region { base: bigint; size: bigint }
 export const VIRT_MAP = {
   test: { base: 0x0010_0000n, size: 0x1000n },
   rtc: { base: 0x0010_1000n, size: 0x1000n },
+  clint: { base: 0x0200_0000n, size: 0x1_0000n }, // bare-metal mode only; Linux guests use SBI timers
   plic: { base: 0x0c00_0000n, size: 0x60_0000n },
   uart0: { base: 0x1000_0000n, size: 0x100n },
   virtio: { base: 0x1000_1000n, size: 0x1000n },
@@ -37,11 +41,8 @@ export const VIRTIO_SLOTS = 8;
 export const VIRT_IRQ = { virtio0: 1, uart0: 10, rtc: 11 } as const;
 /** Highest PLIC source number (riscv,ndev); sources are 1..95 as on QEMU virt. */
 export const PLIC_NDEV = 95;
-/** The frequency of the `time` CSR, in Hz. */
-export const TIMEBASE_HZ = 10_000_000;
 /** ns16550a input clock (1.8432 MHz x 2), as QEMU virt advertises. */
 export const UART_CLOCK_HZ = 3_686_400;
-export const MAX_CPUS = 8;
 /** What our harts implement (src/cpu): RV64GC, the counters, and Sstc. */
 export const DEFAULT_ISA = 'rv64imafdc_zicsr_zifencei_zicntr_sstc';
 export const RNG_SEED_BYTES = 32;
@@ -57,7 +58,7 @@ export function virtioSlotBase(slot: number): bigint {
 }
 
 export interface VirtConfig {
-  /** Harts, 1..8; hart ids are 0..cpus-1 and hart 0 boots. */
+  /** Harts, 1..MAX_VPS; hart ids are 0..cpus-1 and hart 0 boots. */
   cpus: number;
   /** Guest-physical start of RAM; default 0x80000000. */
   ramBase?: bigint;
@@ -109,7 +110,7 @@ export function describeIsa(isa: string): IsaDescription {
 export function checkVirtConfig(config: VirtConfig): void {
   const { cpus, ramBytes, bootargs, initrd } = config;
   const ramBase = config.ramBase ?? VIRT_MAP.ram.base;
-  if (!Number.isInteger(cpus) || cpus < 1 || cpus > MAX_CPUS) throw new MachineConfigError(`cpus must be 1..${MAX_CPUS}, not ${cpus}`);
+  if (!Number.isInteger(cpus) || cpus < 1 || cpus > MAX_VPS) throw new MachineConfigError(`cpus must be 1..${MAX_VPS}, not ${cpus}`);
   if (ramBytes <= 0n || ramBytes % 0x1000n !== 0n) throw new MachineConfigError(`RAM size ${ramBytes} bytes is not a positive multiple of 4 KiB`);
   if (ramBase % 0x20_0000n !== 0n) throw new MachineConfigError(`RAM base 0x${ramBase.toString(16)} is not 2 MiB aligned`);
   const ramEnd = ramBase + ramBytes;

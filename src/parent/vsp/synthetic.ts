@@ -7,14 +7,15 @@ import { openDisk } from '../drivers/disk/open.js';
 import type { BlockDevice } from '../drivers/disk/block-device.js';
 import type { MmioBus } from '../devices/mmio.js';
 import { VIRT_IRQ, virtioSlotBase } from '../machine/virt.js';
+import { MACHINE_LIMITS } from '../machine/limits.js';
 import type { DiskSpec } from '../vm-protocol.js';
 import { VirtioBlk } from './blk.js';
 import { VirtioConsole } from './console.js';
 import { VirtioRng } from './rng.js';
 import { VirtioMmio, type VirtioDevice } from './virtio-mmio.js';
 
-/** The virt board's virtio-mmio slots; two go to the console and the entropy source. */
-export const MAX_DISKS = 6;
+/** The disks a VM can have (machine/limits.ts: the slots the console and the RNG leave). */
+export const MAX_DISKS = MACHINE_LIMITS.disks;
 
 export interface SyntheticDevices {
   readonly transports: readonly VirtioMmio[];
