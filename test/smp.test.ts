@@ -7,7 +7,7 @@ import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import { createVmMemory, ramBytes } from '../src/cpu/memory.js';
 import { parseElf, loadElf } from '../src/parent/loader/elf.js';
-import { Exit } from '../src/cpu/hart.js';
+import { Exit } from '../src/cpu/types.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const RAM_BASE = 0x8000_0000n;

@@ -32,8 +32,10 @@ export enum VpState {
   Started = 0,          // SBI_HSM_STATE_STARTED: running guest code
   Stopped = 1,          // SBI_HSM_STATE_STOPPED: parked until hart_start
   StartPending = 2,     // SBI_HSM_STATE_START_PENDING: hart_start accepted, not yet running
-  Suspended = 4,        // SBI_HSM_STATE_SUSPENDED (retentive suspend and WFI parking)
+  Suspended = 4,        // SBI_HSM_STATE_SUSPENDED: in hart_suspend (default retentive)
   Halted = 16,          // the VP thread has left its loop (partition stopped or VP failed)
+  /** hart_start won the race for a stopped VP and is writing its start address (reads as START_PENDING). */
+  StartClaimed = 17,
 }
 
 // VP block, i32 indices relative to the block start.
@@ -125,6 +127,28 @@ export class ControlBlock {
   /** Atomically moves VP i from one state to another; false if it was not in `from`. */
   transitionVp(i: number, from: VpState, to: VpState): boolean {
     return Atomics.compareExchange(this.i32, this.vp32(i) + VP_RUN_STATE, from, to) === from;
+  }
+
+  /**
+   * SBI HSM hart_start (§9.1): a stopped VP starts at addr with a1 = opaque. The VP is
+   * claimed first, then its start words written, then published as START_PENDING, so two
+   * racing callers cannot both write them: the loser finds it not stopped and changes
+   * nothing. False if the VP was not stopped.
+   */
+  requestStart(i: number, addr: bigint, opaque: bigint): boolean {
+    if (!this.transitionVp(i, VpState.Stopped, VpState.StartClaimed)) return false;
+    const at = this.vp64(i);
+    this.i64[at + HSM_START_ADDR64] = addr;
+    this.i64[at + HSM_OPAQUE64] = opaque;
+    this.setVpState(i, VpState.StartPending); // a seq-cst store: the words above are visible with it
+    this.wakeVp(i);
+    return true;
+  }
+
+  /** The start address and a1 of a VP that is START_PENDING (written by requestStart). */
+  startRequest(i: number): { addr: bigint; opaque: bigint } {
+    const at = this.vp64(i);
+    return { addr: BigInt.asUintN(64, this.i64[at + HSM_START_ADDR64]), opaque: BigInt.asUintN(64, this.i64[at + HSM_OPAQUE64]) };
   }
 
   /** Wakes VP i if it is parked (WFI, stopped, waiting for its mailbox). */

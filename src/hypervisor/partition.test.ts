@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ControlBlock, PartitionState, VpState } from './control-block.js';
 import { Partition, IllegalTransition } from './partition.js';
-import { STATE_BLOCKS_OFFSET, STATE_BLOCK_BYTES, STOP_REQ } from '../cpu/layout.js';
+import { Plic, createPlicState } from './plic.js';
+import { STATE_BLOCKS_OFFSET, STATE_BLOCK_BYTES, STOP_REQ, INSTRET } from '../cpu/layout.js';
 
 function make(vps = 2) {
   const cb = ControlBlock.create(vps);
@@ -55,4 +56,43 @@ test('a stopping partition is stopped only when every VP has halted', () => {
   cb.setVpState(1, VpState.Halted);
   assert.ok(p.settle());
   assert.equal(p.state, PartitionState.Stopped);
+});
+
+test('bootVp starts a stopped VP where the parent says; a VP already started is refused', () => {
+  const { cb, p } = make(2);
+  p.bootVp(0, 0x8020_0000n, 0x8fe0_0000n);
+  assert.equal(cb.vpState(0), VpState.StartPending);
+  assert.deepEqual(cb.startRequest(0), { addr: 0x8020_0000n, opaque: 0x8fe0_0000n });
+  assert.throws(() => p.bootVp(0, 0n, 0n), /not stopped/);
+  assert.throws(() => p.bootVp(2, 0n, 0n), /no VP 2/);
+});
+
+test('an interrupt line drives its PLIC source and no other; a source outside the PLIC is refused', () => {
+  const cb = ControlBlock.create(1);
+  const memory = new WebAssembly.Memory({ initial: 16, maximum: 16, shared: true });
+  const plicState = createPlicState();
+  const p = new Partition(cb, memory, plicState);
+  const uart = p.interruptLine(10);
+  const plic = new Plic(plicState, memory, 1, cb);
+  const PENDING = 0x1000;
+  uart(true);
+  assert.equal(plic.read(PENDING, 4), 1n << 10n);
+  assert.throws(() => p.interruptLine(0), /out of range/);
+  assert.throws(() => p.interruptLine(96), /out of range/);
+  assert.throws(() => new Partition(cb, memory).interruptLine(10), /without the PLIC state/);
+});
+
+test('stats: run time, instructions and exits per VP from shared memory', () => {
+  const cb = ControlBlock.create(2);
+  const memory = new WebAssembly.Memory({ initial: 16, maximum: 16, shared: true });
+  const p = new Partition(cb, memory);
+  cb.addRunTime(1, 2_500_000_000n);
+  cb.countExit(1, 0);
+  new BigUint64Array(memory.buffer)[(STATE_BLOCKS_OFFSET + STATE_BLOCK_BYTES + INSTRET) / 8] = 12345n;
+  const s = p.stats();
+  assert.equal(s.length, 2);
+  assert.equal(s[1].runSeconds, 2.5);
+  assert.equal(s[1].exits.hypercall, 1);
+  assert.equal(s[1].instructions, 12345);
+  assert.equal(s[0].instructions, 0);
 });

@@ -1,13 +1,19 @@
-// A partition's lifecycle: the legal transitions between its states, decided in one place.
-// The state lives in the partition control block so every thread of the VM sees it; the
-// parent drives the transitions (start, pause, resume, stop), the VP threads follow.
+// A partition as the parent drives it: its lifecycle (the legal transitions between its
+// states, decided in one place), booting a VP, raising interrupt lines and reading its
+// statistics. The state lives in the partition control block so every thread of the VM
+// sees it; the parent drives the transitions (start, pause, resume, stop), the VP threads
+// follow.
 //
 //   Created --start--> Running <--pause/resume--> Paused
 //      \                  |                         |
 //       `------stop-------+----------stop-----------'--> Stopping --(all VPs halted)--> Stopped
 
-import { ControlBlock, PartitionState, VpState } from './control-block.js';
-import { STATE_BLOCKS_OFFSET, STATE_BLOCK_BYTES, STOP_REQ } from '../cpu/layout.js';
+import { ControlBlock, PartitionState, VpState, VP_EXIT_REASONS } from './control-block.js';
+import { StateBlocks } from '../cpu/state-blocks.js';
+import { Plic, SOURCES } from './plic.js';
+import type { InterruptLine } from './interrupt-line.js';
+
+export type { InterruptLine } from './interrupt-line.js';
 
 export type PartitionAction = 'start' | 'pause' | 'resume' | 'stop';
 
@@ -25,12 +31,31 @@ export class IllegalTransition extends Error {
   }
 }
 
-export class Partition {
-  /** The STOP_REQ words of the harts, in the VM's memory. */
-  private readonly harts: Int32Array;
 
-  constructor(readonly cb: ControlBlock, guestMemory: WebAssembly.Memory) {
-    this.harts = new Int32Array(guestMemory.buffer, STATE_BLOCKS_OFFSET, (cb.vpCount * STATE_BLOCK_BYTES) >> 2);
+export type VpExitCounts = Record<(typeof VP_EXIT_REASONS)[number], number>;
+
+/** What one VP has done so far. */
+export interface VpStats {
+  vp: number;
+  /** Seconds it ran guest code or the hypervisor, parked time excluded. */
+  runSeconds: number;
+  /** Host CPU time of its thread, as last sampled (0: the host cannot tell). */
+  cpuSeconds: number;
+  instructions: number;
+  exits: VpExitCounts;
+}
+
+export class Partition {
+  private readonly harts: StateBlocks;
+  private plic: Plic | undefined;
+
+  /**
+   * @param cb the partition control block
+   * @param guestMemory the VM's shared memory (hart state blocks and RAM)
+   * @param plicState the virtual PLIC's shared state, for interruptLine()
+   */
+  constructor(readonly cb: ControlBlock, private readonly guestMemory: WebAssembly.Memory, private readonly plicState?: SharedArrayBuffer) {
+    this.harts = new StateBlocks(guestMemory, cb.vpCount);
   }
 
   get state(): PartitionState { return this.cb.partitionState(); }
@@ -58,7 +83,39 @@ export class Partition {
     return true;
   }
 
+  /**
+   * Starts a stopped VP at entry in S-mode with a0 = its hart id and a1 = arg, the way the
+   * guest's own SBI hart_start does (the boot hart gets the kernel entry and the FDT).
+   */
+  bootVp(vp: number, entry: bigint, arg: bigint): void {
+    if (!Number.isInteger(vp) || vp < 0 || vp >= this.cb.vpCount) throw new RangeError(`no VP ${vp} in a partition of ${this.cb.vpCount}`);
+    if (!this.cb.requestStart(vp, entry, arg)) throw new Error(`VP ${vp} is not stopped`);
+  }
+
+  /** The capability to drive PLIC source `source` (1..SOURCES-1), for the device wired to it. */
+  interruptLine(source: number): InterruptLine {
+    if (!Number.isInteger(source) || source < 1 || source >= SOURCES) throw new RangeError(`PLIC source ${source} out of range 1..${SOURCES - 1}`);
+    if (!this.plicState) throw new Error('this partition handle was made without the PLIC state');
+    this.plic ??= new Plic(this.plicState, this.guestMemory, this.cb.vpCount, this.cb);
+    const plic = this.plic;
+    return (level) => plic.setLine(source, level);
+  }
+
+  /** Per-VP run time, host CPU time, instructions and exits (read from shared memory). */
+  stats(): VpStats[] {
+    return Array.from({ length: this.cb.vpCount }, (_, vp) => {
+      const counts = this.cb.exits(vp);
+      return {
+        vp,
+        runSeconds: Number(this.cb.runTimeNs(vp)) / 1e9,
+        cpuSeconds: Number(this.cb.cpuTimeNs(vp)) / 1e9,
+        instructions: Number(this.harts.instret(vp)),
+        exits: Object.fromEntries(VP_EXIT_REASONS.map((r, i) => [r, counts[i]])) as VpExitCounts,
+      };
+    });
+  }
+
   private requestStop(on: boolean): void {
-    for (let i = 0; i < this.cb.vpCount; i++) Atomics.store(this.harts, (i * STATE_BLOCK_BYTES + STOP_REQ) >> 2, on ? 1 : 0);
+    for (let i = 0; i < this.cb.vpCount; i++) this.harts.requestStop(i, on);
   }
 }

@@ -8,7 +8,7 @@
 // SharedArrayBuffer seen by every VP thread and the VM worker; a spin lock orders updates.
 // The output of context c is SEIP in hart c's IRQ_LINES word in guest memory's state block.
 
-import { STATE_BLOCKS_OFFSET, STATE_BLOCK_BYTES, IRQ_LINES } from '../cpu/layout.js';
+import { StateBlocks } from '../cpu/state-blocks.js';
 import { MAX_VPS, type ControlBlock } from './control-block.js';
 
 /** Sources 1..SOURCES-1 (0 means "no interrupt"); the device tree says riscv,ndev = 95. */
@@ -38,7 +38,7 @@ export function createPlicState(): SharedArrayBuffer { return new SharedArrayBuf
 
 export class Plic {
   private readonly s: Int32Array;
-  private readonly lines: Int32Array;
+  private readonly harts: StateBlocks;
 
   /**
    * @param state the shared PLIC state (createPlicState)
@@ -49,7 +49,7 @@ export class Plic {
     private readonly cb: ControlBlock) {
     if (contexts < 1 || contexts > MAX_CONTEXTS) throw new RangeError(`PLIC contexts must be 1..${MAX_CONTEXTS}`);
     this.s = new Int32Array(state);
-    this.lines = new Int32Array(guestMemory.buffer, STATE_BLOCKS_OFFSET, (contexts * STATE_BLOCK_BYTES) >> 2);
+    this.harts = new StateBlocks(guestMemory, contexts);
   }
 
   /** A device raises (true) or lowers its level-triggered line. */
@@ -168,12 +168,11 @@ export class Plic {
   /** Drives each context's SEIP from whether it has a claimable interrupt. */
   private update(): void {
     for (let ctx = 0; ctx < this.contexts; ctx++) {
-      const at = (ctx * STATE_BLOCK_BYTES + IRQ_LINES) >> 2;
       if (this.best(ctx, this.s[THRESHOLD + ctx]) !== 0) {
-        const before = Atomics.or(this.lines, at, SEIP);
+        const before = this.harts.setLines(ctx, SEIP, true);
         if (!(before & SEIP)) this.cb.wakeVp(ctx);
       } else {
-        Atomics.and(this.lines, at, ~SEIP);
+        this.harts.setLines(ctx, SEIP, false);
       }
     }
   }

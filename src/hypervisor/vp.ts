@@ -3,11 +3,12 @@
 // -> core.run() ... It never blocks on I/O: device accesses go to the parent through the
 // intercept mailbox, and an idle VP parks on its wake word until an interrupt is due.
 
-import type { Hart } from '../cpu/hart.js';
+import type { Hart } from '../cpu/processor.js';
 import { Exit, Priv, TICKS_PER_MS } from '../cpu/types.js';
-import { CFG_SBI, TLB_FLUSH_REQ, STATE_BLOCKS_OFFSET, STATE_BLOCK_BYTES, IRQ_LINES, STIMECMP } from '../cpu/layout.js';
+import { CFG_SBI, STIMECMP } from '../cpu/layout.js';
+import { StateBlocks } from '../cpu/state-blocks.js';
 import {
-  ControlBlock, Intercept, PartitionState, VpState, VpExitReason, VP_IN_GUEST, HSM_START_ADDR64, HSM_OPAQUE64,
+  ControlBlock, Intercept, PartitionState, VpState, VpExitReason, VP_IN_GUEST,
 } from './control-block.js';
 import { InterceptChannel } from './intercept.js';
 import type { ChannelRegisters } from '../vmbus/channel.js';
@@ -94,7 +95,7 @@ export class VirtualProcessor implements SbiHost {
   readonly vpIndex: number;
   readonly vpCount: number;
   private readonly intercept: InterceptChannel;
-  private readonly lines: Int32Array;
+  private readonly harts: StateBlocks;
   /** Time parked inside the current dispatch (not run time). */
   private parkedNs = 0n;
   /** When the thread's CPU time was last sampled (clock ns). */
@@ -104,7 +105,7 @@ export class VirtualProcessor implements SbiHost {
     this.vpIndex = env.index;
     this.vpCount = env.cb.vpCount;
     this.intercept = new InterceptChannel(env.cb, env.index);
-    this.lines = new Int32Array(env.hart.memory.buffer, STATE_BLOCKS_OFFSET, (this.vpCount * STATE_BLOCK_BYTES) >> 2);
+    this.harts = new StateBlocks(env.hart.memory, this.vpCount);
   }
 
   /** Runs until the partition stops. */
@@ -115,7 +116,7 @@ export class VirtualProcessor implements SbiHost {
       if (ps === PartitionState.Stopping || ps === PartitionState.Stopped) break;
       if (ps !== PartitionState.Running) { this.park(Infinity); continue; }
       const st = cb.vpState(index);
-      if (st === VpState.Stopped) { this.park(Infinity); continue; }
+      if (st === VpState.Stopped || st === VpState.StartClaimed) { this.park(Infinity); continue; }
       if (st === VpState.StartPending) this.start();
 
       Atomics.store(cb.i32, cb.vp32(index) + VP_IN_GUEST, 1);
@@ -226,7 +227,7 @@ export class VirtualProcessor implements SbiHost {
     const seq = cb.wakeSeq(index);
     const st = cb.vpState(index);
     const ps = cb.partitionState();
-    if ((st === VpState.Stopped || ps === PartitionState.Paused || ps === PartitionState.Created)) {
+    if (st === VpState.Stopped || ps === PartitionState.Paused || ps === PartitionState.Created) {
       cb.parkVp(index, seq, Math.min(ms, PARK_MS));
     }
   }
@@ -234,8 +235,8 @@ export class VirtualProcessor implements SbiHost {
   /** HSM start: the hart begins at the requested address (SBI §9.1). */
   private start(): void {
     const { cb, hart, index } = this.env;
-    const at = cb.vp64(index);
-    bootGuestHart(hart, BigInt.asUintN(64, cb.i64[at + HSM_START_ADDR64]), BigInt.asUintN(64, cb.i64[at + HSM_OPAQUE64]));
+    const { addr, opaque } = cb.startRequest(index);
+    bootGuestHart(hart, addr, opaque);
     cb.setVpState(index, VpState.Started);
   }
 
@@ -248,7 +249,7 @@ export class VirtualProcessor implements SbiHost {
 
   sendIpi(harts: number[]): void {
     for (const h of harts) {
-      Atomics.or(this.lines, (h * STATE_BLOCK_BYTES + IRQ_LINES) >> 2, SSIP);
+      this.harts.setLines(h, SSIP, true);
       this.env.cb.wakeVp(h);
     }
   }
@@ -261,25 +262,18 @@ export class VirtualProcessor implements SbiHost {
     const { cb } = this.env;
     for (const h of harts) {
       if (h === this.vpIndex) { this.env.hart.flushTlb(); continue; }
-      const req = (h * STATE_BLOCK_BYTES + TLB_FLUSH_REQ) >> 2;
-      Atomics.store(this.lines, req, 1);
+      this.harts.requestTlbFlush(h);
       cb.wakeVp(h);
       // The target flushes before it runs another guest instruction; wait only while it is
       // inside run() with the request still set (a parked hart flushes when it resumes).
-      while (Atomics.load(this.lines, req) !== 0 && Atomics.load(cb.i32, cb.vp32(h) + VP_IN_GUEST) !== 0) {
+      while (this.harts.tlbFlushPending(h) && Atomics.load(cb.i32, cb.vp32(h) + VP_IN_GUEST) !== 0) {
         if (cb.partitionState() !== PartitionState.Running) return;
       }
     }
   }
 
   hartStart(hart: number, addr: bigint, opaque: bigint): bigint {
-    const { cb } = this.env;
-    const at = cb.vp64(hart);
-    cb.i64[at + HSM_START_ADDR64] = addr;
-    cb.i64[at + HSM_OPAQUE64] = opaque;
-    if (!cb.transitionVp(hart, VpState.Stopped, VpState.StartPending)) return SBI_ERR_ALREADY_AVAILABLE;
-    cb.wakeVp(hart);
-    return SBI_SUCCESS;
+    return this.env.cb.requestStart(hart, addr, opaque) ? SBI_SUCCESS : SBI_ERR_ALREADY_AVAILABLE;
   }
 
   hartStop(): bigint {
@@ -290,10 +284,18 @@ export class VirtualProcessor implements SbiHost {
 
   hartStatus(hart: number): bigint {
     const st = this.env.cb.vpState(hart);
-    return st === VpState.Halted ? 1n : BigInt(st);
+    if (st === VpState.Halted) return BigInt(VpState.Stopped);
+    if (st === VpState.StartClaimed) return BigInt(VpState.StartPending);
+    return BigInt(st);
   }
 
-  suspend(): void { this.waitForInterrupt(); }
+  /** Default retentive suspend (SBI §9.4): like WFI, and reported SUSPENDED meanwhile. */
+  suspend(): void {
+    const { cb, index } = this.env;
+    cb.setVpState(index, VpState.Suspended);
+    this.waitForInterrupt();
+    cb.transitionVp(index, VpState.Suspended, VpState.Started);
+  }
 
   systemReset(type: number, reason: number): void {
     this.intercept.call(Intercept.SystemReset, 0n, type, BigInt(reason));

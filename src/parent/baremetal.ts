@@ -2,7 +2,7 @@
 // UART, the sifive,test0 syscon, a CLINT and HTIF tohost, as riscv-tests and Spike expect.
 // Used for ISA tests and CPU benchmarks (`tshv exec`); Linux guests boot through the
 // hypervisor instead.
-import { Hart, Exit, Priv, timebaseNow } from '../cpu/hart.js';
+import { WasmHart, Exit, Priv, timebaseNow } from '../cpu/wasm-hart.js';
 import { TICKS_PER_MS } from '../cpu/types.js';
 import { createVmMemory, ramBytes } from '../cpu/memory.js';
 import { CFG_TOHOST, MTIMECMP } from '../cpu/layout.js';
@@ -43,7 +43,7 @@ export function runBareMetal(elf: Uint8Array, opts: BareMetalOptions): BareMetal
 
   const start = timebaseNow();
   const now = () => timebaseNow() - start;
-  const hart = new Hart(memory, 0, RAM_BASE, BigInt(opts.ramBytes), now);
+  const hart = new WasmHart(memory, 0, RAM_BASE, BigInt(opts.ramBytes), now);
   hart.reset(image.entry, Priv.M);
   const tohost = image.symbols.get('tohost');
   if (tohost !== undefined) hart.setField(CFG_TOHOST, tohost);
@@ -108,7 +108,7 @@ export function runBareMetal(elf: Uint8Array, opts: BareMetalOptions): BareMetal
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 
 /** Parks the thread until the hart can wake (its timer fires); returns why it never can. */
-function waitForInterrupt(hart: Hart, now: () => bigint): string | undefined {
+function waitForInterrupt(hart: WasmHart, now: () => bigint): string | undefined {
   for (;;) {
     const t = now();
     if (hart.canWake(t)) return undefined;

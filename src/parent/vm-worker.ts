@@ -5,12 +5,9 @@
 // intercepts, and a failure here ends this VM only.
 import { parentPort, workerData, receiveMessageOnPort } from 'node:worker_threads';
 import { ramBytes } from '../cpu/memory.js';
-import {
-  ControlBlock, Intercept, PartitionState, VpState, DOORBELL, HSM_START_ADDR64, HSM_OPAQUE64,
-} from '../hypervisor/control-block.js';
+import { ControlBlock, Intercept, PartitionState, DOORBELL } from '../hypervisor/control-block.js';
 import { InterceptService } from '../hypervisor/intercept.js';
 import { Partition } from '../hypervisor/partition.js';
-import { Plic } from '../hypervisor/plic.js';
 import { GuestMemory } from '../vmbus/guest-memory.js';
 import { MmioBus, type MmioDevice, type Width } from './devices/mmio.js';
 import { Uart16550 } from './devices/uart16550.js';
@@ -44,9 +41,8 @@ async function main(): Promise<void> {
   const memory = d.memory;
   const ram = ramBytes(memory, d.memoryBytes);
   const cb = new ControlBlock(d.control);
-  const plic = new Plic(d.plicState, memory, d.cpus, cb);
   const input = new ByteRing(d.input);
-  const partition = new Partition(cb, memory);
+  const partition = new Partition(cb, memory, d.plicState);
   requestStop = (reason) => {
     if (stopReason) return;
     stopReason = reason;
@@ -65,8 +61,8 @@ async function main(): Promise<void> {
   const log = (message: string) => post({ type: 'log', message });
 
   const bus = new MmioBus();
-  const uart = new Uart16550(emit, (level) => plic.setLine(VIRT_IRQ.uart0, level));
-  const rtc = new GoldfishRtc((level: boolean) => plic.setLine(VIRT_IRQ.rtc, level));
+  const uart = new Uart16550(emit, partition.interruptLine(VIRT_IRQ.uart0));
+  const rtc = new GoldfishRtc(partition.interruptLine(VIRT_IRQ.rtc));
   bus.map(VIRT_MAP.uart0.base, uart);
   bus.map(VIRT_MAP.test.base, new Syscon((e) => requestStop(e.kind === 'reset' ? { kind: 'reboot' } : { kind: 'poweroff' })));
   bus.map(VIRT_MAP.rtc.base, rtc);
@@ -74,7 +70,7 @@ async function main(): Promise<void> {
   const synthetic: SyntheticDevices = await attachSyntheticDevices({
     disks: d.disks, channelTable: d.channelTable, bus,
     memory: new GuestMemory(ram, Number(VIRT_MAP.ram.base)),
-    setLine: (line, level) => plic.setLine(line, level),
+    interruptLine: (line) => partition.interruptLine(line),
     consoleOutput: (bytes) => { for (const b of bytes) emit(b); },
     log,
     wake: () => cb.ringDoorbell(),
@@ -108,10 +104,7 @@ async function main(): Promise<void> {
       ramBase: VIRT_MAP.ram.base, cpus: d.cpus, kernel: d.kernel, initrd: d.initrd, bootargs: d.append, virtioSlots: synthetic.slots,
     });
     // Hart 0 boots the kernel (a0 = hartid, a1 = FDT); the others wait for SBI HSM hart_start.
-    const at = cb.vp64(0);
-    cb.i64[at + HSM_START_ADDR64] = boot.entry;
-    cb.i64[at + HSM_OPAQUE64] = boot.fdtAddr;
-    cb.setVpState(0, VpState.StartPending);
+    partition.bootVp(0, boot.entry, boot.fdtAddr);
 
     // The VP threads were started with this worker; they wait for the device map.
     const ports = d.vpPorts;

@@ -4,15 +4,13 @@ import { EventEmitter } from 'node:events';
 import { Worker, MessageChannel } from 'node:worker_threads';
 import { ControlBlock, PartitionState } from '../hypervisor/control-block.js';
 import { ByteRing } from './byte-ring.js';
-import { coreModule, timebaseNow } from '../cpu/hart.js';
+import { coreModule, timebaseNow } from '../cpu/wasm-hart.js';
 import { createVmMemory } from '../cpu/memory.js';
-import { Partition, type PartitionAction } from '../hypervisor/partition.js';
+import { Partition, type PartitionAction, type VpStats } from '../hypervisor/partition.js';
 import { createPlicState } from '../hypervisor/plic.js';
 import type { VpThreadData } from './vp-thread.js';
 import { VIRT_MAP } from './machine/virt.js';
 import type { VmWorkerData, VmEvent, StopReason, DiskSpec, ConsoleKind, VmCommand, DiskStats } from './vm-protocol.js';
-import { VP_EXIT_REASONS } from '../hypervisor/control-block.js';
-import { INSTRET, STATE_BLOCKS_OFFSET, STATE_BLOCK_BYTES } from '../cpu/layout.js';
 import { createChannelTable } from '../vmbus/channel.js';
 
 export interface VmConfig {
@@ -29,7 +27,7 @@ export interface VmConfig {
 
 /** What a VM has done so far, for metrics. */
 export interface VmStats {
-  vps: { vp: number; runSeconds: number; cpuSeconds: number; instructions: number; exits: Record<(typeof VP_EXIT_REASONS)[number], number> }[];
+  vps: VpStats[];
   disks: DiskStats[];
   memoryBytes: number;
 }
@@ -121,18 +119,7 @@ export class Vm extends EventEmitter<VmEvents> {
 
   /** Per-VP run time, instructions and exits (read from shared memory), disk I/O counters. */
   stats(): VmStats {
-    const u64 = new BigUint64Array(this.memory.buffer, STATE_BLOCKS_OFFSET, (this.config.cpus * STATE_BLOCK_BYTES) / 8);
-    const vps = Array.from({ length: this.config.cpus }, (_, vp) => {
-      const counts = this.control.exits(vp);
-      return {
-        vp,
-        runSeconds: Number(this.control.runTimeNs(vp)) / 1e9,
-        cpuSeconds: Number(this.control.cpuTimeNs(vp)) / 1e9,
-        instructions: Number(u64[(vp * STATE_BLOCK_BYTES + INSTRET) / 8]),
-        exits: Object.fromEntries(VP_EXIT_REASONS.map((r, i) => [r, counts[i]])) as VmStats['vps'][number]['exits'],
-      };
-    });
-    return { vps, disks: this.diskStats, memoryBytes: this.config.memoryBytes };
+    return { vps: this.partition.stats(), disks: this.diskStats, memoryBytes: this.config.memoryBytes };
   }
 
   private act(action: PartitionAction): boolean {

@@ -2,7 +2,7 @@
 // hypervisor runs one virtual processor of a partition (src/hypervisor/vp.ts).
 import { readFileSync } from 'node:fs';
 import { workerData, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
-import { Hart, timebaseNow } from '../cpu/hart.js';
+import { WasmHart, timebaseNow } from '../cpu/wasm-hart.js';
 import { ControlBlock, VpState, PartitionState } from '../hypervisor/control-block.js';
 import type { InterceptMapMessage } from './vm-protocol.js';
 import { Plic } from '../hypervisor/plic.js';
@@ -32,7 +32,7 @@ export type VpThreadMessage = { type: 'error'; index: number; message: string };
 const d = workerData as VpThreadData;
 const cb = new ControlBlock(d.control);
 const now = () => timebaseNow() - d.epoch;
-const hart = new Hart(d.memory, d.index, d.ramBase, d.ramSize, now, d.core);
+const hart = new WasmHart(d.memory, d.index, d.ramBase, d.ramSize, now, d.core);
 const plic = new Plic(d.plicState, d.memory, cb.vpCount, cb);
 
 /**

@@ -18,7 +18,7 @@ function setup(offers = [offerAt(0)]) {
   const lines: [number, boolean][] = [];
   const setLine = (line: number, level: boolean) => { lines.push([line, level]); };
   let doorbells = 0;
-  const channels = offers.map((o) => new Channel(table, o, ram.mem, setLine));
+  const channels = offers.map((o) => new Channel(table, o, ram.mem, (level) => setLine(o.line, level)));
   const regs = new ChannelRegisters(table, offers, setLine, () => { doorbells++; });
   const drv = new TestDriver(ram, 8);
   return { table, ram, lines, channels, ch: channels[0], regs, drv, doorbells: () => doorbells };

@@ -16,6 +16,7 @@
 //
 // This file has no Node APIs: the hypervisor (VP threads) and the parent both import it.
 import type { GuestMemory } from './guest-memory.js';
+import type { InterruptLine } from '../hypervisor/interrupt-line.js';
 import { SplitQueue, checkLayout, type QueueFeatures, type QueueLayout } from './virtqueue.js';
 
 export const MAX_CHANNELS = 8;
@@ -43,7 +44,7 @@ export interface ChannelOffer {
   interruptAck: bigint;
 }
 
-/** Raises or lowers an interrupt line (the virtual PLIC's setLine). */
+/** Raises or lowers any channel's line (the hypervisor's side: it serves every channel's ack). */
 export type SetLine = (line: number, level: boolean) => void;
 
 /**
@@ -51,10 +52,10 @@ export type SetLine = (line: number, level: boolean) => void;
  * closes the race with a VSP that sets a bit in between: either we see its bit and raise
  * the line again, or its own raise comes after our lower.
  */
-function syncLine(words: Int32Array, at: number, line: number, setLine: SetLine): void {
-  if (Atomics.load(words, at + INTERRUPT) !== 0) { setLine(line, true); return; }
-  setLine(line, false);
-  if (Atomics.load(words, at + INTERRUPT) !== 0) setLine(line, true);
+function syncLine(words: Int32Array, at: number, line: InterruptLine): void {
+  if (Atomics.load(words, at + INTERRUPT) !== 0) { line(true); return; }
+  line(false);
+  if (Atomics.load(words, at + INTERRUPT) !== 0) line(true);
 }
 
 /**
@@ -97,7 +98,7 @@ export class ChannelRegisters {
       if (addr === o.interruptStatus && !store) return BigInt(Atomics.load(this.words, at + INTERRUPT) >>> 0);
       if (addr === o.interruptAck && store) {
         Atomics.and(this.words, at + INTERRUPT, ~Number(value & 0xffff_ffffn));
-        syncLine(this.words, at, o.line, this.setLine);
+        syncLine(this.words, at, (level) => this.setLine(o.line, level));
         return 0n;
       }
     }
@@ -110,8 +111,9 @@ export class Channel {
   private readonly words: Int32Array;
   private readonly at: number;
 
+  /** @param line the capability for offer.line, handed out by the partition */
   constructor(table: SharedArrayBuffer, readonly offer: ChannelOffer, private readonly mem: GuestMemory,
-    private readonly setLine: SetLine) {
+    private readonly line: InterruptLine) {
     if (!Number.isInteger(offer.index) || offer.index < 0 || offer.index >= MAX_CHANNELS) {
       throw new RangeError(`channel index ${offer.index} is not 0..${MAX_CHANNELS - 1}`);
     }
@@ -153,7 +155,7 @@ export class Channel {
   interrupt(bits: number): void {
     Atomics.or(this.words, this.at + INTERRUPT, bits);
     Atomics.add(this.words, this.at + INTERRUPTS, 1);
-    this.setLine(this.offer.line, true);
+    this.line(true);
   }
 
   interruptStatus(): number { return Atomics.load(this.words, this.at + INTERRUPT); }
@@ -161,7 +163,7 @@ export class Channel {
   /** Clears interrupt-status bits (the slow-path ack; the hypervisor serves the fast one). */
   acknowledge(bits: number): void {
     Atomics.and(this.words, this.at + INTERRUPT, ~bits);
-    syncLine(this.words, this.at, this.offer.line, this.setLine);
+    syncLine(this.words, this.at, this.line);
   }
 
   /** The queues are gone (device reset or VM stop): no more signals, no interrupt pending. */

@@ -1,11 +1,11 @@
 // One hart on its own thread (the VP thread of the architecture), for test/smp.test.ts.
 import { parentPort, workerData } from 'node:worker_threads';
-import { Hart, Exit, Priv } from '../../src/cpu/hart.js';
+import { WasmHart, Exit, Priv } from '../../src/cpu/wasm-hart.js';
 import { CFG_TOHOST } from '../../src/cpu/layout.js';
 
 interface Job { gate: Int32Array; memory: WebAssembly.Memory; hartId: number; ramBase: bigint; ramSize: bigint; entry: bigint; tohost: bigint }
 const job = workerData as Job;
-const hart = new Hart(job.memory, job.hartId, job.ramBase, job.ramSize);
+const hart = new WasmHart(job.memory, job.hartId, job.ramBase, job.ramSize);
 hart.reset(job.entry, Priv.M);
 hart.setField(CFG_TOHOST, job.tohost);
 // Start barrier: count in, then wait for the host to open the gate, so the harts overlap.

@@ -2,7 +2,7 @@
 // 0x0, mtimecmp per hart at 0x4000, mtime at 0xbff8. mtimecmp lives in each hart's state
 // block so the core raises MTIP itself; msip drives the hart's MSIP line.
 import type { MmioDevice, Width } from './mmio.js';
-import { Hart, Irq } from '../../cpu/hart.js';
+import { WasmHart, Irq } from '../../cpu/wasm-hart.js';
 import { MTIMECMP } from '../../cpu/layout.js';
 
 const MSIP_BASE = 0x0, MTIMECMP_BASE = 0x4000, MTIME = 0xbff8;
@@ -10,7 +10,7 @@ const MSIP_BASE = 0x0, MTIMECMP_BASE = 0x4000, MTIME = 0xbff8;
 export class Clint implements MmioDevice {
   readonly name = 'clint';
   readonly size = 0x10000;
-  constructor(private readonly harts: Hart[], private readonly now: () => bigint) {}
+  constructor(private readonly harts: WasmHart[], private readonly now: () => bigint) {}
 
   read(offset: number, width: Width): bigint {
     if (offset < MSIP_BASE + 4 * this.harts.length && offset % 4 === 0 && width === 4) {
@@ -39,7 +39,7 @@ export class Clint implements MmioDevice {
     return this.harts[hart].csr(0x344) & BigInt(Irq.MSIP) ? 1n : 0n;
   }
 
-  private mtimecmpSlot(offset: number, width: Width): { hart: Hart; shift: number } | undefined {
+  private mtimecmpSlot(offset: number, width: Width): { hart: WasmHart; shift: number } | undefined {
     const rel = offset - MTIMECMP_BASE;
     if (rel < 0 || rel >= 8 * this.harts.length || (width !== 4 && width !== 8)) return undefined;
     const within = rel % 8;

@@ -2,6 +2,7 @@
 // and the entropy source, each a VSP behind a virtio-mmio transport in a slot of the virt
 // board, joined to the hypervisor by a VMBus channel.
 import { Channel } from '../../vmbus/channel.js';
+import type { InterruptLine } from '../../hypervisor/interrupt-line.js';
 import type { GuestMemory } from '../../vmbus/guest-memory.js';
 import { openDisk } from '../drivers/disk/open.js';
 import type { BlockDevice } from '../drivers/disk/block-device.js';
@@ -32,7 +33,8 @@ export interface SyntheticConfig {
   channelTable: SharedArrayBuffer;
   memory: GuestMemory;
   bus: MmioBus;
-  setLine: (line: number, level: boolean) => void;
+  /** The partition's capability for a PLIC source (each channel gets the one for its slot's line). */
+  interruptLine: (source: number) => InterruptLine;
   consoleOutput: (bytes: Uint8Array) => void;
   log: (message: string) => void;
   /** Rings the VM worker's doorbell (a VSP went idle: a waiting reset may complete). */
@@ -59,7 +61,7 @@ export async function attachSyntheticDevices(c: SyntheticConfig): Promise<Synthe
   const offer = (device: VirtioDevice) => {
     const slot = transports.length;
     const base = virtioSlotBase(slot);
-    const channel = new Channel(c.channelTable, VirtioMmio.offer(slot, device.deviceId, VIRT_IRQ.virtio0 + slot, base), c.memory, c.setLine);
+    const channel = new Channel(c.channelTable, VirtioMmio.offer(slot, device.deviceId, VIRT_IRQ.virtio0 + slot, base), c.memory, c.interruptLine(VIRT_IRQ.virtio0 + slot));
     const t = new VirtioMmio(device, channel, c.log);
     device.onIdle = c.wake;
     c.bus.map(base, t);

@@ -24,7 +24,7 @@ export class MmioBench {
     const table = createChannelTable();
     const offer = VirtioMmio.offer(0, device.deviceId, LINE, SLOT_BASE);
     const setLine = (line: number, level: boolean) => { if (line === LINE) this.levels.push(level); };
-    this.channel = new Channel(table, offer, ram.mem, setLine);
+    this.channel = new Channel(table, offer, ram.mem, (level) => setLine(LINE, level));
     this.regs = new ChannelRegisters(table, [offer], setLine, () => {});
     this.mmio = new VirtioMmio(device, this.channel, (m) => this.log.push(m));
   }

@@ -1,9 +1,12 @@
-// The host's handle on one hart: a wasm instance of the core over the VM's shared memory,
-// plus typed views of its state block (layout generated from state-table.mjs).
+// The hart of processor.ts implemented by the interpreter: a wasm instance of the core
+// (src/cpu/core/) over the VM's shared memory, plus typed views of its state block (layout
+// generated from state-table.mjs). Loading the core needs Node (fs, v8 flags); the
+// hypervisor sees only the Hart interface.
 import { readFileSync } from 'node:fs';
 import v8 from 'node:v8';
 import { fileURLToPath } from 'node:url';
 import * as L from './layout.js';
+import type { Hart } from './processor.js';
 
 /** The core's exports (src/cpu/core/index.ts). */
 interface CoreExports {
@@ -50,7 +53,7 @@ export function timebaseNow(): bigint {
 }
 const NS_PER_TICK = BigInt(1e9 / TIMEBASE_HZ);
 
-export class Hart {
+export class WasmHart implements Hart {
   readonly stateBase: number;
   private readonly core: CoreExports;
   /** 64-bit view of the state block (index = byte offset / 8). */
