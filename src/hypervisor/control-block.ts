@@ -51,7 +51,7 @@ export const VP_IN_GUEST = 6;
 /** Posted-store ring: the VP produces at HEAD, the parent consumes at TAIL (free-running). */
 export const POSTED_HEAD = 7;
 export const POSTED_TAIL = 8;
-/** Exit counters, one i32 per VpExitReason from here (written by the VP, read by anyone). */
+/** Exit counters, one i32 per VP_EXIT_REASONS entry from here (written by the VP, read by anyone). */
 export const VP_EXITS = 9;
 // VP block, i64 (BigInt64) indices relative to the block start; they begin at byte 64,
 // after the i32 fields above (control-block.test.ts checks that nothing overlaps).
@@ -72,21 +72,15 @@ export const VP_CPU_NS64 = 13;      // byte 104
 export const POSTED_RING64 = 16;
 export const POSTED_ENTRIES = 32;
 
-/** Why a VP left guest code, for its exit counters (metrics). */
-export enum VpExitReason { Hypercall = 0, Wfi = 1, Plic = 2, Channel = 3, Mmio = 4, Budget = 5 }
+/**
+ * Where a VP's exit was served, the words of its exit counters (and of the metrics): the
+ * core's Exit says why run() returned; the hypervisor classifies each exit as one of these.
+ */
 export const VP_EXIT_REASONS = ['hypercall', 'wfi', 'plic', 'channel', 'mmio', 'budget'] as const;
+export type VpExitReason = (typeof VP_EXIT_REASONS)[number];
+const EXIT_COUNTER = Object.fromEntries(VP_EXIT_REASONS.map((r, i) => [r, i])) as Record<VpExitReason, number>;
 
 export enum MailboxState { Idle = 0, Request = 1, Response = 2 }
-
-/** What a mailbox request asks of the parent. */
-export enum Intercept {
-  MmioLoad = 1,          // addr, width -> value, or status Fault
-  MmioStore = 2,         // addr, width, value -> status
-  ConsoleWrite = 3,      // addr = guest-physical buffer, value = length (validated by the hypervisor)
-  ConsolePutchar = 4,    // value = byte
-  SystemReset = 5,       // width = SBI reset type, value = reason
-  ConsoleRead = 6,       // addr = guest-physical buffer, value = capacity -> value = bytes read
-}
 
 export enum MailboxStatus { Ok = 0, Fault = 1 }
 
@@ -164,7 +158,7 @@ export class ControlBlock {
   }
 
   /** Counts one exit of VP i (called by the VP itself). */
-  countExit(i: number, reason: VpExitReason): void { this.i32[this.vp32(i) + VP_EXITS + reason]++; }
+  countExit(i: number, reason: VpExitReason): void { this.i32[this.vp32(i) + VP_EXITS + EXIT_COUNTER[reason]]++; }
   exits(i: number): number[] {
     return VP_EXIT_REASONS.map((_, r) => this.i32[this.vp32(i) + VP_EXITS + r] >>> 0);
   }

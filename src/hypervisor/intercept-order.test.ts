@@ -1,12 +1,12 @@
 // Device stores from different VPs take effect in the order the guest made them, however
-// the parent walks the VPs' posted-store rings (InterceptChannel.waitForOtherVpsStores).
+// the parent walks the VPs' posted-store rings (MailboxSink.waitForOtherVpsStores).
 // The case is the one that hung the 8250 console on SMP guests: the UART interrupt handler
 // on VP 0 clears IER.THRI, then a writer on VP 1 takes the port lock and sets it again.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
-import { ControlBlock, Intercept, PartitionState, POSTED_HEAD, POSTED_TAIL, POSTED_RING64, POSTED_ENTRIES } from './control-block.js';
-import { InterceptChannel } from './intercept.js';
+import { ControlBlock, PartitionState, POSTED_HEAD, POSTED_TAIL, POSTED_RING64, POSTED_ENTRIES } from './control-block.js';
+import { MailboxSink, MailboxOp } from './intercept.js';
 
 const UART_IER = 0x1000_0001n;
 const IER_RDI_RLSI = 0x05n, IER_RDI_THRI_RLSI = 0x07n;
@@ -26,8 +26,8 @@ const VP1 = `
 const { workerData, parentPort } = require('node:worker_threads');
 (async () => {
   const { ControlBlock } = await import(workerData.controlBlock);
-  const { InterceptChannel } = await import(workerData.intercept);
-  const channel = new InterceptChannel(new ControlBlock(workerData.control), 1);
+  const { MailboxSink } = await import(workerData.intercept);
+  const channel = new MailboxSink(new ControlBlock(workerData.control), 1);
   parentPort.postMessage('posting');
   parentPort.postMessage(channel.post(workerData.addr, 1, workerData.value));
 })();`;
@@ -37,7 +37,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 test('a store waits for the stores other VPs posted before it, even when the parent serves VP 1 first', { timeout: 30_000 }, async () => {
   const cb = ControlBlock.create(2);
   cb.setPartitionState(PartitionState.Running);
-  assert.equal(new InterceptChannel(cb, 0).post(UART_IER, 1, IER_RDI_RLSI), true, 'VP 0 clears THRI');
+  assert.equal(new MailboxSink(cb, 0).post(UART_IER, 1, IER_RDI_RLSI), true, 'VP 0 clears THRI');
 
   const messages: unknown[] = [];
   const vp1 = new Worker(VP1, {
@@ -75,10 +75,10 @@ test('a store waits for the stores other VPs posted before it, even when the par
 test('a VP waiting for another VP\'s stores gives up when the partition stops', { timeout: 30_000 }, () => {
   const cb = ControlBlock.create(2);
   cb.setPartitionState(PartitionState.Running);
-  assert.equal(new InterceptChannel(cb, 0).post(UART_IER, 1, IER_RDI_RLSI), true);
+  assert.equal(new MailboxSink(cb, 0).post(UART_IER, 1, IER_RDI_RLSI), true);
   // No parent drains VP 0's ring; the partition is already on its way down.
   cb.setPartitionState(PartitionState.Stopping);
-  const vp1 = new InterceptChannel(cb, 1);
+  const vp1 = new MailboxSink(cb, 1);
   assert.equal(vp1.post(UART_IER, 1, IER_RDI_THRI_RLSI), false);
-  assert.equal(vp1.call(Intercept.MmioLoad, UART_IER, 1, 0n), undefined);
+  assert.equal(vp1.call(MailboxOp.MmioLoad, UART_IER, 1, 0n), undefined);
 });

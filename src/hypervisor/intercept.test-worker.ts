@@ -2,8 +2,8 @@
 // drains a VP's posted stores in order into a register file and answers MMIO loads from it,
 // the way the VM worker does (with the same InterceptService). Test-only; not part of the hypervisor.
 import { workerData, parentPort } from 'node:worker_threads';
-import { ControlBlock, Intercept, PartitionState, DOORBELL, POSTED_ENTRIES } from './control-block.js';
-import { InterceptService } from './intercept.js';
+import { ControlBlock, PartitionState, DOORBELL, POSTED_ENTRIES } from './control-block.js';
+import { InterceptService, MailboxOp } from './intercept.js';
 
 export interface ParentData {
   control: SharedArrayBuffer;
@@ -41,7 +41,7 @@ function drain(): void {
 function answer(): void {
   const req = service.request();
   if (!req) return;
-  if (req.kind !== Intercept.MmioLoad || req.addr === unmapped) service.respond(false);
+  if (req.kind !== MailboxOp.MmioLoad || req.addr === unmapped) service.respond(false);
   else if (req.addr === storesDone) service.respond(true, BigInt(log.length));
   else service.respond(true, regs.get(req.addr) ?? 0n);
 }

@@ -1,12 +1,12 @@
 // The intercept mailbox and posted-store ring between two threads: this thread is the VP
-// (InterceptChannel.call and .post), a worker plays the parent (intercept.test-worker.ts).
+// (MailboxSink.call and .post), a worker plays the parent (intercept.test-worker.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
 import {
-  ControlBlock, Intercept, MailboxState, PartitionState, MAILBOX_STATE, POSTED_ENTRIES, POSTED_HEAD, POSTED_TAIL,
+  ControlBlock, MailboxState, PartitionState, MAILBOX_STATE, POSTED_ENTRIES, POSTED_HEAD, POSTED_TAIL,
 } from './control-block.js';
-import { InterceptChannel } from './intercept.js';
+import { MailboxSink, MailboxOp } from './intercept.js';
 import type { ParentData, Store } from './intercept.test-worker.js';
 
 const STORES_DONE = 0x1000_0f00n;
@@ -18,7 +18,7 @@ const TIMEOUT = { timeout: 30_000 };
 
 interface Parent {
   cb: ControlBlock;
-  channel: InterceptChannel;
+  channel: MailboxSink;
   /** Stops the partition and returns every store the parent performed, in its order. */
   finish(): Promise<Store[]>;
 }
@@ -46,13 +46,13 @@ async function withParent(mode: ParentData['mode'], body: (p: Parent) => Promise
     return finished;
   };
   try {
-    await body({ cb, channel: new InterceptChannel(cb, VP), finish });
+    await body({ cb, channel: new MailboxSink(cb, VP), finish });
   } finally {
     await finish().catch(() => undefined);
   }
 }
 
-const load = (p: Parent, addr: bigint, width = 4) => p.channel.call(Intercept.MmioLoad, addr, width, 0n);
+const load = (p: Parent, addr: bigint, width = 4) => p.channel.call(MailboxOp.MmioLoad, addr, width, 0n);
 
 test('stores posted before a load are performed before the load is answered', TIMEOUT, () => withParent('eager', async (p) => {
   const { cb, channel } = p;

@@ -1,28 +1,96 @@
-// The VP side of the intercept mailbox (control-block.ts): how the hypervisor hands an
-// access it does not handle itself to the parent partition and waits for the answer.
+// Indirect I/O: the intercept sink that posts to the parent partition through the VP's
+// mailbox in the control block (control-block.ts), and the parent's side of it. The VP
+// side is the hypervisor's; the parent's VM worker answers with InterceptService.
 import {
-  ControlBlock, Intercept, MailboxState, MailboxStatus, PartitionState, MAILBOX_STATE, MAILBOX_KIND,
+  ControlBlock, MailboxState, MailboxStatus, PartitionState, MAILBOX_STATE, MAILBOX_KIND,
   MAILBOX_WIDTH, MAILBOX_STATUS, MAILBOX_ADDR64, MAILBOX_VALUE64, POSTED_HEAD, POSTED_TAIL, POSTED_RING64,
   POSTED_ENTRIES,
 } from './control-block.js';
+import type { InterceptResult, InterceptSink } from './intercept-sink.js';
+import type { AccessWidth } from '../cpu/processor.js';
 
-/** The parent's answer; value is its 64-bit result as an unsigned number (as the parent reads it). */
-export type InterceptResult = { ok: true; value: bigint } | { ok: false };
+export type { InterceptResult } from './intercept-sink.js';
+
+/** The mailbox's request codes: the InterceptSink call a request carries (its wire format). */
+export enum MailboxOp {
+  MmioLoad = 1,          // addr, width -> value, or status Fault
+  MmioStore = 2,         // addr, width, value -> status
+  ConsoleWrite = 3,      // addr = guest-physical buffer, value = length (validated by the hypervisor)
+  ConsolePutchar = 4,    // value = byte
+  SystemReset = 5,       // width = SBI reset type, value = reason
+  ConsoleRead = 6,       // addr = guest-physical buffer, value = capacity -> value = bytes read
+}
+
+/** A device window the parent emulates, as the VM worker registers it with the VPs. */
+export interface MmioRange {
+  base: bigint;
+  size: bigint;
+  /** Registers the parent mirrors for loads without side effects (see RegisterShadow in the devices). */
+  shadow?: { bytes: Uint8Array; readable: Uint8Array };
+  /** Offsets whose stores wait for the parent (non-posted), e.g. a device reset. */
+  syncStores?: readonly number[];
+}
+
+/** A load served from a register shadow, if every byte it reads is marked readable. */
+function readShadow(shadow: NonNullable<MmioRange['shadow']>, offset: number, width: number): bigint | undefined {
+  let v = 0n;
+  for (let i = width - 1; i >= 0; i--) {
+    if (shadow.readable[offset + i] !== 1) return undefined;
+    v = (v << 8n) | BigInt(Atomics.load(shadow.bytes, offset + i));
+  }
+  return v;
+}
+
+const FAULT: InterceptResult = { ok: false };
+const DONE: InterceptResult = { ok: true, value: 0n };
 
 /** Busy-wait this long for the parent's answer before sleeping (a round trip is ~10 us). */
 const SPIN_MS = 0.05;
 
-export class InterceptChannel {
+/**
+ * The VP's side of its mailbox. Device loads are answered by the parent (or from a register
+ * shadow without asking), stores are posted like writes on a real bus unless the device
+ * needs them synchronous; an access outside every registered range is an access fault, as
+ * on hardware.
+ */
+export class MailboxSink implements InterceptSink {
   private readonly at32: number;
   private readonly at64: number;
 
   /** i32 indices of the other VPs' blocks, whose posted stores must not be overtaken. */
   private readonly others: number[] = [];
 
-  constructor(private readonly cb: ControlBlock, vp: number) {
+  constructor(private readonly cb: ControlBlock, vp: number, private readonly ranges: readonly MmioRange[] = []) {
     this.at32 = cb.vp32(vp);
     this.at64 = cb.vp64(vp);
     for (let i = 0; i < cb.vpCount; i++) if (i !== vp) this.others.push(cb.vp32(i));
+  }
+
+  mmioLoad(addr: bigint, width: AccessWidth): InterceptResult | undefined {
+    const range = this.rangeOf(addr, width);
+    if (!range) return FAULT;
+    if (range.shadow) {
+      const value = readShadow(range.shadow, Number(addr - range.base), width);
+      if (value !== undefined) return { ok: true, value };
+    }
+    return this.call(MailboxOp.MmioLoad, addr, width, 0n);
+  }
+
+  mmioStore(addr: bigint, width: AccessWidth, value: bigint): InterceptResult | undefined {
+    const range = this.rangeOf(addr, width);
+    if (!range) return FAULT;
+    if (range.syncStores?.includes(Number(addr - range.base))) return this.call(MailboxOp.MmioStore, addr, width, value);
+    return this.post(addr, width, value) ? DONE : undefined;
+  }
+
+  consoleWrite(addr: bigint, len: bigint): InterceptResult | undefined { return this.call(MailboxOp.ConsoleWrite, addr, 0, len); }
+  consoleRead(addr: bigint, len: bigint): InterceptResult | undefined { return this.call(MailboxOp.ConsoleRead, addr, 0, len); }
+  consolePutchar(byte: number): void { this.call(MailboxOp.ConsolePutchar, 0n, 0, BigInt(byte)); }
+  systemReset(type: number, reason: number): void { this.call(MailboxOp.SystemReset, 0n, type, BigInt(reason)); }
+
+  private rangeOf(addr: bigint, width: number): MmioRange | undefined {
+    const end = addr + BigInt(width);
+    return this.ranges.find((r) => addr >= r.base && end <= r.base + r.size);
   }
 
   /**
@@ -56,7 +124,7 @@ export class InterceptChannel {
    * Posts one request and waits for the parent. Returns undefined if the partition is
    * stopping (the parent will not answer any more).
    */
-  call(kind: Intercept, addr: bigint, width: number, value: bigint): InterceptResult | undefined {
+  call(kind: MailboxOp, addr: bigint, width: number, value: bigint): InterceptResult | undefined {
     if (!this.waitForOtherVpsStores()) return undefined;
     const { i32, i64 } = this.cb;
     i32[this.at32 + MAILBOX_KIND] = kind;
@@ -107,7 +175,7 @@ export class InterceptChannel {
 }
 
 /** One posted store or mailbox request, as the parent sees it. */
-export interface InterceptRequest { kind: Intercept; addr: bigint; width: number; value: bigint }
+export interface InterceptRequest { kind: MailboxOp; addr: bigint; width: number; value: bigint }
 
 /**
  * The parent's side of one VP's mailbox and posted-store ring. Stores are performed in the

@@ -87,7 +87,7 @@ test('stats: run time, instructions and exits per VP from shared memory', () => 
   const memory = new WebAssembly.Memory({ initial: 16, maximum: 16, shared: true });
   const p = new Partition(cb, memory);
   cb.addRunTime(1, 2_500_000_000n);
-  cb.countExit(1, 0);
+  cb.countExit(1, 'hypercall');
   new BigUint64Array(memory.buffer)[(STATE_BLOCKS_OFFSET + STATE_BLOCK_BYTES + INSTRET) / 8] = 12345n;
   const s = p.stats();
   assert.equal(s.length, 2);

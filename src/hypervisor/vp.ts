@@ -1,16 +1,14 @@
 // A virtual processor: the hypervisor's loop on one VP thread (ARCHITECTURE.md "Threads").
 // core.run() -> exit -> dispatch (hypercall, interrupt controller, MMIO intercept, halt)
-// -> core.run() ... It never blocks on I/O: device accesses go to the parent through the
-// intercept mailbox, and an idle VP parks on its wake word until an interrupt is due.
+// -> core.run() ... It never blocks on I/O: device accesses go to its intercept sink (the
+// parent, through the mailbox), and an idle VP parks on its wake word until an interrupt is due.
 
 import type { Hart } from '../cpu/processor.js';
 import { Exit, Priv, TICKS_PER_MS } from '../cpu/types.js';
 import { CFG_SBI, STIMECMP } from '../cpu/layout.js';
 import { StateBlocks } from '../cpu/state-blocks.js';
-import {
-  ControlBlock, Intercept, PartitionState, VpState, VpExitReason, VP_IN_GUEST,
-} from './control-block.js';
-import { InterceptChannel } from './intercept.js';
+import { ControlBlock, PartitionState, VpState, VP_IN_GUEST } from './control-block.js';
+import type { InterceptResult, InterceptSink } from './intercept-sink.js';
 import type { ChannelRegisters } from '../vmbus/channel.js';
 import type { Plic } from './plic.js';
 import { handleSbi, RfenceKind, SBI_SUCCESS, SBI_ERR_ALREADY_AVAILABLE, SBI_ERR_FAILED, type SbiHost } from './sbi.js';
@@ -47,33 +45,14 @@ export interface VpEnv {
   readonly clock: () => bigint;
   /** This thread's host CPU time in nanoseconds, if the host can tell (sampled a few times a second). */
   readonly threadCpuTime?: () => bigint | undefined;
-  /** Guest-physical ranges the parent emulates devices in (its intercept registrations). */
-  readonly intercepts: readonly MmioRange[];
+  /** Where device accesses, the debug console and system reset go. */
+  readonly sink: InterceptSink;
   /** VMBus channels' doorbell and interrupt registers, served here without the parent. */
   readonly channels?: ChannelRegisters;
 }
 
-export interface MmioRange {
-  base: bigint;
-  size: bigint;
-  /** Registers the parent mirrors for loads without side effects (see RegisterShadow in the devices). */
-  shadow?: { bytes: Uint8Array; readable: Uint8Array };
-  /** Offsets whose stores wait for the parent (non-posted), e.g. a device reset. */
-  syncStores?: readonly number[];
-}
-
 /** Why the loop ended. */
 export type VpEnd = 'partition-stopped';
-
-/** A load served from a register shadow, if every byte it reads is marked readable. */
-function readShadow(shadow: NonNullable<MmioRange['shadow']>, offset: number, width: number): bigint | undefined {
-  let v = 0n;
-  for (let i = width - 1; i >= 0; i--) {
-    if (shadow.readable[offset + i] !== 1) return undefined;
-    v = (v << 8n) | BigInt(Atomics.load(shadow.bytes, offset + i));
-  }
-  return v;
-}
 
 /** Sets a hart up as a freshly started guest hart: S-mode at entry, a0 = hartid, a1 = arg. */
 export function bootGuestHart(hart: Hart, entry: bigint, arg: bigint): void {
@@ -94,7 +73,6 @@ export function bootGuestHart(hart: Hart, entry: bigint, arg: bigint): void {
 export class VirtualProcessor implements SbiHost {
   readonly vpIndex: number;
   readonly vpCount: number;
-  private readonly intercept: InterceptChannel;
   private readonly harts: StateBlocks;
   /** Time parked inside the current dispatch (not run time). */
   private parkedNs = 0n;
@@ -104,7 +82,6 @@ export class VirtualProcessor implements SbiHost {
   constructor(private readonly env: VpEnv) {
     this.vpIndex = env.index;
     this.vpCount = env.cb.vpCount;
-    this.intercept = new InterceptChannel(env.cb, env.index);
     this.harts = new StateBlocks(env.hart.memory, this.vpCount);
   }
 
@@ -138,9 +115,9 @@ export class VirtualProcessor implements SbiHost {
   private dispatch(exit: Exit): boolean {
     const { hart, cb, index } = this.env;
     switch (exit) {
-      case Exit.Budget: cb.countExit(index, VpExitReason.Budget); return true;
-      case Exit.Hypercall: cb.countExit(index, VpExitReason.Hypercall); handleSbi(this); return true;
-      case Exit.Wfi: cb.countExit(index, VpExitReason.Wfi); this.waitForInterrupt(); return true;
+      case Exit.Budget: cb.countExit(index, 'budget'); return true;
+      case Exit.Hypercall: cb.countExit(index, 'hypercall'); handleSbi(this); return true;
+      case Exit.Wfi: cb.countExit(index, 'wfi'); this.waitForInterrupt(); return true;
       case Exit.MmioLoad:
       case Exit.MmioStore: return this.mmio(exit === Exit.MmioStore);
       default:
@@ -151,45 +128,30 @@ export class VirtualProcessor implements SbiHost {
   }
 
   /**
-   * Path 2: the interrupt controller and VMBus channel signals are served here; ranges the
-   * parent registered go to it
-   * (stores posted, loads answered); anything else is an access fault, as on hardware.
+   * Path 2: the interrupt controller and VMBus channel signals are served here; every other
+   * device access goes to the intercept sink. False when the partition is going away.
    */
   private mmio(store: boolean): boolean {
-    const { hart, plic, plicWindow, intercepts } = this.env;
+    const { hart, plic, plicWindow, sink, cb } = this.env;
     const addr = hart.exitAddr, width = hart.exitWidth, end = addr + BigInt(width);
     if (addr >= plicWindow.base && end <= plicWindow.base + plicWindow.size) {
-      this.env.cb.countExit(this.vpIndex, VpExitReason.Plic);
+      cb.countExit(this.vpIndex, 'plic');
       const offset = Number(addr - plicWindow.base);
       if (store) { plic.write(offset, width, hart.exitValue); hart.mmioComplete(0n); }
       else hart.mmioComplete(plic.read(offset, width));
       return true;
     }
     const fast = this.env.channels?.access(addr, width, store, hart.exitValue);
-    if (fast !== undefined) { this.env.cb.countExit(this.vpIndex, VpExitReason.Channel); hart.mmioComplete(fast); return true; }
-    this.env.cb.countExit(this.vpIndex, VpExitReason.Mmio);
-    const range = intercepts.find((r) => addr >= r.base && end <= r.base + r.size);
-    if (!range) { hart.mmioFault(); return true; }
-    if (!store && range.shadow) {
-      const value = readShadow(range.shadow, Number(addr - range.base), width);
-      if (value !== undefined) { hart.mmioComplete(value); return true; }
-    }
-    if (store && range.syncStores?.includes(Number(addr - range.base))) {
-      const r = this.intercept.call(Intercept.MmioStore, addr, width, hart.exitValue);
-      if (!r) return false;
-      if (r.ok) hart.mmioComplete(0n);
-      else hart.mmioFault();
-      return true;
-    }
-    if (store) {
-      if (!this.intercept.post(addr, width, hart.exitValue)) return false;
-      hart.mmioComplete(0n);
-      return true;
-    }
-    const r = this.intercept.call(Intercept.MmioLoad, addr, width, 0n);
+    if (fast !== undefined) { cb.countExit(this.vpIndex, 'channel'); hart.mmioComplete(fast); return true; }
+    cb.countExit(this.vpIndex, 'mmio');
+    return this.complete(store ? sink.mmioStore(addr, width, hart.exitValue) : sink.mmioLoad(addr, width));
+  }
+
+  /** Finishes an MMIO exit with the sink's answer; false if there was none (stopping). */
+  private complete(r: InterceptResult | undefined): boolean {
     if (!r) return false;
-    if (r.ok) hart.mmioComplete(r.value);
-    else hart.mmioFault();
+    if (r.ok) this.env.hart.mmioComplete(r.value);
+    else this.env.hart.mmioFault();
     return true;
   }
 
@@ -297,9 +259,7 @@ export class VirtualProcessor implements SbiHost {
     cb.transitionVp(index, VpState.Suspended, VpState.Started);
   }
 
-  systemReset(type: number, reason: number): void {
-    this.intercept.call(Intercept.SystemReset, 0n, type, BigInt(reason));
-  }
+  systemReset(type: number, reason: number): void { this.env.sink.systemReset(type, reason); }
 
   isRam(addr: bigint, len: bigint): boolean {
     const { ramBase, ramSize } = this.env;
@@ -307,14 +267,14 @@ export class VirtualProcessor implements SbiHost {
   }
 
   consoleWrite(addr: bigint, len: bigint): bigint {
-    const r = this.intercept.call(Intercept.ConsoleWrite, addr, 0, len);
+    const r = this.env.sink.consoleWrite(addr, len);
     return r && r.ok ? r.value : SBI_ERR_FAILED;
   }
 
   consoleRead(addr: bigint, len: bigint): bigint {
-    const r = this.intercept.call(Intercept.ConsoleRead, addr, 0, len);
+    const r = this.env.sink.consoleRead(addr, len);
     return r && r.ok ? r.value : 0n;
   }
 
-  consolePutchar(byte: number): void { this.intercept.call(Intercept.ConsolePutchar, 0n, 0, BigInt(byte)); }
+  consolePutchar(byte: number): void { this.env.sink.consolePutchar(byte); }
 }

@@ -1,5 +1,5 @@
 import type { MessagePort } from 'node:worker_threads';
-import type { MmioRange } from '../hypervisor/vp.js';
+import type { MmioRange } from '../hypervisor/intercept.js';
 import type { ChannelOffer } from '../vmbus/channel.js';
 
 // Messages between the main thread and a VM worker. Everything the worker must react to

@@ -5,8 +5,8 @@
 // intercepts, and a failure here ends this VM only.
 import { parentPort, workerData, receiveMessageOnPort } from 'node:worker_threads';
 import { ramBytes } from '../cpu/memory.js';
-import { ControlBlock, Intercept, PartitionState, DOORBELL } from '../hypervisor/control-block.js';
-import { InterceptService } from '../hypervisor/intercept.js';
+import { ControlBlock, PartitionState, DOORBELL } from '../hypervisor/control-block.js';
+import { InterceptService, MailboxOp } from '../hypervisor/intercept.js';
 import { Partition } from '../hypervisor/partition.js';
 import { GuestMemory } from '../vmbus/guest-memory.js';
 import { MmioBus, type MmioDevice, type Width } from './devices/mmio.js';
@@ -147,28 +147,28 @@ async function main(): Promise<void> {
       if (!req) return;
       const { kind, addr, width, value } = req;
       switch (kind) {
-        case Intercept.MmioLoad: {
+        case MailboxOp.MmioLoad: {
           const hit = bus.find(addr, width as Width);
           if (hit) service.respond(true, hit.device.read(hit.offset, width as Width));
           else service.respond(false);
           return;
         }
-        case Intercept.MmioStore: {
+        case MailboxOp.MmioStore: {
           const hit = bus.find(addr, width as Width);
           hit?.device.write(hit.offset, width as Width, value);
           if (hit?.device.settling?.()) { settling[vp] = hit.device; return; } // answered when it settles
           service.respond(hit !== undefined);
           return;
         }
-        case Intercept.ConsoleWrite: { // the hypervisor checked the buffer lies in RAM
+        case MailboxOp.ConsoleWrite: { // the hypervisor checked the buffer lies in RAM
           const off = Number(addr - VIRT_MAP.ram.base);
           for (const byte of ram.subarray(off, off + Number(value))) output.push(byte);
           service.respond(true, value);
           return;
         }
-        case Intercept.ConsolePutchar: output.push(Number(value & 0xffn)); break;
-        case Intercept.ConsoleRead: break; // no input through the debug console: 0 bytes
-        case Intercept.SystemReset: requestStop(width === 0 ? { kind: 'poweroff' } : { kind: 'reboot' }); break;
+        case MailboxOp.ConsolePutchar: output.push(Number(value & 0xffn)); break;
+        case MailboxOp.ConsoleRead: break; // no input through the debug console: 0 bytes
+        case MailboxOp.SystemReset: requestStop(width === 0 ? { kind: 'poweroff' } : { kind: 'reboot' }); break;
         default: service.respond(false); return;
       }
       service.respond(true);

@@ -7,6 +7,7 @@ import { ControlBlock, VpState, PartitionState } from '../hypervisor/control-blo
 import type { InterceptMapMessage } from './vm-protocol.js';
 import { Plic } from '../hypervisor/plic.js';
 import { VirtualProcessor } from '../hypervisor/vp.js';
+import { MailboxSink } from '../hypervisor/intercept.js';
 import { ChannelRegisters } from '../vmbus/channel.js';
 import { VIRT_MAP } from './machine/virt.js';
 
@@ -66,7 +67,7 @@ try {
   const map = deviceMap();
   if (map) {
     const channels = new ChannelRegisters(d.channelTable, map.channels, (line, level) => plic.setLine(line, level), () => cb.ringDoorbell());
-    new VirtualProcessor({ index: d.index, hart, cb, plic, plicWindow: VIRT_MAP.plic, ramBase: d.ramBase, ramSize: d.ramSize, now, clock: () => process.hrtime.bigint(), threadCpuTime, intercepts: map.ranges, channels }).run();
+    new VirtualProcessor({ index: d.index, hart, cb, plic, plicWindow: VIRT_MAP.plic, ramBase: d.ramBase, ramSize: d.ramSize, now, clock: () => process.hrtime.bigint(), threadCpuTime, sink: new MailboxSink(cb, d.index, map.ranges), channels }).run();
   }
 } catch (e) {
   const message: VpThreadMessage = { type: 'error', index: d.index, message: (e as Error).stack ?? String(e) };
