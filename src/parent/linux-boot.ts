@@ -1,6 +1,6 @@
 // Booting Linux on the virt machine: the kernel, initrd and a device tree describing this
 // VM, placed in guest RAM (machine/boot.ts places, machine/virt.ts describes).
-import { loadLinux as place, parseKernelImage, BootError, type BootLayout } from './machine/boot.js';
+import { placeLinux, parseKernelImage, BootError, type BootLayout } from './machine/boot.js';
 import { buildVirtDtb } from './machine/virt.js';
 
 export interface LinuxBootConfig {
@@ -15,7 +15,7 @@ export interface LinuxBootConfig {
 
 /** Loads everything into `ram` (index 0 = guest-physical ramBase). */
 export function loadLinux(ram: Uint8Array, c: LinuxBootConfig): BootLayout {
-  return place({
+  return placeLinux({
     ram, ramBase: c.ramBase, kernel: c.kernel, initrd: c.initrd,
     buildFdt: (initrd) => buildVirtDtb({ cpus: c.cpus, ramBase: c.ramBase, ramBytes: BigInt(ram.length), bootargs: c.bootargs, initrd, virtioSlots: c.virtioSlots }),
   });

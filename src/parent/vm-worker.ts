@@ -1,22 +1,19 @@
 // The VM worker (Hyper-V's vmwp.exe): one thread per VM in the parent partition. It builds
-// the machine, owns the emulated devices and the VSPs of the synthetic ones, starts the VP
-// threads and then serves them. Its event loop stays free: it waits for the partition's
-// doorbell with Atomics.waitAsync, so disk I/O completes in the background while it serves
-// intercepts, and a failure here ends this VM only.
+// the machine, owns the emulated devices and the VSPs of the synthetic ones, boots the
+// guest and then serves the VP threads. Its event loop stays free: it waits for the
+// partition's doorbell with Atomics.waitAsync, so disk I/O completes in the background
+// while it serves intercepts, and a failure here ends this VM only.
+//
+// main() below is the boot script: how a VM comes to life, in order.
 import { parentPort, workerData, receiveMessageOnPort } from 'node:worker_threads';
 import { ramBytes } from '../cpu/memory.js';
 import { ControlBlock, PartitionState, DOORBELL } from '../hypervisor/control-block.js';
-import { InterceptService, MailboxOp } from '../hypervisor/intercept.js';
 import { Partition } from '../hypervisor/partition.js';
-import { GuestMemory } from '../vmbus/guest-memory.js';
-import { MmioBus, type MmioDevice, type Width } from './devices/mmio.js';
-import { Uart16550 } from './devices/uart16550.js';
-import { Syscon } from './devices/syscon.js';
-import { GoldfishRtc } from './devices/goldfish-rtc.js';
 import { ByteRing } from './byte-ring.js';
-import { VIRT_MAP, VIRT_IRQ } from './machine/virt.js';
+import { VIRT_MAP } from './machine/virt.js';
+import { buildMachine, type Machine } from './machine/build.js';
 import { loadLinux } from './linux-boot.js';
-import { attachSyntheticDevices, type SyntheticDevices } from './vsp/synthetic.js';
+import { InterceptServer } from './intercept-server.js';
 import type { VpThreadMessage } from './vp-thread.js';
 import type { VmWorkerData, VmEvent, StopReason, InterceptMapMessage, VmCommand } from './vm-protocol.js';
 
@@ -25,6 +22,8 @@ const post = (e: VmEvent) => parentPort!.postMessage(e);
 
 /** How long buffered console output may wait before it is sent to the main thread. */
 const OUTPUT_FLUSH_MS = 5;
+/** Buffered console output is sent at once when it reaches this size. */
+const OUTPUT_CHUNK = 16384;
 /** How often changed disk I/O counters go to the main thread. */
 const IO_STATS_MS = 1000;
 /** Longest the loop sleeps without a doorbell (it then looks at the partition state). */
@@ -37,41 +36,39 @@ const waitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync;
 let stopReason: StopReason | undefined;
 let requestStop: (reason: StopReason) => void = (reason) => { stopReason ??= reason; };
 
+/** Console output of the guest (UART, virtio console, SBI console), sent to the main thread in chunks. */
+class ConsoleOutput {
+  private bytes: number[] = [];
+  private lastFlush = performance.now();
+  push(b: number): void { this.bytes.push(b); if (this.bytes.length >= OUTPUT_CHUNK) this.flush(); }
+  get pending(): boolean { return this.bytes.length > 0; }
+  /** Sends what is buffered if it has waited long enough. */
+  flushIfDue(): void { if (this.bytes.length && performance.now() - this.lastFlush >= OUTPUT_FLUSH_MS) this.flush(); }
+  flush(): void {
+    if (this.bytes.length) post({ type: 'console', data: Uint8Array.from(this.bytes) });
+    this.bytes = [];
+    this.lastFlush = performance.now();
+  }
+}
+
 async function main(): Promise<void> {
-  const memory = d.memory;
-  const ram = ramBytes(memory, d.memoryBytes);
+  // 1. The partition, as this thread sees it (the main thread made its memory and control block).
   const cb = new ControlBlock(d.control);
-  const input = new ByteRing(d.input);
-  const partition = new Partition(cb, memory, d.plicState);
+  const partition = new Partition(cb, d.memory, d.plicState);
+  const ram = ramBytes(d.memory, d.memoryBytes);
   requestStop = (reason) => {
     if (stopReason) return;
     stopReason = reason;
     if (partition.can('stop')) partition.apply('stop');
     cb.ringDoorbell();
   };
-
-  let output: number[] = [];
-  let lastFlush = performance.now();
-  const flush = () => {
-    if (output.length) post({ type: 'console', data: Uint8Array.from(output) });
-    output = [];
-    lastFlush = performance.now();
-  };
-  const emit = (b: number) => { output.push(b); if (output.length >= 16384) flush(); };
+  const output = new ConsoleOutput();
   const log = (message: string) => post({ type: 'log', message });
 
-  const bus = new MmioBus();
-  const uart = new Uart16550(emit, partition.interruptLine(VIRT_IRQ.uart0));
-  const rtc = new GoldfishRtc(partition.interruptLine(VIRT_IRQ.rtc));
-  bus.map(VIRT_MAP.uart0.base, uart);
-  bus.map(VIRT_MAP.test.base, new Syscon((e) => requestStop(e.kind === 'reset' ? { kind: 'reboot' } : { kind: 'poweroff' })));
-  bus.map(VIRT_MAP.rtc.base, rtc);
-
-  const synthetic: SyntheticDevices = await attachSyntheticDevices({
-    disks: d.disks, channelTable: d.channelTable, bus,
-    memory: new GuestMemory(ram, Number(VIRT_MAP.ram.base)),
-    interruptLine: (line) => partition.interruptLine(line),
-    consoleOutput: (bytes) => { for (const b of bytes) emit(b); },
+  // 2. The machine: emulated devices and the synthetic devices' back-ends (disks opened here).
+  const machine = await buildMachine({ disks: d.disks, console: d.console, ram, channelTable: d.channelTable }, partition, {
+    consoleByte: (b) => output.push(b),
+    power: (e) => requestStop(e.kind === 'reset' ? { kind: 'reboot' } : { kind: 'poweroff' }),
     log,
     wake: () => cb.ringDoorbell(),
     fault: (device, e) => {
@@ -79,120 +76,82 @@ async function main(): Promise<void> {
       requestStop({ kind: 'error', message: `the back-end of ${device} failed: ${(e as Error).message ?? e}` });
     },
   });
-  // I/O counters for the parent's metrics, sent when they changed.
-  let lastIo = '';
-  const postIo = () => {
-    const disks = synthetic.disks.map((b) => ({ name: b.name.replace(/^virtio-blk /, ''), ...b.counters }));
-    const json = JSON.stringify(disks);
-    if (json !== lastIo) { lastIo = json; post({ type: 'io', disks }); }
-  };
-  const ioTimer = setInterval(postIo, IO_STATS_MS);
+  const io = ioReporter(machine);
+  parentPort!.on('message', (m: VmCommand) => {
+    if (m.type === 'inject-fault') machine.synthetic.disks.find((b) => b.name.endsWith(' ' + m.device))?.injectFault();
+  });
   try {
-    parentPort!.on('message', (m: VmCommand) => {
-      if (m.type === 'inject-fault') synthetic.disks.find((b) => b.name.endsWith(' ' + m.device))?.injectFault();
-    });
-    await serve();
-  } finally {
-    clearInterval(ioTimer);
-    await synthetic.close();
-    postIo();
-    flush();
-  }
-
-  async function serve(): Promise<void> {
+    // 3. Boot: the kernel, initrd and device tree in RAM; VP 0 starts at the kernel entry
+    //    (a0 = hart id, a1 = FDT), the others wait for SBI HSM hart_start.
     const boot = loadLinux(ram, {
-      ramBase: VIRT_MAP.ram.base, cpus: d.cpus, kernel: d.kernel, initrd: d.initrd, bootargs: d.append, virtioSlots: synthetic.slots,
+      ramBase: VIRT_MAP.ram.base, cpus: d.cpus, kernel: d.kernel, initrd: d.initrd, bootargs: d.append, virtioSlots: machine.synthetic.slots,
     });
-    // Hart 0 boots the kernel (a0 = hartid, a1 = FDT); the others wait for SBI HSM hart_start.
     partition.bootVp(0, boot.entry, boot.fdtAddr);
 
-    // The VP threads were started with this worker; they wait for the device map.
-    const ports = d.vpPorts;
-    const map: InterceptMapMessage = {
-      type: 'intercepts', ranges: bus.ranges(), channels: synthetic.transports.map((t) => t.channel.offer),
-    };
-    for (const port of ports) port.postMessage(map);
-    const pollVpThreads = () => {
-      for (const port of ports) {
-        for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) {
-          const msg = m.message as VpThreadMessage;
-          log(`virtual processor ${msg.index} failed: ${msg.message}`);
-          requestStop({ kind: 'error', message: `virtual processor ${msg.index} failed: ${msg.message.split('\n')[0]}` });
-        }
-      }
-    };
+    // 4. The VP threads, started with this worker, wait for the device map; then the partition runs.
+    const map: InterceptMapMessage = { type: 'intercepts', ...machine.deviceMap() };
+    for (const port of d.vpPorts) port.postMessage(map);
     // Stopped while the disks were opening, or by the parent before the partition ran.
     if (stopReason || cb.partitionState() === PartitionState.Stopping) return;
     partition.apply('start');
     post({ type: 'started' });
 
-    // The parent's side of each VP's intercepts: its posted stores, then its mailbox.
-    const services = Array.from({ length: d.cpus }, (_, vp) => new InterceptService(cb, vp));
-    const performStore = (addr: bigint, width: number, value: bigint) => {
-      const hit = bus.find(addr, width as Width); // the hypervisor posts only inside registered ranges
-      hit?.device.write(hit.offset, width as Width, value);
-    };
-    /** Per VP, the device whose synchronous store it is waiting for (MmioDevice.syncStores). */
-    const settling: (MmioDevice | undefined)[] = new Array(d.cpus);
-    const serveMailbox = (vp: number): void => {
-      const service = services[vp];
-      const waitingFor = settling[vp];
-      if (waitingFor) {
-        if (waitingFor.settling?.()) return; // the VP's store is still taking effect
-        settling[vp] = undefined;
-        service.respond(true);
-        return;
-      }
-      const req = service.take(performStore);
-      if (!req) return;
-      const { kind, addr, width, value } = req;
-      switch (kind) {
-        case MailboxOp.MmioLoad: {
-          const hit = bus.find(addr, width as Width);
-          if (hit) service.respond(true, hit.device.read(hit.offset, width as Width));
-          else service.respond(false);
-          return;
-        }
-        case MailboxOp.MmioStore: {
-          const hit = bus.find(addr, width as Width);
-          hit?.device.write(hit.offset, width as Width, value);
-          if (hit?.device.settling?.()) { settling[vp] = hit.device; return; } // answered when it settles
-          service.respond(hit !== undefined);
-          return;
-        }
-        case MailboxOp.ConsoleWrite: { // the hypervisor checked the buffer lies in RAM
-          const off = Number(addr - VIRT_MAP.ram.base);
-          for (const byte of ram.subarray(off, off + Number(value))) output.push(byte);
-          service.respond(true, value);
-          return;
-        }
-        case MailboxOp.ConsolePutchar: output.push(Number(value & 0xffn)); break;
-        case MailboxOp.ConsoleRead: break; // no input through the debug console: 0 bytes
-        case MailboxOp.SystemReset: requestStop(width === 0 ? { kind: 'poweroff' } : { kind: 'reboot' }); break;
-        default: service.respond(false); return;
-      }
-      service.respond(true);
-    };
-    const consoleInput = d.console === 'virtio' ? (b: Uint8Array) => synthetic.console.receive(b) : (b: Uint8Array) => uart.receive(b);
-    const { transports } = synthetic;
+    // 5. Serve the VPs until the partition has stopped.
+    await serve(machine, partition, cb, ram, output, log);
+  } finally {
+    io.stop();
+    await machine.close();
+    io.report();
+    output.flush();
+  }
+}
 
-    for (;;) {
-      const seq = Atomics.load(cb.i32, DOORBELL);
-      // Doorbells first: a store the guest made before ringing one is then already in a
-      // VP's posted ring, and is performed before the VSP looks at the queue.
-      const signals = transports.map((t) => t.channel.takeSignals());
-      for (let vp = 0; vp < d.cpus; vp++) serveMailbox(vp);
-      for (const [i, t] of transports.entries()) if (signals[i]) t.serviceSignals(signals[i]);
-      if (input.available) consoleInput(input.read());
-      rtc.poll();
-      pollVpThreads();
-      if (cb.partitionState() === PartitionState.Stopping && !stopReason) requestStop({ kind: 'stopped' });
-      if (stopReason && partition.settle()) return;
-      if (output.length && performance.now() - lastFlush >= OUTPUT_FLUSH_MS) flush();
-      const alarmMs = rtc.msUntilAlarm();
-      const r = waitAsync(cb.i32, DOORBELL, seq, Math.min(output.length ? OUTPUT_FLUSH_MS : IDLE_MS, alarmMs ?? Infinity));
-      if (r.async) await r.value;
+/** Sends the disks' I/O counters to the main thread (for metrics) when they have changed. */
+function ioReporter(machine: Machine): { report(): void; stop(): void } {
+  let last = '';
+  const report = () => {
+    const disks = machine.synthetic.disks.map((b) => ({ name: b.name.replace(/^virtio-blk /, ''), ...b.counters }));
+    const json = JSON.stringify(disks);
+    if (json !== last) { last = json; post({ type: 'io', disks }); }
+  };
+  const timer = setInterval(report, IO_STATS_MS);
+  return { report, stop: () => clearInterval(timer) };
+}
+
+/** The VM worker's loop: intercepts, channel signals, console input and the RTC, until the partition stops. */
+async function serve(machine: Machine, partition: Partition, cb: ControlBlock, ram: Uint8Array, output: ConsoleOutput,
+  log: (m: string) => void): Promise<void> {
+  const server = new InterceptServer(cb, machine.bus, ram, VIRT_MAP.ram.base, {
+    consoleWrite: (bytes) => { for (const b of bytes) output.push(b); },
+    systemReset: (type) => requestStop(type === 0 ? { kind: 'poweroff' } : { kind: 'reboot' }),
+  });
+  const input = new ByteRing(d.input);
+  const { transports } = machine.synthetic;
+  const pollVpThreads = () => {
+    for (const port of d.vpPorts) {
+      for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) {
+        const msg = m.message as VpThreadMessage;
+        log(`virtual processor ${msg.index} failed: ${msg.message}`);
+        requestStop({ kind: 'error', message: `virtual processor ${msg.index} failed: ${msg.message.split('\n')[0]}` });
+      }
     }
+  };
+  for (;;) {
+    const seq = Atomics.load(cb.i32, DOORBELL);
+    // Doorbells first: a store the guest made before ringing one is then already in a
+    // VP's posted ring, and is performed before the VSP looks at the queue.
+    const signals = transports.map((t) => t.channel.takeSignals());
+    server.serveAll();
+    for (const [i, t] of transports.entries()) if (signals[i]) t.serviceSignals(signals[i]);
+    if (input.available) machine.consoleInput(input.read());
+    machine.rtc.poll();
+    pollVpThreads();
+    if (cb.partitionState() === PartitionState.Stopping && !stopReason) requestStop({ kind: 'stopped' });
+    if (stopReason && partition.settle()) return;
+    output.flushIfDue();
+    const alarmMs = machine.rtc.msUntilAlarm();
+    const r = waitAsync(cb.i32, DOORBELL, seq, Math.min(output.pending ? OUTPUT_FLUSH_MS : IDLE_MS, alarmMs ?? Infinity));
+    if (r.async) await r.value;
   }
 }
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
-import { BootError, loadLinux, parseKernelImage, FDT_MAX_BYTES, type BootErrorKind, type GuestRange } from './boot.js';
+import { BootError, placeLinux, parseKernelImage, FDT_MAX_BYTES, type BootErrorKind, type GuestRange } from './boot.js';
 import { buildVirtDtb } from './virt.js';
 import { findNode, parseFdt, propValue } from './fdt.js';
 
@@ -40,7 +40,7 @@ test('kernel at ramBase + text_offset, bss zeroed, FDT at the top 2 MiB boundary
   const kernel = fakeImage();
   const initrd = new Uint8Array(12345).fill(0x42);
   let seen: GuestRange | undefined;
-  const layout = loadLinux({ ram, ramBase: RAM_BASE, kernel, initrd, buildFdt: (r) => { seen = r; return dtbFor()(r); } });
+  const layout = placeLinux({ ram, ramBase: RAM_BASE, kernel, initrd, buildFdt: (r) => { seen = r; return dtbFor()(r); } });
   assert.equal(layout.entry, 0x80200000n);
   assert.deepEqual(ram.subarray(0x200000, 0x200000 + kernel.length), kernel);
   assert.ok(ram.subarray(0x200000 + kernel.length, 0x205000).every((b) => b === 0), 'bss up to image_size is zero');
@@ -66,7 +66,7 @@ test('kernel at ramBase + text_offset, bss zeroed, FDT at the top 2 MiB boundary
 test('no initrd: no initrd range, FDT built with none', () => {
   const ram = new Uint8Array(32 * MIB);
   let called = 0;
-  const layout = loadLinux({ ram, ramBase: RAM_BASE, kernel: fakeImage(), buildFdt: (r) => { called++; assert.equal(r, undefined); return dtbFor()(r); } });
+  const layout = placeLinux({ ram, ramBase: RAM_BASE, kernel: fakeImage(), buildFdt: (r) => { called++; assert.equal(r, undefined); return dtbFor()(r); } });
   assert.equal(called, 1);
   assert.equal(layout.initrd, undefined);
   assert.equal(layout.fdtAddr, 0x80000000n + 30n * BigInt(MIB));
@@ -74,14 +74,14 @@ test('no initrd: no initrd range, FDT built with none', () => {
 
 test('RAM whose end is not 2 MiB aligned: FDT still fits below the end', () => {
   const ram = new Uint8Array(33 * MIB);
-  const layout = loadLinux({ ram, ramBase: RAM_BASE, kernel: fakeImage(), buildFdt: dtbFor() });
+  const layout = placeLinux({ ram, ramBase: RAM_BASE, kernel: fakeImage(), buildFdt: dtbFor() });
   assert.equal(layout.fdtAddr, 0x80000000n + 32n * BigInt(MIB));
 });
 
 test('gzip-compressed kernels are decompressed', () => {
   const kernel = fakeImage({ fileBytes: 0x10000 });
   const ram = new Uint8Array(16 * MIB);
-  const layout = loadLinux({ ram, ramBase: RAM_BASE, kernel: gzipSync(kernel), buildFdt: dtbFor() });
+  const layout = placeLinux({ ram, ramBase: RAM_BASE, kernel: gzipSync(kernel), buildFdt: dtbFor() });
   assert.equal(layout.entry, 0x80200000n);
   assert.deepEqual(ram.subarray(0x200000, 0x210000), kernel);
 });
@@ -90,7 +90,7 @@ test('text_offset from the header; 0 means the RV64 default of 2 MiB', () => {
   assert.equal(parseKernelImage(fakeImage({ textOffset: 0x400000n }), 16 * MIB).textOffset, 0x400000n);
   assert.equal(parseKernelImage(fakeImage({ textOffset: 0n }), 16 * MIB).textOffset, 0x200000n);
   const ram = new Uint8Array(16 * MIB);
-  assert.equal(loadLinux({ ram, ramBase: RAM_BASE, kernel: fakeImage({ textOffset: 0x400000n }), buildFdt: dtbFor() }).entry, 0x80400000n);
+  assert.equal(placeLinux({ ram, ramBase: RAM_BASE, kernel: fakeImage({ textOffset: 0x400000n }), buildFdt: dtbFor() }).entry, 0x80400000n);
 });
 
 test('image_size covers bss; 0 (old kernels) or smaller than the file means the file size', () => {
@@ -104,10 +104,10 @@ test('image_size covers bss; 0 (old kernels) or smaller than the file means the 
 test('the devicetree and initrd never overlap the kernel image_size', () => {
   // 8 MiB RAM: kernel 2 MiB..(2 MiB + 3 MiB) leaves room for a 1 MiB initrd under the top 2 MiB.
   const ram = new Uint8Array(8 * MIB);
-  const layout = loadLinux({ ram, ramBase: RAM_BASE, kernel: fakeImage({ imageSize: 3n << 20n }), initrd: new Uint8Array(MIB), buildFdt: dtbFor() });
+  const layout = placeLinux({ ram, ramBase: RAM_BASE, kernel: fakeImage({ imageSize: 3n << 20n }), initrd: new Uint8Array(MIB), buildFdt: dtbFor() });
   assert.ok(layout.initrd!.start >= 0x80500000n);
   // One page more initrd than fits.
-  expectBootError(() => loadLinux({ ram, ramBase: RAM_BASE, kernel: fakeImage({ imageSize: 3n << 20n }), initrd: new Uint8Array(MIB + 0x1000), buildFdt: dtbFor() }),
+  expectBootError(() => placeLinux({ ram, ramBase: RAM_BASE, kernel: fakeImage({ imageSize: 3n << 20n }), initrd: new Uint8Array(MIB + 0x1000), buildFdt: dtbFor() }),
     'no-room', /RAM of 8 MiB is too small for kernel 3 MiB at offset 0x200000, initrd 1028 KiB, devicetree window 2 MiB at the top/);
 });
 
@@ -144,12 +144,12 @@ test('gzip errors: corrupt, truncated, and a zip bomb stopped at the RAM size', 
 
 test('RAM too small, misaligned base, oversized FDT; RAM untouched on failure', () => {
   const ram = new Uint8Array(2 * MIB).fill(0x5a);
-  expectBootError(() => loadLinux({ ram, ramBase: RAM_BASE, kernel: fakeImage(), buildFdt: dtbFor() }), 'too-large', /RAM is 2 MiB/);
+  expectBootError(() => placeLinux({ ram, ramBase: RAM_BASE, kernel: fakeImage(), buildFdt: dtbFor() }), 'too-large', /RAM is 2 MiB/);
   const ram4 = new Uint8Array(4 * MIB).fill(0x5a);
-  expectBootError(() => loadLinux({ ram: ram4, ramBase: RAM_BASE, kernel: fakeImage(), buildFdt: dtbFor() }), 'no-room', /RAM of 4 MiB is too small for kernel 20 KiB at offset 0x200000, devicetree window 2 MiB at the top/);
-  expectBootError(() => loadLinux({ ram: ram4, ramBase: RAM_BASE + 0x1000n, kernel: fakeImage(), buildFdt: dtbFor() }), 'no-room', /not 2 MiB aligned/);
+  expectBootError(() => placeLinux({ ram: ram4, ramBase: RAM_BASE, kernel: fakeImage(), buildFdt: dtbFor() }), 'no-room', /RAM of 4 MiB is too small for kernel 20 KiB at offset 0x200000, devicetree window 2 MiB at the top/);
+  expectBootError(() => placeLinux({ ram: ram4, ramBase: RAM_BASE + 0x1000n, kernel: fakeImage(), buildFdt: dtbFor() }), 'no-room', /not 2 MiB aligned/);
   const ram16 = new Uint8Array(16 * MIB).fill(0x5a);
-  expectBootError(() => loadLinux({ ram: ram16, ramBase: RAM_BASE, kernel: fakeImage(), initrd: new Uint8Array(0), buildFdt: dtbFor() }), 'truncated', /initrd is empty/);
-  expectBootError(() => loadLinux({ ram: ram16, ramBase: RAM_BASE, kernel: fakeImage(), buildFdt: () => new Uint8Array(FDT_MAX_BYTES + 1) }), 'too-large', /devicetree/);
+  expectBootError(() => placeLinux({ ram: ram16, ramBase: RAM_BASE, kernel: fakeImage(), initrd: new Uint8Array(0), buildFdt: dtbFor() }), 'truncated', /initrd is empty/);
+  expectBootError(() => placeLinux({ ram: ram16, ramBase: RAM_BASE, kernel: fakeImage(), buildFdt: () => new Uint8Array(FDT_MAX_BYTES + 1) }), 'too-large', /devicetree/);
   for (const r of [ram, ram4, ram16]) assert.ok(r.every((b) => b === 0x5a), 'nothing written');
 });

@@ -167,7 +167,7 @@ export function parseKernelImage(input: Uint8Array, maxBytes: number): KernelIma
  * Places kernel, initrd and devicetree in RAM and returns where they are. Throws BootError
  * (RAM untouched) when an input is malformed or RAM is too small for the three.
  */
-export function loadLinux(boot: LinuxBoot): BootLayout {
+export function placeLinux(boot: LinuxBoot): BootLayout {
   const { ram, ramBase } = boot;
   const ramBytes = BigInt(ram.length);
   const ramEnd = ramBase + ramBytes;
