@@ -1,6 +1,8 @@
 // A single-producer, single-consumer byte ring in shared memory: how the main thread
-// hands console input to a VM worker that is blocked in Atomics.wait and cannot receive
-// messages. Head and tail are free-running counters (wrap at 2^32).
+// hands console input to a VM worker. The main thread writes and rings the partition's
+// doorbell; the worker's loop, which waits on that doorbell (Atomics.waitAsync), reads it
+// on its next turn, with no message per keystroke. Head and tail are free-running
+// counters (wrap at 2^32).
 const HEAD = 0, TAIL = 1, HEADER = 8;
 
 export class ByteRing {

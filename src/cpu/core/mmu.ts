@@ -253,11 +253,19 @@ export function atomicHost(va: u64, size: u32, acc: u32): i64 {
  * straddles two pages (3.1.15: mtval is the address of the faulting portion).
  */
 export function fetchSlow(): u32 {
-  const pa = translate(pc, ACC_FETCH, priv);
-  if (excepted) return 0;
-  if (!inRam(pa, 2)) { raiseException(CAUSE_FETCH_ACCESS, pc); return 0; }
   const page = pc & ~(<u64>0xfff);
-  fill(tlbFetch, pc, pa);
+  // A code page seen before since the last flush is in the fetch TLB: no page walk (a call
+  // into another page and the return from it would otherwise walk twice).
+  const e = tlbFetch + ((<u32>(pc >> 12) & (TLB_ENTRIES - 1)) * TLB_ENTRY_BYTES);
+  let pa: u64;
+  if (load<u64>(e) == page) {
+    pa = pc + load<u64>(e, 8) - ramHost + ramBase;
+  } else {
+    pa = translate(pc, ACC_FETCH, priv);
+    if (excepted) return 0;
+    if (!inRam(pa, 2)) { raiseException(CAUSE_FETCH_ACCESS, pc); return 0; }
+    fill(tlbFetch, pc, pa);
+  }
   setFetchPage(page, (pa & ~(<u64>0xfff)) - ramBase + ramHost - page);
   const lo = <u32>load<u16>(hostOf(pa));
   if ((lo & 3) != 3) return lo;

@@ -15,9 +15,9 @@
 // registers (Linux's rtc-goldfish writes TIME_HIGH, then TIME_LOW); the host clock itself
 // is never changed.
 //
-// Alarms are polled, not timed: the VM worker serves intercepts in a synchronous loop that
-// blocks in Atomics.wait, where Node timers never run. The worker calls poll() on each turn
-// of its loop and bounds its wait by msUntilAlarm(); register accesses also check the alarm,
+// Alarms are polled, not timed: the VM worker's loop (vm-worker.ts) is the one place that
+// decides when the worker sleeps. It calls poll() on each turn and bounds its wait for the
+// doorbell (Atomics.waitAsync) by msUntilAlarm(); register accesses also check the alarm,
 // so a guest that polls the device sees it fire without the worker's help.
 import type { MmioDevice, Width } from './mmio.js';
 
