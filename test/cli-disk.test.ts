@@ -1,11 +1,12 @@
 // `tshv disk create|info`: images made by tshv that qemu-img accepts, and clear errors.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, statSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, TSHV } from './lib/guest-shell.js';
+import { createQcow2 } from '../src/parent/drivers/disk/qcow2-create.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tshv-cli-disk-'));
 const tshv = (...args: string[]) => spawnSync(process.execPath, [TSHV, 'disk', ...args], { encoding: 'utf8' });
@@ -50,4 +51,27 @@ test('disk create/info: usage errors exit 2 with the reason', () => {
   const missing = tshv('info', join(dir, 'nope.qcow2'));
   assert.equal(missing.status, 2);
   assert.match(missing.stderr, /no such file/);
+});
+
+test('disk info/create: a FIFO or a device, as the image or as a backing file, is refused at once', { timeout: 60_000 }, async () => {
+  const fifo = join(dir, 'pipe');
+  execFileSync('mkfifo', [fifo]);
+  const overlay = join(dir, 'on-a-pipe.qcow2');
+  await createQcow2(overlay, { size: 1 << 20, backing: fifo });
+  // Opening a FIFO used to wait for a writer: forever. 8 s is ample for a refusal.
+  const quick = (...args: string[]) => spawnSync(process.execPath, [TSHV, 'disk', ...args], { encoding: 'utf8', timeout: 8000 });
+  const refused = (r: ReturnType<typeof quick>, message: RegExp) => {
+    assert.equal(r.signal, null, `still running after 8 s: ${r.stderr}`);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, message);
+  };
+  refused(quick('info', fifo), new RegExp(`tshv disk info: ${fifo}: is a FIFO, not a disk image`));
+  refused(quick('info', overlay), new RegExp(`${overlay}: cannot open its backing file: ${fifo}: is a FIFO`));
+  refused(quick('info', '/dev/zero'), /\/dev\/zero: is a character device/);
+  refused(quick('info', dir), /is a directory/);
+  for (const size of [[], ['--size', '1M']]) {
+    const made = join(dir, `over-pipe-${size.length}.qcow2`);
+    refused(quick('create', made, '--backing', fifo, ...size), new RegExp(`tshv disk create: ${fifo}: is a FIFO`));
+    assert.equal(existsSync(made), false, 'nothing is made on a FIFO');
+  }
 });

@@ -2,6 +2,7 @@
 // use: src/parent/drivers/disk/).
 import { existsSync } from 'node:fs';
 import { open } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { openDisk, probeFormat } from '../parent/drivers/disk/open.js';
 import { createQcow2 } from '../parent/drivers/disk/qcow2-create.js';
@@ -46,7 +47,14 @@ Examples:
             if (!Number.isInteger(clusterBits) || clusterBits < 9 || clusterBits > 21) throw new Usage('--cluster-size must be a power of two from 512 to 2M');
           }
           if (size === undefined && !flags.backing) throw new Usage('give --size, or --backing to take its size');
-          await createQcow2(file, { size, backing: flags.backing, backingFormat: flags.backingFormat, clusterBits });
+          let virtualSize = size;
+          if (flags.backing) {
+            // Open the backing chain before making anything: it must be images (not a FIFO, say).
+            const b = await openDisk(resolve(dirname(file), flags.backing), { readOnly: true, format: flags.backingFormat });
+            virtualSize ??= b.size;
+            await b.close();
+          }
+          await createQcow2(file, { size: virtualSize, backing: flags.backing, backingFormat: flags.backingFormat, clusterBits });
         }
         const d = await openDisk(file, { readOnly: true });
         process.stdout.write(`created ${file}: ${describe(d)}\n`);

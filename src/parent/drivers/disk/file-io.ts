@@ -2,17 +2,51 @@
 // (libuv's thread pool does the work), with host errors turned into DiskErrors that name
 // the image. Buffers may be views over guest RAM (a SharedArrayBuffer): FileHandle.read and
 // write take any ArrayBufferView and copy nothing.
-import { open, type FileHandle } from 'node:fs/promises';
+import { constants, type Stats } from 'node:fs';
+import { open, stat, type FileHandle } from 'node:fs/promises';
 import { DiskError } from './block-device.js';
 
-/** Opens an image file; a missing file or a permission problem becomes a DiskError. */
+/**
+ * Opens an image file; a missing file or a permission problem becomes a DiskError, and so
+ * does anything that is not a regular file or a block device. O_NONBLOCK is what makes
+ * that check possible: without it, opening a FIFO waits for a writer, on a thread of
+ * libuv's pool, forever if none comes (a few such opens and every file operation of the
+ * process waits too). With it the open returns at once and fstat says what the file is.
+ * O_NONBLOCK has no effect on regular files and block devices, so it stays set.
+ */
 export async function openImageFile(path: string, writable: boolean): Promise<FileHandle> {
+  let fh: FileHandle;
   try {
-    return await open(path, writable ? 'r+' : 'r');
+    fh = await open(path, (writable ? constants.O_RDWR : constants.O_RDONLY) | (constants.O_NONBLOCK ?? 0));
   } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENXIO') { // what open(2) says of a socket
+      const st = await stat(path).catch(() => null);
+      if (st && !st.isFile() && !st.isBlockDevice()) throw notAnImage(path, st);
+    }
     throw fileError(path, e, 'open');
   }
+  let st: Stats;
+  try {
+    st = await fh.stat();
+  } catch (e) {
+    await fh.close().catch(() => undefined);
+    throw fileError(path, e, 'stat');
+  }
+  if (!st.isFile() && !st.isBlockDevice()) {
+    await fh.close().catch(() => undefined);
+    throw notAnImage(path, st);
+  }
+  return fh;
 }
+
+function notAnImage(path: string, st: Stats): DiskError {
+  const what = st.isFIFO() ? 'a FIFO' : st.isCharacterDevice() ? 'a character device' : st.isDirectory() ? 'a directory'
+    : st.isSocket() ? 'a socket' : 'an unknown kind of file';
+  return notAnImageError(path, what);
+}
+
+const notAnImageError = (path: string, what: string): DiskError =>
+  new DiskError(`${path}: is ${what}, not a disk image (an image is a regular file or a block device)`, 'unsupported');
 
 /**
  * Reads into.length bytes at pos. Bytes past the end of the file read as zero (a sparse or
@@ -113,7 +147,7 @@ export function fileError(path: string, e: unknown, what: string): DiskError {
   if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
     return new DiskError(`${path}: ${what}: permission denied (${code})`, 'read-only');
   }
-  if (code === 'EISDIR') return new DiskError(`${path}: is a directory, not a disk image`, 'io');
+  if (code === 'EISDIR') return notAnImageError(path, 'a directory');
   const message = e instanceof Error ? e.message : String(e);
   return new DiskError(`${path}: ${what} failed: ${message}`, 'io');
 }

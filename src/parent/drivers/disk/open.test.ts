@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, copyFileSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DiskError } from './block-device.js';
 import { MAX_BACKING_DEPTH, openDisk, probeFormat } from './open.js';
@@ -189,4 +191,74 @@ test('backing chains: a missing backing file, a loop, too deep, an unknown forma
 
   const nbd = await qcow2({ size: 1 << 20, backing: 'nbd://host/export' });
   await opensWith(nbd, 'unsupported', /not a file name/);
+});
+
+// A FIFO opened without O_NONBLOCK waits for a writer on a thread of libuv's pool: forever,
+// and a few of them stall every file operation of the process (of the service: all VMs).
+
+/** A new FIFO. */
+function fifo(): string {
+  const path = fresh('fifo');
+  execFileSync('mkfifo', [path]);
+  return path;
+}
+
+/**
+ * Runs body; if it is still running after a second and a half, opens the FIFOs' writing ends
+ * once (waking opens blocked on them, so the test fails instead of hanging) and fails.
+ */
+async function promptly(fifos: string[], body: () => Promise<void>): Promise<void> {
+  let blocked = false;
+  const watchdog = setTimeout(() => {
+    blocked = true;
+    for (const f of fifos) {
+      try { closeSync(openSync(f, constants.O_WRONLY | constants.O_NONBLOCK)); } catch { /* nobody was waiting */ }
+    }
+  }, 1500);
+  let failure: unknown = null;
+  try {
+    await body();
+  } catch (e) {
+    failure = e;
+  } finally {
+    clearTimeout(watchdog);
+  }
+  assert.equal(blocked, false, `an open blocked on a FIFO until a writer came (and then: ${failure ?? 'no error'})`);
+  if (failure) throw failure;
+}
+
+test('a FIFO is not a disk image: refused at once, as the image or as a backing file at any depth', { timeout: 10_000 }, async () => {
+  const pipes = [fifo(), fifo(), fifo(), fifo(), fifo(), fifo()]; // more than libuv's 4 pool threads
+  const p = pipes[0]!;
+  const overlay = await qcow2({ size: 1 << 20, backing: p, backingFormat: 'raw' });
+  const probed = await qcow2({ size: 1 << 20, backing: p });
+  const deeper = await qcow2({ size: 1 << 20, backing: overlay, backingFormat: 'qcow2' });
+  await promptly(pipes, async () => {
+    const fifoError = (path: string) => new RegExp(`${path}: is a FIFO, not a disk image`);
+    await opensWith(p, 'unsupported', fifoError(p), true);
+    await opensWith(p, 'unsupported', fifoError(p));
+    await assert.rejects(openDisk(p, { readOnly: true, format: 'raw' }), { code: 'unsupported', message: fifoError(p) });
+    await assert.rejects(probeFormat(p), { code: 'unsupported', message: fifoError(p) });
+    for (const top of [overlay, probed]) {
+      await opensWith(top, 'unsupported', new RegExp(`${top}: cannot open its backing file: ${p}: is a FIFO`));
+      await opensWith(top, 'unsupported', /is a FIFO/, true);
+    }
+    await opensWith(deeper, 'unsupported', new RegExp(`${deeper}: cannot open its backing file: ${overlay}: cannot open its backing file: ${p}: is a FIFO`));
+    // Several at once, as a service starting VMs would: file I/O goes on meanwhile.
+    const all = pipes.map((f) => openDisk(f, { readOnly: true }));
+    assert.equal((await readFile(overlay)).length > 0, true);
+    for (const r of await Promise.allSettled(all)) assert.equal(r.status, 'rejected');
+  });
+});
+
+test('a character device or a directory is not a disk image', async () => {
+  await opensWith('/dev/zero', 'unsupported', /\/dev\/zero: is a character device, not a disk image/, true);
+  await opensWith('/dev/zero', 'unsupported', /\/dev\/zero: is a character device/);
+  await assert.rejects(probeFormat('/dev/zero'), { code: 'unsupported' });
+  const folder = join(dir, 'a-folder');
+  mkdirSync(folder);
+  await opensWith(folder, 'unsupported', /a-folder: is a directory, not a disk image/, true);
+  await opensWith(folder, 'unsupported', /a-folder: is a directory/);
+  const overlay = await qcow2({ size: 1 << 20, backing: '/dev/zero', backingFormat: 'raw' });
+  await opensWith(overlay, 'unsupported', /cannot open its backing file: \/dev\/zero: is a character device/);
 });
