@@ -7,9 +7,9 @@ import { TICKS_PER_MS } from '../cpu/types.js';
 import { createVmMemory, ramBytes } from '../cpu/memory.js';
 import { CFG_TOHOST, MTIMECMP } from '../cpu/layout.js';
 import { MmioBus, type Width } from './devices/mmio.js';
-import { Uart16550 } from './devices/uart16550.js';
-import { Syscon, type PowerEvent } from './devices/syscon.js';
-import { Clint } from './devices/clint.js';
+import { Uart16550 } from './devices/uart16550/device.js';
+import { Syscon, type PowerEvent } from './devices/syscon/device.js';
+import { Clint } from './devices/clint/device.js';
 import { parseElf, loadElf } from './loader/elf.js';
 import { VIRT_MAP } from './machine/virt.js';
 

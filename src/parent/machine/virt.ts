@@ -20,6 +20,7 @@ import { randomBytes } from 'node:crypto';
 import { FdtBuilder } from './fdt.js';
 import { MAX_VPS } from '../../hypervisor/control-block.js';
 import { TIMEBASE_HZ } from '../../cpu/types.js';
+import { FINISHER_PASS, FINISHER_RESET } from '../devices/syscon/device.js';
 
 export class MachineConfigError extends Error {}
 
@@ -49,7 +50,6 @@ export const RNG_SEED_BYTES = 32;
 /** Linux on RISC-V keeps COMMAND_LINE_SIZE = 1024 bytes including the NUL. */
 export const MAX_BOOTARGS_BYTES = 1023;
 
-const SYSCON_POWEROFF = 0x5555, SYSCON_REBOOT = 0x7777;
 /** mcause interrupt code of a supervisor external interrupt (privileged spec, Table 3.6). */
 const IRQ_S_EXT = 9;
 
@@ -201,11 +201,11 @@ export function buildVirtDtb(config: VirtConfig): Uint8Array {
 
   fdt.beginNode('poweroff');
   fdt.string('compatible', 'syscon-poweroff');
-  fdt.u32('regmap', test).u32('offset', 0).u32('value', SYSCON_POWEROFF);
+  fdt.u32('regmap', test).u32('offset', 0).u32('value', FINISHER_PASS);
   fdt.endNode();
   fdt.beginNode('reboot');
   fdt.string('compatible', 'syscon-reboot');
-  fdt.u32('regmap', test).u32('offset', 0).u32('value', SYSCON_REBOOT);
+  fdt.u32('regmap', test).u32('offset', 0).u32('value', FINISHER_RESET);
   fdt.endNode();
 
   fdt.beginNode('soc');

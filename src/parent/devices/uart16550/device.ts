@@ -6,7 +6,7 @@
 // FIFO only while the guest has the receive-data interrupt enabled, i.e. once a driver is
 // listening. Drivers clear the FIFO while they set the port up (Linux's 8250 startup
 // does); input that arrived before that would otherwise be lost.
-import { createShadow, type MmioDevice, type Width } from './mmio.js';
+import { createShadow, type MmioDevice, type Width } from '../mmio.js';
 
 const IER_RDI = 0x01, IER_THRI = 0x02, IER_RLSI = 0x04;
 const IIR_NONE = 0x01, IIR_THRI = 0x02, IIR_RDI = 0x04, IIR_FIFO = 0xc0;

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { GoldfishRtc, GoldfishRtcStateError, hostClockNs } from './goldfish-rtc.js';
+import { GoldfishRtc, hostClockNs } from './device.js';
+import { StateError } from '../state.js';
 
 const TIME_LOW = 0x00, TIME_HIGH = 0x04, ALARM_LOW = 0x08, ALARM_HIGH = 0x0c, IRQ_ENABLED = 0x10,
   CLEAR_ALARM = 0x14, ALARM_STATUS = 0x18, CLEAR_INTERRUPT = 0x1c;
@@ -130,6 +131,6 @@ test('save/restore carries offset, alarm and interrupt state; bad state is rejec
   const before = JSON.stringify(b.rtc.save());
   const bad: unknown[] = [null, 7, {}, { ...saved, version: 2 }, { ...saved, offsetNs: 12 }, { ...saved, alarmNs: '-1' },
     { ...saved, alarmNs: '1e9' }, { ...saved, alarmArmed: 'yes' }, { ...saved, timeHighLatch: 2 ** 32 }, { ...saved, alarmNs: (1n << 64n).toString() }];
-  for (const s of bad) assert.throws(() => b.rtc.restore(s), GoldfishRtcStateError, JSON.stringify(s));
+  for (const s of bad) assert.throws(() => b.rtc.restore(s), StateError, JSON.stringify(s));
   assert.equal(JSON.stringify(b.rtc.save()), before);
 });

@@ -19,7 +19,11 @@
 // decides when the worker sleeps. It calls poll() on each turn and bounds its wait for the
 // doorbell (Atomics.waitAsync) by msUntilAlarm(); register accesses also check the alarm,
 // so a guest that polls the device sees it fire without the worker's help.
-import type { MmioDevice, Width } from './mmio.js';
+import type { MmioDevice, Width } from '../mmio.js';
+import type { Stateful } from '../state.js';
+import { parseRtcState, saveRtc, type GoldfishRtcState } from './state.js';
+
+export type { GoldfishRtcState } from './state.js';
 
 const TIME_LOW = 0x00, TIME_HIGH = 0x04, ALARM_LOW = 0x08, ALARM_HIGH = 0x0c, IRQ_ENABLED = 0x10,
   CLEAR_ALARM = 0x14, ALARM_STATUS = 0x18, CLEAR_INTERRUPT = 0x1c;
@@ -33,20 +37,7 @@ export function hostClockNs(): bigint {
   return originNs + BigInt(Math.round(performance.now() * 1e6));
 }
 
-export interface GoldfishRtcState {
-  version: 1;
-  /** Guest time minus host time, ns (signed). */
-  offsetNs: string;
-  alarmNs: string;
-  alarmArmed: boolean;
-  irqEnabled: boolean;
-  irqPending: boolean;
-  timeHighLatch: number;
-}
-
-export class GoldfishRtcStateError extends Error {}
-
-export class GoldfishRtc implements MmioDevice {
+export class GoldfishRtc implements MmioDevice, Stateful<GoldfishRtcState> {
   readonly name = 'goldfish-rtc';
   readonly size = 0x1000;
   private offsetNs = 0n;
@@ -117,32 +108,13 @@ export class GoldfishRtc implements MmioDevice {
   }
 
   save(): GoldfishRtcState {
-    return {
-      version: 1, offsetNs: this.offsetNs.toString(), alarmNs: this.alarmNs.toString(), alarmArmed: this.alarmArmed,
-      irqEnabled: this.irqEnabled, irqPending: this.irqPending, timeHighLatch: this.timeHighLatch,
-    };
+    const { offsetNs, alarmNs, alarmArmed, irqEnabled, irqPending, timeHighLatch } = this;
+    return saveRtc({ offsetNs, alarmNs, alarmArmed, irqEnabled, irqPending, timeHighLatch });
   }
 
   /** Restores saved state; validates it as untrusted input and changes nothing if it is bad. */
   restore(state: unknown): void {
-    const s = state as Partial<Record<keyof GoldfishRtcState, unknown>> | null;
-    if (typeof s !== 'object' || s === null || s.version !== 1) throw new GoldfishRtcStateError('goldfish-rtc state: unknown version');
-    const int = (v: unknown, name: string, min: bigint, max: bigint): bigint => {
-      if (typeof v !== 'string' || !/^-?[0-9]{1,20}$/.test(v)) throw new GoldfishRtcStateError(`goldfish-rtc state: ${name} is not an integer string`);
-      const n = BigInt(v);
-      if (n < min || n > max) throw new GoldfishRtcStateError(`goldfish-rtc state: ${name} out of range`);
-      return n;
-    };
-    const bool = (v: unknown, name: string): boolean => {
-      if (typeof v !== 'boolean') throw new GoldfishRtcStateError(`goldfish-rtc state: ${name} is not a boolean`);
-      return v;
-    };
-    const offsetNs = int(s.offsetNs, 'offsetNs', -U64, U64);
-    const alarmNs = int(s.alarmNs, 'alarmNs', 0n, U64);
-    const alarmArmed = bool(s.alarmArmed, 'alarmArmed'), irqEnabled = bool(s.irqEnabled, 'irqEnabled'), irqPending = bool(s.irqPending, 'irqPending');
-    const latch = s.timeHighLatch;
-    if (typeof latch !== 'number' || !Number.isInteger(latch) || latch < 0 || latch > 0xffffffff) throw new GoldfishRtcStateError('goldfish-rtc state: timeHighLatch is not a u32');
-    Object.assign(this, { offsetNs, alarmNs, alarmArmed, irqEnabled, irqPending, timeHighLatch: latch });
+    Object.assign(this, parseRtcState(state));
     this.poll();
   }
 
