@@ -6,16 +6,7 @@ import { ClientError, ClientExit, vmPath, type ApiClient } from './client.js';
 import { attachConsole, type ConsoleFlags } from './console.js';
 import { formatDuration, formatFields, formatMiB, formatTable } from './table.js';
 import { parseDiskSpec, parseSize } from './units.js';
-
-// The API's types are the service's own (type-only: nothing of the service is loaded).
-export type { VmState } from '../mgmt/vm-record.js';
-import type { VmRecord, VmInput, VmPatch } from '../mgmt/vm-record.js';
-/** A VM as the API returns it (docs/api.md, "VM"). */
-export type ApiVm = VmRecord;
-/** The body of POST /api/vms. */
-export type VmCreateBody = VmInput;
-/** The body of PATCH /api/vms/{vm}. */
-export type VmPatchBody = VmPatch & { name?: string };
+import type { ApiVm, VmCreateBody, VmPatchBody } from './api-types.js';
 
 interface CreateFlags extends ClientFlags {
   vcpus?: string; memory?: string; kernel?: string; initrd?: string; append?: string; root?: string;
