@@ -8,9 +8,9 @@ import { Vm, type VmConfig, type VmStats } from '../parent/vm.js';
 import type { StopReason } from '../parent/vm-protocol.js';
 import type { EventRecord, NewEvent, Store } from './store.js';
 import {
-  DEFINITION_DEFAULTS, LIVE_STATES, VM_STATES, validateDefinition, vmConfig, isUuid,
-  type VmDefinition, type VmInput, type VmPatch, type VmRecord, type VmState,
+  DEFINITION_DEFAULTS, validateDefinition, vmConfig, isUuid, type VmDefinition, type VmInput, type VmPatch, type VmRecord,
 } from './vm-record.js';
+import { LIVE_STATES, VM_STATES, type VmState } from './lifecycle.js';
 import { ApiError, conflict, notFound } from './errors.js';
 
 /** How long start waits for the machine to be built, stop for the VM to be off, before answering. */

@@ -2,7 +2,7 @@
 // serializes responses with them, and openapi.ts publishes the same objects: the ones in
 // NAMED_SCHEMAS become components that routes refer to.
 import { MAX_DISKS } from '../parent/vsp/synthetic.js';
-import { VM_STATES } from './vm-record.js';
+import { VM_STATES } from './lifecycle.js';
 import { EVENT_TYPES } from './store.js';
 
 export const NAME_PATTERN = '^[a-z0-9][a-z0-9._-]{0,62}$';
