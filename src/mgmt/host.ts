@@ -1,6 +1,7 @@
 // The VM registry of one host: the definitions (in the store) and, for VMs that run, their
-// Vm objects. Every action checks the VM's state first and answers with a typed error and
-// no side effect when it is illegal (seL4's decode-then-invoke); only then does it act.
+// Vm objects. Every action first checks the VM's state against the lifecycle table
+// (lifecycle.ts) and answers with a typed error and no side effect when it is illegal
+// (seL4's decode-then-invoke); only then does it act.
 // Every state change is committed to the store, with its event, before anyone hears of it.
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
@@ -10,7 +11,7 @@ import type { EventRecord, NewEvent, Store } from './store.js';
 import {
   DEFINITION_DEFAULTS, validateDefinition, vmConfig, isUuid, type VmDefinition, type VmInput, type VmPatch, type VmRecord,
 } from './vm-record.js';
-import { LIVE_STATES, VM_STATES, type VmState } from './lifecycle.js';
+import { LIFECYCLE, LIVE_STATES, VM_STATES, type VmAction, type VmState } from './lifecycle.js';
 import { ApiError, conflict, notFound } from './errors.js';
 
 /** How long start waits for the machine to be built, stop for the VM to be off, before answering. */
@@ -93,7 +94,7 @@ export class Host extends EventEmitter<HostEvents> {
 
   update(ref: string, patch: VmPatch): VmRecord {
     const vm = this.get(ref);
-    this.requireState(vm, ['off', 'failed'], 'change');
+    this.requireState(vm, 'update');
     const definition: VmDefinition = { ...definitionOf(vm), ...patch, ...(patch.disks ? { disks: normalizeDisks(patch.disks) } : {}) };
     validateDefinition(definition);
     if (definition.name !== vm.name) this.checkNameFree(definition.name);
@@ -105,7 +106,7 @@ export class Host extends EventEmitter<HostEvents> {
 
   remove(ref: string): void {
     const vm = this.get(ref);
-    this.requireState(vm, ['off', 'failed'], 'delete');
+    this.requireState(vm, 'delete');
     for (const e of this.store.remove(vm.id, [{ vmId: vm.id, type: 'deleted', message: `VM ${vm.name} deleted` }])) this.emit('event', e);
     this.reboots.delete(vm.id);
     this.log(`${vm.name}: deleted`);
@@ -114,7 +115,7 @@ export class Host extends EventEmitter<HostEvents> {
 
   async start(ref: string): Promise<VmRecord> {
     const vm = this.get(ref);
-    this.requireState(vm, ['off', 'failed'], 'start');
+    this.requireState(vm, 'start');
     let config: VmConfig;
     try {
       config = vmConfig(vm);
@@ -133,7 +134,7 @@ export class Host extends EventEmitter<HostEvents> {
   /** Hard power-off; answers once the VM is off (killed if it takes over STOP_WAIT_MS: then failed). */
   async stop(ref: string): Promise<VmRecord> {
     const vm = this.get(ref);
-    this.requireState(vm, LIVE_STATES, 'stop');
+    this.requireState(vm, 'stop');
     const live = this.live.get(vm.id)!;
     live.after = 'off';
     live.stopRequested = true;
@@ -157,7 +158,7 @@ export class Host extends EventEmitter<HostEvents> {
   /** Hard stop, then start with the same definition; answers once it is starting again. */
   async restart(ref: string): Promise<VmRecord> {
     const vm = this.get(ref);
-    this.requireState(vm, ['running', 'paused'], 'restart');
+    this.requireState(vm, 'restart');
     const live = this.live.get(vm.id)!;
     live.after = 'start';
     live.stopRequested = true;
@@ -169,14 +170,14 @@ export class Host extends EventEmitter<HostEvents> {
 
   pause(ref: string): VmRecord {
     const vm = this.get(ref);
-    this.requireState(vm, ['running'], 'pause');
+    this.requireState(vm, 'pause');
     if (!this.live.get(vm.id)!.vm.pause()) throw conflict(`${vm.name} cannot be paused now`, vm.state);
     return this.transition(vm.id, 'paused', { message: 'pause requested' });
   }
 
   resume(ref: string): VmRecord {
     const vm = this.get(ref);
-    this.requireState(vm, ['paused'], 'resume');
+    this.requireState(vm, 'resume');
     if (!this.live.get(vm.id)!.vm.resume()) throw conflict(`${vm.name} cannot be resumed now`, vm.state);
     return this.transition(vm.id, 'running', { message: 'resume requested' });
   }
@@ -310,9 +311,12 @@ export class Host extends EventEmitter<HostEvents> {
     this.emit('changed', vm);
   }
 
-  private requireState(vm: VmRecord, allowed: readonly VmState[], action: string): void {
-    if (allowed.includes(vm.state)) return;
-    throw conflict(`cannot ${action} ${vm.name}: it is ${vm.state} (${action} needs ${allowed.join(' or ')})`, vm.state);
+  /** The 409 for an action that the lifecycle table does not allow in the VM's state. */
+  private requireState(vm: VmRecord, action: VmAction): void {
+    const { states } = LIFECYCLE[action];
+    if (states.includes(vm.state)) return;
+    const verb = action === 'update' ? 'change' : action;
+    throw conflict(`cannot ${verb} ${vm.name}: it is ${vm.state} (${verb} needs ${states.join(' or ')})`, vm.state);
   }
 
   private checkNameFree(name: string): void {

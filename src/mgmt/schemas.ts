@@ -2,7 +2,7 @@
 // serializes responses with them, and openapi.ts publishes the same objects: the ones in
 // NAMED_SCHEMAS become components that routes refer to.
 import { MAX_DISKS } from '../parent/vsp/synthetic.js';
-import { VM_STATES } from './lifecycle.js';
+import { VM_ACTIONS, VM_STATES } from './lifecycle.js';
 import { EVENT_TYPES } from './store.js';
 
 export const NAME_PATTERN = '^[a-z0-9][a-z0-9._-]{0,62}$';
@@ -106,6 +106,39 @@ export const HostSchema = {
   },
 } as const;
 
+/** GET /api/lifecycle: lifecycle.ts's table. */
+export const LifecycleSchema = {
+  type: 'object',
+  required: ['states', 'actions'],
+  properties: {
+    states: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['name', 'live', 'description'],
+        properties: {
+          name: VM_STATE,
+          live: { type: 'boolean', description: 'the VM has a partition (threads, memory, counters)' },
+          description: { type: 'string' },
+        },
+      },
+    },
+    actions: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['name', 'states', 'underWayIn', 'description'],
+        properties: {
+          name: { type: 'string', enum: VM_ACTIONS },
+          states: { type: 'array', items: VM_STATE, description: 'the states in which the action is legal (409 in any other)' },
+          underWayIn: { type: 'array', items: VM_STATE, description: 'legal states in which the action is already under way: asking again waits for it' },
+          description: { type: 'string' },
+        },
+      },
+    },
+  },
+} as const;
+
 const count = { type: 'integer', minimum: 0 } as const;
 
 export const VmMetricsSchema = {
@@ -164,7 +197,7 @@ export const EventsQuerySchema = {
 /** Schemas published as OpenAPI components (by identity). */
 export const NAMED_SCHEMAS: Record<string, object> = {
   Vm: VmSchema, VmCreate: VmCreateSchema, VmPatch: VmPatchSchema, Disk: DiskSchema, Error: ErrorSchema, Event: EventSchema,
-  Host: HostSchema, VmMetrics: VmMetricsSchema, HostMetrics: HostMetricsSchema,
+  Host: HostSchema, Lifecycle: LifecycleSchema, VmMetrics: VmMetricsSchema, HostMetrics: HostMetricsSchema,
 };
 
 /** Error responses of a route, by status. */
