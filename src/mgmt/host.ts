@@ -22,7 +22,6 @@ const KILL_WAIT_MS = 2_000;
 /** A guest that reboots this often within REBOOT_WINDOW_MS is stopped as failed. */
 const MAX_REBOOTS = 10;
 const REBOOT_WINDOW_MS = 60_000;
-const PANIC = 'Kernel panic - not syncing';
 
 /** A running VM: its partition's handle and what the registry must remember about this run. */
 interface Live {
@@ -31,9 +30,6 @@ interface Live {
   after: 'start' | 'off';
   /** True once stop was asked for: a guest reboot in the meantime does not start it again. */
   stopRequested: boolean;
-  /** The end of the console output, to see a kernel panic (the guest would hang forever). */
-  tail: string;
-  panicked: boolean;
 }
 
 export interface HostEvents {
@@ -226,33 +222,25 @@ export class Host extends EventEmitter<HostEvents> {
       this.transition(id, 'failed', { stateReason: message, startedAt: null, message, error: true });
       return;
     }
-    const live: Live = { vm, after: 'off', stopRequested: false, tail: '', panicked: false };
+    const live: Live = { vm, after: 'off', stopRequested: false };
     this.live.set(id, live);
     this.transition(id, 'starting', { startedAt: now(), message: why, ...(stateReason ? { stateReason } : {}) });
     vm.on('started', () => {
       if (this.live.get(id) === live && this.store.vm(id)?.state === 'starting') this.transition(id, 'running', { message: 'the machine is built' });
     });
-    vm.on('console', (data) => {
-      this.emit('console', id, data);
-      if (live.panicked) return;
-      live.tail = (live.tail + Buffer.from(data).toString('latin1')).slice(-256);
-      if (live.tail.includes(PANIC)) {
-        live.panicked = true;
-        setTimeout(() => vm.stop(), 1000).unref(); // let the panic message finish
-      }
-    });
+    vm.on('console', (data) => this.emit('console', id, data));
     vm.on('log', (m) => this.log(`${this.store.vm(id)?.name ?? id}: ${m}`));
     vm.on('stopped', (reason) => this.ended(id, live, reason));
   }
 
-  /** A run ended: start again (reboot, restart) or settle in off/failed. */
+  /** A run ended: start again (reboot, restart) or settle in off/failed. A panic is failed whatever was asked. */
   private ended(id: string, live: Live, reason: StopReason): void {
     if (this.live.get(id) !== live) return;
     this.live.delete(id);
     const vm = this.store.vm(id);
     if (!vm) return;
-    if (live.panicked) {
-      this.transition(id, 'failed', { stateReason: 'the guest kernel panicked', startedAt: null, message: 'the guest kernel panicked', error: true });
+    if (reason.kind === 'panic') {
+      this.transition(id, 'failed', { stateReason: reason.message, startedAt: null, message: reason.message, error: true });
       return;
     }
     const guestReboot = reason.kind === 'reboot' && !live.stopRequested;
@@ -273,7 +261,7 @@ export class Host extends EventEmitter<HostEvents> {
       this.launch(id, config, guestReboot ? 'the guest rebooted' : 'restart', guestReboot ? 'reboot' : 'stopped');
       return;
     }
-    if (reason.kind === 'error') {
+    if (reason.kind === 'error' || reason.kind === 'killed') {
       this.transition(id, 'failed', { stateReason: reason.message, startedAt: null, message: reason.message, error: true });
     } else {
       const kind = reason.kind === 'reboot' ? 'stopped' : reason.kind;
