@@ -17,7 +17,7 @@ test('kill: a running VM ends at once with the reason; its image can be opened a
     const t0 = performance.now();
     v.vm.kill('a test');
     const reason = await v.done;
-    assert.deepEqual(reason, { kind: 'error', message: 'killed: a test' });
+    assert.deepEqual(reason, { kind: 'killed', message: 'killed: a test' });
     assert.ok(performance.now() - t0 < 1000, 'no waiting for the guest');
     // The worker was terminated without closing the disk: its lock is stale and taken over.
     const again = await openDisk(disk, {});

@@ -7,7 +7,7 @@ import { PassThrough } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ApiClient, ClientExit } from './client.js';
 import { attachConsole, consoleUrl, ConsoleKeys } from './console.js';
-import type { ApiVm } from './vm.js';
+import type { ApiVm } from './api-types.js';
 import { rejection } from './test-support.js';
 
 const bytes = (s: string) => Uint8Array.from(Buffer.from(s, 'latin1'));

@@ -2,7 +2,7 @@
 // (GET /api/vms/{vm}/console: binary frames both ways, the last 64 KiB of output first).
 import { ClientError, ClientExit, startHint, vmPath, type ApiClient } from './client.js';
 import type { ClientFlags } from './api-command.js';
-import type { ApiVm } from './vm.js';
+import type { ApiVm } from './api-types.js';
 
 export interface ConsoleFlags extends ClientFlags { linger: string }
 

@@ -88,7 +88,7 @@ failed, 2 bad usage or unreadable images.`)
     .option('--data-dir <dir>', 'data directory (default: $TSHV_DATA_DIR, else $XDG_DATA_HOME/tshv)')
     .addHelpText('after', '\nThe API is described in docs/api.md and at /api/openapi.json. SIGINT/SIGTERM stop the VMs and the service.')
     // Loaded here, not at start-up: fastify and SQLite cost the client commands ~0.7 s.
-    .action(async (flags) => (await import('../mgmt/serve-command.js')).serveCommand(flags));
+    .action(async (flags) => (await import('./serve.js')).serveCommand(flags));
 
   program.parse(argv);
 }

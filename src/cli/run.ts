@@ -51,7 +51,6 @@ function usage<T>(parse: () => T): T {
   }
 }
 
-const PANIC = 'Kernel panic - not syncing';
 const CTRL_A = 0x01;
 
 /** Runs the VM until it stops; resolves to the process exit code. */
@@ -59,8 +58,6 @@ export function runVm(config: VmConfig, io = { stdin: process.stdin, stdout: pro
   const interactive = io.stdin.isTTY === true;
   return new Promise((resolve) => {
     let vm: Vm;
-    let tail = '';
-    let panicked = false;
     let quitting = false;
     let escape = false;
 
@@ -86,23 +83,14 @@ export function runVm(config: VmConfig, io = { stdin: process.stdin, stdout: pro
 
     const start = () => {
       vm = new Vm(config);
-      vm.on('console', (data) => {
-        io.stdout.write(data);
-        if (!panicked) {
-          tail = (tail + Buffer.from(data).toString('latin1')).slice(-256);
-          if (tail.includes(PANIC)) {
-            panicked = true;
-            setTimeout(() => vm.stop(), 1000); // let the panic message finish
-          }
-        }
-      });
+      vm.on('console', (data) => io.stdout.write(data));
       vm.on('log', (m) => io.stderr.write(`tshv: ${m}\n`));
       vm.on('stopped', (reason: StopReason) => {
         if (reason.kind === 'reboot' && !quitting) { io.stderr.write('\r\ntshv: the guest rebooted\r\n'); start(); return; }
         restoreTerminal();
         io.stdin.off('data', onInput);
-        if (panicked) { io.stderr.write('\ntshv: the guest kernel panicked\n'); resolve(1); return; }
-        if (reason.kind === 'error') { io.stderr.write(`\ntshv: ${reason.message}\n`); resolve(1); return; }
+        // A panic, a failure of the hypervisor or a back-end: exit 1 with what the VM says.
+        if (reason.kind === 'panic' || reason.kind === 'error' || reason.kind === 'killed') { io.stderr.write(`\ntshv: ${reason.message}\n`); resolve(1); return; }
         resolve(0);
       });
     };

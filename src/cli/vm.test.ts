@@ -2,7 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ClientError, ClientExit } from './client.js';
-import { createBody, stateText, vmFields, vmTable, withFlag, type ApiVm } from './vm.js';
+import { createBody, stateText, vmFields, vmTable, withFlag } from './vm.js';
+import type { ApiVm } from './api-types.js';
 
 function usage(fn: () => unknown): string {
   try {

@@ -6,19 +6,15 @@ import { ClientError, ClientExit, vmPath, type ApiClient } from './client.js';
 import { attachConsole, type ConsoleFlags } from './console.js';
 import { formatDuration, formatFields, formatMiB, formatTable } from './table.js';
 import { parseDiskSpec, parseSize } from './units.js';
+import type { ApiVm, VmCreateBody, VmPatchBody } from './api-types.js';
+// The service's lifecycle table: a leaf of plain data, the one module of the service the CLI loads.
+import { LIFECYCLE, POWER_ACTIONS, isLegal, legalStates, type PowerAction, type VmAction } from '../mgmt/lifecycle.js';
 
-// The API's types are the service's own (type-only: nothing of the service is loaded).
-export type { VmState } from '../mgmt/vm-record.js';
-import type { VmRecord, VmInput, VmPatch } from '../mgmt/vm-record.js';
 import { MACHINE_LIMITS } from '../parent/machine/limits.js';
 
 const VCPUS = `${MACHINE_LIMITS.cpus.min}..${MACHINE_LIMITS.cpus.max}`;
-/** A VM as the API returns it (docs/api.md, "VM"). */
-export type ApiVm = VmRecord;
-/** The body of POST /api/vms. */
-export type VmCreateBody = VmInput;
-/** The body of PATCH /api/vms/{vm}. */
-export type VmPatchBody = VmPatch & { name?: string };
+/** An action's help line: what it does (the lifecycle table's words), then where it is legal. */
+const explain = (action: VmAction, what = LIFECYCLE[action].description) => `${what}; the VM must be ${legalStates(action)}`;
 
 interface CreateFlags extends ClientFlags {
   vcpus?: string; memory?: string; kernel?: string; initrd?: string; append?: string; root?: string;
@@ -60,7 +56,7 @@ Examples:
     process.stdout.write(`created ${created.name} (id ${created.id}); start it with: tshv vm start ${created.name}\n`);
   });
 
-  apiAction<UpdateFlags>(apiCommand(vm, 'update', 'change a VM that is off: only the options given change', `
+  apiAction<UpdateFlags>(apiCommand(vm, 'update', explain('update', `${LIFECYCLE.update.description} (only the options given change)`), `
   tshv vm update web-1 --memory 1G --vcpus 2
   tshv vm update web-1 --name web-2 --no-auto-start
   tshv vm update db --disk data.qcow2 --disk seed.img,readonly    # replaces the disk list
@@ -104,15 +100,15 @@ Examples:
     process.stdout.write(vmFields(v));
   });
 
-  const actions: [string, string, string][] = [
-    ['start', 'power on a VM that is off or failed', 'tshv vm start web-1'],
-    ['stop', 'hard power-off (like pulling the plug; use poweroff in the guest for a clean one)', 'tshv vm stop web-1'],
-    ['restart', 'hard power-off, then start again', 'tshv vm restart web-1'],
-    ['pause', 'stop running the VM\'s virtual processors, keeping its memory', 'tshv vm pause web-1 && tshv vm resume web-1'],
-    ['resume', 'run a paused VM again', 'tshv vm resume web-1'],
-  ];
-  for (const [action, description, example] of actions) {
-    apiAction(apiCommand(vm, action, description, `  ${example}\n  tshv vm ${action} web-1 --json | jq -r .state`)
+  const examples: Record<PowerAction, string> = {
+    start: 'tshv vm start web-1',
+    stop: 'tshv vm stop web-1',
+    restart: 'tshv vm restart web-1',
+    pause: 'tshv vm pause web-1 && tshv vm resume web-1',
+    resume: 'tshv vm resume web-1',
+  };
+  for (const action of POWER_ACTIONS) {
+    apiAction(apiCommand(vm, action, explain(action), `  ${examples[action]}\n  tshv vm ${action} web-1 --json | jq -r .state`)
       .argument('<vm>', 'name or id'), async (ctx) => {
       const v = await ctx.api.post<ApiVm>(vmPath(ctx.args[0], action));
       if (ctx.flags.json) printJson(v);
@@ -121,7 +117,7 @@ Examples:
     });
   }
 
-  apiAction<ClientFlags & { force?: boolean }>(apiCommand(vm, 'delete', 'delete a VM that is off (its disk images are kept)', `
+  apiAction<ClientFlags & { force?: boolean }>(apiCommand(vm, 'delete', explain('delete'), `
   tshv vm delete web-1
   tshv vm rm web-1 --force      # stop it first if it is running`)
     .alias('rm')
@@ -134,7 +130,7 @@ Examples:
     if (!ctx.flags.json) process.stdout.write(`deleted ${v!.name}\n`);
   });
 
-  apiAction<ConsoleFlags>(apiCommand(vm, 'console', 'attach this terminal to a running VM\'s console', `
+  apiAction<ConsoleFlags>(apiCommand(vm, 'console', explain('console', 'attach this terminal to the VM\'s console'), `
   tshv vm console web-1                      # interactive; Ctrl-] detaches
   echo 'uname -a' | tshv vm console web-1    # pipe mode: stdin in, console out`, `
 On a terminal the console is in raw mode: Ctrl-] or Ctrl-A X detaches (the VM keeps
@@ -145,7 +141,7 @@ stops, or when the VM stops. --json changes nothing here (the console is not JSO
     .argument('<vm>', 'name or id')
     .addOption(new Option('--linger <seconds>', 'pipe mode: after stdin ends, detach once the console has been quiet this long').default('2', '2 seconds')), async (ctx: ActionContext<ConsoleFlags>) => {
     const v = await ctx.api.get<ApiVm>(vmPath(ctx.args[0]));
-    if (v.state !== 'running' && v.state !== 'paused' && v.state !== 'starting') {
+    if (!isLegal('console', v.state)) {
       throw new ClientError(`${v.name} is ${stateText(v)}; start it with: tshv vm start ${v.name}`, ClientExit.failed);
     }
     await attachConsole(ctx.api, v, ctx.flags);

@@ -14,13 +14,32 @@ import { registerMetrics } from './metrics.js';
 import { registerStatic } from './static.js';
 import { OpenApiCollector } from './openapi.js';
 import type { VmInput, VmPatch } from './vm-record.js';
+import { LIFECYCLE, POWER_ACTIONS, legalStates, lifecycleTable, type PowerAction, type VmAction } from './lifecycle.js';
 import {
-  HostSchema, NAMED_SCHEMAS, PATTERN_MESSAGES, VmCreateSchema, VmParamsSchema, VmPatchSchema, VmSchema, errors,
+  HostSchema, LifecycleSchema, NAMED_SCHEMAS, PATTERN_MESSAGES, VmCreateSchema, VmParamsSchema, VmPatchSchema, VmSchema, errors,
 } from './schemas.js';
 
 export interface AppOptions { host: Host; store: Store; token: string; version: string; log?: (line: string) => void }
 
 type VmParams = { Params: { vm: string } };
+
+/** The OpenAPI words of a VM action: its summary from the lifecycle table, and where it is legal. */
+function actionDoc(action: VmAction, more = ''): { summary: string; description: string } {
+  const { description } = LIFECYCLE[action];
+  return {
+    summary: description[0].toUpperCase() + description.slice(1) + more,
+    description: `Legal when the VM is ${legalStates(action)}; 409 otherwise (GET /api/lifecycle).`,
+  };
+}
+
+/** What the HTTP answer of each power action waits for, and its error statuses. */
+const POWER_ROUTES: Record<PowerAction, { answers: string; codes: readonly (400 | 409 | 500)[] }> = {
+  start: { answers: 'once the machine is built (state running) or has failed (500)', codes: [400, 409, 500] },
+  stop: { answers: 'once the VM is off', codes: [409] },
+  restart: { answers: 'once it is starting again', codes: [409] },
+  pause: { answers: 'at once', codes: [409] },
+  resume: { answers: 'at once', codes: [409] },
+};
 
 export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
@@ -75,6 +94,13 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     };
   });
 
+  app.get('/api/lifecycle', {
+    schema: {
+      operationId: 'getLifecycle', summary: 'The VM lifecycle: the states, and the states in which each action is legal', tags: ['host'],
+      response: { 200: LifecycleSchema, ...errors(401) },
+    },
+  }, async () => lifecycleTable());
+
   app.get('/api/vms', {
     schema: { operationId: 'listVms', summary: 'Every VM on this host', tags: ['vms'], response: { 200: { type: 'array', items: VmSchema }, ...errors(401) } },
   }, async () => host.list());
@@ -92,14 +118,14 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
 
   app.patch<VmParams & { Body: VmPatch }>('/api/vms/:vm', {
     schema: {
-      operationId: 'updateVm', summary: 'Change a VM that is off or failed (any subset of the create fields; null resets a path to its default)',
+      operationId: 'updateVm', ...actionDoc('update', ': any subset of the create fields (null resets a path to its default)'),
       tags: ['vms'], params: VmParamsSchema, body: VmPatchSchema, response: vmResponse(400, 409),
     },
   }, async (req) => host.update(req.params.vm, req.body));
 
   app.delete<VmParams>('/api/vms/:vm', {
     schema: {
-      operationId: 'deleteVm', summary: 'Delete a VM that is off or failed (its image files stay)', tags: ['vms'], params: VmParamsSchema,
+      operationId: 'deleteVm', ...actionDoc('delete'), tags: ['vms'], params: VmParamsSchema,
       response: { 204: { description: 'deleted', type: 'null' }, ...errors(401, 404, 409) },
     },
   }, async (req, reply) => {
@@ -107,17 +133,11 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     return reply.code(204).send();
   });
 
-  const actions = [
-    { name: 'start', summary: 'Start a VM that is off or failed; answers once the machine is built (state running) or has failed (500)', codes: [400, 409, 500] as const },
-    { name: 'stop', summary: 'Hard power-off; answers once the VM is off', codes: [409] as const },
-    { name: 'restart', summary: 'Hard power-off, then start again; answers once it is starting', codes: [409] as const },
-    { name: 'pause', summary: 'Suspend the virtual processors of a running VM', codes: [409] as const },
-    { name: 'resume', summary: 'Resume a paused VM', codes: [409] as const },
-  ] as const;
-  for (const a of actions) {
-    app.post<VmParams>(`/api/vms/:vm/${a.name}`, {
-      schema: { operationId: `${a.name}Vm`, summary: a.summary, tags: ['vms'], params: VmParamsSchema, response: vmResponse(...a.codes) },
-    }, async (req) => host[a.name](req.params.vm));
+  for (const action of POWER_ACTIONS) {
+    const { answers, codes } = POWER_ROUTES[action];
+    app.post<VmParams>(`/api/vms/:vm/${action}`, {
+      schema: { operationId: `${action}Vm`, ...actionDoc(action, `; answers ${answers}`), tags: ['vms'], params: VmParamsSchema, response: vmResponse(...codes) },
+    }, async (req) => host[action](req.params.vm));
   }
 
   registerConsole(app, host);

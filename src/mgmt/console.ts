@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type { WebSocket } from 'ws';
 import type { Host } from './host.js';
 import { VmParamsSchema } from './schemas.js';
+import { isLegal, legalStates } from './lifecycle.js';
 
 export const SCROLLBACK_BYTES = 64 * 1024;
 /** A client this far behind (bytes queued in its socket) is cut off rather than buffered without end. */
@@ -69,7 +70,7 @@ export function registerConsole(app: FastifyInstance, host: Host): void {
       operationId: 'openVmConsole',
       summary: 'The VM console over a WebSocket: binary frames both ways (input to the guest, output from it)',
       description: 'On connect: the last 64 KiB of output of the current run, then live output. Closes with 4404 (no such VM), ' +
-        '4409 (VM not starting, running or paused), 1000 when the VM stops. ?token= may replace the Authorization header.',
+        `4409 (VM not ${legalStates('console')}), 1000 when the VM stops. ?token= may replace the Authorization header.`,
       tags: ['console'],
       params: VmParamsSchema,
     },
@@ -78,7 +79,7 @@ export function registerConsole(app: FastifyInstance, host: Host): void {
     try {
       const vm = host.get(req.params.vm);
       id = vm.id;
-      if (!['starting', 'running', 'paused'].includes(vm.state)) { ws.close(CLOSE_NOT_RUNNING, `the VM is ${vm.state}`); return; }
+      if (!isLegal('console', vm.state)) { ws.close(CLOSE_NOT_RUNNING, `the VM is ${vm.state}`); return; }
     } catch {
       ws.close(CLOSE_UNKNOWN_VM, 'no such VM');
       return;

@@ -1,6 +1,6 @@
 // The errors of the management service: each carries its HTTP status and the body fields
 // of docs/api.md ("field" for bad input, "state" for an action illegal in a VM's state).
-import type { VmState } from './vm-record.js';
+import type { VmState } from './lifecycle.js';
 
 export class ApiError extends Error {
   constructor(readonly status: 400 | 401 | 404 | 409 | 500, message: string, readonly extra: { field?: string; state?: VmState } = {}) {

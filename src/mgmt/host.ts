@@ -1,6 +1,7 @@
 // The VM registry of one host: the definitions (in the store) and, for VMs that run, their
-// Vm objects. Every action checks the VM's state first and answers with a typed error and
-// no side effect when it is illegal (seL4's decode-then-invoke); only then does it act.
+// Vm objects. Every action first checks the VM's state against the lifecycle table
+// (lifecycle.ts) and answers with a typed error and no side effect when it is illegal
+// (seL4's decode-then-invoke); only then does it act.
 // Every state change is committed to the store, with its event, before anyone hears of it.
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
@@ -8,9 +9,9 @@ import { Vm, type VmConfig, type VmStats } from '../parent/vm.js';
 import type { StopReason } from '../parent/vm-protocol.js';
 import type { EventRecord, NewEvent, Store } from './store.js';
 import {
-  DEFINITION_DEFAULTS, LIVE_STATES, VM_STATES, validateDefinition, vmConfig, isUuid,
-  type VmDefinition, type VmInput, type VmPatch, type VmRecord, type VmState,
+  DEFINITION_DEFAULTS, validateDefinition, vmConfig, isUuid, type VmDefinition, type VmInput, type VmPatch, type VmRecord,
 } from './vm-record.js';
+import { LIFECYCLE, LIVE_STATES, VM_STATES, type VmAction, type VmState } from './lifecycle.js';
 import { ApiError, conflict, notFound } from './errors.js';
 
 /** How long start waits for the machine to be built, stop for the VM to be off, before answering. */
@@ -21,7 +22,6 @@ const KILL_WAIT_MS = 2_000;
 /** A guest that reboots this often within REBOOT_WINDOW_MS is stopped as failed. */
 const MAX_REBOOTS = 10;
 const REBOOT_WINDOW_MS = 60_000;
-const PANIC = 'Kernel panic - not syncing';
 
 /** A running VM: its partition's handle and what the registry must remember about this run. */
 interface Live {
@@ -30,9 +30,6 @@ interface Live {
   after: 'start' | 'off';
   /** True once stop was asked for: a guest reboot in the meantime does not start it again. */
   stopRequested: boolean;
-  /** The end of the console output, to see a kernel panic (the guest would hang forever). */
-  tail: string;
-  panicked: boolean;
 }
 
 export interface HostEvents {
@@ -93,7 +90,7 @@ export class Host extends EventEmitter<HostEvents> {
 
   update(ref: string, patch: VmPatch): VmRecord {
     const vm = this.get(ref);
-    this.requireState(vm, ['off', 'failed'], 'change');
+    this.requireState(vm, 'update');
     const definition: VmDefinition = { ...definitionOf(vm), ...patch, ...(patch.disks ? { disks: normalizeDisks(patch.disks) } : {}) };
     validateDefinition(definition);
     if (definition.name !== vm.name) this.checkNameFree(definition.name);
@@ -105,7 +102,7 @@ export class Host extends EventEmitter<HostEvents> {
 
   remove(ref: string): void {
     const vm = this.get(ref);
-    this.requireState(vm, ['off', 'failed'], 'delete');
+    this.requireState(vm, 'delete');
     for (const e of this.store.remove(vm.id, [{ vmId: vm.id, type: 'deleted', message: `VM ${vm.name} deleted` }])) this.emit('event', e);
     this.reboots.delete(vm.id);
     this.log(`${vm.name}: deleted`);
@@ -114,7 +111,7 @@ export class Host extends EventEmitter<HostEvents> {
 
   async start(ref: string): Promise<VmRecord> {
     const vm = this.get(ref);
-    this.requireState(vm, ['off', 'failed'], 'start');
+    this.requireState(vm, 'start');
     let config: VmConfig;
     try {
       config = vmConfig(vm);
@@ -133,7 +130,7 @@ export class Host extends EventEmitter<HostEvents> {
   /** Hard power-off; answers once the VM is off (killed if it takes over STOP_WAIT_MS: then failed). */
   async stop(ref: string): Promise<VmRecord> {
     const vm = this.get(ref);
-    this.requireState(vm, LIVE_STATES, 'stop');
+    this.requireState(vm, 'stop');
     const live = this.live.get(vm.id)!;
     live.after = 'off';
     live.stopRequested = true;
@@ -157,7 +154,7 @@ export class Host extends EventEmitter<HostEvents> {
   /** Hard stop, then start with the same definition; answers once it is starting again. */
   async restart(ref: string): Promise<VmRecord> {
     const vm = this.get(ref);
-    this.requireState(vm, ['running', 'paused'], 'restart');
+    this.requireState(vm, 'restart');
     const live = this.live.get(vm.id)!;
     live.after = 'start';
     live.stopRequested = true;
@@ -169,14 +166,14 @@ export class Host extends EventEmitter<HostEvents> {
 
   pause(ref: string): VmRecord {
     const vm = this.get(ref);
-    this.requireState(vm, ['running'], 'pause');
+    this.requireState(vm, 'pause');
     if (!this.live.get(vm.id)!.vm.pause()) throw conflict(`${vm.name} cannot be paused now`, vm.state);
     return this.transition(vm.id, 'paused', { message: 'pause requested' });
   }
 
   resume(ref: string): VmRecord {
     const vm = this.get(ref);
-    this.requireState(vm, ['paused'], 'resume');
+    this.requireState(vm, 'resume');
     if (!this.live.get(vm.id)!.vm.resume()) throw conflict(`${vm.name} cannot be resumed now`, vm.state);
     return this.transition(vm.id, 'running', { message: 'resume requested' });
   }
@@ -225,33 +222,25 @@ export class Host extends EventEmitter<HostEvents> {
       this.transition(id, 'failed', { stateReason: message, startedAt: null, message, error: true });
       return;
     }
-    const live: Live = { vm, after: 'off', stopRequested: false, tail: '', panicked: false };
+    const live: Live = { vm, after: 'off', stopRequested: false };
     this.live.set(id, live);
     this.transition(id, 'starting', { startedAt: now(), message: why, ...(stateReason ? { stateReason } : {}) });
     vm.on('started', () => {
       if (this.live.get(id) === live && this.store.vm(id)?.state === 'starting') this.transition(id, 'running', { message: 'the machine is built' });
     });
-    vm.on('console', (data) => {
-      this.emit('console', id, data);
-      if (live.panicked) return;
-      live.tail = (live.tail + Buffer.from(data).toString('latin1')).slice(-256);
-      if (live.tail.includes(PANIC)) {
-        live.panicked = true;
-        setTimeout(() => vm.stop(), 1000).unref(); // let the panic message finish
-      }
-    });
+    vm.on('console', (data) => this.emit('console', id, data));
     vm.on('log', (m) => this.log(`${this.store.vm(id)?.name ?? id}: ${m}`));
     vm.on('stopped', (reason) => this.ended(id, live, reason));
   }
 
-  /** A run ended: start again (reboot, restart) or settle in off/failed. */
+  /** A run ended: start again (reboot, restart) or settle in off/failed. A panic is failed whatever was asked. */
   private ended(id: string, live: Live, reason: StopReason): void {
     if (this.live.get(id) !== live) return;
     this.live.delete(id);
     const vm = this.store.vm(id);
     if (!vm) return;
-    if (live.panicked) {
-      this.transition(id, 'failed', { stateReason: 'the guest kernel panicked', startedAt: null, message: 'the guest kernel panicked', error: true });
+    if (reason.kind === 'panic') {
+      this.transition(id, 'failed', { stateReason: reason.message, startedAt: null, message: reason.message, error: true });
       return;
     }
     const guestReboot = reason.kind === 'reboot' && !live.stopRequested;
@@ -272,7 +261,7 @@ export class Host extends EventEmitter<HostEvents> {
       this.launch(id, config, guestReboot ? 'the guest rebooted' : 'restart', guestReboot ? 'reboot' : 'stopped');
       return;
     }
-    if (reason.kind === 'error') {
+    if (reason.kind === 'error' || reason.kind === 'killed') {
       this.transition(id, 'failed', { stateReason: reason.message, startedAt: null, message: reason.message, error: true });
     } else {
       const kind = reason.kind === 'reboot' ? 'stopped' : reason.kind;
@@ -310,9 +299,12 @@ export class Host extends EventEmitter<HostEvents> {
     this.emit('changed', vm);
   }
 
-  private requireState(vm: VmRecord, allowed: readonly VmState[], action: string): void {
-    if (allowed.includes(vm.state)) return;
-    throw conflict(`cannot ${action} ${vm.name}: it is ${vm.state} (${action} needs ${allowed.join(' or ')})`, vm.state);
+  /** The 409 for an action that the lifecycle table does not allow in the VM's state. */
+  private requireState(vm: VmRecord, action: VmAction): void {
+    const { states } = LIFECYCLE[action];
+    if (states.includes(vm.state)) return;
+    const verb = action === 'update' ? 'change' : action;
+    throw conflict(`cannot ${verb} ${vm.name}: it is ${vm.state} (${verb} needs ${states.join(' or ')})`, vm.state);
   }
 
   private checkNameFree(name: string): void {

@@ -2,9 +2,7 @@
 // serializes responses with them, and openapi.ts publishes the same objects: the ones in
 // NAMED_SCHEMAS become components that routes refer to.
 import { MACHINE_LIMITS, MEMORY_MIB } from '../parent/machine/limits.js';
-
-const MAX_DISKS = MACHINE_LIMITS.disks;
-import { VM_STATES } from './vm-record.js';
+import { VM_ACTIONS, VM_STATES } from './lifecycle.js';
 import { EVENT_TYPES } from './store.js';
 
 export const NAME_PATTERN = '^[a-z0-9][a-z0-9._-]{0,62}$';
@@ -41,7 +39,7 @@ const definition = {
   initrd: absolutePath('initramfs; null = the default initramfs (none with a root disk or an own kernel)', true),
   append: { type: ['string', 'null'], maxLength: 1024, description: 'kernel command line; null = derived from console and root' },
   root: absolutePath('root disk image: becomes /dev/vda, booted without an initramfs', true),
-  disks: { type: 'array', maxItems: MAX_DISKS, items: DiskSchema, description: `more disks, /dev/vdb... after root (at most ${MAX_DISKS} with root)` },
+  disks: { type: 'array', maxItems: MACHINE_LIMITS.disks, items: DiskSchema, description: `more disks, /dev/vdb... after root (at most ${MACHINE_LIMITS.disks} with root)` },
   console: { type: 'string', enum: ['serial', 'virtio'], description: 'serial (ttyS0) or virtio (hvc0)' },
   autoStart: { type: 'boolean', description: 'start the VM when the service starts' },
 } as const;
@@ -108,6 +106,39 @@ export const HostSchema = {
   },
 } as const;
 
+/** GET /api/lifecycle: lifecycle.ts's table. */
+export const LifecycleSchema = {
+  type: 'object',
+  required: ['states', 'actions'],
+  properties: {
+    states: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['name', 'live', 'description'],
+        properties: {
+          name: VM_STATE,
+          live: { type: 'boolean', description: 'the VM has a partition (threads, memory, counters)' },
+          description: { type: 'string' },
+        },
+      },
+    },
+    actions: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['name', 'states', 'underWayIn', 'description'],
+        properties: {
+          name: { type: 'string', enum: VM_ACTIONS },
+          states: { type: 'array', items: VM_STATE, description: 'the states in which the action is legal (409 in any other)' },
+          underWayIn: { type: 'array', items: VM_STATE, description: 'legal states in which the action is already under way: asking again waits for it' },
+          description: { type: 'string' },
+        },
+      },
+    },
+  },
+} as const;
+
 const count = { type: 'integer', minimum: 0 } as const;
 
 export const VmMetricsSchema = {
@@ -166,7 +197,7 @@ export const EventsQuerySchema = {
 /** Schemas published as OpenAPI components (by identity). */
 export const NAMED_SCHEMAS: Record<string, object> = {
   Vm: VmSchema, VmCreate: VmCreateSchema, VmPatch: VmPatchSchema, Disk: DiskSchema, Error: ErrorSchema, Event: EventSchema,
-  Host: HostSchema, VmMetrics: VmMetricsSchema, HostMetrics: HostMetricsSchema,
+  Host: HostSchema, Lifecycle: LifecycleSchema, VmMetrics: VmMetricsSchema, HostMetrics: HostMetricsSchema,
 };
 
 /** Error responses of a route, by status. */

@@ -3,7 +3,8 @@
 // that caused it is answered; WAL with synchronous=FULL makes a commit survive a SIGKILL
 // of the service (and a power cut), so an acknowledged change is never lost.
 import Database from 'better-sqlite3';
-import type { VmRecord, VmState } from './vm-record.js';
+import type { VmRecord } from './vm-record.js';
+import type { VmState } from './lifecycle.js';
 
 export type EventType = 'created' | 'updated' | 'deleted' | 'state' | 'console-closed' | 'host-restart' | 'error';
 export const EVENT_TYPES: readonly EventType[] = ['created', 'updated', 'deleted', 'state', 'console-closed', 'host-restart', 'error'];

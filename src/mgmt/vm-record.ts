@@ -7,19 +7,7 @@ import type { VmConfig } from '../parent/vm.js';
 import type { ConsoleKind, DiskSpec } from '../parent/vm-protocol.js';
 import { MAX_DISKS } from '../parent/vsp/synthetic.js';
 import { badInput } from './errors.js';
-
-/**
- * off ──start──> starting ──(machine built)──> running <──pause/resume──> paused
- *  ^                │                             │                         │
- *  │                └────────────stop─────────────┴───────────stop──────────┘
- *  │                                   v
- *  └──(poweroff, host stop)──────── stopping        failed <──(error)── any live state
- * A guest reboot (or the restart action) goes from a live state back to starting.
- */
-export type VmState = 'off' | 'starting' | 'running' | 'paused' | 'stopping' | 'failed';
-export const VM_STATES: readonly VmState[] = ['off', 'starting', 'running', 'paused', 'stopping', 'failed'];
-/** States in which the VM has a partition (a Vm object in the registry). */
-export const LIVE_STATES: readonly VmState[] = ['starting', 'running', 'paused', 'stopping'];
+import type { VmState } from './lifecycle.js';
 
 /** What a user defines; every field may be changed while the VM is off. */
 export interface VmDefinition {

@@ -44,6 +44,8 @@ export type StopReason =
   | { kind: 'poweroff' }      // the guest powered off
   | { kind: 'reboot' }        // the guest asked for a reset
   | { kind: 'stopped' }       // the host stopped it (hard power-off)
+  | { kind: 'panic'; message: string }   // the guest kernel panicked (src/parent/panic-watch.ts)
+  | { kind: 'killed'; message: string }  // Vm.kill(): its threads were ended ("killed: why")
   | { kind: 'error'; message: string };
 
 /** A disk's I/O counters (virtio-blk requests completed). */

@@ -1,5 +1,5 @@
 // The main thread's handle on one VM: starts its VM worker, carries console bytes both
-// ways and reports how the VM stopped.
+// ways and reports how the VM stopped (a kernel panic seen on the console included).
 import { EventEmitter } from 'node:events';
 import { Worker, MessageChannel } from 'node:worker_threads';
 import { ControlBlock, PartitionState } from '../hypervisor/control-block.js';
@@ -12,6 +12,7 @@ import type { VpThreadData } from './vp-thread.js';
 import { VIRT_MAP } from './machine/virt.js';
 import type { VmWorkerData, VmEvent, StopReason, DiskSpec, ConsoleKind, VmCommand, DiskStats } from './vm-protocol.js';
 import { createChannelTable } from '../vmbus/channel.js';
+import { PANIC_STOP, PanicWatch } from './panic-watch.js';
 
 export interface VmConfig {
   kernel: Uint8Array;
@@ -50,6 +51,7 @@ export class Vm extends EventEmitter<VmEvents> {
   private stoppedWith: StopReason | undefined;
   private readonly memory: WebAssembly.Memory;
   private diskStats: DiskStats[] = [];
+  private readonly panicWatch = new PanicWatch(() => this.stop());
 
   constructor(private readonly config: VmConfig) {
     super();
@@ -100,7 +102,7 @@ export class Vm extends EventEmitter<VmEvents> {
    * its threads now. Disks are not flushed; their locks are taken over as stale.
    */
   kill(why: string): void {
-    this.finish({ kind: 'error', message: `killed: ${why}` });
+    this.finish({ kind: 'killed', message: `killed: ${why}` });
   }
 
   /** Fault injection: the back-end of `device` (e.g. "vda") fails on its next request. */
@@ -143,7 +145,7 @@ export class Vm extends EventEmitter<VmEvents> {
 
   private onEvent(e: VmEvent): void {
     switch (e.type) {
-      case 'console': this.emit('console', e.data); break;
+      case 'console': this.emit('console', e.data); this.panicWatch.feed(e.data); break;
       case 'log': this.emit('log', e.message); break;
       case 'started': this.emit('started'); break;
       case 'io': this.diskStats = e.disks; break;
@@ -153,9 +155,12 @@ export class Vm extends EventEmitter<VmEvents> {
 
   private finish(reason: StopReason): void {
     if (this.stoppedWith) return;
-    this.stoppedWith = reason;
+    this.panicWatch.cancel();
+    // After a panic the panic is why, however the run then ended (the stop it asked for, or anything else).
+    const why = this.panicWatch.panicked ? { ...PANIC_STOP } : reason;
+    this.stoppedWith = why;
     if (this.inputTimer) clearTimeout(this.inputTimer);
-    this.emit('stopped', reason);
+    this.emit('stopped', why);
     void this.worker.terminate();
     for (const t of this.vpThreads) void t.terminate();
   }

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { Service, WsConsole } from './service.js';
 import { ROOT, TSHV } from '../lib/guest-shell.js';
+import { lifecycleTable } from '../../src/mgmt/lifecycle.js';
 
 let s: Service;
 const files = mkdtempSync(join(tmpdir(), 'tshv-api-files-'));
@@ -40,7 +41,7 @@ test('a second service on the same data directory refuses to start', () => {
 test('401: no token, a wrong one, a malformed header; on the API, /metrics, the event stream and the console', async () => {
   await s.ok('POST', '/api/vms', { name: 'auth-probe' }, 201);
   const wrong = { authorization: 'Bearer 0000' };
-  for (const path of ['/api/host', '/api/vms', '/api/vms/auth-probe', '/api/metrics', '/metrics', '/api/openapi.json', '/api/events', '/api/nonexistent']) {
+  for (const path of ['/api/host', '/api/lifecycle', '/api/vms', '/api/vms/auth-probe', '/api/metrics', '/metrics', '/api/openapi.json', '/api/events', '/api/nonexistent']) {
     for (const headers of [{}, wrong, { authorization: `Basic ${s.token}` }, { authorization: s.token }]) {
       const r = await s.api('GET', path, undefined, headers);
       assert.equal(r.status, 401, `${path} with ${JSON.stringify(headers)}`);
@@ -167,6 +168,8 @@ test('409 names the state: start a running VM, change or delete it, pause or res
     assert.equal(r.body.state, 'running');
     assert.match(r.body.error, /running/);
   }
+  const refused = await s.api('PATCH', '/api/vms/busy', { vcpus: 2 });
+  assert.equal(refused.body.error, 'cannot change busy: it is running (change needs off or failed)', 'the message names the legal states');
   await s.ok('POST', '/api/vms/busy/pause');
   const again = await s.api('POST', '/api/vms/busy/pause');
   assert.equal(again.status, 409);
@@ -181,13 +184,14 @@ test('the host and the OpenAPI document (3.x, every path, every reference resolv
   assert.equal(host.version, JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version);
   assert.ok(host.cpus >= 1 && host.memoryBytes > 0 && host.uptimeSeconds > 0);
   assert.deepEqual(host.vms, { total: (await s.ok('GET', '/api/vms')).length, running: 0 });
+  assert.deepEqual(await s.ok('GET', '/api/lifecycle'), lifecycleTable(), 'the lifecycle table, as the service holds it');
 
   const r = await s.api('GET', '/api/openapi.json');
   assert.equal(r.status, 200);
   const doc = r.body;
   assert.match(doc.openapi, /^3\.\d+\.\d+$/);
   const expected: Record<string, string[]> = {
-    '/api/host': ['get'], '/api/vms': ['get', 'post'], '/api/vms/{vm}': ['get', 'patch', 'delete'],
+    '/api/host': ['get'], '/api/lifecycle': ['get'], '/api/vms': ['get', 'post'], '/api/vms/{vm}': ['get', 'patch', 'delete'],
     '/api/vms/{vm}/start': ['post'], '/api/vms/{vm}/stop': ['post'], '/api/vms/{vm}/restart': ['post'], '/api/vms/{vm}/pause': ['post'],
     '/api/vms/{vm}/resume': ['post'], '/api/vms/{vm}/console': ['get'], '/api/vms/{vm}/events': ['get'], '/api/events': ['get'],
     '/api/vms/{vm}/metrics': ['get'], '/api/metrics': ['get'], '/metrics': ['get'], '/api/openapi.json': ['get'],
@@ -214,6 +218,8 @@ test('the host and the OpenAPI document (3.x, every path, every reference resolv
   assert.ok(ids.every((id) => typeof id === 'string'), 'every operation has an operationId');
   assert.equal(new Set(ids).size, ids.length, 'operationIds are unique');
   assert.deepEqual(doc.security, [{ bearer: [] }]);
+  assert.equal(doc.paths['/api/lifecycle'].get.responses['200'].content['application/json'].schema.$ref, '#/components/schemas/Lifecycle');
+  assert.match(doc.paths['/api/vms/{vm}/pause'].post.description, /Legal when the VM is running; 409 otherwise/);
 });
 
 test('static files: the web console page, its assets and xterm.js, public; no way out of the web root', async () => {

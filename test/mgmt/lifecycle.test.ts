@@ -149,3 +149,23 @@ test('a VM from create to delete, with a real guest', { timeout: 300_000 }, asyn
     await s.kill('SIGKILL');
   }
 });
+
+test('a guest kernel panic: the VM ends failed, "the guest kernel panicked", after the whole message', { timeout: 180_000 }, async () => {
+  const s = await Service.start();
+  try {
+    await s.ok('POST', '/api/vms', { name: 'doomed', memoryMiB: 64, append: 'console=ttyS0 rdinit=/nonexistent' }, 201);
+    await s.ok('POST', '/api/vms/doomed/start');
+    const c = await s.console('doomed');
+    const failed = await s.waitForVm('doomed', (v) => v.state === 'failed', 'failed', BOOT_MS);
+    assert.equal(failed.stateReason, 'the guest kernel panicked');
+    assert.equal(failed.startedAt, null);
+    await c.closed;
+    assert.match(c.log, /Kernel panic - not syncing: .*\n/, 'the panic line reached the console before the stop');
+    const events = await s.ok('GET', '/api/vms/doomed/events');
+    assert.deepEqual(events.filter((e: any) => e.type !== 'console-closed').slice(-2).map((e: any) => [e.type, e.state ?? null, e.message]), [
+      ['error', null, 'the guest kernel panicked'], ['state', 'failed', 'the guest kernel panicked'],
+    ]);
+  } finally {
+    await s.kill('SIGKILL');
+  }
+});

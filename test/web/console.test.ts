@@ -99,6 +99,8 @@ test('web console: create, start, type into the guest\'s shell, stop, delete', {
     const page = await context.newPage();
     page.on('pageerror', (e) => pageErrors.push(e.message));
     page.on('console', (m) => { if (m.type() === 'error') pageErrors.push(m.text()); });
+    const requested: string[] = [];
+    page.on('request', (r) => requested.push(new URL(r.url()).pathname));
 
     // The token comes from the fragment and leaves the address bar at once.
     await page.goto(service.url);
@@ -107,6 +109,7 @@ test('web console: create, start, type into the guest\'s shell, stop, delete', {
     assert.ok(await page.evaluate(() => sessionStorage.getItem('tshv.token')));
     await page.getByText(hostname(), { exact: true }).waitFor();
     await page.getByText('Live', { exact: true }).waitFor();
+    assert.ok(requested.includes('/api/lifecycle'), 'the actions offered come from the service\'s lifecycle table');
     assert.equal(await page.locator('#vm-empty').isVisible(), true, 'no VMs yet');
 
     // The form checks the API's rules itself, and names each wrong field.

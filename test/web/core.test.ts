@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
+import { lifecycleTable } from '../../src/mgmt/lifecycle.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const load = (name: string): Promise<any> => import(`${ROOT}src/web/assets/core/${name}`);
@@ -12,7 +13,7 @@ const { CpuHistory, chartPoints, totalRunSeconds } = await load('cpu.js');
 const { SseParser } = await load('sse.js');
 const { Api, ApiError } = await load('api.js');
 const { takeTokenFromHash, hashParam } = await load('token.js');
-const { isLegal, ACTIONS } = await load('vm-state.js');
+const { Lifecycle, UNKNOWN_LIFECYCLE } = await load('vm-state.js');
 const { formatBytes, formatDuration, formatPercent, formatMiB } = await load('format.js');
 
 test('create form: a minimal VM takes the defaults', () => {
@@ -133,6 +134,7 @@ function fakeFetch(answers: Record<string, () => Response>) {
 test('api: the token goes in the Authorization header; errors carry the service\'s message and field', async () => {
   const { fetch, calls } = fakeFetch({
     'GET /api/vms': () => Response.json([{ id: '1', name: 'a' }]),
+    'GET /api/lifecycle': () => Response.json({ states: [], actions: [] }),
     'POST /api/vms': () => Response.json({ error: 'name must be ...', field: 'name' }, { status: 400 }),
     'POST /api/vms/a%20b/start': () => Response.json({ error: 'the VM is running', state: 'running' }, { status: 409 }),
     'DELETE /api/vms/a': () => new Response(null, { status: 204 }),
@@ -150,6 +152,7 @@ test('api: the token goes in the Authorization header; errors carry the service\
   await assert.rejects(api.metrics('a'), (e: InstanceType<typeof ApiError>) => e.status === 0 && /reach/.test(e.message));
   assert.equal(api.consoleUrl('web 1', 'https://h:7070/#vm=x'), 'wss://h:7070/api/vms/web%201/console?token=s3cret');
   assert.equal(api.consoleUrl('w', 'http://127.0.0.1:1/'), 'ws://127.0.0.1:1/api/vms/w/console?token=s3cret');
+  assert.deepEqual(await api.lifecycle(), { states: [], actions: [] });
 });
 
 test('api: followEvents parses the stream and reports refusals', async () => {
@@ -177,14 +180,20 @@ test('token: taken out of the fragment, other parameters kept', () => {
   assert.equal(hashParam('', 'vm'), null);
 });
 
-test('vm state: the actions legal in each state (docs/api.md)', () => {
-  const legal = (state: string) => ACTIONS.filter((a: string) => isLegal(a, state));
-  assert.deepEqual(legal('off'), ['start', 'delete']);
-  assert.deepEqual(legal('failed'), ['start', 'delete']);
-  assert.deepEqual(legal('running'), ['stop', 'restart', 'pause']);
-  assert.deepEqual(legal('paused'), ['stop', 'restart', 'resume']);
-  assert.deepEqual(legal('starting'), ['stop']);
-  assert.deepEqual(legal('stopping'), []);
+test('vm state: the page offers the actions the service\'s lifecycle table allows (GET /api/lifecycle)', () => {
+  const lifecycle = new Lifecycle(JSON.parse(JSON.stringify(lifecycleTable())));
+  const buttons = ['start', 'stop', 'restart', 'pause', 'resume', 'delete'];
+  const offered = (state: string) => buttons.filter((a) => lifecycle.offers(a, state));
+  assert.deepEqual(offered('off'), ['start', 'delete']);
+  assert.deepEqual(offered('failed'), ['start', 'delete']);
+  assert.deepEqual(offered('running'), ['stop', 'restart', 'pause']);
+  assert.deepEqual(offered('paused'), ['stop', 'restart', 'resume']);
+  assert.deepEqual(offered('starting'), ['stop']);
+  assert.deepEqual(offered('stopping'), [], 'stop is legal while stopping, but already under way');
+  assert.ok(lifecycle.isLegal('stop', 'stopping'));
+  assert.deepEqual(['off', 'starting', 'running', 'paused', 'stopping', 'failed'].filter((s) => lifecycle.isLive(s)), ['starting', 'running', 'paused', 'stopping']);
+  assert.deepEqual(['off', 'starting', 'running', 'paused', 'stopping', 'failed'].filter((s) => lifecycle.hasConsole(s)), ['starting', 'running', 'paused']);
+  assert.deepEqual(buttons.filter((a) => UNKNOWN_LIFECYCLE.offers(a, 'off')), [], 'nothing is offered before the table is read');
 });
 
 test('format', () => {

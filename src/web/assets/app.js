@@ -1,12 +1,12 @@
 // The tshv web console: one page over the management service's API (docs/api.md).
 // This module holds the page's state and wires the views to the service: the token, the
-// VM list kept live by the event stream, CPU sampling and the host header.
+// lifecycle table, the VM list kept live by the event stream, CPU sampling and the host header.
 
 import { Api, ApiError } from './core/api.js';
 import { CpuHistory } from './core/cpu.js';
 import { formatBytes, formatDuration } from './core/format.js';
 import { TOKEN_KEY, hashParam, takeTokenFromHash } from './core/token.js';
-import { isLive } from './core/vm-state.js';
+import { Lifecycle, UNKNOWN_LIFECYCLE } from './core/vm-state.js';
 import { CreateForm } from './create-form.js';
 import { byId } from './dom.js';
 import { VmDetail } from './vm-detail.js';
@@ -29,6 +29,8 @@ let session = null;
 const vms = new Map();
 /** @type {Map<string, CpuHistory>} */
 const cpu = new Map();
+/** The service's lifecycle table (GET /api/lifecycle): which action is legal in which state. */
+let lifecycle = UNKNOWN_LIFECYCLE;
 /** @type {string | null} */
 let selectedId = null;
 let creating = false;
@@ -64,6 +66,7 @@ function handleAuth(e) {
 const list = new VmList(byId('vm-rows'), byId('vm-empty'), (id) => select(id, false));
 const detail = new VmDetail({
   api,
+  lifecycle: () => lifecycle,
   onChanged: (vm) => { vms.set(vm.id, vm); render(); },
   onDeleted: (id) => {
     const name = vms.get(id)?.name ?? 'The VM';
@@ -125,7 +128,7 @@ async function startSession(token) {
   const s = { api: new Api(token), abort: new AbortController(), timers: [] };
   session = s;
   try {
-    await Promise.all([refreshHost(), refreshVms()]);
+    await Promise.all([refreshHost(), refreshVms(), refreshLifecycle()]);
   } catch (e) {
     if (handleAuth(e)) return;
     // The service may be restarting: show the page anyway, the event stream retries.
@@ -154,6 +157,7 @@ function endSession() {
   vms.clear();
   cpu.clear();
   selectedId = null;
+  lifecycle = UNKNOWN_LIFECYCLE;
 }
 
 /**
@@ -171,6 +175,7 @@ async function followEvents(s) {
           showConnection('Live', false);
           delay = 1000;
           void refreshVms().catch(handleAuth);
+          if (lifecycle === UNKNOWN_LIFECYCLE) void refreshLifecycle().catch(handleAuth);
         },
       });
     } catch (e) {
@@ -235,6 +240,16 @@ async function refreshVms() {
   }
 }
 
+/** Reads the lifecycle table once per session (it is the service's, and fixed). */
+async function refreshLifecycle() {
+  const s = session;
+  if (!s) return;
+  const table = await s.api.lifecycle();
+  if (session !== s) return;
+  lifecycle = new Lifecycle(table);
+  render();
+}
+
 byId('refresh').addEventListener('click', () => {
   void Promise.all([refreshVms(), refreshHost()]).then(() => announce('Refreshed'), handleAuth);
 });
@@ -267,7 +282,7 @@ async function refreshHost() {
 async function sampleCpu(s) {
   if (document.hidden || session !== s) return;
   await Promise.all([...vms.values()].map(async (vm) => {
-    if (!isLive(vm.state)) { cpu.delete(vm.id); return; }
+    if (!lifecycle.isLive(vm.state)) { cpu.delete(vm.id); return; }
     try {
       const m = await s.api.metrics(vm.id, s.abort.signal);
       let h = cpu.get(vm.id);

@@ -1,6 +1,6 @@
 // The selected VM: its actions, its configuration and its console.
 
-import { ACTIONS, ACTION_PROGRESS, isLegal } from './core/vm-state.js';
+import { ACTION_PROGRESS } from './core/vm-state.js';
 import { formatMiB } from './core/format.js';
 import { CLOSE_NOT_RUNNING, CLOSE_UNKNOWN_VM, VmConsole } from './console.js';
 import { byId, el, isOff, setEnabled, setState } from './dom.js';
@@ -8,6 +8,7 @@ import { byId, el, isOff, setEnabled, setState } from './dom.js';
 /** @typedef {import('./core/api.js').Api} Api */
 /** @typedef {import('./core/api.js').Vm} Vm */
 /** @typedef {import('./core/vm-state.js').VmAction} VmAction */
+/** @typedef {import('./core/vm-state.js').Lifecycle} Lifecycle */
 
 /** How long to wait before reconnecting a console that dropped while its VM runs. */
 const RECONNECT_MS = 2000;
@@ -18,6 +19,7 @@ export class VmDetail {
   /**
    * @param {{
    *   api: () => Api,
+   *   lifecycle: () => Lifecycle,
    *   onChanged: (vm: Vm) => void,
    *   onDeleted: (id: string) => void,
    *   onError: (e: unknown) => boolean,
@@ -76,7 +78,7 @@ export class VmDetail {
     this.section.hidden = false;
     this.heading.textContent = vm.name;
     setState(this.badge, vm.state);
-    for (const [action, b] of this.buttons) setEnabled(b, this.busy === null && isLegal(action, vm.state));
+    for (const [action, b] of this.buttons) setEnabled(b, this.busy === null && this.hooks.lifecycle().offers(action, vm.state));
     this.toolbar.setAttribute('aria-busy', String(this.busy !== null));
     this.renderFacts(vm);
     this.syncConsole();
@@ -162,7 +164,7 @@ export class VmDetail {
   syncConsole() {
     const vm = this.vm;
     if (!vm) return;
-    const wanted = vm.state === 'starting' || vm.state === 'running' || vm.state === 'paused';
+    const wanted = this.hooks.lifecycle().hasConsole(vm.state);
     if (wanted && !this.console.active && this.retry === undefined) {
       void this.console.connect(this.hooks.api().consoleUrl(vm.id, location.href));
     } else if (!wanted && !this.console.active && this.busy === null) {
@@ -175,7 +177,7 @@ export class VmDetail {
     const vm = this.vm;
     if (!vm) return;
     if (code === CLOSE_UNKNOWN_VM) { this.setStatus('No such VM'); return; }
-    if (code !== CLOSE_NOT_RUNNING && (vm.state === 'starting' || vm.state === 'running' || vm.state === 'paused')) {
+    if (code !== CLOSE_NOT_RUNNING && this.hooks.lifecycle().hasConsole(vm.state)) {
       // Dropped while the VM runs: try again shortly (state events may also stop it).
       this.setStatus('Disconnected; reconnecting…');
       this.retry = setTimeout(() => { this.retry = undefined; this.syncConsole(); }, RECONNECT_MS);

@@ -78,6 +78,8 @@ export class Api {
 
   /** @returns {Promise<HostInfo>} */
   host() { return this.request('GET', '/api/host'); }
+  /** @returns {Promise<import('./vm-state.js').LifecycleTable>} */
+  lifecycle() { return this.request('GET', '/api/lifecycle'); }
   /** @returns {Promise<Vm[]>} */
   listVms() { return this.request('GET', '/api/vms'); }
   /** @param {string} vm id or name @returns {Promise<Vm>} */

@@ -1,37 +1,63 @@
-// The VM lifecycle as the API states it (docs/api.md "Endpoints"): which action is legal
-// in which state. The page offers exactly these; the service has the last word (409).
+// The VM lifecycle as the service serves it (GET /api/lifecycle, from src/mgmt/lifecycle.ts):
+// which action is legal in which state. The page offers exactly these; the service has the
+// last word (409).
 
-/** @typedef {'off' | 'starting' | 'running' | 'paused' | 'stopping' | 'failed'} VmState */
-/** @typedef {'start' | 'stop' | 'restart' | 'pause' | 'resume' | 'delete'} VmAction */
-
-/** @type {readonly VmAction[]} */
-export const ACTIONS = ['start', 'stop', 'restart', 'pause', 'resume', 'delete'];
-
-/** @type {Record<VmAction, readonly string[]>} */
-const LEGAL = {
-  start: ['off', 'failed'],
-  stop: ['starting', 'running', 'paused'],     // 409 only if off; "stopping" is already on its way
-  restart: ['running', 'paused'],
-  pause: ['running'],
-  resume: ['paused'],
-  delete: ['off', 'failed'],
-};
-
+/** @typedef {string} VmState one of the lifecycle's states (off, starting, running, ...) */
+/** @typedef {'start' | 'stop' | 'restart' | 'pause' | 'resume' | 'delete'} VmAction the page's buttons */
 /**
- * @param {VmAction} action
- * @param {string} state
+ * @typedef {{
+ *   states: { name: string, live: boolean, description: string }[],
+ *   actions: { name: string, states: string[], underWayIn: string[], description: string }[]
+ * }} LifecycleTable
  */
-export function isLegal(action, state) {
-  return LEGAL[action].includes(state);
+
+export class Lifecycle {
+  /** @param {LifecycleTable} table */
+  constructor(table) {
+    /** @type {Map<string, { states: string[], underWayIn: string[] }>} */
+    this.actions = new Map(table.actions.map((a) => [a.name, a]));
+    /** @type {Set<string>} */
+    this.live = new Set(table.states.filter((s) => s.live).map((s) => s.name));
+  }
+
+  /**
+   * Whether the service accepts the action in this state.
+   * @param {string} action
+   * @param {string} state
+   */
+  isLegal(action, state) {
+    return this.actions.get(action)?.states.includes(state) ?? false;
+  }
+
+  /**
+   * Whether the page offers the action: legal, and not already under way (stop while
+   * stopping would only wait).
+   * @param {string} action
+   * @param {string} state
+   */
+  offers(action, state) {
+    return this.isLegal(action, state) && !(this.actions.get(action)?.underWayIn.includes(state) ?? false);
+  }
+
+  /**
+   * States in which the VM has counters worth watching (a partition).
+   * @param {string} state
+   */
+  isLive(state) {
+    return this.live.has(state);
+  }
+
+  /**
+   * States in which the VM's console can be connected.
+   * @param {string} state
+   */
+  hasConsole(state) {
+    return this.isLegal('console', state);
+  }
 }
 
-/**
- * States in which the VM has a console and counters worth watching.
- * @param {string} state
- */
-export function isLive(state) {
-  return state === 'running' || state === 'paused' || state === 'starting' || state === 'stopping';
-}
+/** Until the service's table has been read: nothing is offered. */
+export const UNKNOWN_LIFECYCLE = new Lifecycle({ states: [], actions: [] });
 
 /** What an action is called while it runs, for status messages. */
 /** @type {Record<VmAction, string>} */

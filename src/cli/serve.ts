@@ -1,6 +1,6 @@
 // The `tshv serve` command's action: runs the service, turns its errors into messages and
 // exit codes (0 after a signal, 1 when it cannot start, 2 for bad flags).
-import { serve, ServeError, ServeUsageError, type ServeFlags } from './service.js';
+import { serve, ServeError, ServeUsageError, type ServeFlags } from '../mgmt/service.js';
 
 export async function serveCommand(flags: ServeFlags): Promise<void> {
   try {

@@ -1,0 +1,64 @@
+// The lifecycle table drives Host: every action outside its legal states is a 409 naming
+// them, with no side effect. (Legal actions boot real guests: test/mgmt/.)
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Host } from './host.js';
+import { Store } from './store.js';
+import { ApiError } from './errors.js';
+import { LIFECYCLE, VM_STATES, type VmAction, type VmState } from './lifecycle.js';
+import type { VmRecord } from './vm-record.js';
+
+const store = new Store(join(mkdtempSync(join(tmpdir(), 'tshv-host-')), 'tshv.db'));
+const host = new Host(store);
+
+const record = (state: VmState): VmRecord => ({
+  id: `00000000-0000-4000-8000-00000000000${VM_STATES.indexOf(state)}`, name: `vm-${state}`, vcpus: 1, memoryMiB: 64,
+  kernel: null, initrd: null, append: null, root: null, disks: [], console: 'serial', autoStart: false,
+  state, stateReason: null, createdAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:00.000Z', startedAt: null,
+});
+for (const state of VM_STATES) store.save(record(state), []);
+
+/** Host's entry point for each action the table names (the console is the API's: console.ts). */
+const act: Record<Exclude<VmAction, 'console'>, (ref: string) => unknown> = {
+  start: (ref) => host.start(ref), stop: (ref) => host.stop(ref), restart: (ref) => host.restart(ref),
+  pause: (ref) => host.pause(ref), resume: (ref) => host.resume(ref),
+  update: (ref) => host.update(ref, { vcpus: 2 }), delete: (ref) => host.remove(ref),
+};
+
+async function refusal(action: keyof typeof act, state: VmState): Promise<ApiError> {
+  try {
+    await act[action](`vm-${state}`);
+  } catch (e) {
+    assert.ok(e instanceof ApiError, `${action} in ${state}: ${String(e)}`);
+    return e;
+  }
+  assert.fail(`${action} in ${state} was accepted`);
+}
+
+test('an action outside the states the lifecycle table allows is a 409 naming them, with no side effect', async () => {
+  let refused = 0;
+  for (const action of Object.keys(act) as (keyof typeof act)[]) {
+    const verb = action === 'update' ? 'change' : action;
+    for (const state of VM_STATES.filter((s) => !LIFECYCLE[action].states.includes(s))) {
+      const e = await refusal(action, state);
+      assert.equal(e.status, 409);
+      assert.deepEqual(e.body(), {
+        error: `cannot ${verb} vm-${state}: it is ${state} (${verb} needs ${LIFECYCLE[action].states.join(' or ')})`, state,
+      });
+      assert.deepEqual(store.vm(record(state).id), record(state), 'nothing changed');
+      refused++;
+    }
+  }
+  assert.equal(refused, 28, 'every illegal pair was tried');
+  assert.deepEqual(store.events(record('off').id, 100), [], 'no events');
+});
+
+test('the messages are the ones the API has always given', async () => {
+  assert.equal((await refusal('update', 'running')).message, 'cannot change vm-running: it is running (change needs off or failed)');
+  assert.equal((await refusal('stop', 'off')).message, 'cannot stop vm-off: it is off (stop needs starting or running or paused or stopping)');
+  assert.equal((await refusal('restart', 'stopping')).message, 'cannot restart vm-stopping: it is stopping (restart needs running or paused)');
+  assert.equal((await refusal('delete', 'paused')).message, 'cannot delete vm-paused: it is paused (delete needs off or failed)');
+});
