@@ -1,3 +1,4 @@
+import type { BlkCounters } from './vsp/blk/metrics.js';
 import type { MessagePort } from 'node:worker_threads';
 import type { MmioRange } from '../hypervisor/intercept.js';
 import type { ChannelOffer } from '../vmbus/channel.js';
@@ -48,8 +49,8 @@ export type StopReason =
   | { kind: 'killed'; message: string }  // Vm.kill(): its threads were ended ("killed: why")
   | { kind: 'error'; message: string };
 
-/** A disk's I/O counters (virtio-blk requests completed). */
-export interface DiskStats { name: string; reads: number; writes: number; flushes: number; discards: number; readBytes: number; writtenBytes: number; errors: number }
+/** A disk's I/O counters (virtio-blk requests completed), by its name (vda, ...). */
+export type DiskStats = { name: string } & BlkCounters;
 
 export type VmEvent =
   | { type: 'started' }

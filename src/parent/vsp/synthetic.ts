@@ -10,9 +10,9 @@ import type { MmioBus } from '../devices/mmio.js';
 import { VIRT_IRQ, virtioSlotBase } from '../machine/virt.js';
 import { MACHINE_LIMITS } from '../machine/limits.js';
 import type { DiskSpec } from '../vm-protocol.js';
-import { VirtioBlk } from './blk.js';
-import { VirtioConsole } from './console.js';
-import { VirtioRng } from './rng.js';
+import { VirtioBlk } from './blk/device.js';
+import { VirtioConsole } from './console/device.js';
+import { VirtioRng } from './rng/device.js';
 import { VirtioMmio, type VirtioDevice } from './virtio-mmio.js';
 
 /** The disks a VM can have (machine/limits.ts: the slots the console and the RNG leave). */

@@ -1,7 +1,7 @@
 // virtio-rng (virtio 1.2 §5.4): one queue of device-writable buffers, filled with host
 // randomness.
 import { getRandomValues } from 'node:crypto';
-import type { DeviceContext, VirtioDevice } from './virtio-mmio.js';
+import type { DeviceContext, VirtioDevice } from '../virtio-mmio.js';
 
 export const VIRTIO_ID_RNG = 4;
 /** Most bytes given for one buffer: a guest asking for more gets this much (it asks again). */

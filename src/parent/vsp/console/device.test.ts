@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TestDriver, TestRam, readable, writable, type Segment } from '../../vmbus/test-driver.js';
-import { VirtioConsole, VIRTIO_ID_CONSOLE } from './console.js';
-import { F_EVENT_IDX, F_VERSION_1, INT_USED_BUFFER, REG, STATUS, type DeviceContext } from './virtio-mmio.js';
-import { MmioBench } from './test-support.js';
+import { TestDriver, TestRam, readable, writable, type Segment } from '../../../vmbus/test-driver.js';
+import { VirtioConsole, VIRTIO_ID_CONSOLE } from './device.js';
+import { F_EVENT_IDX, F_VERSION_1, INT_USED_BUFFER, REG, STATUS, type DeviceContext } from '../virtio-mmio.js';
+import { MmioBench } from '../test-support.js';
 
 const RX = 0, TX = 1;
 const text = (s: string) => [...new TextEncoder().encode(s)];

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TestDriver, readable, writable } from '../../vmbus/test-driver.js';
-import { VirtioRng, VIRTIO_ID_RNG } from './rng.js';
-import { INT_USED_BUFFER, REG } from './virtio-mmio.js';
-import { MmioBench } from './test-support.js';
+import { TestDriver, readable, writable } from '../../../vmbus/test-driver.js';
+import { VirtioRng, VIRTIO_ID_RNG } from './device.js';
+import { INT_USED_BUFFER, REG } from '../virtio-mmio.js';
+import { MmioBench } from '../test-support.js';
 
 test('rng fills each writable buffer with random bytes and interrupts', () => {
   const b = new MmioBench(new VirtioRng());

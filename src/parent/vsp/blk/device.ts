@@ -2,10 +2,11 @@
 // taken off the ring as soon as the guest signals and run concurrently on the driver's
 // asynchronous I/O; each completes on its own, writing its status and returning its
 // chain, so the VPs never wait for the disk.
-import type { BlockDevice } from '../drivers/disk/block-device.js';
-import { DiskError } from '../drivers/disk/block-device.js';
-import type { DeviceContext, VirtioDevice } from './virtio-mmio.js';
-import { gather, type Chain, type SplitQueue } from '../../vmbus/virtqueue.js';
+import { newBlkCounters, type BlkCounters } from './metrics.js';
+import type { BlockDevice } from '../../drivers/disk/block-device.js';
+import { DiskError } from '../../drivers/disk/block-device.js';
+import type { DeviceContext, VirtioDevice } from '../virtio-mmio.js';
+import { gather, type Chain, type SplitQueue } from '../../../vmbus/virtqueue.js';
 
 export const VIRTIO_ID_BLOCK = 2;
 const SECTOR = 512;
@@ -50,7 +51,7 @@ export class VirtioBlk implements VirtioDevice {
   private ctx: DeviceContext | undefined;
   /** Requests handed to the driver and not completed: how many, for metrics and tests. */
   inFlight = 0;
-  readonly counters = { reads: 0, writes: 0, flushes: 0, discards: 0, readBytes: 0, writtenBytes: 0, errors: 0 };
+  readonly counters: BlkCounters = newBlkCounters();
 
   /**
    * @param onFault a VSP bug (anything but an I/O error) is reported here; it ends the VM

@@ -1,7 +1,7 @@
 // virtio-console (virtio 1.2 §5.3), one port: the guest's hvc0. Queue 0 (receiveq)
 // carries host input to the guest, queue 1 (transmitq) the guest's output.
-import type { DeviceContext, VirtioDevice } from './virtio-mmio.js';
-import { scatter } from '../../vmbus/virtqueue.js';
+import type { DeviceContext, VirtioDevice } from '../virtio-mmio.js';
+import { scatter } from '../../../vmbus/virtqueue.js';
 
 export const VIRTIO_ID_CONSOLE = 3;
 const RX = 0, TX = 1;
