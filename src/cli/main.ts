@@ -61,9 +61,13 @@ files). An image is locked while a VM uses it. Example with a copy-on-write over
 
 Exit codes: 0 the guest powered off (or Ctrl-A X), 1 the guest panicked or the hypervisor
 failed, 2 bad usage or unreadable images.`)
-    .action(async (flags: RunFlags) => {
+    .action(async (flags: RunFlags, cmd: Command) => {
       let config;
       try {
+        if (cmd.args.length) {
+          throw new UsageError(`unexpected argument${cmd.args.length > 1 ? 's' : ''} ${cmd.args.map((a) => `"${a}"`).join(' ')}: ` +
+            'tshv run takes only options (the kernel is --kernel FILE, a disk --disk FILE); see tshv run --help');
+        }
         config = runConfig(flags);
       } catch (e) {
         if (e instanceof UsageError || (e as Error).name === 'LinuxImageError') {

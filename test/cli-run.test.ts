@@ -1,0 +1,32 @@
+// `tshv run`'s checks before any VM exists: what it refuses, how fast, and with what message.
+// (Booting guests with it is test/boot.test.ts.)
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ROOT, TSHV } from './lib/guest-shell.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'tshv-cli-run-'));
+
+/** `tshv run` with arguments and no input; killed after `timeout` ms (a hang is a failure). */
+function tshvRun(args: string[], timeout = 30_000) {
+  const started = Date.now();
+  const r = spawnSync(process.execPath, [TSHV, 'run', ...args], { cwd: ROOT, encoding: 'utf8', input: '', timeout });
+  return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr, ms: Date.now() - started };
+}
+
+/** A usage error: exit 2, a message on stderr matching `message`, nothing booted, no stack trace. */
+function assertUsageError(r: ReturnType<typeof tshvRun>, message: RegExp): void {
+  assert.equal(r.signal, null, `tshv run hung and was killed after ${r.ms} ms; stderr:\n${r.stderr}`);
+  assert.equal(r.code, 2, `exit code; stderr:\n${r.stderr}`);
+  assert.match(r.stderr, message);
+  assert.doesNotMatch(r.stderr, /^\s+at /m, 'no stack trace');
+  assert.equal(r.stdout, '', 'no guest output');
+}
+
+test('a stray positional argument is a usage error naming it', () => {
+  assertUsageError(tshvRun(['Image']), /tshv run: unexpected argument "Image": tshv run takes only options .*--kernel FILE/);
+  assertUsageError(tshvRun(['--memory', '64M', 'a.img', 'b.img']), /unexpected arguments "a\.img" "b\.img"/);
+});
