@@ -2,7 +2,7 @@
 // (Booting guests with it is test/boot.test.ts.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,4 +29,12 @@ function assertUsageError(r: ReturnType<typeof tshvRun>, message: RegExp): void 
 test('a stray positional argument is a usage error naming it', () => {
   assertUsageError(tshvRun(['Image']), /tshv run: unexpected argument "Image": tshv run takes only options .*--kernel FILE/);
   assertUsageError(tshvRun(['--memory', '64M', 'a.img', 'b.img']), /unexpected arguments "a\.img" "b\.img"/);
+});
+
+test('a FIFO as kernel or initrd is refused at once, never opened for a blocking read', () => {
+  const fifo = join(dir, 'a-fifo');
+  execFileSync('mkfifo', [fifo]);
+  // The old reader blocked forever waiting for a writer: the timeout turns that into a failure.
+  assertUsageError(tshvRun(['--kernel', fifo], 20_000), /the kernel .*a-fifo is a named pipe \(FIFO\), not a regular file/);
+  assertUsageError(tshvRun(['--initrd', fifo], 20_000), /the initrd .*a-fifo is a named pipe \(FIFO\), not a regular file/);
 });

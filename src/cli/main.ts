@@ -68,7 +68,7 @@ failed, 2 bad usage or unreadable images.`)
           throw new UsageError(`unexpected argument${cmd.args.length > 1 ? 's' : ''} ${cmd.args.map((a) => `"${a}"`).join(' ')}: ` +
             'tshv run takes only options (the kernel is --kernel FILE, a disk --disk FILE); see tshv run --help');
         }
-        config = runConfig(flags);
+        config = await runConfig(flags);
       } catch (e) {
         if (e instanceof UsageError || (e as Error).name === 'LinuxImageError') {
           process.stderr.write(`tshv run: ${(e as Error).message}\n`);

@@ -20,7 +20,7 @@ export interface RunFlags {
 export class UsageError extends Error {}
 
 /** Validates the flags and reads the images: everything that can fail before a VM exists. */
-export function runConfig(flags: RunFlags): VmConfig {
+export async function runConfig(flags: RunFlags): Promise<VmConfig> {
   const memoryBytes = usage(() => parseSize(flags.memory, '--memory'));
   if (memoryBytes < MIN_RAM_BYTES) throw new UsageError(`--memory ${flags.memory} is too small: a Linux guest needs at least 16M`);
   if (memoryBytes > MAX_RAM_BYTES) throw new UsageError(`--memory ${flags.memory} is too large: the maximum is ${Math.floor(MAX_RAM_BYTES / 2 ** 20)}M`);
@@ -33,7 +33,11 @@ export function runConfig(flags: RunFlags): VmConfig {
   if (count > MAX_DISKS) throw new UsageError(`at most ${MAX_DISKS} disks (--root counts as one), got ${count}`);
   if (root?.readOnly) throw new UsageError('--root cannot be read-only');
   const { kernel, initrd, append, console } = flags;
-  return usage(() => guestConfig({ kernel, initrd, append, console, memoryBytes, cpus, disks, root: root?.path }));
+  try {
+    return await guestConfig({ kernel, initrd, append, console, memoryBytes, cpus, disks, root: root?.path });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
 }
 
 /** FILE[,readonly]: a disk image that must exist. */

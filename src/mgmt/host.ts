@@ -81,9 +81,9 @@ export class Host extends EventEmitter<HostEvents> {
     return vm;
   }
 
-  create(input: VmInput): VmRecord {
+  async create(input: VmInput): Promise<VmRecord> {
     const definition: VmDefinition = { ...DEFINITION_DEFAULTS, ...input, disks: normalizeDisks(input.disks ?? []) };
-    validateDefinition(definition);
+    await validateDefinition(definition);
     this.checkNameFree(definition.name);
     const at = now();
     const vm: VmRecord = { ...definition, id: randomUUID(), state: 'off', stateReason: null, createdAt: at, updatedAt: at, startedAt: null };
@@ -91,11 +91,12 @@ export class Host extends EventEmitter<HostEvents> {
     return vm;
   }
 
-  update(ref: string, patch: VmPatch): VmRecord {
-    const vm = this.get(ref);
-    this.requireState(vm, ['off', 'failed'], 'change');
-    const definition: VmDefinition = { ...definitionOf(vm), ...patch, ...(patch.disks ? { disks: normalizeDisks(patch.disks) } : {}) };
-    validateDefinition(definition);
+  async update(ref: string, patch: VmPatch): Promise<VmRecord> {
+    const before = this.get(ref);
+    this.requireState(before, ['off', 'failed'], 'change');
+    const definition: VmDefinition = { ...definitionOf(before), ...patch, ...(patch.disks ? { disks: normalizeDisks(patch.disks) } : {}) };
+    await validateDefinition(definition);
+    const vm = this.unchangedSince(before, 'change');
     if (definition.name !== vm.name) this.checkNameFree(definition.name);
     const changed = Object.keys(patch).filter((k) => JSON.stringify(patch[k as keyof VmPatch]) !== JSON.stringify(vm[k as keyof VmRecord]));
     const updated: VmRecord = { ...vm, ...definition, updatedAt: now() };
@@ -113,15 +114,16 @@ export class Host extends EventEmitter<HostEvents> {
   }
 
   async start(ref: string): Promise<VmRecord> {
-    const vm = this.get(ref);
-    this.requireState(vm, ['off', 'failed'], 'start');
+    const before = this.get(ref);
+    this.requireState(before, ['off', 'failed'], 'start');
     let config: VmConfig;
     try {
-      config = vmConfig(vm);
+      config = await vmConfig(before);
     } catch (e) {
-      this.record(vm.id, [{ type: 'error', message: `cannot start: ${(e as Error).message}` }]);
+      this.record(before.id, [{ type: 'error', message: `cannot start: ${(e as Error).message}` }]);
       throw e;
     }
+    const vm = this.unchangedSince(before, 'start');
     this.reboots.delete(vm.id);
     this.launch(vm.id, config, 'start requested');
     await this.until(vm.id, (s) => s !== 'starting', START_WAIT_MS);
@@ -261,15 +263,9 @@ export class Host extends EventEmitter<HostEvents> {
         this.transition(id, 'failed', { stateReason: message, startedAt: null, message, error: true });
         return;
       }
-      let config: VmConfig;
-      try {
-        config = vmConfig(vm);
-      } catch (e) {
-        const message = `cannot start again: ${(e as Error).message}`;
-        this.transition(id, 'failed', { stateReason: message, startedAt: null, message, error: true });
-        return;
-      }
-      this.launch(id, config, guestReboot ? 'the guest rebooted' : 'restart', guestReboot ? 'reboot' : 'stopped');
+      // Until the images are read again the ended run stands in: a stop meanwhile finds it.
+      this.live.set(id, live);
+      void this.relaunch(id, live, guestReboot);
       return;
     }
     if (reason.kind === 'error') {
@@ -278,6 +274,29 @@ export class Host extends EventEmitter<HostEvents> {
       const kind = reason.kind === 'reboot' ? 'stopped' : reason.kind;
       this.transition(id, 'off', { stateReason: kind, startedAt: null, message: kind === 'poweroff' ? 'the guest powered off' : 'stopped' });
     }
+  }
+
+  /** Starts a VM again after a reboot or restart, once its images are read (asynchronously). */
+  private async relaunch(id: string, live: Live, guestReboot: boolean): Promise<void> {
+    let config: VmConfig | undefined;
+    let error: Error | undefined;
+    try {
+      config = await vmConfig(this.store.vm(id)!);
+    } catch (e) {
+      error = e as Error;
+    }
+    if (this.live.get(id) !== live) return;
+    this.live.delete(id);
+    if (live.after === 'off' && live.stopRequested) { // stopped while the images were read
+      this.transition(id, 'off', { stateReason: 'stopped', startedAt: null, message: 'stopped' });
+      return;
+    }
+    if (!config) {
+      const message = `cannot start again: ${error!.message}`;
+      this.transition(id, 'failed', { stateReason: message, startedAt: null, message, error: true });
+      return;
+    }
+    this.launch(id, config, guestReboot ? 'the guest rebooted' : 'restart', guestReboot ? 'reboot' : 'stopped');
   }
 
   private rebootLoop(id: string): boolean {
@@ -313,6 +332,17 @@ export class Host extends EventEmitter<HostEvents> {
   private requireState(vm: VmRecord, allowed: readonly VmState[], action: string): void {
     if (allowed.includes(vm.state)) return;
     throw conflict(`cannot ${action} ${vm.name}: it is ${vm.state} (${action} needs ${allowed.join(' or ')})`, vm.state);
+  }
+
+  /**
+   * The VM again after an await (the images are read asynchronously): still in a state that
+   * allows `action`, and not changed by another request meanwhile.
+   */
+  private unchangedSince(before: VmRecord, action: string): VmRecord {
+    const vm = this.get(before.id);
+    this.requireState(vm, ['off', 'failed'], action);
+    if (JSON.stringify(vm) !== JSON.stringify(before)) throw conflict(`${vm.name} was changed by another request meanwhile; try again`, vm.state);
+    return vm;
   }
 
   private checkNameFree(name: string): void {

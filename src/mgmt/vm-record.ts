@@ -76,17 +76,20 @@ function checkFile(field: string, path: string | null): void {
   if (!statSync(path).isFile() && !statSync(path).isBlockDevice()) throw badInput(field, `${field}: ${path} is not a file`);
 }
 
-/** Everything create and update check: checkDefinition, and a kernel given is a RISC-V Linux Image. */
-export function validateDefinition(d: VmDefinition): void {
+/**
+ * Everything create and update check: checkDefinition, and a kernel or initrd given is read
+ * as at start (a kernel must be a RISC-V Linux Image, both must fit the VM's RAM).
+ */
+export async function validateDefinition(d: VmDefinition): Promise<void> {
   checkDefinition(d);
-  if (d.kernel !== null) vmConfig(d); // reads the images; the default ones are known to be good
+  if (d.kernel !== null || d.initrd !== null) await vmConfig(d); // the default images are known to be good
 }
 
 /** Reads the images and builds the VmConfig; a file that went missing is a 400 naming its field. */
-export function vmConfig(d: VmDefinition): VmConfig {
+export async function vmConfig(d: VmDefinition): Promise<VmConfig> {
   checkDefinition(d);
   try {
-    return guestConfig({
+    return await guestConfig({
       kernel: d.kernel ?? undefined, initrd: d.initrd ?? undefined, append: d.append ?? undefined, root: d.root ?? undefined,
       disks: d.disks, console: d.console, cpus: d.vcpus, memoryBytes: d.memoryMiB * 2 ** 20,
     });
