@@ -90,7 +90,12 @@ failed, 2 bad usage or unreadable images.`)
     .description('run the management service: this process becomes a host for VMs (REST API, web console)')
     .option('--listen <host:port>', 'address to listen on (port 0 = any free port)', '127.0.0.1:7070')
     .option('--data-dir <dir>', 'data directory (default: $TSHV_DATA_DIR, else $XDG_DATA_HOME/tshv)')
-    .addHelpText('after', '\nThe API is described in docs/api.md and at /api/openapi.json. SIGINT/SIGTERM stop the VMs and the service.')
+    .option('--storage-root <dir>', 'a directory VMs may take kernels, initrds and disk images from; repeatable ' +
+      '(default: the data directory\'s images/ and the built-in guest/images/)', collect)
+    .addHelpText('after', `
+VM definitions may name only files inside the storage roots (symbolic links resolved),
+never the service's own files. The API is described in docs/api.md and at /api/openapi.json.
+SIGINT/SIGTERM stop the VMs and the service.`)
     // Loaded here, not at start-up: fastify and SQLite cost the client commands ~0.7 s.
     .action(async (flags) => (await import('../mgmt/serve-command.js')).serveCommand(flags));
 

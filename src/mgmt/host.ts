@@ -12,6 +12,7 @@ import {
   type VmDefinition, type VmInput, type VmPatch, type VmRecord, type VmState,
 } from './vm-record.js';
 import { ApiError, conflict, notFound } from './errors.js';
+import type { StorageRoots } from './storage.js';
 
 /** How long start waits for the machine to be built, stop for the VM to be off, before answering. */
 const START_WAIT_MS = 10_000;
@@ -49,7 +50,8 @@ export class Host extends EventEmitter<HostEvents> {
   private readonly live = new Map<string, Live>();
   private readonly reboots = new Map<string, number[]>();
 
-  constructor(private readonly store: Store, private readonly log: (line: string) => void = () => {}) {
+  /** @param storage where definitions may name images (the service always has roots; none = any path) */
+  constructor(private readonly store: Store, private readonly log: (line: string) => void = () => {}, private readonly storage?: StorageRoots) {
     super();
     this.setMaxListeners(0); // one per console client, event stream and waiter
   }
@@ -83,7 +85,7 @@ export class Host extends EventEmitter<HostEvents> {
 
   async create(input: VmInput): Promise<VmRecord> {
     const definition: VmDefinition = { ...DEFINITION_DEFAULTS, ...input, disks: normalizeDisks(input.disks ?? []) };
-    await validateDefinition(definition);
+    await validateDefinition(definition, this.storage);
     this.checkNameFree(definition.name);
     const at = now();
     const vm: VmRecord = { ...definition, id: randomUUID(), state: 'off', stateReason: null, createdAt: at, updatedAt: at, startedAt: null };
@@ -95,7 +97,7 @@ export class Host extends EventEmitter<HostEvents> {
     const before = this.get(ref);
     this.requireState(before, ['off', 'failed'], 'change');
     const definition: VmDefinition = { ...definitionOf(before), ...patch, ...(patch.disks ? { disks: normalizeDisks(patch.disks) } : {}) };
-    await validateDefinition(definition);
+    await validateDefinition(definition, this.storage);
     const vm = this.unchangedSince(before, 'change');
     if (definition.name !== vm.name) this.checkNameFree(definition.name);
     const changed = Object.keys(patch).filter((k) => JSON.stringify(patch[k as keyof VmPatch]) !== JSON.stringify(vm[k as keyof VmRecord]));
@@ -118,7 +120,7 @@ export class Host extends EventEmitter<HostEvents> {
     this.requireState(before, ['off', 'failed'], 'start');
     let config: VmConfig;
     try {
-      config = await vmConfig(before);
+      config = await vmConfig(before, this.storage);
     } catch (e) {
       this.record(before.id, [{ type: 'error', message: `cannot start: ${(e as Error).message}` }]);
       throw e;
@@ -281,7 +283,7 @@ export class Host extends EventEmitter<HostEvents> {
     let config: VmConfig | undefined;
     let error: Error | undefined;
     try {
-      config = await vmConfig(this.store.vm(id)!);
+      config = await vmConfig(this.store.vm(id)!, this.storage);
     } catch (e) {
       error = e as Error;
     }

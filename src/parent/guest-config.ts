@@ -36,6 +36,12 @@ export interface GuestSpec {
   /** More disks, /dev/vdb... after the root disk (/dev/vda... without one). */
   disks?: DiskSpec[];
   console?: ConsoleKind;
+  /**
+   * Called with each kernel and initrd file once it is open, before it is read (`opened`
+   * is its fstat); throwing refuses it. The service checks here that what it opened is the
+   * file it checked, inside its storage roots.
+   */
+  admit?: (field: ImageField, path: string, opened: Stats) => Promise<void>;
 }
 
 export type ImageField = 'kernel' | 'initrd';
@@ -50,7 +56,7 @@ export class GuestConfigError extends Error {
 export async function guestConfig(spec: GuestSpec): Promise<VmConfig> {
   const ram = spec.memoryBytes;
   const kernelPath = spec.kernel ?? DEFAULT_KERNEL;
-  let kernel = await readImage(kernelPath, 'kernel', ram);
+  let kernel = await readImage(kernelPath, 'kernel', ram, spec.admit);
   if (kernel[0] === 0x1f && kernel[1] === 0x8b) kernel = await gunzipWithin(kernel, ram, kernelPath);
   try {
     checkLinuxImage(kernel, ram);
@@ -66,7 +72,7 @@ export async function guestConfig(spec: GuestSpec): Promise<VmConfig> {
   // A root disk replaces the initramfs unless one is named explicitly.
   const defaultInitrd = spec.kernel || spec.root ? undefined : DEFAULT_INITRD;
   const initrdPath = spec.initrd === false ? undefined : spec.initrd ?? defaultInitrd;
-  const initrd = initrdPath ? await readImage(initrdPath, 'initrd', ram) : undefined;
+  const initrd = initrdPath ? await readImage(initrdPath, 'initrd', ram, spec.admit) : undefined;
   const console = spec.console ?? 'serial';
   const append = spec.append ?? [console === 'virtio' ? 'console=hvc0' : DEFAULT_APPEND, ...(spec.root ? ['root=/dev/vda rw'] : [])].join(' ');
   return { kernel, initrd, append, memoryBytes: spec.memoryBytes, cpus: spec.cpus, disks, console };
@@ -79,7 +85,7 @@ const READ_CHUNK = 4 << 20;
  * Reads a kernel or initrd file: a regular file of at most `limit` bytes (checked before it
  * is opened, and again on what was opened), asynchronously.
  */
-async function readImage(path: string, field: ImageField, limit: number): Promise<Uint8Array> {
+async function readImage(path: string, field: ImageField, limit: number, admit: GuestSpec['admit']): Promise<Uint8Array> {
   const what = `the ${field} ${path}`;
   const refuse = (why: string) => new GuestConfigError(field, `${what} ${why}`);
   const fail = (e: unknown) => {
@@ -107,6 +113,7 @@ async function readImage(path: string, field: ImageField, limit: number): Promis
     const changed = checkFile(opened);
     if (changed) throw changed;
     if (opened.ino !== before.ino || opened.dev !== before.dev) throw refuse('changed while it was being opened');
+    await admit?.(field, path, opened);
     const bytes = new Uint8Array(opened.size);
     let n = 0;
     while (n < bytes.length) {
