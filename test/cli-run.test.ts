@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { linkSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, TSHV } from './lib/guest-shell.js';
@@ -37,4 +37,14 @@ test('a FIFO as kernel or initrd is refused at once, never opened for a blocking
   // The old reader blocked forever waiting for a writer: the timeout turns that into a failure.
   assertUsageError(tshvRun(['--kernel', fifo], 20_000), /the kernel .*a-fifo is a named pipe \(FIFO\), not a regular file/);
   assertUsageError(tshvRun(['--initrd', fifo], 20_000), /the initrd .*a-fifo is a named pipe \(FIFO\), not a regular file/);
+});
+
+test('the same image twice (by a link, too) is a usage error unless both are read-only', () => {
+  const image = join(dir, 'twice.raw');
+  writeFileSync(image, Buffer.alloc(1 << 20));
+  symlinkSync(image, join(dir, 'twice-symlink.raw'));
+  linkSync(image, join(dir, 'twice-hardlink.raw'));
+  assertUsageError(tshvRun(['--root', image, '--disk', `${image},readonly`]), /--disk .*twice\.raw is the same image as --root .*twice\.raw: an image can be attached twice only if both are read-only/);
+  assertUsageError(tshvRun(['--disk', `${image},ro`, '--disk', join(dir, 'twice-symlink.raw')]), /--disk .*twice-symlink\.raw is the same image as --disk .*twice\.raw/);
+  assertUsageError(tshvRun(['--disk', join(dir, 'twice-hardlink.raw'), '--disk', image]), /is the same image as --disk .*twice-hardlink\.raw/);
 });

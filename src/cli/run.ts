@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { Vm, type VmConfig } from '../parent/vm.js';
 import type { StopReason } from '../parent/vm-protocol.js';
-import { guestConfig } from '../parent/guest-config.js';
+import { guestConfig, sharedImage } from '../parent/guest-config.js';
 import { MAX_RAM_BYTES } from '../cpu/memory.js';
 import { parseDiskSpec, parseSize } from './units.js';
 import type { ConsoleKind, DiskSpec } from '../parent/vm-protocol.js';
@@ -32,6 +32,13 @@ export async function runConfig(flags: RunFlags): Promise<VmConfig> {
   const count = disks.length + (root ? 1 : 0);
   if (count > MAX_DISKS) throw new UsageError(`at most ${MAX_DISKS} disks (--root counts as one), got ${count}`);
   if (root?.readOnly) throw new UsageError('--root cannot be read-only');
+  const images = [...(root ? [{ ...root, option: '--root' }] : []), ...disks.map((d) => ({ ...d, option: '--disk' }))];
+  const twice = sharedImage(images);
+  if (twice) {
+    const [first, second] = twice.map((i) => images[i]);
+    throw new UsageError(`${second.option} ${second.path} is the same image as ${first.option} ${first.path}: ` +
+      'an image can be attached twice only if both are read-only (,readonly)');
+  }
   const { kernel, initrd, append, console } = flags;
   try {
     return await guestConfig({ kernel, initrd, append, console, memoryBytes, cpus, disks, root: root?.path });

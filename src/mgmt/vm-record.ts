@@ -3,7 +3,7 @@
 // rules across fields) and the step from a definition to a bootable VmConfig live here.
 import { existsSync, statSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { guestConfig, GuestConfigError, type GuestSpec } from '../parent/guest-config.js';
+import { guestConfig, GuestConfigError, sharedImage, type GuestSpec } from '../parent/guest-config.js';
 import type { VmConfig } from '../parent/vm.js';
 import type { ConsoleKind, DiskSpec } from '../parent/vm-protocol.js';
 import { MAX_DISKS } from '../parent/vsp/synthetic.js';
@@ -71,6 +71,13 @@ export function checkDefinition(d: VmDefinition, storage?: StorageRoots): void {
   checkFile('initrd', d.initrd, storage);
   checkFile('root', d.root, storage);
   d.disks.forEach((disk, i) => checkFile(`disks[${i}].path`, disk.path, storage));
+  const images = [...(d.root ? [{ field: 'root', path: d.root, readOnly: false }] : []), ...d.disks.map((x, i) => ({ field: `disks[${i}].path`, ...x }))];
+  const twice = sharedImage(images);
+  if (twice) {
+    const [first, second] = twice.map((i) => images[i]);
+    throw badInput(second.field, `${second.field}: ${second.path} is the same image as ${first.field} (${first.path}); ` +
+      'an image can be attached twice only if both are read-only');
+  }
 }
 
 function checkFile(field: string, path: string | null, storage: StorageRoots | undefined): void {

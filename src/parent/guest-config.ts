@@ -6,7 +6,7 @@
 // thread): they are read asynchronously, only if they are regular files (a FIFO or a device
 // would block the reader forever), only up to the VM's RAM, and a gzipped kernel is
 // inflated as a stream that stops as soon as it outgrows the RAM.
-import { constants as fsc, existsSync, type Stats } from 'node:fs';
+import { constants as fsc, existsSync, statSync, type Stats } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { createGunzip } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
@@ -76,6 +76,26 @@ export async function guestConfig(spec: GuestSpec): Promise<VmConfig> {
   const console = spec.console ?? 'serial';
   const append = spec.append ?? [console === 'virtio' ? 'console=hvc0' : DEFAULT_APPEND, ...(spec.root ? ['root=/dev/vda rw'] : [])].join(' ');
   return { kernel, initrd, append, memoryBytes: spec.memoryBytes, cpus: spec.cpus, disks, console };
+}
+
+/**
+ * Two entries of `disks` that are the same image file where at least one is writable: a VM
+ * cannot open both (the image lock allows one writer or many readers), and two writers of
+ * one file would corrupt it. Same file = same inode, so symbolic and hard links count.
+ */
+export function sharedImage(disks: readonly DiskSpec[]): [number, number] | undefined {
+  const ids = disks.map((d) => {
+    try {
+      const st = statSync(d.path);
+      return `${st.dev}:${st.ino}`;
+    } catch {
+      return d.path; // missing: reported by whoever checks existence
+    }
+  });
+  for (let j = 1; j < disks.length; j++) {
+    for (let i = 0; i < j; i++) if (ids[i] === ids[j] && !(disks[i].readOnly && disks[j].readOnly)) return [i, j];
+  }
+  return undefined;
 }
 
 /** Larger reads are split, so one image does not hold a thread of libuv's pool (the disks' too) for long. */

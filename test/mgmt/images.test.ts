@@ -109,6 +109,20 @@ test('--storage-root: the roots given replace the defaults, a root may be a link
   assert.equal((await create(s, { name: 'in-files', disks: [{ path: disk }] })).status, 201);
   const viaLink = join(files, 'extra-link', 'e.raw');
   writeFileSync(join(extra, 'e.raw'), Buffer.alloc(1 << 20));
+  // The same image twice, by its real path: refused unless both are read-only.
+  for (const [body, field] of [
+    [{ root: join(extra, 'e.raw'), disks: [{ path: viaLink, readOnly: true }] }, 'disks[0].path'],
+    [{ disks: [{ path: disk }, { path: viaLink }, { path: join(extra, 'e.raw'), readOnly: true }] }, 'disks[2].path'],
+  ] as const) {
+    const r = await create(s, { name: 'twice', ...body });
+    assert.equal(r.status, 400, JSON.stringify(r.body));
+    assert.equal(r.body.field, field);
+    assert.match(r.body.error, /is the same image as (root|disks\[1\]\.path) .*both are read-only/);
+  }
+  assert.equal((await create(s, { name: 'twice-ro', disks: [{ path: viaLink, readOnly: true }, { path: join(extra, 'e.raw'), readOnly: true }] })).status, 201);
+  const patch = await s.api('PATCH', '/api/vms/twice-ro', { root: viaLink });
+  assert.equal(patch.status, 400, JSON.stringify(patch.body));
+  assert.equal(patch.body.field, 'disks[0].path');
   assert.equal((await create(s, { name: 'in-extra', disks: [{ path: viaLink }] })).status, 201);
   assertOutside(await create(s, { name: 'guest', disks: [{ path: join(ROOT, 'guest/images/rootfs.qcow2'), readOnly: true }] }), 'disks[0].path');
   // The data directory is inside the root `files`: its database and token are still not images.
