@@ -245,6 +245,7 @@ export class Host extends EventEmitter<HostEvents> {
       }
     });
     vm.on('log', (m) => this.log(`${this.store.vm(id)?.name ?? id}: ${m}`));
+    vm.on('io-error', (disk, m) => this.record(id, [{ type: 'io-error', message: `${disk}: ${m}` }]));
     vm.on('stopped', (reason) => this.ended(id, live, reason));
   }
 

@@ -78,6 +78,7 @@ async function main(): Promise<void> {
     consoleOutput: (bytes) => { for (const b of bytes) emit(b); },
     log,
     wake: () => cb.ringDoorbell(),
+    ioError: (disk, message) => post({ type: 'io-error', disk, message }),
     fault: (device, e) => {
       log(`${device} back-end failed: ${(e as Error).stack ?? e}`);
       requestStop({ kind: 'error', message: `the back-end of ${device} failed: ${(e as Error).message ?? e}` });
