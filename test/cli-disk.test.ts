@@ -75,3 +75,41 @@ test('disk info/create: a FIFO or a device, as the image or as a backing file, i
     assert.equal(existsSync(made), false, 'nothing is made on a FIFO');
   }
 });
+
+test('disk create: a size beyond what the format can hold is a usage error naming the limit; no file is left', () => {
+  const cases: [string[], RegExp][] = [
+    [['--format', 'raw', '--size', '999999999T'], /--size 999999999T is more than a raw image can be \(at most 8192T\)/],
+    [['--format', 'raw', '--size', '9000000G'], /more than a raw image can be/],
+    [['--size', '999999999T'], /--size 999999999T is more than a qcow2 image with 64K clusters can hold \(at most 2048T; larger clusters hold more/],
+    [['--size', '3000T'], /at most 2048T/],
+    [['--size', '200G', '--cluster-size', '512'], /512B clusters can hold \(at most 128G;/],
+  ];
+  for (const [i, [args, message]] of cases.entries()) {
+    const file = join(dir, `absurd-${i}.img`);
+    const r = tshv('create', file, ...args);
+    assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, message);
+    assert.doesNotMatch(r.stderr, /The value of|ERR_|^\s+at /m, 'no Node-internal error');
+    assert.equal(existsSync(file), false, `${args.join(' ')} left ${file} behind`);
+  }
+  // 2 PiB is exactly what 64K clusters hold (only metadata is written: a few MiB).
+  const big = join(dir, 'big.qcow2');
+  const ok = tshv('create', big, '--size', '2048T');
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.match(ok.stdout, /qcow2, 2048T/);
+});
+
+test('disk create: an image the file system refuses (a file size limit) fails with a message and leaves no file', () => {
+  // ulimit -f counts blocks of 512 or 1024 bytes: either way far below these images.
+  const limited = (...args: string[]) => spawnSync('sh', ['-c', 'ulimit -f 64 && exec "$0" "$@"', process.execPath, TSHV, 'disk', ...args], { encoding: 'utf8' });
+  const raw = join(dir, 'limited.raw');
+  const r = limited('create', raw, '--format', 'raw', '--size', '10M');
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /does not allow a file of 10M/);
+  assert.equal(existsSync(raw), false, 'the empty raw file is removed');
+  const qcow2 = join(dir, 'limited.qcow2');
+  const q = limited('create', qcow2, '--size', '100G', '--cluster-size', '4K'); // a 400 KiB L1 table
+  assert.equal(q.status, 1, q.stderr);
+  assert.match(q.stderr, /EFBIG|too large/);
+  assert.equal(existsSync(qcow2), false, 'the partial qcow2 file is removed');
+});

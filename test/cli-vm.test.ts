@@ -80,7 +80,7 @@ async function closedPort(): Promise<number> {
 }
 
 before(async () => {
-  service = spawn(process.execPath, [TSHV, 'serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir], { cwd: ROOT, env: env() });
+  service = spawn(process.execPath, [TSHV, 'serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--storage-root', work], { cwd: ROOT, env: env() });
   service.stdout.setEncoding('utf8').on('data', (s: string) => { serviceLog += s; });
   service.stderr.setEncoding('utf8').on('data', (s: string) => { serviceLog += s; });
   const deadline = Date.now() + 30_000;

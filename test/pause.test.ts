@@ -16,7 +16,7 @@ function waitFor(vm: Vm, text: string, log: { s: string }, ms = 90_000): Promise
 }
 
 test('pause and resume a booted guest', { timeout: 120_000 }, async () => {
-  const vm = new Vm(runConfig({ memory: '128M', cpus: '2' }));
+  const vm = new Vm(await runConfig({ memory: '128M', cpus: '2' }));
   const log = { s: '' };
   vm.on('console', (d) => { log.s += Buffer.from(d).toString('latin1'); });
   const stopped = new Promise((r) => vm.on('stopped', r));

@@ -1,16 +1,19 @@
 // `tshv disk ...`: make and inspect disk images without qemu-img (the same drivers the VMs
 // use: src/parent/drivers/disk/).
 import { existsSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, rm } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { openDisk, probeFormat } from '../parent/drivers/disk/open.js';
-import { createQcow2 } from '../parent/drivers/disk/qcow2-create.js';
+import { createQcow2, qcow2MaxSize } from '../parent/drivers/disk/qcow2-create.js';
 import type { BlockDevice } from '../parent/drivers/disk/block-device.js';
 import { parseSize } from './units.js';
 import { formatBytes } from './table.js';
 
 interface CreateFlags { size?: string; backing?: string; backingFormat?: 'raw' | 'qcow2'; format: 'qcow2' | 'raw'; clusterSize?: string }
+
+/** A raw image's size is limited only by the file system and by offsets being exact JavaScript numbers. */
+const RAW_MAX_BYTES = Math.floor(Number.MAX_SAFE_INTEGER / 512) * 512;
 
 export function addDiskCommands(program: Command): void {
   const disk = program.command('disk').description('create and inspect disk images (raw, qcow2)');
@@ -33,32 +36,56 @@ Examples:
       process.exitCode = await guarded('create', async () => {
         if (existsSync(file)) throw new Usage(`${file} already exists`);
         const size = flags.size === undefined ? undefined : usage(() => parseSize(flags.size!, '--size'));
+        let clusterBits: number | undefined;
         if (flags.format === 'raw') {
           if (flags.backing) throw new Usage('a raw image has no backing file: use --format qcow2');
           if (size === undefined) throw new Usage('a raw image needs --size');
-          const fh = await open(file, 'wx');
-          await fh.truncate(Math.ceil(size / 512) * 512);
-          await fh.close();
+          if (size > RAW_MAX_BYTES) throw new Usage(`--size ${flags.size} is more than a raw image can be (at most ${formatBytes(RAW_MAX_BYTES)})`);
         } else {
-          let clusterBits: number | undefined;
           if (flags.clusterSize !== undefined) {
             const cs = usage(() => parseSize(flags.clusterSize!, '--cluster-size'));
             clusterBits = Math.log2(cs);
             if (!Number.isInteger(clusterBits) || clusterBits < 9 || clusterBits > 21) throw new Usage('--cluster-size must be a power of two from 512 to 2M');
           }
           if (size === undefined && !flags.backing) throw new Usage('give --size, or --backing to take its size');
-          let virtualSize = size;
-          if (flags.backing) {
-            // Open the backing chain before making anything: it must be images (not a FIFO, say).
-            const b = await openDisk(resolve(dirname(file), flags.backing), { readOnly: true, format: flags.backingFormat });
-            virtualSize ??= b.size;
-            await b.close();
+          const max = qcow2MaxSize(clusterBits ?? 16);
+          if (size !== undefined && size > max) {
+            const hint = qcow2MaxSize(21) > max ? '; larger clusters hold more, e.g. --cluster-size 2M' : '';
+            throw new Usage(`--size ${flags.size} is more than a qcow2 image with ${formatBytes(2 ** (clusterBits ?? 16))} clusters can hold (at most ${formatBytes(max)}${hint})`);
           }
-          await createQcow2(file, { size: virtualSize, backing: flags.backing, backingFormat: flags.backingFormat, clusterBits });
         }
-        const d = await openDisk(file, { readOnly: true });
-        process.stdout.write(`created ${file}: ${describe(d)}\n`);
-        await d.close();
+        let virtualSize = size;
+        if (flags.backing) {
+          // Open the backing chain before making anything: it must be images (not a FIFO, say).
+          const b = await openDisk(resolve(dirname(file), flags.backing), { readOnly: true, format: flags.backingFormat });
+          virtualSize ??= b.size;
+          await b.close();
+        }
+        // Once the file exists it is ours: any failure removes it, so no partial image is left.
+        let made = false;
+        try {
+          if (flags.format === 'raw') {
+            const fh = await open(file, 'wx');
+            made = true;
+            try {
+              await fh.truncate(Math.ceil(size! / 512) * 512);
+            } finally {
+              await fh.close();
+            }
+          } else {
+            await createQcow2(file, { size: virtualSize, backing: flags.backing, backingFormat: flags.backingFormat, clusterBits }); // removes its file if it fails
+            made = true;
+          }
+          const d = await openDisk(file, { readOnly: true });
+          process.stdout.write(`created ${file}: ${describe(d)}\n`);
+          await d.close();
+        } catch (e) {
+          if (made) await rm(file, { force: true });
+          const code = (e as NodeJS.ErrnoException).code;
+          if (code === 'EEXIST') throw new Usage(`${file} already exists`);
+          if (code === 'EFBIG') throw new Error(`${file}: the file system (or the file size limit, ulimit -f) does not allow a file of ${formatBytes(size!)}`);
+          throw e;
+        }
       });
     });
 

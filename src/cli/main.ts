@@ -61,10 +61,14 @@ files). An image is locked while a VM uses it. Example with a copy-on-write over
 
 Exit codes: 0 the guest powered off (or Ctrl-A X), 1 the guest panicked or the hypervisor
 failed, 2 bad usage or unreadable images.`)
-    .action(async (flags: RunFlags) => {
+    .action(async (flags: RunFlags, cmd: Command) => {
       let config;
       try {
-        config = runConfig(flags);
+        if (cmd.args.length) {
+          throw new UsageError(`unexpected argument${cmd.args.length > 1 ? 's' : ''} ${cmd.args.map((a) => `"${a}"`).join(' ')}: ` +
+            'tshv run takes only options (the kernel is --kernel FILE, a disk --disk FILE); see tshv run --help');
+        }
+        config = await runConfig(flags);
       } catch (e) {
         if (e instanceof UsageError || (e as Error).name === 'LinuxImageError') {
           process.stderr.write(`tshv run: ${(e as Error).message}\n`);
@@ -86,7 +90,12 @@ failed, 2 bad usage or unreadable images.`)
     .description('run the management service: this process becomes a host for VMs (REST API, web console)')
     .option('--listen <host:port>', 'address to listen on (port 0 = any free port)', '127.0.0.1:7070')
     .option('--data-dir <dir>', 'data directory (default: $TSHV_DATA_DIR, else $XDG_DATA_HOME/tshv)')
-    .addHelpText('after', '\nThe API is described in docs/api.md and at /api/openapi.json. SIGINT/SIGTERM stop the VMs and the service.')
+    .option('--storage-root <dir>', 'a directory VMs may take kernels, initrds and disk images from; repeatable ' +
+      '(default: the data directory\'s images/ and the built-in guest/images/)', collect)
+    .addHelpText('after', `
+VM definitions may name only files inside the storage roots (symbolic links resolved),
+never the service's own files. The API is described in docs/api.md and at /api/openapi.json.
+SIGINT/SIGTERM stop the VMs and the service.`)
     // Loaded here, not at start-up: fastify and SQLite cost the client commands ~0.7 s.
     .action(async (flags) => (await import('./serve.js')).serveCommand(flags));
 

@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { Vm, type VmConfig } from '../parent/vm.js';
 import type { StopReason } from '../parent/vm-protocol.js';
-import { guestConfig } from '../parent/guest-config.js';
+import { guestConfig, sharedImage } from '../parent/guest-config.js';
 import { MACHINE_LIMITS, MEMORY_MIB } from '../parent/machine/limits.js';
 import { parseDiskSpec, parseSize } from './units.js';
 import type { ConsoleKind, DiskSpec } from '../parent/vm-protocol.js';
@@ -18,7 +18,7 @@ export interface RunFlags {
 export class UsageError extends Error {}
 
 /** Validates the flags and reads the images: everything that can fail before a VM exists. */
-export function runConfig(flags: RunFlags): VmConfig {
+export async function runConfig(flags: RunFlags): Promise<VmConfig> {
   const memoryBytes = usage(() => parseSize(flags.memory, '--memory'));
   const { memoryBytes: ram, cpus: vps, disks: maxDisks } = MACHINE_LIMITS;
   if (memoryBytes < ram.min) throw new UsageError(`--memory ${flags.memory} is too small: a Linux guest needs at least ${MEMORY_MIB.min}M`);
@@ -31,8 +31,19 @@ export function runConfig(flags: RunFlags): VmConfig {
   const count = disks.length + (root ? 1 : 0);
   if (count > maxDisks) throw new UsageError(`at most ${maxDisks} disks (--root counts as one), got ${count}`);
   if (root?.readOnly) throw new UsageError('--root cannot be read-only');
+  const images = [...(root ? [{ ...root, option: '--root' }] : []), ...disks.map((d) => ({ ...d, option: '--disk' }))];
+  const twice = sharedImage(images);
+  if (twice) {
+    const [first, second] = twice.map((i) => images[i]);
+    throw new UsageError(`${second.option} ${second.path} is the same image as ${first.option} ${first.path}: ` +
+      'an image can be attached twice only if both are read-only (,readonly)');
+  }
   const { kernel, initrd, append, console } = flags;
-  return usage(() => guestConfig({ kernel, initrd, append, console, memoryBytes, cpus, disks, root: root?.path }));
+  try {
+    return await guestConfig({ kernel, initrd, append, console, memoryBytes, cpus, disks, root: root?.path });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
 }
 
 /** FILE[,readonly]: a disk image that must exist. */

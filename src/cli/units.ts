@@ -1,10 +1,13 @@
 // Parsing of the sizes and counts users type on the command line.
 
-const UNITS: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 };
+const UNITS: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
 
-/** "256M", "1G", "65536", "512K" -> bytes. Throws with a message naming the bad value. */
+/**
+ * "256M", "1G", "2T", "65536", "512K" -> bytes. Throws with a message naming the bad value.
+ * Not bounded: a size may be beyond Number.MAX_SAFE_INTEGER (callers check their limits).
+ */
 export function parseSize(text: string, what: string): number {
-  const m = /^(\d+)\s*([KMG]?)(i?B)?$/i.exec(text.trim());
+  const m = /^(\d+)\s*([KMGT]?)(i?B)?$/i.exec(text.trim());
   if (!m) throw new Error(`${what}: "${text}" is not a size (examples: 128M, 1G)`);
   return Number(m[1]) * UNITS[m[2].toUpperCase()];
 }

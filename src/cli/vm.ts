@@ -40,7 +40,9 @@ Examples:
   tshv vm create web-1
   tshv vm create big --vcpus 4 --memory 1G --console virtio --auto-start
   tshv vm create db --root rootfs.qcow2 --disk data.qcow2 --disk seed.img,readonly
-  tshv vm create custom --kernel Image --initrd initrd.gz --append "console=ttyS0 quiet"`)
+  tshv vm create custom --kernel Image --initrd initrd.gz --append "console=ttyS0 quiet"`, `
+Files are opened by the service, on its host, and only inside its storage roots: its data
+directory's images/ and the built-in guest images, unless tshv serve was given --storage-root.`)
     .argument('<name>', 'a unique name: a-z, 0-9, then also . _ - (at most 63 characters)')
     .option('-c, --vcpus <n>', `virtual processors, ${VCPUS} (default 1)`)
     .option('-m, --memory <size>', 'guest RAM in whole MiB, e.g. 256M, 1G (default 256M)')

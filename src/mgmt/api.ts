@@ -110,7 +110,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
       operationId: 'createVm', summary: 'Define a VM (it is off until started)', tags: ['vms'],
       body: VmCreateSchema, response: { 201: VmSchema, ...errors(400, 401, 409) },
     },
-  }, async (req, reply) => reply.code(201).send(host.create(req.body)));
+  }, async (req, reply) => reply.code(201).send(await host.create(req.body)));
 
   app.get<VmParams>('/api/vms/:vm', {
     schema: { operationId: 'getVm', summary: 'One VM, by id or name', tags: ['vms'], params: VmParamsSchema, response: vmResponse() },

@@ -13,6 +13,7 @@ import {
 } from './vm-record.js';
 import { LIFECYCLE, LIVE_STATES, VM_STATES, type VmAction, type VmState } from './lifecycle.js';
 import { ApiError, conflict, notFound } from './errors.js';
+import type { StorageRoots } from './storage.js';
 
 /** How long start waits for the machine to be built, stop for the VM to be off, before answering. */
 const START_WAIT_MS = 10_000;
@@ -46,7 +47,8 @@ export class Host extends EventEmitter<HostEvents> {
   private readonly live = new Map<string, Live>();
   private readonly reboots = new Map<string, number[]>();
 
-  constructor(private readonly store: Store, private readonly log: (line: string) => void = () => {}) {
+  /** @param storage where definitions may name images (the service always has roots; none = any path) */
+  constructor(private readonly store: Store, private readonly log: (line: string) => void = () => {}, private readonly storage?: StorageRoots) {
     super();
     this.setMaxListeners(0); // one per console client, event stream and waiter
   }
@@ -78,9 +80,9 @@ export class Host extends EventEmitter<HostEvents> {
     return vm;
   }
 
-  create(input: VmInput): VmRecord {
+  async create(input: VmInput): Promise<VmRecord> {
     const definition: VmDefinition = { ...DEFINITION_DEFAULTS, ...input, disks: normalizeDisks(input.disks ?? []) };
-    validateDefinition(definition);
+    await validateDefinition(definition, this.storage);
     this.checkNameFree(definition.name);
     const at = now();
     const vm: VmRecord = { ...definition, id: randomUUID(), state: 'off', stateReason: null, createdAt: at, updatedAt: at, startedAt: null };
@@ -88,11 +90,12 @@ export class Host extends EventEmitter<HostEvents> {
     return vm;
   }
 
-  update(ref: string, patch: VmPatch): VmRecord {
-    const vm = this.get(ref);
-    this.requireState(vm, 'update');
-    const definition: VmDefinition = { ...definitionOf(vm), ...patch, ...(patch.disks ? { disks: normalizeDisks(patch.disks) } : {}) };
-    validateDefinition(definition);
+  async update(ref: string, patch: VmPatch): Promise<VmRecord> {
+    const before = this.get(ref);
+    this.requireState(before, 'update');
+    const definition: VmDefinition = { ...definitionOf(before), ...patch, ...(patch.disks ? { disks: normalizeDisks(patch.disks) } : {}) };
+    await validateDefinition(definition, this.storage);
+    const vm = this.unchangedSince(before, 'update');
     if (definition.name !== vm.name) this.checkNameFree(definition.name);
     const changed = Object.keys(patch).filter((k) => JSON.stringify(patch[k as keyof VmPatch]) !== JSON.stringify(vm[k as keyof VmRecord]));
     const updated: VmRecord = { ...vm, ...definition, updatedAt: now() };
@@ -110,15 +113,16 @@ export class Host extends EventEmitter<HostEvents> {
   }
 
   async start(ref: string): Promise<VmRecord> {
-    const vm = this.get(ref);
-    this.requireState(vm, 'start');
+    const before = this.get(ref);
+    this.requireState(before, 'start');
     let config: VmConfig;
     try {
-      config = vmConfig(vm);
+      config = await vmConfig(before, this.storage);
     } catch (e) {
-      this.record(vm.id, [{ type: 'error', message: `cannot start: ${(e as Error).message}` }]);
+      this.record(before.id, [{ type: 'error', message: `cannot start: ${(e as Error).message}` }]);
       throw e;
     }
+    const vm = this.unchangedSince(before, 'start');
     this.reboots.delete(vm.id);
     this.launch(vm.id, config, 'start requested');
     await this.until(vm.id, (s) => s !== 'starting', START_WAIT_MS);
@@ -230,6 +234,7 @@ export class Host extends EventEmitter<HostEvents> {
     });
     vm.on('console', (data) => this.emit('console', id, data));
     vm.on('log', (m) => this.log(`${this.store.vm(id)?.name ?? id}: ${m}`));
+    vm.on('io-error', (disk, m) => this.record(id, [{ type: 'io-error', message: `${disk}: ${m}` }]));
     vm.on('stopped', (reason) => this.ended(id, live, reason));
   }
 
@@ -250,15 +255,9 @@ export class Host extends EventEmitter<HostEvents> {
         this.transition(id, 'failed', { stateReason: message, startedAt: null, message, error: true });
         return;
       }
-      let config: VmConfig;
-      try {
-        config = vmConfig(vm);
-      } catch (e) {
-        const message = `cannot start again: ${(e as Error).message}`;
-        this.transition(id, 'failed', { stateReason: message, startedAt: null, message, error: true });
-        return;
-      }
-      this.launch(id, config, guestReboot ? 'the guest rebooted' : 'restart', guestReboot ? 'reboot' : 'stopped');
+      // Until the images are read again the ended run stands in: a stop meanwhile finds it.
+      this.live.set(id, live);
+      void this.relaunch(id, live, guestReboot);
       return;
     }
     if (reason.kind === 'error' || reason.kind === 'killed') {
@@ -267,6 +266,29 @@ export class Host extends EventEmitter<HostEvents> {
       const kind = reason.kind === 'reboot' ? 'stopped' : reason.kind;
       this.transition(id, 'off', { stateReason: kind, startedAt: null, message: kind === 'poweroff' ? 'the guest powered off' : 'stopped' });
     }
+  }
+
+  /** Starts a VM again after a reboot or restart, once its images are read (asynchronously). */
+  private async relaunch(id: string, live: Live, guestReboot: boolean): Promise<void> {
+    let config: VmConfig | undefined;
+    let error: Error | undefined;
+    try {
+      config = await vmConfig(this.store.vm(id)!, this.storage);
+    } catch (e) {
+      error = e as Error;
+    }
+    if (this.live.get(id) !== live) return;
+    this.live.delete(id);
+    if (live.after === 'off' && live.stopRequested) { // stopped while the images were read
+      this.transition(id, 'off', { stateReason: 'stopped', startedAt: null, message: 'stopped' });
+      return;
+    }
+    if (!config) {
+      const message = `cannot start again: ${error!.message}`;
+      this.transition(id, 'failed', { stateReason: message, startedAt: null, message, error: true });
+      return;
+    }
+    this.launch(id, config, guestReboot ? 'the guest rebooted' : 'restart', guestReboot ? 'reboot' : 'stopped');
   }
 
   private rebootLoop(id: string): boolean {
@@ -305,6 +327,17 @@ export class Host extends EventEmitter<HostEvents> {
     if (states.includes(vm.state)) return;
     const verb = action === 'update' ? 'change' : action;
     throw conflict(`cannot ${verb} ${vm.name}: it is ${vm.state} (${verb} needs ${states.join(' or ')})`, vm.state);
+  }
+
+  /**
+   * The VM again after an await (the images are read asynchronously): still in a state that
+   * allows `action`, and not changed by another request meanwhile.
+   */
+  private unchangedSince(before: VmRecord, action: VmAction): VmRecord {
+    const vm = this.get(before.id);
+    this.requireState(vm, action);
+    if (JSON.stringify(vm) !== JSON.stringify(before)) throw conflict(`${vm.name} was changed by another request meanwhile; try again`, vm.state);
+    return vm;
   }
 
   private checkNameFree(name: string): void {

@@ -5,10 +5,11 @@ import { readFileSync } from 'node:fs';
 import { DataDir, dataDirPath } from './data-dir.js';
 import { Store } from './store.js';
 import { Host } from './host.js';
+import { StorageRoots } from './storage.js';
 import { buildApp } from './api.js';
 import { PACKAGE_ROOT } from '../parent/guest-config.js';
 
-export interface ServeFlags { listen: string; dataDir?: string }
+export interface ServeFlags { listen: string; dataDir?: string; storageRoot?: string[] }
 
 /** Bad flags (exit 2). */
 export class ServeUsageError extends Error {}
@@ -37,9 +38,15 @@ export async function serve(flags: ServeFlags): Promise<number> {
   const dir = new DataDir(dataDirPath(flags.dataDir));
   const other = dir.runningService();
   if (other) throw new ServeError(`another tshv serve (pid ${other.pid}, ${other.url}) is using the data directory ${dir.path}`);
+  let storage: StorageRoots;
+  try {
+    storage = StorageRoots.open({ given: flags.storageRoot ?? [], dataDir: dir.path, packageImages: PACKAGE_ROOT + 'guest/images' });
+  } catch (e) {
+    throw new ServeUsageError((e as Error).message);
+  }
   const token = dir.token();
   const store = new Store(dir.dbPath);
-  const host = new Host(store, log);
+  const host = new Host(store, log, storage);
   host.settleAfterRestart();
   const version = (JSON.parse(readFileSync(PACKAGE_ROOT + 'package.json', 'utf8')) as { version: string }).version;
   const app = await buildApp({ host, store, token, version, log });
@@ -58,7 +65,8 @@ export async function serve(flags: ServeFlags): Promise<number> {
   process.stdout.write(`tshv serve: listening on ${url}\n` +
     `  web console: ${url}/#token=${token}\n` +
     `  token file:  ${dir.tokenPath}\n` +
-    `  data:        ${dir.path}\n`);
+    `  data:        ${dir.path}\n` +
+    `  images in:   ${storage.roots.join(', ')} (--storage-root)\n`);
 
   let stopping = false;
   const stopped = new Promise<number>((resolve) => {

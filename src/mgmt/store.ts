@@ -6,8 +6,8 @@ import Database from 'better-sqlite3';
 import type { VmRecord } from './vm-record.js';
 import type { VmState } from './lifecycle.js';
 
-export type EventType = 'created' | 'updated' | 'deleted' | 'state' | 'console-closed' | 'host-restart' | 'error';
-export const EVENT_TYPES: readonly EventType[] = ['created', 'updated', 'deleted', 'state', 'console-closed', 'host-restart', 'error'];
+export type EventType = 'created' | 'updated' | 'deleted' | 'state' | 'console-closed' | 'host-restart' | 'error' | 'io-error';
+export const EVENT_TYPES: readonly EventType[] = ['created', 'updated', 'deleted', 'state', 'console-closed', 'host-restart', 'error', 'io-error'];
 
 export interface NewEvent { vmId: string; type: EventType; state?: VmState; message?: string }
 export interface EventRecord extends NewEvent { id: number; at: string }

@@ -2,12 +2,14 @@
 // its last known state. Checks that need more than the JSON schemas (files on this host,
 // rules across fields) and the step from a definition to a bootable VmConfig live here.
 import { existsSync, statSync } from 'node:fs';
-import { guestConfig, GuestConfigError } from '../parent/guest-config.js';
+import { stat } from 'node:fs/promises';
+import { guestConfig, GuestConfigError, sharedImage, type GuestSpec } from '../parent/guest-config.js';
 import type { VmConfig } from '../parent/vm.js';
 import type { ConsoleKind, DiskSpec } from '../parent/vm-protocol.js';
 import { MAX_DISKS } from '../parent/vsp/synthetic.js';
 import { badInput } from './errors.js';
 import type { VmState } from './lifecycle.js';
+import type { StorageRoots } from './storage.js';
 
 /** What a user defines; every field may be changed while the VM is off. */
 export interface VmDefinition {
@@ -46,40 +48,69 @@ export const isUuid = (s: string) => UUID.test(s);
 
 /**
  * The checks a definition needs beyond its schema: a name that cannot be mistaken for an
- * id, at most MAX_DISKS disks with the root disk, and image files that exist on this host.
+ * id, at most MAX_DISKS disks with the root disk, and image files that exist on this host,
+ * inside its storage roots (when the service has them: it always does).
  */
-export function checkDefinition(d: VmDefinition): void {
+export function checkDefinition(d: VmDefinition, storage?: StorageRoots): void {
   if (isUuid(d.name)) throw badInput('name', 'name must not look like a VM id (a UUID)');
   const count = d.disks.length + (d.root ? 1 : 0);
   if (count > MAX_DISKS) throw badInput('disks', `at most ${MAX_DISKS} disks (the root disk counts as one), got ${count}`);
-  checkFile('kernel', d.kernel);
-  checkFile('initrd', d.initrd);
-  checkFile('root', d.root);
-  d.disks.forEach((disk, i) => checkFile(`disks[${i}].path`, disk.path));
+  checkFile('kernel', d.kernel, storage);
+  checkFile('initrd', d.initrd, storage);
+  checkFile('root', d.root, storage);
+  d.disks.forEach((disk, i) => checkFile(`disks[${i}].path`, disk.path, storage));
+  const images = [...(d.root ? [{ field: 'root', path: d.root, readOnly: false }] : []), ...d.disks.map((x, i) => ({ field: `disks[${i}].path`, ...x }))];
+  const twice = sharedImage(images);
+  if (twice) {
+    const [first, second] = twice.map((i) => images[i]);
+    throw badInput(second.field, `${second.field}: ${second.path} is the same image as ${first.field} (${first.path}); ` +
+      'an image can be attached twice only if both are read-only');
+  }
 }
 
-function checkFile(field: string, path: string | null): void {
+function checkFile(field: string, path: string | null, storage: StorageRoots | undefined): void {
   if (path === null) return;
+  storage?.check(field, path); // first: outside the roots, not even whether it exists is told
   if (!existsSync(path)) throw badInput(field, `${field}: ${path}: no such file`);
   if (!statSync(path).isFile() && !statSync(path).isBlockDevice()) throw badInput(field, `${field}: ${path} is not a file`);
 }
 
-/** Everything create and update check: checkDefinition, and a kernel given is a RISC-V Linux Image. */
-export function validateDefinition(d: VmDefinition): void {
-  checkDefinition(d);
-  if (d.kernel !== null) vmConfig(d); // reads the images; the default ones are known to be good
+/**
+ * Everything create and update check: checkDefinition, and a kernel or initrd given is read
+ * as at start (a kernel must be a RISC-V Linux Image, both must fit the VM's RAM).
+ */
+export async function validateDefinition(d: VmDefinition, storage?: StorageRoots): Promise<void> {
+  checkDefinition(d, storage);
+  if (d.kernel !== null || d.initrd !== null) await vmConfig(d, storage); // the default images are known to be good
 }
 
-/** Reads the images and builds the VmConfig; a file that went missing is a 400 naming its field. */
-export function vmConfig(d: VmDefinition): VmConfig {
-  checkDefinition(d);
+/**
+ * Reads the images and builds the VmConfig; a file that went missing, or left the storage
+ * roots (swapped for a symbolic link, say), is a 400 naming its field.
+ */
+export async function vmConfig(d: VmDefinition, storage?: StorageRoots): Promise<VmConfig> {
+  checkDefinition(d, storage);
   try {
-    return guestConfig({
+    return await guestConfig({
       kernel: d.kernel ?? undefined, initrd: d.initrd ?? undefined, append: d.append ?? undefined, root: d.root ?? undefined,
-      disks: d.disks, console: d.console, cpus: d.vcpus, memoryBytes: d.memoryMiB * 2 ** 20,
+      disks: d.disks, console: d.console, cpus: d.vcpus, memoryBytes: d.memoryMiB * 2 ** 20, admit: storage && admitWithin(storage, d),
     });
   } catch (e) {
     if (e instanceof GuestConfigError) throw badInput(e.field, e.message);
     throw e;
   }
+}
+
+/**
+ * A kernel or initrd the definition names, once opened, must be the file checked against
+ * the roots: its real path is checked again, and must be the very inode that was opened
+ * (not a file put there since the check). The built-in images need no check.
+ */
+function admitWithin(storage: StorageRoots, d: VmDefinition): GuestSpec['admit'] {
+  return async (field, path, opened) => {
+    if (d[field] === null) return;
+    const real = storage.check(field, path);
+    const now = await stat(real).catch(() => undefined);
+    if (now?.ino !== opened.ino || now?.dev !== opened.dev) throw badInput(field, `${field}: ${path} changed while it was being opened; try again`);
+  };
 }

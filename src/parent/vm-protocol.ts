@@ -57,4 +57,6 @@ export type VmEvent =
   | { type: 'io'; disks: DiskStats[] }
   | { type: 'console'; data: Uint8Array }
   | { type: 'log'; message: string }
+  /** A disk's image failed guest requests (rate-limited by the worker: vsp/burst-log.ts). */
+  | { type: 'io-error'; disk: string; message: string }
   | { type: 'stopped'; reason: StopReason };

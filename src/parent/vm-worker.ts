@@ -71,6 +71,7 @@ async function main(): Promise<void> {
     power: (e) => requestStop(e.kind === 'reset' ? { kind: 'reboot' } : { kind: 'poweroff' }),
     log,
     wake: () => cb.ringDoorbell(),
+    ioError: (disk, message) => post({ type: 'io-error', disk, message }),
     fault: (device, e) => {
       log(`${device} back-end failed: ${(e as Error).stack ?? e}`);
       requestStop({ kind: 'error', message: `the back-end of ${device} failed: ${(e as Error).message ?? e}` });

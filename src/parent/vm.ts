@@ -35,7 +35,10 @@ export interface VmStats {
 
 export interface VmEvents {
   console: [Uint8Array];
+  /** Something for the host's log (an 'io-error' also comes here, as "vda: I/O error: ..."). */
   log: [string];
+  /** A disk's image failed guest requests (the disk's name, what failed); at most one per disk every few seconds. */
+  'io-error': [string, string];
   started: [];
   stopped: [StopReason];
 }
@@ -147,6 +150,7 @@ export class Vm extends EventEmitter<VmEvents> {
     switch (e.type) {
       case 'console': this.emit('console', e.data); this.panicWatch.feed(e.data); break;
       case 'log': this.emit('log', e.message); break;
+      case 'io-error': this.emit('log', `${e.disk}: I/O error: ${e.message}`); this.emit('io-error', e.disk, e.message); break;
       case 'started': this.emit('started'); break;
       case 'io': this.diskStats = e.disks; break;
       case 'stopped': this.finish(e.reason); break;

@@ -17,7 +17,7 @@ writeFileSync(disk, Buffer.alloc(1 << 20));
 const notAKernel = join(files, 'not-a-kernel');
 writeFileSync(notAKernel, 'hello, I am text\n'.repeat(100));
 
-before(async () => { s = await Service.start(); });
+before(async () => { s = await Service.start(undefined, ['--storage-root', files]); });
 after(async () => { await s?.kill('SIGKILL'); });
 
 test('the data directory: token (0600), service.json with the URL and pid, tshv.db', () => {

@@ -28,9 +28,9 @@ export class Service {
   /** Everything the service printed. */
   get output(): string { return this.out; }
 
-  /** Starts `tshv serve` on a free port (in a new data directory unless one is given). */
-  static async start(dataDir = mkdtempSync(join(tmpdir(), 'tshv-mgmt-'))): Promise<Service> {
-    const child = spawn(process.execPath, [TSHV, 'serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  /** Starts `tshv serve` on a free port (in a new data directory unless one is given), with more `args` if given. */
+  static async start(dataDir = mkdtempSync(join(tmpdir(), 'tshv-mgmt-')), args: string[] = []): Promise<Service> {
+    const child = spawn(process.execPath, [TSHV, 'serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     const s = new Service(child, dataDir);
     const deadline = Date.now() + 30_000;
     for (;;) {

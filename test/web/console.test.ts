@@ -128,7 +128,7 @@ test('web console: create, start, type into the guest\'s shell, stop, delete', {
     await page.getByLabel('Name').fill('web-test');
     await page.getByLabel('Memory (MiB)').fill('128');
     await page.getByText('Boot and disks').click();
-    await page.getByLabel('Kernel', { exact: true }).fill('/nonexistent/Image');
+    await page.getByLabel('Kernel', { exact: true }).fill(join(dataDir, 'images', 'no-such-Image')); // inside a storage root
     await page.getByRole('button', { name: 'Create', exact: true }).click();
     await page.locator('#f-kernel-error').getByText(/no such file/).waitFor();
     assert.equal(await page.locator('#f-memoryMiB-error').isVisible(), false, 'the fixed field\'s error is gone');

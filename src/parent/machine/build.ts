@@ -33,6 +33,8 @@ export interface MachineHost {
   log(message: string): void;
   /** Rings the VM worker's doorbell (a VSP went idle: a waiting reset may complete). */
   wake(): void;
+  /** A disk failed a guest request (the guest sees EIO): reported once per burst. */
+  ioError(disk: string, message: string): void;
   /** A device back-end failed (a bug, not an I/O error): the VM must stop. */
   fault(device: string, e: unknown): void;
 }
@@ -64,6 +66,7 @@ export async function buildMachine(config: MachineConfig, partition: Partition, 
     consoleOutput: (bytes) => { for (const b of bytes) host.consoleByte(b); },
     log: (m) => host.log(m),
     wake: () => host.wake(),
+    ioError: (disk, message) => host.ioError(disk, message),
     fault: (device, e) => host.fault(device, e),
   });
   return {

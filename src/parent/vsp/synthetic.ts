@@ -11,6 +11,7 @@ import { VIRT_IRQ, virtioSlotBase } from '../machine/virt.js';
 import { MACHINE_LIMITS } from '../machine/limits.js';
 import type { DiskSpec } from '../vm-protocol.js';
 import { VirtioBlk } from './blk/device.js';
+import { BurstLog } from './burst-log.js';
 import { VirtioConsole } from './console/device.js';
 import { VirtioRng } from './rng/device.js';
 import { VirtioMmio, type VirtioDevice } from './virtio-mmio.js';
@@ -41,6 +42,8 @@ export interface SyntheticConfig {
   wake: () => void;
   /** A VSP failed (a bug, not an I/O error): the VM must stop. */
   fault: (device: string, e: unknown) => void;
+  /** A disk's image failed a guest request (the guest got an I/O error); at most one per disk every few seconds. */
+  ioError: (disk: string, message: string) => void;
 }
 
 /** /dev/vda, vdb, ...: the name Linux gives the n-th virtio disk. */
@@ -67,9 +70,12 @@ export async function attachSyntheticDevices(c: SyntheticConfig): Promise<Synthe
     c.bus.map(base, t);
     transports.push(t);
   };
+  const ioErrors: BurstLog[] = [];
   const disks = images.map((image, n) => {
     const name = diskName(n);
-    return new VirtioBlk(`virtio-blk ${name}`, image, { serial: `tshv-${name}` }, (e) => c.fault(name, e));
+    const errors = new BurstLog((message) => c.ioError(name, message), `I/O errors on ${name}`);
+    ioErrors.push(errors);
+    return new VirtioBlk(`virtio-blk ${name}`, image, { serial: `tshv-${name}`, ioError: (m) => errors.add(m) }, (e) => c.fault(name, e));
   });
   disks.forEach(offer);
   const console = new VirtioConsole(c.consoleOutput);
@@ -79,6 +85,7 @@ export async function attachSyntheticDevices(c: SyntheticConfig): Promise<Synthe
   return {
     transports, disks, console, slots: transports.map((_, i) => i),
     close: async () => {
+      for (const e of ioErrors) e.close();
       const results = await Promise.allSettled(images.map((d) => d.close()));
       for (const r of results) if (r.status === 'rejected') c.log(`closing a disk: ${(r.reason as Error).message}`);
     },

@@ -5,7 +5,7 @@
 //   1 .. t         refcount table
 //   t+1 .. t+k     refcount blocks (counting every cluster of this layout)
 //   then           the L1 table, all entries 0 (nothing allocated)
-import { open } from 'node:fs/promises';
+import { open, rm } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { DiskError } from './block-device.js';
 import { fileError, writeAt } from './file-io.js';
@@ -27,6 +27,16 @@ export interface CreateQcow2Options {
 
 const HEADER_LENGTH = 112; // through compression_type (zlib), padded to 8
 
+/**
+ * The largest virtual size an image with 2^clusterBits-byte clusters can have: what an L1
+ * table of MAX_L1_BYTES maps (QEMU's limit too; 2 PiB with 64 KiB clusters), and never
+ * beyond what a JavaScript number holds exactly, in whole sectors.
+ */
+export function qcow2MaxSize(clusterBits: number): number {
+  const cs = 2 ** clusterBits;
+  return Math.min((MAX_L1_BYTES / 8) * (cs / 8) * cs, Math.floor(Number.MAX_SAFE_INTEGER / 512) * 512);
+}
+
 /** Creates the image; fails if path exists. */
 export async function createQcow2(path: string, opts: CreateQcow2Options): Promise<void> {
   const clusterBits = opts.clusterBits ?? 16;
@@ -44,10 +54,12 @@ export async function createQcow2(path: string, opts: CreateQcow2Options): Promi
   }
   if (!Number.isSafeInteger(size) || size < 0) throw new DiskError(`${path}: invalid size ${size}`, 'range');
   size = Math.ceil(size / 512) * 512;
+  if (size > qcow2MaxSize(clusterBits)) {
+    throw new DiskError(`${path}: ${size} bytes is more than a qcow2 image with ${2 ** clusterBits}-byte clusters can hold (${qcow2MaxSize(clusterBits)})`, 'range');
+  }
 
   const cs = 2 ** clusterBits;
   const l1Size = Math.ceil(size / (cs * (cs / 8)));
-  if (l1Size * 8 > MAX_L1_BYTES) throw new DiskError(`${path}: ${size} bytes is too large for ${cs}-byte clusters`, 'range');
   const l1Clusters = Math.max(1, Math.ceil((l1Size * 8) / cs));
   const perBlock = (cs * 8) / 2 ** order;
   let tableClusters = 1;
@@ -116,7 +128,11 @@ export async function createQcow2(path: string, opts: CreateQcow2Options): Promi
   try {
     await writeAt(fh, path, image, 0);
     await fh.datasync();
-  } finally {
-    await fh.close();
+  } catch (e) {
+    // A file system full or a file size limit: no half-written image is left behind.
+    await fh.close().catch(() => {});
+    await rm(path, { force: true });
+    throw e;
   }
+  await fh.close();
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { openDisk } from '../../drivers/disk/open.js';
 import { tempDir } from '../../drivers/disk/test-support.js';
 import { readable, writable, TestRam, type Segment } from '../../../vmbus/test-driver.js';
-import type { BlockDevice } from '../../drivers/disk/block-device.js';
+import { DiskError, type BlockDevice } from '../../drivers/disk/block-device.js';
 import { VirtioBlk, S_IOERR, S_OK, S_UNSUPP, T_DISCARD, T_FLUSH, T_GET_ID, T_IN, T_OUT, T_WRITE_ZEROES } from './device.js';
 import { F_INDIRECT_DESC, F_VERSION_1, INT_USED_BUFFER, REG } from '../virtio-mmio.js';
 import { MmioBench, until } from '../test-support.js';
@@ -26,10 +26,11 @@ async function setup(opts: { readOnly?: boolean; features?: bigint } = {}) {
   writeFileSync(path, Uint8Array.from({ length: SECTORS * 512 }, (_, i) => pattern(i)));
   const disk = await openDisk(path, { format: 'raw', readOnly: opts.readOnly });
   const faults: unknown[] = [];
-  const blk = new VirtioBlk('virtio-blk vda', disk, { serial: 'tshv-vda' }, (e) => faults.push(e));
+  const ioErrors: string[] = [];
+  const blk = new VirtioBlk('virtio-blk vda', disk, { serial: 'tshv-vda', ioError: (m) => ioErrors.push(m) }, (e) => faults.push(e));
   const b = new MmioBench(blk);
   const [d] = b.start([32], F_VERSION_1 | (opts.features ?? 0n));
-  return { path, disk, blk, b, d: d!, faults, file: () => new Uint8Array(readFileSync(path)) };
+  return { path, disk, blk, b, d: d!, faults, ioErrors, file: () => new Uint8Array(readFileSync(path)) };
 }
 
 function header(type: number, sector: bigint | number = 0): number[] {
@@ -332,6 +333,23 @@ test('a reset waits for the request in flight, which then does not touch the use
   assert.equal(s.b.read(REG.interruptStatus), 0);
   assert.deepEqual(s.faults, []);
   await s.disk.close();
+});
+
+test('an image the driver cannot read (corrupt) is IOERR for the guest and an ioError for the host, naming the request', async () => {
+  const s = await setup();
+  s.disk.read = async () => { throw new DiskError(`${s.path}: compressed cluster at 20480 does not inflate`, 'corrupt'); };
+  s.disk.flush = async () => { throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }); };
+  assert.equal((await request(s, T_IN, 8, { inLen: 512 })).status, S_IOERR);
+  assert.equal((await request(s, T_FLUSH, 0)).status, S_IOERR);
+  assert.deepEqual(s.ioErrors, [
+    `read at sector 8: ${s.path}: compressed cluster at 20480 does not inflate`,
+    'flush at sector 0: EIO: i/o error, fdatasync',
+  ]);
+  // The guest's own mistakes (past the end, a write to a read-only disk) are not the host's business.
+  assert.equal((await request(s, T_IN, SECTORS, { inLen: 512 })).status, S_IOERR);
+  assert.equal(s.ioErrors.length, 2);
+  assert.equal(s.blk.counters.errors, 3);
+  assert.deepEqual(s.faults, []);
 });
 
 test('a back-end fault (not an I/O error) is reported, not turned into a status', async () => {

@@ -25,6 +25,8 @@ const SEGMENT_BYTES = 16;
 /** Its flags: the only one defined (§5.2.6). */
 const SEGMENT_F_UNMAP = 1;
 
+const REQUEST_NAMES: Record<number, string> = { [T_IN]: 'read', [T_OUT]: 'write', [T_FLUSH]: 'flush', [T_DISCARD]: 'discard', [T_WRITE_ZEROES]: 'write zeroes' };
+
 const QUEUE_SIZE = 256;
 const SIZE_MAX = 1 << 20;          // bytes in one buffer
 const SEG_MAX = QUEUE_SIZE - 2;    // data buffers in one request (header and status aside)
@@ -41,6 +43,12 @@ const ZERO_CHUNK = new Uint8Array(1 << 20);
 export interface BlkOptions {
   /** The serial number GET_ID reports (at most 20 bytes are used). */
   serial: string;
+  /**
+   * Each request the image driver failed (a DiskError or a host I/O error, answered with
+   * VIRTIO_BLK_S_IOERR), for the host's log: "read at sector 8: <the driver's message>".
+   * A guest can cause these at any rate: the caller limits what it reports.
+   */
+  ioError?: (message: string) => void;
 }
 
 export class VirtioBlk implements VirtioDevice {
@@ -168,6 +176,8 @@ export class VirtioBlk implements VirtioDevice {
       if (!(e instanceof BadRequest || e instanceof DiskError || isSystemError(e))) throw e;
       status = S_IOERR;
       this.counters.errors++;
+      // The guest's own mistakes are its business; a failing image is the host's.
+      if (!(e instanceof BadRequest)) this.options.ioError?.(`${REQUEST_NAMES[type] ?? `request ${type}`} at sector ${sector}: ${(e as Error).message}`);
     }
     statusByte.array[statusByte.index] = status;
     return written + 1;
