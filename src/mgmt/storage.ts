@@ -5,7 +5,8 @@
 // refused even when a root contains them. `tshv run` has no roots: the user's own process
 // may open whatever the user can.
 import { mkdirSync, realpathSync, statSync } from 'node:fs';
-import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
+import { imageRefusal, pathWithin as within, type ImagePolicy } from '../parent/drivers/disk/image-policy.js';
 import { badInput } from './errors.js';
 
 export class StorageRoots {
@@ -46,13 +47,19 @@ export class StorageRoots {
    * by where it would be (its nearest existing folder), so the answer never tells whether
    * a file outside the roots exists.
    */
+  /** The roots as plain data, for the VM worker's disk opens (backing files included). */
+  policy(): ImagePolicy {
+    return { roots: this.roots, reserved: [{ dir: this.own.dir, except: this.own.images }] };
+  }
+
   check(field: string, path: string): string {
     const real = realPathOf(field, path);
     const shown = real === path ? path : `${path} (really ${real})`;
-    if (within(this.own.dir, real) && !within(this.own.images, real)) {
+    const refusal = imageRefusal(this.policy(), real);
+    if (refusal === 'reserved') {
       throw badInput(field, `${field}: ${shown} is one of the service's own files (its data directory ${this.own.dir}); put images in ${this.own.images}`);
     }
-    if (!this.roots.some((root) => within(root, real))) {
+    if (refusal === 'outside') {
       throw badInput(field, `${field}: ${shown} is outside the service's storage roots (${this.roots.join(', ') || 'none'}); ` +
         'start tshv serve with --storage-root DIR to allow images in DIR');
     }
@@ -60,11 +67,6 @@ export class StorageRoots {
   }
 }
 
-/** True if `path` is `dir` or below it (both real, absolute paths). */
-function within(dir: string, path: string): boolean {
-  const r = relative(dir, path);
-  return r === '' || (r !== '..' && !r.startsWith('../') && !isAbsolute(r));
-}
 
 /** realpath, or for a path that does not exist, the real path of its nearest existing ancestor joined with the rest. */
 function realPathOf(field: string, path: string): string {

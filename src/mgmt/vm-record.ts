@@ -91,10 +91,13 @@ export async function validateDefinition(d: VmDefinition, storage?: StorageRoots
 export async function vmConfig(d: VmDefinition, storage?: StorageRoots): Promise<VmConfig> {
   checkDefinition(d, storage);
   try {
-    return await guestConfig({
+    const config = await guestConfig({
       kernel: d.kernel ?? undefined, initrd: d.initrd ?? undefined, append: d.append ?? undefined, root: d.root ?? undefined,
       disks: d.disks, console: d.console, cpus: d.vcpus, memoryBytes: d.memoryMiB * 2 ** 20, admit: storage && admitWithin(storage, d),
     });
+    // The worker checks every layer it opens against the roots too: a qcow2 image inside a
+    // root may name a backing file anywhere.
+    return storage ? { ...config, imagePolicy: storage.policy() } : config;
   } catch (e) {
     if (e instanceof GuestConfigError) throw badInput(e.field, e.message);
     throw e;

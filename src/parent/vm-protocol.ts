@@ -1,3 +1,4 @@
+import type { ImagePolicy } from './drivers/disk/image-policy.js';
 import type { BlkCounters } from './vsp/blk/metrics.js';
 import type { MessagePort } from 'node:worker_threads';
 import type { MmioRange } from '../hypervisor/intercept.js';
@@ -28,6 +29,8 @@ export interface VmWorkerData {
   disks: DiskSpec[];
   /** Which device gets console input: the 16550 (ttyS0) or virtio-console (hvc0). */
   console: ConsoleKind;
+  /** Where disk images and their backing files may be; undefined: anywhere (tshv run). */
+  imagePolicy?: ImagePolicy;
 }
 
 export interface DiskSpec { path: string; readOnly: boolean }

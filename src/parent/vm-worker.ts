@@ -66,7 +66,7 @@ async function main(): Promise<void> {
   const log = (message: string) => post({ type: 'log', message });
 
   // 2. The machine: emulated devices and the synthetic devices' back-ends (disks opened here).
-  const machine = await buildMachine({ disks: d.disks, console: d.console, ram, channelTable: d.channelTable }, partition, {
+  const machine = await buildMachine({ disks: d.disks, console: d.console, ram, channelTable: d.channelTable, imagePolicy: d.imagePolicy }, partition, {
     consoleByte: (b) => output.push(b),
     power: (e) => requestStop(e.kind === 'reset' ? { kind: 'reboot' } : { kind: 'poweroff' }),
     log,

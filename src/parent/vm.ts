@@ -1,5 +1,6 @@
 // The main thread's handle on one VM: starts its VM worker, carries console bytes both
 // ways and reports how the VM stopped (a kernel panic seen on the console included).
+import type { ImagePolicy } from './drivers/disk/image-policy.js';
 import { EventEmitter } from 'node:events';
 import { Worker, MessageChannel } from 'node:worker_threads';
 import { ControlBlock, PartitionState } from '../hypervisor/control-block.js';
@@ -24,6 +25,8 @@ export interface VmConfig {
   disks?: DiskSpec[];
   /** Which console gets input: 'serial' (ttyS0, default) or 'virtio' (hvc0). */
   console?: ConsoleKind;
+  /** Where disk images and their backing files may be (the service's storage roots); default anywhere. */
+  imagePolicy?: ImagePolicy;
 }
 
 /** What a VM has done so far, for metrics. */

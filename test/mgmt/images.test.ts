@@ -105,6 +105,29 @@ test('symbolic links are resolved: a link inside a root to a file outside is ref
   assert.match(events.at(-1).message, /cannot start: .*own files/);
 });
 
+test('a qcow2 image inside a root whose backing file lies outside: the VM does not start, and the file is never read', async () => {
+  const images = join(d.dataDir, 'images');
+  const outside = mkdtempSync(join(tmpdir(), 'tshv-outside-'));
+  const secret = join(outside, 'secret.raw');
+  writeFileSync(secret, Buffer.alloc(1 << 20, 0x53));
+  const overlay = join(images, 'overlay.qcow2');
+  execFileSync(process.execPath, [TSHV, 'disk', 'create', overlay, '--backing', secret, '--format', 'qcow2', '-F', 'raw']);
+  assert.equal((await create(d, { name: 'backed-outside', memoryMiB: 64, disks: [{ path: overlay }] })).status, 201);
+  const start = await d.api('POST', '/api/vms/backed-outside/start');
+  assert.equal(start.status, 500, JSON.stringify(start.body));
+  assert.match(start.body.error, new RegExp(`${secret}.* is outside the storage roots`));
+  assert.equal((await d.ok('GET', '/api/vms/backed-outside')).state, 'failed');
+  // The same overlay on a backing file inside the roots starts.
+  const inside = join(images, 'base.raw');
+  writeFileSync(inside, Buffer.alloc(1 << 20));
+  const good = join(images, 'overlay-good.qcow2');
+  execFileSync(process.execPath, [TSHV, 'disk', 'create', good, '--backing', inside, '-F', 'raw']);
+  assert.equal((await create(d, { name: 'backed-inside', memoryMiB: 64, disks: [{ path: good }] })).status, 201);
+  const ok = await d.api('POST', '/api/vms/backed-inside/start');
+  assert.equal(ok.status, 200, JSON.stringify(ok.body));
+  await d.ok('POST', '/api/vms/backed-inside/stop');
+});
+
 test('--storage-root: the roots given replace the defaults, a root may be a link; the service\'s own files stay refused', async () => {
   assert.equal((await create(s, { name: 'in-files', disks: [{ path: disk }] })).status, 201);
   const viaLink = join(files, 'extra-link', 'e.raw');

@@ -12,6 +12,7 @@ import { Syscon, type PowerEvent } from '../devices/syscon/device.js';
 import { GoldfishRtc } from '../devices/goldfish-rtc/device.js';
 import { attachSyntheticDevices, type SyntheticDevices } from '../vsp/synthetic.js';
 import type { ConsoleKind, DiskSpec } from '../vm-protocol.js';
+import type { ImagePolicy } from '../drivers/disk/image-policy.js';
 import { VIRT_MAP, VIRT_IRQ } from './virt.js';
 
 export interface MachineConfig {
@@ -22,6 +23,8 @@ export interface MachineConfig {
   ram: Uint8Array;
   /** The partition's VMBus channel table. */
   channelTable: SharedArrayBuffer;
+  /** Where disk images and their backing files may be; undefined: anywhere. */
+  imagePolicy?: ImagePolicy;
 }
 
 /** What the machine needs from its VM worker. */
@@ -60,7 +63,7 @@ export async function buildMachine(config: MachineConfig, partition: Partition, 
   bus.map(VIRT_MAP.rtc.base, rtc);
 
   const synthetic = await attachSyntheticDevices({
-    disks: config.disks, channelTable: config.channelTable, bus,
+    disks: config.disks, imagePolicy: config.imagePolicy, channelTable: config.channelTable, bus,
     memory: new GuestMemory(config.ram, Number(VIRT_MAP.ram.base)),
     interruptLine: (line) => partition.interruptLine(line),
     consoleOutput: (bytes) => { for (const b of bytes) host.consoleByte(b); },

@@ -5,6 +5,7 @@ import { Channel } from '../../vmbus/channel.js';
 import type { InterruptLine } from '../../hypervisor/interrupt-line.js';
 import type { GuestMemory } from '../../vmbus/guest-memory.js';
 import { openDisk } from '../drivers/disk/open.js';
+import type { ImagePolicy } from '../drivers/disk/image-policy.js';
 import type { BlockDevice } from '../drivers/disk/block-device.js';
 import type { MmioBus } from '../devices/mmio.js';
 import { VIRT_IRQ, virtioSlotBase } from '../machine/virt.js';
@@ -31,6 +32,8 @@ export interface SyntheticDevices {
 
 export interface SyntheticConfig {
   disks: readonly DiskSpec[];
+  /** Where disk images and their backing files may be; undefined: anywhere. */
+  imagePolicy?: ImagePolicy;
   channelTable: SharedArrayBuffer;
   memory: GuestMemory;
   bus: MmioBus;
@@ -54,7 +57,7 @@ export async function attachSyntheticDevices(c: SyntheticConfig): Promise<Synthe
   if (c.disks.length > MAX_DISKS) throw new Error(`at most ${MAX_DISKS} disks, got ${c.disks.length}`);
   const images: BlockDevice[] = [];
   try {
-    for (const spec of c.disks) images.push(await openDisk(spec.path, { readOnly: spec.readOnly }));
+    for (const spec of c.disks) images.push(await openDisk(spec.path, { readOnly: spec.readOnly, policy: c.imagePolicy }));
   } catch (e) {
     await Promise.allSettled(images.map((d) => d.close()));
     throw e;

@@ -40,4 +40,4 @@ export class DiskError extends Error {
   }
 }
 
-export type DiskErrorCode = 'missing' | 'locked' | 'corrupt' | 'unsupported' | 'read-only' | 'range' | 'io';
+export type DiskErrorCode = 'missing' | 'locked' | 'corrupt' | 'unsupported' | 'read-only' | 'range' | 'io' | 'denied';

@@ -262,3 +262,24 @@ test('a character device or a directory is not a disk image', async () => {
   const overlay = await qcow2({ size: 1 << 20, backing: '/dev/zero', backingFormat: 'raw' });
   await opensWith(overlay, 'unsupported', /cannot open its backing file: \/dev\/zero: is a character device/);
 });
+
+test('an image policy is applied to every layer: a backing file outside the roots is refused before it is opened', async () => {
+  const roots = join(dir, 'policy-root');
+  const outside = join(dir, 'policy-outside');
+  mkdirSync(roots, { recursive: true });
+  mkdirSync(outside, { recursive: true });
+  writeFileSync(join(outside, 'secret.raw'), Buffer.alloc(4096, 0x53));
+  writeFileSync(join(roots, 'base.raw'), Buffer.alloc(4096));
+  await createQcow2(join(roots, 'bad.qcow2'), { size: 4096, backing: join(outside, 'secret.raw'), backingFormat: 'raw' });
+  await createQcow2(join(roots, 'good.qcow2'), { size: 4096, backing: 'base.raw', backingFormat: 'raw' });
+  const policy = { roots: [roots], reserved: [] };
+  await assert.rejects(openDisk(join(roots, 'bad.qcow2'), { readOnly: true, policy }),
+    (e: unknown) => e instanceof DiskError && e.code === 'denied' && /cannot open its backing file: .*secret\.raw is outside the storage roots/.test(e.message));
+  await assert.rejects(openDisk(join(outside, 'secret.raw'), { policy }), (e: unknown) => e instanceof DiskError && e.code === 'denied');
+  const good = await openDisk(join(roots, 'good.qcow2'), { policy });
+  assert.equal(good.backing?.format, 'raw');
+  await good.close();
+  // Without a policy (tshv run) the same chain opens.
+  const free = await openDisk(join(roots, 'bad.qcow2'), { readOnly: true });
+  await free.close();
+});

@@ -8,6 +8,7 @@ import { lockImage } from './lock.js';
 import { Qcow2Disk } from './qcow2.js';
 import { QCOW2_MAGIC } from './qcow2-header.js';
 import { RawDisk } from './raw.js';
+import { imageRefusal, type ImagePolicy } from './image-policy.js';
 
 export type DiskFormat = 'raw' | 'qcow2';
 
@@ -18,6 +19,8 @@ export interface OpenDiskOptions {
    * then may not get a qcow2 header written into its first sector by the guest.
    */
   format?: DiskFormat;
+  /** Where images may be (the service's storage roots): checked for every layer, backing files included. */
+  policy?: ImagePolicy;
 }
 
 /** Backing chains deeper than this are refused (QEMU has no fixed limit; this is ample). */
@@ -35,15 +38,20 @@ export async function probeFormat(path: string): Promise<DiskFormat> {
 
 /** Opens the image at path, with its backing files, and takes the image locks. */
 export function openDisk(path: string, opts: OpenDiskOptions = {}): Promise<BlockDevice> {
-  return openLayer(path, opts.readOnly ?? false, opts.format ?? null, []);
+  return openLayer(path, opts.readOnly ?? false, opts.format ?? null, [], opts.policy);
 }
 
-async function openLayer(path: string, readOnly: boolean, format: DiskFormat | null, above: string[]): Promise<BlockDevice> {
+async function openLayer(path: string, readOnly: boolean, format: DiskFormat | null, above: string[], policy?: ImagePolicy): Promise<BlockDevice> {
   let real: string;
   try {
     real = await realpath(path);
   } catch (e) {
     throw fileError(path, e, 'open');
+  }
+  const refusal = policy && imageRefusal(policy, real);
+  if (refusal) {
+    const where = refusal === 'reserved' ? 'among the service\'s own files' : `outside the storage roots (${policy!.roots.join(', ') || 'none'})`;
+    throw new DiskError(`${path}${real === path ? '' : ` (really ${real})`} is ${where}`, 'denied');
   }
   if (above.includes(real)) {
     throw new DiskError(`${path}: the backing chain loops (${[...above, real].join(' -> ')})`, 'corrupt');
@@ -71,11 +79,11 @@ async function openLayer(path: string, readOnly: boolean, format: DiskFormat | n
   // Qcow2Disk.open owns fh and lock from here, on failure too.
   return Qcow2Disk.open(path, fh, lock, {
     readOnly,
-    openBacking: (name, backingFormat) => openBacking(path, name, backingFormat, [...above, real]),
+    openBacking: (name, backingFormat) => openBacking(path, name, backingFormat, [...above, real], policy),
   });
 }
 
-async function openBacking(image: string, name: string, format: string | null, above: string[]): Promise<BlockDevice> {
+async function openBacking(image: string, name: string, format: string | null, above: string[], policy?: ImagePolicy): Promise<BlockDevice> {
   if (/^[a-z][a-z0-9+.-]*:/i.test(name) && !isAbsolute(name)) {
     throw new DiskError(`${image}: backing file "${name}" is not a file name (protocols and json: are not supported)`, 'unsupported');
   }
@@ -85,7 +93,7 @@ async function openBacking(image: string, name: string, format: string | null, a
   // qemu-img stores the name as given; a relative one is relative to the image's folder.
   const path = isAbsolute(name) ? name : resolve(dirname(image), name);
   try {
-    return await openLayer(path, true, format, above);
+    return await openLayer(path, true, format, above, policy);
   } catch (e) {
     if (e instanceof DiskError) throw new DiskError(`${image}: cannot open its backing file: ${e.message}`, e.code);
     throw e;
