@@ -1,6 +1,6 @@
 // Opening a disk image: find its format, lock it, and open its backing chain (read-only,
 // each layer locked shared) below it.
-import { realpath } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { type BlockDevice, DiskError } from './block-device.js';
 import { fileError, openImageFile, readAt } from './file-io.js';
@@ -63,6 +63,11 @@ async function openLayer(path: string, readOnly: boolean, format: DiskFormat | n
   let fh;
   try {
     fh = await openImageFile(path, !readOnly);
+    // Under a policy the file opened must be the one judged: not a link swapped in since.
+    if (policy && !(await sameFile(fh, real))) {
+      await fh.close();
+      throw new DiskError(`${path} changed while it was being opened; try again`, 'denied');
+    }
   } catch (e) {
     await lock.release();
     throw e;
@@ -98,6 +103,11 @@ async function openBacking(image: string, name: string, format: string | null, a
     if (e instanceof DiskError) throw new DiskError(`${image}: cannot open its backing file: ${e.message}`, e.code);
     throw e;
   }
+}
+
+async function sameFile(fh: { stat(): Promise<{ dev: number; ino: number }> }, real: string): Promise<boolean> {
+  const [opened, judged] = await Promise.all([fh.stat(), stat(real).catch(() => undefined)]);
+  return judged !== undefined && opened.dev === judged.dev && opened.ino === judged.ino;
 }
 
 async function probe(fh: Parameters<typeof readAt>[0], path: string): Promise<DiskFormat> {
