@@ -65,6 +65,7 @@ export function registerConsole(app: FastifyInstance, host: Host): void {
 
   app.get<{ Params: { vm: string } }>('/api/vms/:vm/console', {
     websocket: true,
+    config: { access: 'websocket' },
     schema: {
       operationId: 'openVmConsole',
       summary: 'The VM console over a WebSocket: binary frames both ways (input to the guest, output from it)',

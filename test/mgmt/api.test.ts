@@ -66,6 +66,50 @@ test('401: no token, a wrong one, a malformed header; on the API, /metrics, the 
   assert.equal((await s.api('GET', '/vendor/xterm.js', undefined, {})).status, 200);
 });
 
+test('the token is checked on the route a request reaches, however its path is spelled', async () => {
+  await s.ok('POST', '/api/vms', { name: 'spelled' }, 201);
+  const auth = { authorization: `Bearer ${s.token}` };
+  // The router decodes %XX before it matches: these reach /api/vms, /api/host, /metrics...
+  const spellings = [
+    '/%61pi/vms', '/api/%76ms', '/api/vm%73/spelle%64', '/%61pi/host', '/api/metric%73', '/metric%73', '/%6Detrics', '/%6d%65%74%72%69%63%73',
+    '/api/openapi.j%73on', '/api/vms/spelled/event%73', '/api/vms/spelled/metric%73', '/api%2Fvms', '/api%2fhost', '/api/vms%2Fspelled', '/API/vms',
+    '/api//vms', '/api/vms/', '/nothing-here', '/api/nothing-here',
+  ];
+  for (const path of spellings) {
+    const r = await s.raw(path);
+    assert.equal(r.status, 401, `${path}: ${r.status} ${r.body}`);
+    assert.doesNotMatch(r.body, /spelled|tshv_|openapi|hostname/, path);
+  }
+  assert.match((await s.raw('/%61pi/vms', auth)).body, /"spelled"/, 'with the token the same spelling reaches the route');
+  assert.match((await s.raw('/metric%73', auth)).body, /tshv_vms/);
+  // The event stream and the console, spelled otherwise and without a token.
+  for (const path of ['/api/event%73', '/%61pi/events']) assert.equal((await s.raw(path)).status, 401, path);
+  assert.equal((await s.raw('/api/event%73', auth)).type.startsWith('text/event-stream'), true);
+  const wsBase = s.url.replace(/^http/, 'ws');
+  for (const path of ['/%61pi/vms/spelled/console', '/api/vms/spelled/consol%65', '/api/vm%73/spelled/console']) {
+    await assert.rejects(new WsConsole(wsBase + path).opened, /HTTP 401/, path);
+  }
+  const c = new WsConsole(`${wsBase}/api/vms/spelled/consol%65?token=${s.token}`);
+  await c.opened;
+  assert.equal((await c.closed).code, 4409, 'authenticated: the VM is off');
+});
+
+test('?token= only on WebSocket upgrades and the event stream, not on requests that merely say "Upgrade"', async () => {
+  const upgrade = { upgrade: 'websocket' };
+  const handshake = { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' };
+  for (const path of ['/api/vms', '/api/host', '/metrics', '/api/vms/spelled/events']) {
+    for (const headers of [upgrade, handshake]) {
+      const r = await s.raw(`${path}?token=${s.token}`, headers);
+      assert.equal(r.status, 401, `${path} with ${JSON.stringify(headers)}: ${r.body}`);
+      assert.doesNotMatch(r.body, /spelled|tshv_|hostname/);
+    }
+  }
+  // The console's query token counts on an upgrade only; a plain GET of it is refused too.
+  assert.equal((await s.raw(`/api/vms/spelled/console?token=${s.token}`, upgrade)).status, 401);
+  assert.equal((await s.raw(`/api/vms/spelled/console?token=${s.token}`, handshake)).status, 101);
+  assert.equal((await s.raw(`/api/events?token=${s.token}`, upgrade)).status, 200);
+});
+
 test('400 names the field: bad values, wrong types, unknown fields, missing files, bad JSON', async () => {
   const cases: [unknown, string][] = [
     [{ name: 'a', vcpus: 0 }, 'vcpus'],
@@ -109,7 +153,7 @@ test('400 names the field: bad values, wrong types, unknown fields, missing file
   }
   assert.equal((await s.api('POST', '/api/vms')).status, 400, 'no body');
   // None of them was created.
-  assert.deepEqual((await s.ok('GET', '/api/vms')).map((v: any) => v.name).filter((n: string) => n !== 'auth-probe'), []);
+  assert.deepEqual((await s.ok('GET', '/api/vms')).map((v: any) => v.name).filter((n: string) => !['auth-probe', 'spelled'].includes(n)), []);
 
   // The same checks on update; a failed update changes nothing.
   await s.ok('POST', '/api/vms', { name: 'target', disks: [{ path: disk }] }, 201);
@@ -229,9 +273,15 @@ test('static files: the web console page, its assets and xterm.js, public; no wa
     assert.equal(r.status, 200, path);
     assert.match(r.headers.get('content-type')!, type);
   }
-  for (const path of ['/vendor/nope.js', '/assets/nope.js', '/assets/..%2f..%2fpackage.json', '/assets/%2e%2e/%2e%2e/package.json', '/vendor/..%2f..%2fpackage.json']) {
+  for (const path of ['/vendor/nope.js', '/assets/nope.js', '/assets/..%2f..%2fpackage.json', '/vendor/..%2f..%2fpackage.json']) {
     const r = await s.api('GET', path, undefined, {});
     assert.equal(r.status, 404, path);
+    assert.doesNotMatch(String(JSON.stringify(r.body)), /"tshv"/, path);
+  }
+  // A path outside the web console's routes (fetch resolves the %2e%2e) needs the token like any other.
+  for (const path of ['/assets/%2e%2e/%2e%2e/package.json', '/package.json', '/favicon.ico']) {
+    const r = await s.api('GET', path, undefined, {});
+    assert.equal(r.status, 401, path);
     assert.doesNotMatch(String(JSON.stringify(r.body)), /"tshv"/, path);
   }
 });
