@@ -86,6 +86,8 @@ failed, 2 bad usage or unreadable images.`)
     .description('run the management service: this process becomes a host for VMs (REST API, web console)')
     .option('--listen <host:port>', 'address to listen on (port 0 = any free port)', '127.0.0.1:7070')
     .option('--data-dir <dir>', 'data directory (default: $TSHV_DATA_DIR, else $XDG_DATA_HOME/tshv)')
+    .option('--allow-host <name>', 'also answer requests for this host name (NAME or NAME:PORT; repeatable); '
+      + 'by default only the --listen host, localhost, 127.0.0.1 and [::1] on the service\'s port', (v: string, all: string[] = []) => [...all, v])
     .addHelpText('after', '\nThe API is described in docs/api.md and at /api/openapi.json. SIGINT/SIGTERM stop the VMs and the service.')
     // Loaded here, not at start-up: fastify and SQLite cost the client commands ~0.7 s.
     .action(async (flags) => (await import('../mgmt/serve-command.js')).serveCommand(flags));

@@ -110,6 +110,51 @@ test('?token= only on WebSocket upgrades and the event stream, not on requests t
   assert.equal((await s.raw(`/api/events?token=${s.token}`, upgrade)).status, 200);
 });
 
+test('DNS rebinding: other Host names are refused (403) on every route; WebSockets from pages of other sites too', async () => {
+  const port = new URL(s.url).port;
+  const auth = { authorization: `Bearer ${s.token}` };
+  for (const host of [`evil.example:${port}`, 'evil.example', `127.0.0.1:${Number(port) + 1}`, `localhost.evil.example:${port}`, `0.0.0.0:${port}`]) {
+    for (const path of ['/api/vms', '/', '/vendor/xterm.js', '/api/events', '/metrics', '/nothing-here']) {
+      const r = await s.raw(path, { ...auth, host });
+      assert.equal(r.status, 403, `${path} for ${host}`);
+      assert.match(JSON.parse(r.body).error, /does not answer to the host name .*--allow-host/, `${path} for ${host}`);
+    }
+    await assert.rejects(new WsConsole(s.consoleUrl('spelled'), { host }).opened, /HTTP 403/);
+  }
+  for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `LOCALHOST:${port}`, `[::1]:${port}`]) {
+    assert.equal((await s.raw('/api/host', { ...auth, host })).status, 200, host);
+  }
+  // Origin: a page of another site cannot open the console; the service's own pages and
+  // clients that send no Origin (the CLI) can.
+  for (const origin of ['http://evil.example', `http://evil.example:${port}`, 'null', `http://localhost:${Number(port) + 1}`]) {
+    await assert.rejects(new WsConsole(s.consoleUrl('spelled'), { origin }).opened, /HTTP 403/, origin);
+  }
+  for (const headers of [{ origin: s.url }, { origin: `http://localhost:${port}` }, undefined]) {
+    const c = new WsConsole(s.consoleUrl('spelled'), headers);
+    await c.opened;
+    assert.equal((await c.closed).code, 4409);
+  }
+});
+
+test('--allow-host NAME adds a name (and its origin); a bad one is a usage error', async () => {
+  const other = await Service.start(undefined, ['--allow-host', 'tshv.test', '--allow-host', 'proxy.test:8443']);
+  try {
+    const port = new URL(other.url).port;
+    const auth = { authorization: `Bearer ${other.token}` };
+    for (const host of [`tshv.test:${port}`, 'proxy.test:8443', `localhost:${port}`]) assert.equal((await other.raw('/api/host', { ...auth, host })).status, 200, host);
+    for (const host of ['tshv.test', `proxy.test:${port}`, `evil.test:${port}`]) assert.equal((await other.raw('/api/host', { ...auth, host })).status, 403, host);
+    await other.ok('POST', '/api/vms', { name: 'named' }, 201);
+    const c = new WsConsole(other.consoleUrl('named'), { host: `tshv.test:${port}`, origin: `http://tshv.test:${port}` });
+    await c.opened;
+    assert.equal((await c.closed).code, 4409);
+  } finally {
+    await other.kill('SIGKILL');
+  }
+  const bad = spawnSync(process.execPath, [TSHV, 'serve', '--listen', '127.0.0.1:0', '--allow-host', 'evil.example/x'], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /--allow-host evil.example\/x: expected a host name/);
+});
+
 test('400 names the field: bad values, wrong types, unknown fields, missing files, bad JSON', async () => {
   const cases: [unknown, string][] = [
     [{ name: 'a', vcpus: 0 }, 'vcpus'],
