@@ -32,6 +32,12 @@ const OUTPUT_FLUSH_MS = 5;
 const IO_STATS_MS = 1000;
 /** Longest the loop sleeps without a doorbell (it then looks at the partition state). */
 const IDLE_MS = 50;
+/**
+ * Console input the device holds beyond what the guest has read. The rest waits in the input
+ * ring, and a full ring holds the writer back (Vm.pendingInputBytes; the service then stops
+ * reading its console clients) rather than this thread's memory growing with a fast writer.
+ */
+const CONSOLE_BACKLOG = 4096;
 
 // Atomics.waitAsync is ES2024; Node 20 has it, TypeScript's ES2022 library does not.
 type WaitAsync = (a: Int32Array, i: number, v: number, ms: number) => { async: boolean; value: Promise<string> | string };
@@ -181,6 +187,7 @@ async function main(): Promise<void> {
       service.respond(true);
     };
     const consoleInput = d.console === 'virtio' ? (b: Uint8Array) => synthetic.console.receive(b) : (b: Uint8Array) => uart.receive(b);
+    const consolePending = d.console === 'virtio' ? () => synthetic.console.rxPending : () => uart.rxPending;
     const { transports } = synthetic;
 
     for (;;) {
@@ -190,7 +197,8 @@ async function main(): Promise<void> {
       const signals = transports.map((t) => t.channel.takeSignals());
       for (let vp = 0; vp < d.cpus; vp++) serveMailbox(vp);
       for (const [i, t] of transports.entries()) if (signals[i]) t.serviceSignals(signals[i]);
-      if (input.available) consoleInput(input.read());
+      const room = CONSOLE_BACKLOG - consolePending();
+      if (input.available && room > 0) consoleInput(input.read(room));
       rtc.poll();
       pollVpThreads();
       if (cb.partitionState() === PartitionState.Stopping && !stopReason) requestStop({ kind: 'stopped' });
