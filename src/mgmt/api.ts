@@ -9,7 +9,7 @@ import type { Store } from './store.js';
 import { ApiError } from './errors.js';
 import { registerAuth } from './auth.js';
 import { registerHostCheck } from './host-check.js';
-import { registerConsole } from './console.js';
+import { CONSOLE_FRAME_BYTES, registerConsole } from './console.js';
 import { registerEvents } from './events.js';
 import { registerMetrics } from './metrics.js';
 import { registerStatic } from './static.js';
@@ -65,7 +65,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   // The WebSocket plugin's hooks first: they mark upgrades (req.ws), which the host check and
   // the auth hook look at, and an upgrade those refuse (403, 401) must still have its socket
   // destroyed by the plugin once the answer is sent.
-  await app.register(websocket, { options: { maxPayload: 1 << 20 } });
+  await app.register(websocket, { options: { maxPayload: CONSOLE_FRAME_BYTES } });
   registerHostCheck(app, o.hostNames ?? []);
   registerAuth(app, o.token);
 
