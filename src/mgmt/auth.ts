@@ -45,13 +45,16 @@ function presented(req: FastifyRequest, access: RouteAccess): string | undefined
   return new URL(req.url, 'http://x').searchParams.get('token') ?? undefined;
 }
 
+/** The answer to a request without a token; also how another process tells a tshv service (DataDir.service). */
+export const MISSING_TOKEN = 'missing token: send "Authorization: Bearer <token>" (the token is in the data directory\'s "token" file)';
+
 export function registerAuth(app: FastifyInstance, token: string): void {
   app.addHook('onRequest', async (req, reply) => {
     const access = routeAccess(req);
     if (access === 'public') return;
     const given = presented(req, access);
     if (given === undefined) {
-      return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'missing token: send "Authorization: Bearer <token>" (the token is in the data directory\'s "token" file)' });
+      return reply.code(401).header('www-authenticate', 'Bearer').send({ error: MISSING_TOKEN });
     } else if (!tokenMatches(given, token)) {
       return reply.code(401).header('www-authenticate', 'Bearer error="invalid_token"').send({ error: 'wrong token' });
     }

@@ -48,8 +48,9 @@ export async function serve(flags: ServeFlags): Promise<number> {
   const listen = parseListen(flags.listen);
   const allowHost = (flags.allowHost ?? []).map(parseAllowHost);
   const dir = new DataDir(dataDirPath(flags.dataDir));
-  const other = dir.runningService();
-  if (other) throw new ServeError(`another tshv serve (pid ${other.pid}, ${other.url}) is using the data directory ${dir.path}`);
+  const other = await dir.service();
+  if (other.kind === 'running') throw new ServeError(`another tshv serve (pid ${other.info.pid}, ${other.info.url}) is using the data directory ${dir.path}`);
+  if (other.kind === 'stale') log(`taking over ${dir.servicePath}, left by a service that is gone: ${other.why}`);
   const token = dir.token();
   const store = new Store(dir.dbPath);
   const host = new Host(store, log);
