@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, statSync, writeFileSync, chmodSync, existsSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, statSync, writeFileSync, chmodSync, existsSync } from 'node:fs';
 import { tmpdir, homedir } from 'node:os';
 import { join } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -8,6 +8,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DataDir, dataDirPath } from './data-dir.js';
 import { MISSING_TOKEN } from './auth.js';
+import { Store } from './store.js';
 import { parseListen } from './service.js';
 
 test('the data directory: --data-dir, then $TSHV_DATA_DIR, then $XDG_DATA_HOME/tshv, then ~/.local/share/tshv', () => {
@@ -86,6 +87,38 @@ test('service.json naming a live pid: running only if it is a tshv service; anot
     plain.server.close();
     tshv.server.close();
   }
+});
+
+test('the directory 0700 and the database files 0600, also when they were made open', () => {
+  const path = join(mkdtempSync(join(tmpdir(), 'tshv-dd-')), 'old');
+  mkdirSync(path, { mode: 0o755 });
+  chmodSync(path, 0o755);
+  const d = new DataDir(path);
+  const old = new Store(d.dbPath); // an older service's database, left open: its -wal and -shm exist
+  for (const f of [d.dbPath, `${d.dbPath}-wal`, `${d.dbPath}-shm`]) chmodSync(f, 0o644);
+  const notes = d.secure();
+  assert.equal(statSync(path).mode & 0o777, 0o700);
+  for (const f of [d.dbPath, `${d.dbPath}-wal`, `${d.dbPath}-shm`]) assert.equal(statSync(f).mode & 0o777, 0o600, f);
+  assert.equal(notes.length, 4, notes.join('\n'));
+  assert.match(notes[0], /closed the data directory .* \(mode 0755 -> 0700\)/);
+  old.close();
+  assert.deepEqual(d.secure(), [], 'nothing left to close');
+
+  // A new data directory: the database is made 0600 before SQLite opens it, and its -wal and -shm follow.
+  const fresh = new DataDir(join(mkdtempSync(join(tmpdir(), 'tshv-dd-')), 'new'));
+  fresh.secure();
+  const store = new Store(fresh.dbPath);
+  for (const f of [fresh.dbPath, `${fresh.dbPath}-wal`, `${fresh.dbPath}-shm`]) assert.equal(statSync(f).mode & 0o777, 0o600, f);
+  store.close();
+});
+
+test('a shared directory (sticky, like /tmp) is not closed, only reported', () => {
+  const path = join(mkdtempSync(join(tmpdir(), 'tshv-dd-')), 'shared');
+  mkdirSync(path);
+  chmodSync(path, 0o1777);
+  const notes = new DataDir(path).secure();
+  assert.equal(statSync(path).mode & 0o7777, 0o1777);
+  assert.match(notes[0], /is open to others \(mode 01777\)/);
 });
 
 test('--listen HOST:PORT', () => {

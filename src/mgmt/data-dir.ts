@@ -1,6 +1,7 @@
 // The host's data directory (docs/api.md "Host, data directory, token"): where it is, the
 // secret token, and service.json, which tells the CLI where a running service listens.
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+// What is in it is the owner's alone: the directory 0700, the token and the database 0600.
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { homedir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
@@ -54,6 +55,40 @@ export class DataDir {
   }
 
   /**
+   * The directory 0700 and the database (with its -wal and -shm) 0600, whatever a directory
+   * that existed before, or an older tshv, left them at; the database is made empty and
+   * 0600 if it is not there, so SQLite, which gives -wal and -shm its mode, never opens
+   * a readable one. Returns a line for each thing changed or left open.
+   */
+  secure(): string[] {
+    const notes: string[] = [];
+    const dir = statSync(this.path);
+    if (dir.mode & 0o077) {
+      // Never a directory that is not ours alone to close: a --data-dir /tmp (sticky, shared) stays as it is.
+      if (dir.uid === process.getuid?.() && !(dir.mode & 0o1000)) {
+        chmodSync(this.path, 0o700);
+        notes.push(`closed the data directory ${this.path} to others (mode ${octal(dir.mode)} -> 0700)`);
+      } else {
+        notes.push(`the data directory ${this.path} is open to others (mode ${octal(dir.mode)}); the token and the database in it are not`);
+      }
+    }
+    closeSync(openSync(this.dbPath, 'a', 0o600));
+    for (const path of [this.dbPath, `${this.dbPath}-wal`, `${this.dbPath}-shm`]) {
+      let mode: number;
+      try {
+        mode = statSync(path).mode;
+      } catch {
+        continue; // no -wal or -shm: SQLite makes them with the database's mode
+      }
+      if (mode & 0o077) {
+        chmodSync(path, 0o600);
+        notes.push(`closed ${path} to others (mode ${octal(mode)} -> 0600)`);
+      }
+    }
+    return notes;
+  }
+
+  /**
    * Whether service.json names a running service. Its pid alone does not say: the service
    * may have been killed and the pid taken by another process since. So a live pid counts
    * only if its URL answers as a tshv service does (without our token: whatever listens
@@ -98,6 +133,8 @@ export class DataDir {
     } catch { /* already gone */ }
   }
 }
+
+const octal = (mode: number) => `0${(mode & 0o7777).toString(8)}`;
 
 /** Whether `url` answers a request without a token the way a tshv service does (auth.ts). */
 async function answersAsTshv(url: string): Promise<boolean> {

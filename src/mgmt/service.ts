@@ -51,6 +51,7 @@ export async function serve(flags: ServeFlags): Promise<number> {
   const other = await dir.service();
   if (other.kind === 'running') throw new ServeError(`another tshv serve (pid ${other.info.pid}, ${other.info.url}) is using the data directory ${dir.path}`);
   if (other.kind === 'stale') log(`taking over ${dir.servicePath}, left by a service that is gone: ${other.why}`);
+  for (const note of dir.secure()) log(note);
   const token = dir.token();
   const store = new Store(dir.dbPath);
   const host = new Host(store, log);

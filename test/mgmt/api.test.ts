@@ -2,10 +2,10 @@
 // OpenAPI document, its static files and its data directory, against a real `tshv serve`.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { Service, WsConsole } from './service.js';
 import { ROOT, TSHV } from '../lib/guest-shell.js';
 
@@ -35,6 +35,27 @@ test('a second service on the same data directory refuses to start', () => {
   const bad = spawnSync(process.execPath, [TSHV, 'serve', '--listen', 'nonsense'], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /--listen nonsense: expected HOST:PORT/);
+});
+
+test('a service.json left behind whose pid is now another program\'s is taken over; old open modes are closed', async () => {
+  const dir = join(mkdtempSync(join(tmpdir(), 'tshv-stale-')), 'data');
+  mkdirSync(dir, { mode: 0o755 });
+  chmodSync(dir, 0o755);
+  writeFileSync(join(dir, 'tshv.db'), '', { mode: 0o644 });
+  chmodSync(join(dir, 'tshv.db'), 0o644);
+  const squatter = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1e9)'], { stdio: 'ignore' });
+  writeFileSync(join(dir, 'service.json'), JSON.stringify({ url: 'http://127.0.0.1:1', pid: squatter.pid }));
+  let other: Service | undefined;
+  try {
+    other = await Service.start(dir);
+    assert.match(other.output, new RegExp(`taking over .*service.json, left by a service that is gone: pid ${squatter.pid} is now another program`));
+    assert.deepEqual(JSON.parse(readFileSync(join(dir, 'service.json'), 'utf8')), { url: other.url, pid: other.pid });
+    assert.equal(statSync(dir).mode & 0o777, 0o700);
+    for (const f of ['tshv.db', 'tshv.db-wal', 'tshv.db-shm', 'token']) assert.equal(statSync(join(dir, f)).mode & 0o777, 0o600, f);
+  } finally {
+    squatter.kill();
+    await other?.kill('SIGKILL');
+  }
 });
 
 test('401: no token, a wrong one, a malformed header; on the API, /metrics, the event stream and the console', async () => {
