@@ -92,6 +92,8 @@ failed, 2 bad usage or unreadable images.`)
     .option('--data-dir <dir>', 'data directory (default: $TSHV_DATA_DIR, else $XDG_DATA_HOME/tshv)')
     .option('--storage-root <dir>', 'a directory VMs may take kernels, initrds and disk images from; repeatable ' +
       '(default: the data directory\'s images/ and the built-in guest/images/)', collect)
+    .option('--allow-host <name>', 'also answer requests for this host name (NAME or NAME:PORT; repeatable); '
+      + 'by default only the --listen host, localhost, 127.0.0.1 and [::1] on the service\'s port', collect)
     .addHelpText('after', `
 VM definitions may name only files inside the storage roots (symbolic links resolved),
 never the service's own files. The API is described in docs/api.md and at /api/openapi.json.

@@ -8,7 +8,8 @@ import type { Host } from './host.js';
 import type { Store } from './store.js';
 import { ApiError } from './errors.js';
 import { registerAuth } from './auth.js';
-import { registerConsole } from './console.js';
+import { registerHostCheck } from './host-check.js';
+import { CONSOLE_FRAME_BYTES, registerConsole } from './console.js';
 import { registerEvents } from './events.js';
 import { registerMetrics } from './metrics.js';
 import { registerStatic } from './static.js';
@@ -19,7 +20,11 @@ import {
   HostSchema, LifecycleSchema, NAMED_SCHEMAS, PATTERN_MESSAGES, VmCreateSchema, VmParamsSchema, VmPatchSchema, VmSchema, errors,
 } from './schemas.js';
 
-export interface AppOptions { host: Host; store: Store; token: string; version: string; log?: (line: string) => void }
+export interface AppOptions {
+  host: Host; store: Store; token: string; version: string; log?: (line: string) => void;
+  /** Host names the service answers to besides the loopback ones (host-check.ts): the --listen host, --allow-host values. */
+  hostNames?: readonly string[];
+}
 
 type VmParams = { Params: { vm: string } };
 
@@ -76,9 +81,11 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   });
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `no such endpoint: ${req.method} ${req.url.split('?')[0]}` }));
 
-  // The WebSocket plugin's hooks first: an upgrade refused by the auth hook (401) must still
-  // have its socket destroyed by the plugin once the answer is sent.
-  await app.register(websocket, { options: { maxPayload: 1 << 20 } });
+  // The WebSocket plugin's hooks first: they mark upgrades (req.ws), which the host check and
+  // the auth hook look at, and an upgrade those refuse (403, 401) must still have its socket
+  // destroyed by the plugin once the answer is sent.
+  await app.register(websocket, { options: { maxPayload: CONSOLE_FRAME_BYTES } });
+  registerHostCheck(app, o.hostNames ?? []);
   registerAuth(app, o.token);
 
   const { host } = o;

@@ -39,6 +39,7 @@ export function registerEvents(app: FastifyInstance, host: Host, store: Store): 
   });
 
   app.get('/api/events', {
+    config: { access: 'token-or-query' },
     schema: {
       operationId: 'streamEvents',
       summary: 'Live events of every VM (text/event-stream; each data line one Event as JSON)',

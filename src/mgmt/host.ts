@@ -41,6 +41,8 @@ export interface HostEvents {
   removed: [string];
   /** Console output of a VM (its id, the bytes). */
   console: [string, Uint8Array];
+  /** A VM's pending console input (pendingInput) is gone: the guest took it, or the run ended. */
+  'input-drained': [string];
 }
 
 export class Host extends EventEmitter<HostEvents> {
@@ -185,6 +187,9 @@ export class Host extends EventEmitter<HostEvents> {
   /** Console input for a live VM (it waits in order until the guest takes it). */
   write(id: string, bytes: Uint8Array): void { this.live.get(id)?.vm.write(bytes); }
 
+  /** Console input of a VM that waits for the guest to make room (0 when it is not live); see 'input-drained'. */
+  pendingInput(id: string): number { return this.live.get(id)?.vm.pendingInputBytes ?? 0; }
+
   exists(id: string): boolean { return this.store.vm(id) !== undefined; }
 
   isLive(id: string): boolean { return this.live.has(id); }
@@ -235,6 +240,7 @@ export class Host extends EventEmitter<HostEvents> {
     vm.on('console', (data) => this.emit('console', id, data));
     vm.on('log', (m) => this.log(`${this.store.vm(id)?.name ?? id}: ${m}`));
     vm.on('io-error', (disk, m) => this.record(id, [{ type: 'io-error', message: `${disk}: ${m}` }]));
+    vm.on('input-drained', () => this.emit('input-drained', id));
     vm.on('stopped', (reason) => this.ended(id, live, reason));
   }
 
@@ -242,6 +248,7 @@ export class Host extends EventEmitter<HostEvents> {
   private ended(id: string, live: Live, reason: StopReason): void {
     if (this.live.get(id) !== live) return;
     this.live.delete(id);
+    if (live.vm.pendingInputBytes) this.emit('input-drained', id); // the input went with the run
     const vm = this.store.vm(id);
     if (!vm) return;
     if (reason.kind === 'panic') {

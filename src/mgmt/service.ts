@@ -7,9 +7,17 @@ import { Store } from './store.js';
 import { Host } from './host.js';
 import { StorageRoots } from './storage.js';
 import { buildApp } from './api.js';
+import { parseHost } from './host-check.js';
 import { PACKAGE_ROOT } from '../parent/guest-config.js';
 
-export interface ServeFlags { listen: string; dataDir?: string; storageRoot?: string[] }
+export interface ServeFlags {
+  listen: string;
+  dataDir?: string;
+  /** Directories VM definitions may take images from (--storage-root); default: the data directory's images/ and guest/images/. */
+  storageRoot?: string[];
+  /** More host names (NAME or NAME:PORT) the service answers to, besides its listen host and the loopback names. */
+  allowHost?: string[];
+}
 
 /** Bad flags (exit 2). */
 export class ServeUsageError extends Error {}
@@ -24,6 +32,12 @@ export function parseListen(text: string): { host: string; port: number } {
   return { host: m[1] ?? m[2], port };
 }
 
+/** --allow-host NAME[:PORT]: a DNS name, IPv4 address or [IPv6] address. */
+export function parseAllowHost(text: string): string {
+  if (!parseHost(text)) throw new ServeUsageError(`--allow-host ${text}: expected a host name, e.g. tshv.example or tshv.example:8080 ([IPv6] in brackets)`);
+  return text.toLowerCase();
+}
+
 function urlHost(host: string): string {
   if (host === '0.0.0.0') return '127.0.0.1';
   if (host === '::') return '[::1]';
@@ -35,9 +49,12 @@ const log = (line: string) => process.stdout.write(`${new Date().toISOString()} 
 /** Runs the service until a signal; returns the exit code. */
 export async function serve(flags: ServeFlags): Promise<number> {
   const listen = parseListen(flags.listen);
+  const allowHost = (flags.allowHost ?? []).map(parseAllowHost);
   const dir = new DataDir(dataDirPath(flags.dataDir));
-  const other = dir.runningService();
-  if (other) throw new ServeError(`another tshv serve (pid ${other.pid}, ${other.url}) is using the data directory ${dir.path}`);
+  const other = await dir.service();
+  if (other.kind === 'running') throw new ServeError(`another tshv serve (pid ${other.info.pid}, ${other.info.url}) is using the data directory ${dir.path}`);
+  if (other.kind === 'stale') log(`taking over ${dir.servicePath}, left by a service that is gone: ${other.why}`);
+  for (const note of dir.secure()) log(note);
   let storage: StorageRoots;
   try {
     storage = StorageRoots.open({ given: flags.storageRoot ?? [], dataDir: dir.path, packageImages: PACKAGE_ROOT + 'guest/images' });
@@ -49,7 +66,7 @@ export async function serve(flags: ServeFlags): Promise<number> {
   const host = new Host(store, log, storage);
   host.settleAfterRestart();
   const version = (JSON.parse(readFileSync(PACKAGE_ROOT + 'package.json', 'utf8')) as { version: string }).version;
-  const app = await buildApp({ host, store, token, version, log });
+  const app = await buildApp({ host, store, token, version, log, hostNames: [listen.host, ...allowHost] });
   try {
     await app.listen({ host: listen.host, port: listen.port });
   } catch (e) {

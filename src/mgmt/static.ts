@@ -1,6 +1,7 @@
 // The web console's files (docs/api.md "Static files"), public and read from the package
 // itself: src/web/ as written, and xterm.js from node_modules under /vendor/. A file that
-// is not there is a 404, so the service runs before the web console exists.
+// is not there is a 404, so the service runs before the web console exists. These are the
+// only routes that need no token.
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { readFile } from 'node:fs/promises';
 import { extname, join, normalize, sep } from 'node:path';
@@ -32,7 +33,8 @@ async function sendFile(reply: FastifyReply, path: string): Promise<FastifyReply
 }
 
 export function registerStatic(app: FastifyInstance): void {
-  const hidden = { schema: { hide: true } };
+  // Public (auth.ts): the page must load before it can ask for the token.
+  const hidden = { schema: { hide: true }, config: { access: 'public' as const } };
   app.get('/', hidden, (_req, reply) => sendFile(reply, join(WEB_ROOT, 'index.html')));
   app.get<{ Params: { '*': string } }>('/assets/*', hidden, (req, reply) => {
     const assets = join(WEB_ROOT, 'assets');

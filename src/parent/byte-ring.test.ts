@@ -15,3 +15,13 @@ test('bytes come out in order and a full ring takes only what fits', () => {
 test('capacity must be a power of two', () => {
   assert.throws(() => ByteRing.create(100), /power of two/);
 });
+
+test('a read takes at most what is asked for; the rest stays, in order', () => {
+  const r = ByteRing.create(8);
+  r.write(Uint8Array.from([1, 2, 3, 4, 5]));
+  assert.deepEqual([...r.read(2)], [1, 2]);
+  assert.equal(r.available, 3);
+  assert.equal(r.write(Uint8Array.from([6, 7, 8, 9, 10, 11])), 5);
+  assert.deepEqual([...r.read(0)], []);
+  assert.deepEqual([...r.read()], [3, 4, 5, 6, 7, 8, 9, 10]);
+});

@@ -29,10 +29,10 @@ export class ByteRing {
     return n;
   }
 
-  /** Consumer: takes everything available. */
-  read(): Uint8Array {
+  /** Consumer: takes what is available, at most `max` bytes. */
+  read(max = Infinity): Uint8Array {
     const head = Atomics.load(this.idx, HEAD), tail = Atomics.load(this.idx, TAIL);
-    const n = (head - tail) >>> 0;
+    const n = Math.min((head - tail) >>> 0, max);
     const out = new Uint8Array(n);
     for (let i = 0; i < n; i++) out[i] = this.data[(tail + i) & (this.capacity - 1)];
     Atomics.store(this.idx, TAIL, (tail + n) | 0);

@@ -28,6 +28,12 @@ const OUTPUT_CHUNK = 16384;
 const IO_STATS_MS = 1000;
 /** Longest the loop sleeps without a doorbell (it then looks at the partition state). */
 const IDLE_MS = 50;
+/**
+ * Console input the device holds beyond what the guest has read. The rest waits in the input
+ * ring, and a full ring holds the writer back (Vm.pendingInputBytes; the service then stops
+ * reading its console clients) rather than this thread's memory growing with a fast writer.
+ */
+const CONSOLE_BACKLOG = 4096;
 
 // Atomics.waitAsync is ES2024; Node 20 has it, TypeScript's ES2022 library does not.
 type WaitAsync = (a: Int32Array, i: number, v: number, ms: number) => { async: boolean; value: Promise<string> | string };
@@ -144,7 +150,8 @@ async function serve(machine: Machine, partition: Partition, cb: ControlBlock, r
     const signals = transports.map((t) => t.channel.takeSignals());
     server.serveAll();
     for (const [i, t] of transports.entries()) if (signals[i]) t.serviceSignals(signals[i]);
-    if (input.available) machine.consoleInput(input.read());
+    const room = CONSOLE_BACKLOG - machine.consolePending();
+    if (input.available && room > 0) machine.consoleInput(input.read(room));
     machine.rtc.poll();
     pollVpThreads();
     if (cb.partitionState() === PartitionState.Stopping && !stopReason) requestStop({ kind: 'stopped' });

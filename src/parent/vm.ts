@@ -44,6 +44,8 @@ export interface VmEvents {
   'io-error': [string, string];
   started: [];
   stopped: [StopReason];
+  /** The console input that was waiting (pendingInputBytes) has all gone into the guest's input ring. */
+  'input-drained': [];
 }
 
 export class Vm extends EventEmitter<VmEvents> {
@@ -53,6 +55,7 @@ export class Vm extends EventEmitter<VmEvents> {
   private readonly vpThreads: Worker[] = [];
   private readonly partition: Partition;
   private pendingInput: Uint8Array[] = [];
+  private pendingBytes = 0;
   private inputTimer: NodeJS.Timeout | undefined;
   private stoppedWith: StopReason | undefined;
   private readonly memory: WebAssembly.Memory;
@@ -95,8 +98,15 @@ export class Vm extends EventEmitter<VmEvents> {
   /** Console input for the guest. Bytes wait (in order) until the guest can take them. */
   write(bytes: Uint8Array): void {
     this.pendingInput.push(bytes);
+    this.pendingBytes += bytes.length;
     this.pumpInput();
   }
+
+  /**
+   * Console input written but not yet in the guest's input ring: a writer faster than the
+   * guest reads should hold back while this grows ('input-drained' says when it is 0 again).
+   */
+  get pendingInputBytes(): number { return this.pendingBytes; }
 
   /** Hard power-off. */
   stop(): void {
@@ -140,12 +150,17 @@ export class Vm extends EventEmitter<VmEvents> {
     while (this.pendingInput.length) {
       const chunk = this.pendingInput[0];
       const n = this.input.write(chunk);
+      this.pendingBytes -= n;
       if (n > 0) this.control.ringDoorbell();
       if (n < chunk.length) { this.pendingInput[0] = chunk.subarray(n); break; }
       this.pendingInput.shift();
     }
     if (this.pendingInput.length && !this.inputTimer) {
-      this.inputTimer = setTimeout(() => { this.inputTimer = undefined; this.pumpInput(); }, 5);
+      this.inputTimer = setTimeout(() => {
+        this.inputTimer = undefined;
+        this.pumpInput();
+        if (!this.pendingInput.length) this.emit('input-drained');
+      }, 5);
     }
   }
 

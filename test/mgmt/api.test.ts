@@ -2,10 +2,10 @@
 // OpenAPI document, its static files and its data directory, against a real `tshv serve`.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { Service, WsConsole } from './service.js';
 import { ROOT, TSHV } from '../lib/guest-shell.js';
 import { lifecycleTable } from '../../src/mgmt/lifecycle.js';
@@ -38,6 +38,27 @@ test('a second service on the same data directory refuses to start', () => {
   assert.match(bad.stderr, /--listen nonsense: expected HOST:PORT/);
 });
 
+test('a service.json left behind whose pid is now another program\'s is taken over; old open modes are closed', async () => {
+  const dir = join(mkdtempSync(join(tmpdir(), 'tshv-stale-')), 'data');
+  mkdirSync(dir, { mode: 0o755 });
+  chmodSync(dir, 0o755);
+  writeFileSync(join(dir, 'tshv.db'), '', { mode: 0o644 });
+  chmodSync(join(dir, 'tshv.db'), 0o644);
+  const squatter = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1e9)'], { stdio: 'ignore' });
+  writeFileSync(join(dir, 'service.json'), JSON.stringify({ url: 'http://127.0.0.1:1', pid: squatter.pid }));
+  let other: Service | undefined;
+  try {
+    other = await Service.start(dir);
+    assert.match(other.output, new RegExp(`taking over .*service.json, left by a service that is gone: pid ${squatter.pid} is now another program`));
+    assert.deepEqual(JSON.parse(readFileSync(join(dir, 'service.json'), 'utf8')), { url: other.url, pid: other.pid });
+    assert.equal(statSync(dir).mode & 0o777, 0o700);
+    for (const f of ['tshv.db', 'tshv.db-wal', 'tshv.db-shm', 'token']) assert.equal(statSync(join(dir, f)).mode & 0o777, 0o600, f);
+  } finally {
+    squatter.kill();
+    await other?.kill('SIGKILL');
+  }
+});
+
 test('401: no token, a wrong one, a malformed header; on the API, /metrics, the event stream and the console', async () => {
   await s.ok('POST', '/api/vms', { name: 'auth-probe' }, 201);
   const wrong = { authorization: 'Bearer 0000' };
@@ -65,6 +86,95 @@ test('401: no token, a wrong one, a malformed header; on the API, /metrics, the 
   assert.equal((await c.closed).code, 4409, 'authenticated, but the VM is off');
   // The web console's files are public.
   assert.equal((await s.api('GET', '/vendor/xterm.js', undefined, {})).status, 200);
+});
+
+test('the token is checked on the route a request reaches, however its path is spelled', async () => {
+  await s.ok('POST', '/api/vms', { name: 'spelled' }, 201);
+  const auth = { authorization: `Bearer ${s.token}` };
+  // The router decodes %XX before it matches: these reach /api/vms, /api/host, /metrics...
+  const spellings = [
+    '/%61pi/vms', '/api/%76ms', '/api/vm%73/spelle%64', '/%61pi/host', '/api/metric%73', '/metric%73', '/%6Detrics', '/%6d%65%74%72%69%63%73',
+    '/api/openapi.j%73on', '/api/vms/spelled/event%73', '/api/vms/spelled/metric%73', '/api%2Fvms', '/api%2fhost', '/api/vms%2Fspelled', '/API/vms',
+    '/api//vms', '/api/vms/', '/nothing-here', '/api/nothing-here',
+  ];
+  for (const path of spellings) {
+    const r = await s.raw(path);
+    assert.equal(r.status, 401, `${path}: ${r.status} ${r.body}`);
+    assert.doesNotMatch(r.body, /spelled|tshv_|openapi|hostname/, path);
+  }
+  assert.match((await s.raw('/%61pi/vms', auth)).body, /"spelled"/, 'with the token the same spelling reaches the route');
+  assert.match((await s.raw('/metric%73', auth)).body, /tshv_vms/);
+  // The event stream and the console, spelled otherwise and without a token.
+  for (const path of ['/api/event%73', '/%61pi/events']) assert.equal((await s.raw(path)).status, 401, path);
+  assert.equal((await s.raw('/api/event%73', auth)).type.startsWith('text/event-stream'), true);
+  const wsBase = s.url.replace(/^http/, 'ws');
+  for (const path of ['/%61pi/vms/spelled/console', '/api/vms/spelled/consol%65', '/api/vm%73/spelled/console']) {
+    await assert.rejects(new WsConsole(wsBase + path).opened, /HTTP 401/, path);
+  }
+  const c = new WsConsole(`${wsBase}/api/vms/spelled/consol%65?token=${s.token}`);
+  await c.opened;
+  assert.equal((await c.closed).code, 4409, 'authenticated: the VM is off');
+});
+
+test('?token= only on WebSocket upgrades and the event stream, not on requests that merely say "Upgrade"', async () => {
+  const upgrade = { upgrade: 'websocket' };
+  const handshake = { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' };
+  for (const path of ['/api/vms', '/api/host', '/metrics', '/api/vms/spelled/events']) {
+    for (const headers of [upgrade, handshake]) {
+      const r = await s.raw(`${path}?token=${s.token}`, headers);
+      assert.equal(r.status, 401, `${path} with ${JSON.stringify(headers)}: ${r.body}`);
+      assert.doesNotMatch(r.body, /spelled|tshv_|hostname/);
+    }
+  }
+  // The console's query token counts on an upgrade only; a plain GET of it is refused too.
+  assert.equal((await s.raw(`/api/vms/spelled/console?token=${s.token}`, upgrade)).status, 401);
+  assert.equal((await s.raw(`/api/vms/spelled/console?token=${s.token}`, handshake)).status, 101);
+  assert.equal((await s.raw(`/api/events?token=${s.token}`, upgrade)).status, 200);
+});
+
+test('DNS rebinding: other Host names are refused (403) on every route; WebSockets from pages of other sites too', async () => {
+  const port = new URL(s.url).port;
+  const auth = { authorization: `Bearer ${s.token}` };
+  for (const host of [`evil.example:${port}`, 'evil.example', `127.0.0.1:${Number(port) + 1}`, `localhost.evil.example:${port}`, `0.0.0.0:${port}`]) {
+    for (const path of ['/api/vms', '/', '/vendor/xterm.js', '/api/events', '/metrics', '/nothing-here']) {
+      const r = await s.raw(path, { ...auth, host });
+      assert.equal(r.status, 403, `${path} for ${host}`);
+      assert.match(JSON.parse(r.body).error, /does not answer to the host name .*--allow-host/, `${path} for ${host}`);
+    }
+    await assert.rejects(new WsConsole(s.consoleUrl('spelled'), { host }).opened, /HTTP 403/);
+  }
+  for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `LOCALHOST:${port}`, `[::1]:${port}`]) {
+    assert.equal((await s.raw('/api/host', { ...auth, host })).status, 200, host);
+  }
+  // Origin: a page of another site cannot open the console; the service's own pages and
+  // clients that send no Origin (the CLI) can.
+  for (const origin of ['http://evil.example', `http://evil.example:${port}`, 'null', `http://localhost:${Number(port) + 1}`]) {
+    await assert.rejects(new WsConsole(s.consoleUrl('spelled'), { origin }).opened, /HTTP 403/, origin);
+  }
+  for (const headers of [{ origin: s.url }, { origin: `http://localhost:${port}` }, undefined]) {
+    const c = new WsConsole(s.consoleUrl('spelled'), headers);
+    await c.opened;
+    assert.equal((await c.closed).code, 4409);
+  }
+});
+
+test('--allow-host NAME adds a name (and its origin); a bad one is a usage error', async () => {
+  const other = await Service.start(undefined, ['--allow-host', 'tshv.test', '--allow-host', 'proxy.test:8443']);
+  try {
+    const port = new URL(other.url).port;
+    const auth = { authorization: `Bearer ${other.token}` };
+    for (const host of [`tshv.test:${port}`, 'proxy.test:8443', `localhost:${port}`]) assert.equal((await other.raw('/api/host', { ...auth, host })).status, 200, host);
+    for (const host of ['tshv.test', `proxy.test:${port}`, `evil.test:${port}`]) assert.equal((await other.raw('/api/host', { ...auth, host })).status, 403, host);
+    await other.ok('POST', '/api/vms', { name: 'named' }, 201);
+    const c = new WsConsole(other.consoleUrl('named'), { host: `tshv.test:${port}`, origin: `http://tshv.test:${port}` });
+    await c.opened;
+    assert.equal((await c.closed).code, 4409);
+  } finally {
+    await other.kill('SIGKILL');
+  }
+  const bad = spawnSync(process.execPath, [TSHV, 'serve', '--listen', '127.0.0.1:0', '--allow-host', 'evil.example/x'], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /--allow-host evil.example\/x: expected a host name/);
 });
 
 test('400 names the field: bad values, wrong types, unknown fields, missing files, bad JSON', async () => {
@@ -110,7 +220,7 @@ test('400 names the field: bad values, wrong types, unknown fields, missing file
   }
   assert.equal((await s.api('POST', '/api/vms')).status, 400, 'no body');
   // None of them was created.
-  assert.deepEqual((await s.ok('GET', '/api/vms')).map((v: any) => v.name).filter((n: string) => n !== 'auth-probe'), []);
+  assert.deepEqual((await s.ok('GET', '/api/vms')).map((v: any) => v.name).filter((n: string) => !['auth-probe', 'spelled'].includes(n)), []);
 
   // The same checks on update; a failed update changes nothing.
   await s.ok('POST', '/api/vms', { name: 'target', disks: [{ path: disk }] }, 201);
@@ -235,9 +345,15 @@ test('static files: the web console page, its assets and xterm.js, public; no wa
     assert.equal(r.status, 200, path);
     assert.match(r.headers.get('content-type')!, type);
   }
-  for (const path of ['/vendor/nope.js', '/assets/nope.js', '/assets/..%2f..%2fpackage.json', '/assets/%2e%2e/%2e%2e/package.json', '/vendor/..%2f..%2fpackage.json']) {
+  for (const path of ['/vendor/nope.js', '/assets/nope.js', '/assets/..%2f..%2fpackage.json', '/vendor/..%2f..%2fpackage.json']) {
     const r = await s.api('GET', path, undefined, {});
     assert.equal(r.status, 404, path);
+    assert.doesNotMatch(String(JSON.stringify(r.body)), /"tshv"/, path);
+  }
+  // A path outside the web console's routes (fetch resolves the %2e%2e) needs the token like any other.
+  for (const path of ['/assets/%2e%2e/%2e%2e/package.json', '/package.json', '/favicon.ico']) {
+    const r = await s.api('GET', path, undefined, {});
+    assert.equal(r.status, 401, path);
     assert.doesNotMatch(String(JSON.stringify(r.body)), /"tshv"/, path);
   }
 });

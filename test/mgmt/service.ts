@@ -2,6 +2,7 @@
 // it: JSON over fetch, the event stream, and a VM's console over a WebSocket (driven like
 // any other guest shell, see test/lib/guest-shell.ts).
 import { spawn, type ChildProcess } from 'node:child_process';
+import { request } from 'node:http';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,7 +29,7 @@ export class Service {
   /** Everything the service printed. */
   get output(): string { return this.out; }
 
-  /** Starts `tshv serve` on a free port (in a new data directory unless one is given), with more `args` if given. */
+  /** Starts `tshv serve` on a free port (in a new data directory unless one is given; `args`: more flags). */
   static async start(dataDir = mkdtempSync(join(tmpdir(), 'tshv-mgmt-')), args: string[] = []): Promise<Service> {
     const child = spawn(process.execPath, [TSHV, 'serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     const s = new Service(child, dataDir);
@@ -52,6 +53,28 @@ export class Service {
     let parsed: unknown = text;
     if ((res.headers.get('content-type') ?? '').includes('json') && text) parsed = JSON.parse(text);
     return { status: res.status, body: parsed as T, headers: res.headers };
+  }
+
+  /**
+   * A GET sent exactly as written: the path unnormalized, any headers (Host, Upgrade: fetch
+   * sets or refuses those). An event stream or an accepted upgrade is cut off at its head.
+   */
+  raw(path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string; type: string }> {
+    const { hostname, port } = new URL(this.url);
+    return new Promise((resolve, reject) => {
+      const req = request({ host: hostname, port, path, headers, agent: false }, (res) => {
+        const type = res.headers['content-type'] ?? '';
+        if (type.startsWith('text/event-stream')) { res.destroy(); resolve({ status: res.statusCode!, body: '', type }); return; }
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => { body += d; });
+        // A refused upgrade's socket is destroyed right after the answer: what came is the answer.
+        res.on('close', () => resolve({ status: res.statusCode!, body, type }));
+      });
+      req.on('upgrade', (res, socket) => { socket.destroy(); resolve({ status: res.statusCode!, body: '', type: '' }); });
+      req.on('error', reject);
+      req.end();
+    });
   }
 
   /** Like api(), but the status must be `status`; returns the body. */
@@ -121,9 +144,10 @@ export class WsConsole extends ConsoleShell {
   /** Resolves with the close code and reason. */
   readonly closed: Promise<{ code: number; reason: string }>;
 
-  constructor(url: string) {
+  /** @param headers extra request headers (Origin, Host) */
+  constructor(url: string, headers?: Record<string, string>) {
     super();
-    this.ws = new WebSocket(url);
+    this.ws = new WebSocket(url, { headers });
     this.opened = new Promise((resolve, reject) => {
       this.ws.once('open', () => resolve());
       this.ws.once('error', reject);

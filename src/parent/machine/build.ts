@@ -48,6 +48,8 @@ export interface Machine {
   readonly synthetic: SyntheticDevices;
   /** Console input goes to the device the configuration chose. */
   consoleInput(bytes: Uint8Array): void;
+  /** Input bytes that device holds and the guest has not read yet. */
+  consolePending(): number;
   /** What the VPs must know: the windows they forward to the bus, the channels they signal. */
   deviceMap(): { ranges: MmioRange[]; channels: ChannelOffer[] };
   /** Flushes and closes the disk images. */
@@ -75,6 +77,7 @@ export async function buildMachine(config: MachineConfig, partition: Partition, 
   return {
     bus, rtc, synthetic,
     consoleInput: config.console === 'virtio' ? (b) => synthetic.console.receive(b) : (b) => uart.receive(b),
+    consolePending: config.console === 'virtio' ? () => synthetic.console.rxPending : () => uart.rxPending,
     deviceMap: () => ({ ranges: bus.ranges(), channels: synthetic.transports.map((t) => t.channel.offer) }),
     close: () => synthetic.close(),
   };

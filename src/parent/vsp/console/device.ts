@@ -36,6 +36,9 @@ export class VirtioConsole implements VirtioDevice {
     this.ctx?.run(() => this.deliver());
   }
 
+  /** Input bytes the guest has not taken yet. */
+  get rxPending(): number { return this.backlogBytes; }
+
   notify(queue: number): void {
     if (queue === RX) this.deliver();
     else if (queue === TX) this.transmit();
