@@ -21,6 +21,7 @@ and every record a guest saw flushed must be in it. See docs/disks.md, "Crash co
   --memory MIB     guest memory (default 64)
   --dir DIR        work directory, new or empty (default: a temporary one)
   --keep           keep the work directory after a run that passed (a failed run's is kept)
+  --snapshots      copy the images right after each kill to DIR/after-kill-N/ (implies --keep)
 `;
 
 function fail(message: string): never {
@@ -40,7 +41,7 @@ try {
   args = parseArgs({
     options: {
       iterations: { type: 'string' }, vms: { type: 'string' }, writers: { type: 'string' }, seed: { type: 'string' },
-      'max-delay': { type: 'string' }, memory: { type: 'string' }, dir: { type: 'string' }, keep: { type: 'boolean' },
+      'max-delay': { type: 'string' }, memory: { type: 'string' }, dir: { type: 'string' }, keep: { type: 'boolean' }, snapshots: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   }).values;
@@ -58,7 +59,8 @@ const loop = new CrashLoop({
   maxDelayMs: int(args['max-delay'], 'max-delay', 4000, 0, 600_000),
   memoryMiB: int(args.memory, 'memory', 64, 32, 4094),
   dir: args.dir,
-  keep: args.keep,
+  keep: args.keep || args.snapshots,
+  snapshots: args.snapshots,
   log: (line) => process.stdout.write(`${line}\n`),
 });
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

@@ -12,7 +12,7 @@
 //   -> every record up to the last `FLUSHED` the host saw, byte for byte (qemu-img convert)
 // After the last one, the service is restarted once more, the guests read their data, the
 // VMs are stopped and the service leaves cleanly; the images are checked once more.
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
@@ -36,6 +36,8 @@ export interface LoopOptions {
   dir?: string;
   /** Keep the work directory after a run that passed (one that failed is always kept). */
   keep?: boolean;
+  /** Copy every image right after each kill to <dir>/after-kill-<iteration>/ (for post-mortems). */
+  snapshots?: boolean;
   log: (line: string) => void;
 }
 
@@ -195,6 +197,11 @@ export class CrashLoop {
     this.service = null;
     if (kill.signal !== 'SIGKILL') throw new Failure(`iteration ${gen}: the service exited by itself (${JSON.stringify(kill)}) before the kill${this.serviceTail(svc)}`);
     await Promise.all(consoles.map((c) => c.closed)); // every line the service sent before it died is counted
+    if (this.o.snapshots) {
+      const to = join(this.dir, `after-kill-${gen}`);
+      mkdirSync(to);
+      for (const v of this.vms) copyFileSync(v.image, join(to, `${v.name}.qcow2`));
+    }
     for (const t of trackers) t.problems(gen);
 
     for (const v of this.vms) {
