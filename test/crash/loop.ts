@@ -20,7 +20,7 @@ import { Service, WsConsole, sleep } from '../mgmt/service.js';
 import { kernelTrouble } from '../lib/guest-shell.js';
 import { checkImage, createImage, RawCopy, refcountTable, shapeFor, type ImageShape } from './images.js';
 import {
-  foreignBytes, parseWorkloadLine, RECORD_BYTES, recordBytes, recordsPerWriter, slotOf, workloadScript, type Layout, type RecordId,
+  describeBlock, foreignBytes, parseWorkloadLine, RECORD_BYTES, recordBytes, recordsPerWriter, slotOf, workloadScript, type Layout, type RecordId,
 } from './records.js';
 
 export interface LoopOptions {
@@ -102,8 +102,15 @@ function rng(seed: number): () => number {
 const md5 = (b: Uint8Array) => createHash('md5').update(b).digest('hex');
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
-/** A failure that ends the loop; the message is the report. */
-class Failure extends Error {}
+/** What ends the loop: one or more failures, each a report (which VM, which record, what was found). */
+class Failure extends Error {
+  readonly reports: string[];
+  constructor(reports: string | string[]) {
+    const list = typeof reports === 'string' ? [reports] : reports;
+    super(list.join('\n\n'));
+    this.reports = list;
+  }
+}
 
 export class CrashLoop {
   readonly dir: string;
@@ -146,7 +153,8 @@ export class CrashLoop {
       }
       await this.lastRestart(this.o.iterations);
     } catch (e) {
-      this.result.failures.push(e instanceof Failure ? e.message : `${(e as Error).stack ?? e}${this.serviceTail()}`);
+      if (e instanceof Failure) this.result.failures.push(...e.reports);
+      else this.result.failures.push(`${(e as Error).stack ?? e}${this.serviceTail()}`);
     } finally {
       if (this.service) await this.service.kill('SIGKILL');
       this.service = null;
@@ -202,7 +210,7 @@ export class CrashLoop {
       mkdirSync(to);
       for (const v of this.vms) copyFileSync(v.image, join(to, `${v.name}.qcow2`));
     }
-    for (const t of trackers) t.problems(gen);
+    const guestProblems = trackers.flatMap((t) => t.problems(gen));
 
     for (const v of this.vms) {
       for (const w of v.writers) {
@@ -211,7 +219,13 @@ export class CrashLoop {
         w.flushed = w.seen;
       }
     }
-    const checks = this.checkImages(gen, `iteration ${gen}`);
+    let checks: string;
+    try {
+      checks = this.checkImages(gen, `iteration ${gen}`);
+    } catch (e) {
+      throw e instanceof Failure ? new Failure([...guestProblems, ...e.reports]) : e;
+    }
+    if (guestProblems.length) throw new Failure(guestProblems);
     const progress = this.vms.map((v, i) => `${v.name} ${v.writers.map((w, j) => `w${w.w} ${flushedBefore[i][j]}->${w.flushed}`).join(' ')}`).join(', ');
     const added = this.vms.reduce((n, v, i) => n + v.writers.reduce((m, w, j) => m + (w.flushed - flushedBefore[i][j]), 0), 0);
     this.o.log(`[${gen}/${this.o.iterations}] booted in ${secs(booted - t0)}${readBack ? `, ${readBack} records read back in the guests` : ''}; ` +
@@ -231,9 +245,8 @@ export class CrashLoop {
     if (exit.code !== 0) throw new Failure(`final restart: tshv serve did not leave cleanly on SIGTERM (${JSON.stringify(exit)})${this.serviceTail(svc)}`);
     const leaksBefore = this.vms.map((v) => v.leaks);
     const checks = this.checkImages(lastGen, 'after the clean stop');
-    for (const [i, v] of this.vms.entries()) {
-      if (v.leaks > leaksBefore[i]) this.result.failures.push(`${v.name}: ${v.leaks - leaksBefore[i]} clusters leaked by a clean stop (no crash)`);
-    }
+    const leaked = this.vms.filter((v, i) => v.leaks > leaksBefore[i]);
+    if (leaked.length) throw new Failure(leaked.map((v) => `${v.name}: a clean stop (no crash) leaked clusters: ${leaksBefore[v.index]} before, ${v.leaks} after`));
     this.o.log(`[restart] service restarted over the last crash: VMs off, started again, ${readBack} records read back in the guests; ` +
       `stopped cleanly; ${checks}; ${secs(performance.now() - t0)}`);
   }
@@ -313,7 +326,7 @@ export class CrashLoop {
     return total;
   }
 
-  /** qemu-img check and the records of every image; failures are collected, then thrown. */
+  /** qemu-img check and the records of every image; every failure found is reported (thrown together). */
   private checkImages(gen: number, when: string): string {
     const failures: string[] = [];
     let verified = 0;
@@ -363,10 +376,7 @@ export class CrashLoop {
       }
     }
     this.result.recordsVerified += verified;
-    if (failures.length) {
-      this.result.failures.push(...failures.slice(0, -1));
-      throw new Failure(failures[failures.length - 1]);
-    }
+    if (failures.length) throw new Failure(failures);
     const leaks = this.vms.map((v) => v.leaks);
     return `${this.vms.length} images pass qemu-img check${leaks.some((l) => l > 0) ? ` (leaked clusters: ${leaks.join(', ')})` : ''}` +
       `${notes.length ? `, ${notes.join(', ')}` : ''}; ${verified} flushed records verified`;
@@ -383,7 +393,7 @@ function describe(block: Buffer, id: RecordId): string {
   const expected = recordBytes(id);
   let at = 0;
   while (at < RECORD_BYTES && block[at] === expected[at]) at++;
-  return `first difference at byte ${at}; found ${foreignBytes(block, id) ?? 'an older or torn copy of this record'}`;
+  return `first difference at byte ${at}; found ${describeBlock(block)}`;
 }
 
 /** Reads a guest's console for the workload's lines: the highest FLUSHED per writer. */
@@ -429,11 +439,11 @@ class FlushTracker {
     return `  ${this.vm.name}: ${this.vm.writers.map((w) => `writer ${w.w} from ${w.first}, flushed ${w.seen < 0 ? 'none' : `through ${w.seen}`}`).join('; ')}${this.tail()}`;
   }
 
-  /** Throws what went wrong in the guest during the iteration: out-of-order lines, kernel trouble. */
-  problems(gen: number): void {
+  /** What went wrong in the guest during the iteration: failed or out-of-order writes, kernel trouble. */
+  problems(gen: number): string[] {
     const trouble = kernelTrouble(this.console.log);
     if (/I\/O error/.test(this.console.log)) trouble.push('I/O error');
     if (trouble.length) this.errors.push(`${this.vm.name}: the guest's console shows ${trouble.join(', ')}`);
-    if (this.errors.length) throw new Failure(`iteration ${gen}: ${this.errors.join('\n')}${this.tail()}`);
+    return this.errors.length ? [`iteration ${gen}: ${this.errors.join('\n')}${this.tail()}`] : [];
   }
 }
