@@ -14,8 +14,11 @@ export class Qcow2File {
   endCluster: number;
   /** The file's length, counting writes issued: clusters from here on read as zeros. */
   size: number;
-  private unsynced = false;
-  private syncing: Promise<void> | null = null;
+  /** Writes completed so far; `synced` of them are known durable. */
+  private completed = 0;
+  private synced = 0;
+  /** The fdatasync running, and how many writes had completed when it began. */
+  private syncing: { done: Promise<void>; covers: number } | null = null;
 
   constructor(
     readonly fh: FileHandle,
@@ -33,34 +36,37 @@ export class Qcow2File {
   }
 
   async write(data: Uint8Array, pos: number): Promise<void> {
-    this.unsynced = true;
     this.size = Math.max(this.size, pos + data.length);
     await writeAt(this.fh, this.path, data, pos);
+    this.completed++;
   }
 
   /**
    * Makes every write completed so far durable: the barrier between writing something and
-   * writing what points at it (qcow2.ts, "commit").
+   * writing what points at it (qcow2.ts, "commit"), and what a guest's flush waits for.
+   * An fdatasync already running covers only the writes that had completed when it began
+   * (one landing meanwhile may miss it), so a caller with later writes waits for it and
+   * then runs its own.
    */
   async sync(): Promise<void> {
-    for (;;) {
+    const target = this.completed;
+    while (this.synced < target) {
       if (this.syncing) {
-        await this.syncing.catch(() => undefined);
-        continue;
+        const { done, covers } = this.syncing;
+        await done.catch(() => undefined);
+        if (covers < target) continue;
+        await done; // it covered our writes: its failure is ours
+        return;
       }
-      if (!this.unsynced) return;
-      this.unsynced = false;
+      const covers = this.completed;
       const done = syncData(this.fh, this.path);
-      this.syncing = done;
+      this.syncing = { done, covers };
       try {
         await done;
-      } catch (e) {
-        this.unsynced = true;
-        throw e;
+        this.synced = Math.max(this.synced, covers);
       } finally {
         this.syncing = null;
       }
-      return;
     }
   }
 
