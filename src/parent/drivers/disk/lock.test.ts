@@ -124,3 +124,30 @@ test('racing writers: never both succeed', async () => {
   }
   assert.deepEqual(existsSync(lockDirFor(img, root)) ? readdirSync(lockDirFor(img, root)) : [], []);
 });
+
+// Found by the qcow2 and virtio-blk fuzz targets (test/fuzz), run while other processes
+// used the same lock root: their sweep, or a holder's release, removes an empty lock
+// directory, and an opener that had just made it failed with a bare ENOENT (not even a
+// DiskError) from realpath(). Another thread removes the directory every millisecond here
+// (far more often than sweeps and releases do).
+test('an opener whose lock directory is removed under it (another process\'s sweep) makes it again', async () => {
+  const img = image();
+  const lockDir = lockDirFor(img, root);
+  const stop = new Int32Array(new SharedArrayBuffer(4));
+  const remover = new Worker(`
+    const { rmdirSync } = require('node:fs');
+    const { workerData: { dir, stop } } = require('node:worker_threads');
+    while (Atomics.wait(stop, 0, 0, 1) === 'timed-out') { try { rmdirSync(dir); } catch {} }
+  `, { eval: true, workerData: { dir: lockDir, stop } });
+  try {
+    await new Promise((r) => setTimeout(r, 50)); // the worker is removing
+    for (let i = 0; i < 300; i++) {
+      const l = await lockImage(img, i % 2 ? 'shared' : 'exclusive', root);
+      await l.release();
+    }
+  } finally {
+    Atomics.store(stop, 0, 1);
+    Atomics.notify(stop, 0);
+    await remover.terminate();
+  }
+});

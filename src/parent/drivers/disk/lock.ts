@@ -17,7 +17,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { chmod, mkdir, open, readdir, readlink, realpath, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { DiskError } from './block-device.js';
 
 export type LockMode = 'shared' | 'exclusive';
@@ -42,6 +42,8 @@ export function lockDirFor(realPath: string, root = lockRoot()): string {
 
 const ENTRY = /^([rw])-(\d+)-[0-9a-f-]{36}$/;
 const RETRIES = 4;
+/** Times an opener makes the lock directory again when it was removed under it. */
+const REMAKES = 100;
 /** An entry younger than this may belong to an opener still deciding: worth a retry. */
 const YOUNG_MS = 200;
 
@@ -54,14 +56,17 @@ export async function lockImage(realPath: string, mode: LockMode, root = lockRoo
   const dir = await lockDirectory(realPath, root);
   const name = `${mode === 'exclusive' ? 'w' : 'r'}-${process.pid}-${randomUUID()}`;
   const entry = join(dir, name);
-  for (let attempt = 0; ; attempt++) {
+  for (let attempt = 0, remade = 0; ; attempt++) {
     let fh: FileHandle;
     try {
       fh = await open(entry, 'wx', 0o644);
     } catch (e) {
-      // A releasing holder may have removed the (then empty) directory under us.
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT' && attempt < RETRIES) {
+      // A releasing holder, or another process's sweep, may have removed the (then empty)
+      // directory under us: make it again. That is no contention for the lock itself, so it
+      // does not use up the retries (but it is bounded all the same).
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT' && remade++ < REMAKES) {
         await lockDirectory(realPath, root);
+        attempt--;
         continue;
       }
       throw new DiskError(`${realPath}: cannot create lock file ${entry}: ${(e as Error).message}`, 'io');
@@ -111,14 +116,22 @@ class EntryLock implements ImageLock {
   }
 }
 
+/**
+ * Makes the image's lock directory; returns its path with the root resolved (/proc/<pid>/fd
+ * shows resolved paths). Only the root is resolved: the directory itself may be removed
+ * again at any moment (an empty one is, by sweeps and releases), the root never is.
+ */
 async function lockDirectory(realPath: string, root: string): Promise<string> {
   const dir = lockDirFor(realPath, root);
   // World-writable and sticky like /tmp, so that users sharing an image share its locks.
-  for (const d of [root, dir]) {
+  const make = async (d: string) => {
     await mkdir(d, { recursive: true, mode: 0o1777 });
     await chmod(d, 0o1777).catch(() => undefined);
-  }
-  return realpath(dir); // /proc/<pid>/fd shows resolved paths
+  };
+  await make(root);
+  const resolved = join(await realpath(root), basename(dir));
+  await make(dir); // last: the caller creates its entry in it at once
+  return resolved;
 }
 
 interface Conflict { writer: boolean; pid: number; entry: string; young: boolean }
