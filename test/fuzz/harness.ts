@@ -47,13 +47,13 @@ export function setNoting(on: boolean): void { noting = on; }
  */
 export function note(what: string): void {
   if (!noting) return;
-  const k = what.replace(/0x[0-9a-f]+|\d+/gi, 'N').slice(0, 100);
+  const k = what.replace(/\/[^\s:]+: /g, '').replace(/0x[0-9a-f]+|\d+/gi, 'N').slice(0, 100);
   notes.set(k, (notes.get(k) ?? 0) + 1);
 }
 
 /** Notes the error a parser refused an input with. */
 export function noteError(e: unknown): void {
-  if (noting) note(e instanceof Error ? `${e.name}: ${e.message}` : String(e));
+  if (noting) note(e instanceof Error ? `${e.constructor.name}: ${e.message}` : String(e));
 }
 
 export function takeNotes(): [string, number][] {
@@ -193,8 +193,27 @@ export function hexdump(b: Uint8Array, max = 64): string {
   return [...b.subarray(0, max)].map((x) => x.toString(16).padStart(2, '0')).join('') + (b.length > max ? `... (${b.length} bytes)` : '');
 }
 
-/** An input as JSON, bigints as "123n" and byte arrays in hexadecimal (for counterexamples). */
+/**
+ * An input as JSON: bigints as "123n", byte arrays as "hex:..." (cut, "<N bytes: ...>",
+ * past 4 KiB). What it prints can go into a JSON corpus file as it is (see revive).
+ */
 export function show(v: unknown): string {
-  return JSON.stringify(v, (_k, x: unknown) =>
-    typeof x === 'bigint' ? `${x}n` : x instanceof Uint8Array ? `<${x.length} bytes: ${hexdump(x, 48)}>` : x);
+  return JSON.stringify(v, (_k, x: unknown) => {
+    if (typeof x === 'bigint') return `${x}n`;
+    if (x instanceof Uint8Array) return x.length <= 4096 ? `hex:${hexdump(x, 4096)}` : `<${x.length} bytes: ${hexdump(x, 48)}>`;
+    return x;
+  });
+}
+
+/** JSON.parse reviver for what show() prints. */
+export function revive(_k: string, v: unknown): unknown {
+  if (typeof v !== 'string') return v;
+  if (/^\d+n$/.test(v)) return BigInt(v.slice(0, -1));
+  if (/^hex:([0-9a-f]{2})*$/.test(v)) return Uint8Array.from(v.slice(4).match(/../g) ?? [], (h) => parseInt(h, 16));
+  return v;
+}
+
+/** A JSON corpus (one case a file, as show() prints them). */
+export function jsonCorpus<T>(files: readonly CorpusFile[]): T[] {
+  return files.filter((f) => f.name.endsWith('.json')).map((f) => JSON.parse(new TextDecoder().decode(f.bytes), revive) as T);
 }

@@ -6,9 +6,15 @@ type Loader = () => Promise<FuzzTarget<any, any>>; // eslint-disable-line @types
 export const TARGETS: Record<string, { summary: string; load: Loader }> = {
   'virtqueue': { summary: 'split virtqueue rings from a hostile driver: descriptors, indirect tables, loops, lengths, addresses', load: async () => (await import('./targets/virtqueue.js')).virtqueue },
   'virtio-mmio': { summary: 'virtio-mmio register reads/writes in any order, queue setup with hostile addresses, doorbells, acks', load: async () => (await import('./targets/virtio-mmio.js')).virtioMmio },
+  'virtio-blk': { summary: 'virtio-blk requests (type, sector, lengths, layouts, discard segments) on raw and qcow2 disks, checked against a model', load: async () => (await import('./targets/virtio-blk.js')).virtioBlk },
   'virtio-console': { summary: 'virtio-console receive and transmit queues, host input, resets; what the guest sends and gets checked', load: async () => (await import('./targets/virtio-console.js')).virtioConsole },
   'virtio-rng': { summary: 'virtio-rng request chains of any shape and size', load: async () => (await import('./targets/virtio-rng.js')).virtioRng },
-  'virtio-blk': { summary: 'virtio-blk requests (type, sector, lengths, layouts, discard segments) on raw and qcow2 disks, checked against a model', load: async () => (await import('./targets/virtio-blk.js')).virtioBlk },
+  'qcow2-header': { summary: 'qcow2 header and extensions, byte-level mutations (parseHeader, checkFeatures)', load: async () => (await import('./targets/qcow2-header.js')).qcow2Header },
+  'qcow2': { summary: 'qcow2 images made by createQcow2, metadata mutated (header, L1/L2, refcounts), opened and read/written/discarded/flushed', load: async () => (await import('./targets/qcow2.js')).qcow2 },
+  'fdt': { summary: 'device tree blobs (parseFdt): mutated DTBs, random trees round-tripped through FdtBuilder', load: async () => (await import('./targets/fdt.js')).fdt },
+  'elf': { summary: 'ELF64 files (parseElf, loadElf): mutated and generated headers, segments, symbol tables', load: async () => (await import('./targets/elf.js')).elf },
+  'kernel-image': { summary: 'RISC-V Linux Images, raw and gzip (parseKernelImage, placeLinux): header fields, sizes, RAM layouts', load: async () => (await import('./targets/kernel-image.js')).kernelImage },
+  'api': { summary: 'the REST API (Fastify app.inject): junk and near-valid JSON on every route; only 2xx/400/404/409 may come back', load: async () => (await import('./targets/api.js')).api },
 };
 
 export const TARGET_NAMES = Object.keys(TARGETS);

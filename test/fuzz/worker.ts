@@ -26,7 +26,7 @@ async function main(job: WorkerJob): Promise<void> {
   const arb = target.arbitrary(seeds);
   const examples = seeds.map((s) => [s] as [unknown]);
   const show = (input: unknown) => {
-    const text = (target.show ?? showJson)(input);
+    const text = target.show ? target.show(input) : showJson(input);
     return text.length > SHOW_MAX ? `${text.slice(0, SHOW_MAX)}... (${text.length} characters)` : text;
   };
 

@@ -22,8 +22,7 @@ import { TestRam, type Segment, type TestDriver } from '../../../src/vmbus/test-
 import { openDisk } from '../../../src/parent/drivers/disk/open.js';
 import { createQcow2 } from '../../../src/parent/drivers/disk/qcow2-create.js';
 import type { BlockDevice } from '../../../src/parent/drivers/disk/block-device.js';
-import { check, edgeU32, note, type CorpusFile, type FuzzTarget } from '../harness.js';
-import { reviveBigInt } from './virtio-mmio.js';
+import { check, edgeU32, jsonCorpus, note, type CorpusFile, type FuzzTarget } from '../harness.js';
 
 const SECTOR = 512;
 const DISK_BYTES = 256 * 1024;
@@ -215,7 +214,7 @@ interface Submitted { r: Request; head: number; readable: Segment[]; writable: S
 export const virtioBlk: FuzzTarget<BlkCase, Ctx> = {
   name: 'virtio-blk',
   async: true,
-  fromCorpus: (files: readonly CorpusFile[]) => files.map((f) => JSON.parse(new TextDecoder().decode(f.bytes), reviveBigInt) as BlkCase),
+  fromCorpus: (files: readonly CorpusFile[]) => jsonCorpus<BlkCase>(files),
   arbitrary: () => caseArb,
   expected: () => false, // I/O errors and bad requests are statuses; nothing may escape
   memoryBound: () => 96 << 20,

@@ -7,9 +7,8 @@
 import fc from 'fast-check';
 import { VirtioConsole } from '../../../src/parent/vsp/console.js';
 import { STATUS } from '../../../src/parent/vsp/virtio-mmio.js';
-import { check, note, type CorpusFile, type FuzzTarget } from '../harness.js';
+import { check, jsonCorpus, note, type CorpusFile, type FuzzTarget } from '../harness.js';
 import { GuestDriver, driverCaseArb, type DriverCase, type DriverOp } from './vsp-driver.js';
-import { reviveBigInt } from './virtio-mmio.js';
 
 const RX = 0, TX = 1;
 const MAX_TX_CHAIN = 1 << 20;
@@ -21,7 +20,7 @@ const inputArb = fc.record({ op: fc.constant('input' as const), bytes: fc.uint8A
 export const virtioConsole: FuzzTarget<ConsoleCase> = {
   name: 'virtio-console',
   async: false,
-  fromCorpus: (files: readonly CorpusFile[]) => files.map((f) => JSON.parse(new TextDecoder().decode(f.bytes), reviveBigInt) as ConsoleCase),
+  fromCorpus: (files: readonly CorpusFile[]) => jsonCorpus<ConsoleCase>(files),
   arbitrary: () => driverCaseArb(2).chain((c) =>
     fc.array(inputArb, { maxLength: 8 }).chain((inputs) => fc.shuffledSubarray([...c.ops, ...inputs], { minLength: c.ops.length + inputs.length }))
       .map((ops) => ({ ...c, ops }))),

@@ -13,7 +13,7 @@ import { VirtioRng } from '../../../src/parent/vsp/rng.js';
 import { VirtioConsole } from '../../../src/parent/vsp/console.js';
 import { TestRam, TestDriver, type Segment } from '../../../src/vmbus/test-driver.js';
 import type { Width } from '../../../src/parent/devices/mmio.js';
-import { check, edgeU32, note, type CorpusFile, type FuzzTarget } from '../harness.js';
+import { check, edgeU32, jsonCorpus, note, type CorpusFile, type FuzzTarget } from '../harness.js';
 import { addrArb, gpaOf, type Addr } from './virtqueue.js';
 
 const RAM_BYTES = 64 * 1024;
@@ -95,7 +95,7 @@ const opArb: fc.Arbitrary<MmioOp> = fc.oneof(
 export const virtioMmio: FuzzTarget<MmioCase> = {
   name: 'virtio-mmio',
   async: false,
-  fromCorpus: (files: readonly CorpusFile[]) => files.map((f) => JSON.parse(new TextDecoder().decode(f.bytes), reviveBigInt) as MmioCase),
+  fromCorpus: (files: readonly CorpusFile[]) => jsonCorpus<MmioCase>(files),
   arbitrary: () => fc.record({
     device: fc.constantFrom('rng' as const, 'console' as const),
     // Mostly a device brought up properly first, so the hostile part meets live queues.
@@ -106,11 +106,6 @@ export const virtioMmio: FuzzTarget<MmioCase> = {
   memoryBound: () => 64 << 20,
   run: runMmio,
 };
-
-/** JSON corpus files write bigints as "123n". */
-export function reviveBigInt(_k: string, v: unknown): unknown {
-  return typeof v === 'string' && /^\d+n$/.test(v) ? BigInt(v.slice(0, -1)) : v;
-}
 
 function runMmio(c: MmioCase): void {
   const ram = new TestRam(RAM_BYTES);

@@ -6,16 +6,15 @@
 import fc from 'fast-check';
 import { VirtioRng } from '../../../src/parent/vsp/rng.js';
 import { STATUS } from '../../../src/parent/vsp/virtio-mmio.js';
-import { check, note, type CorpusFile, type FuzzTarget } from '../harness.js';
+import { check, jsonCorpus, note, type CorpusFile, type FuzzTarget } from '../harness.js';
 import { GuestDriver, driverCaseArb, type DriverCase } from './vsp-driver.js';
-import { reviveBigInt } from './virtio-mmio.js';
 
 const MAX_BYTES_PER_BUFFER = 64 * 1024;
 
 export const virtioRng: FuzzTarget<DriverCase> = {
   name: 'virtio-rng',
   async: false,
-  fromCorpus: (files: readonly CorpusFile[]) => files.map((f) => JSON.parse(new TextDecoder().decode(f.bytes), reviveBigInt) as DriverCase),
+  fromCorpus: (files: readonly CorpusFile[]) => jsonCorpus<DriverCase>(files),
   arbitrary: () => driverCaseArb(1),
   expected: () => false,
   memoryBound: () => 64 << 20,

@@ -8,7 +8,7 @@
 import fc from 'fast-check';
 import { SplitQueue, VirtqueueError, checkLayout, gather, scatter, ringBytes, type Chain, type QueueFeatures } from '../../../src/vmbus/virtqueue.js';
 import { TestDriver, TestRam, F_INDIRECT, F_NEXT, F_WRITE, RAM_BASE, type Segment } from '../../../src/vmbus/test-driver.js';
-import { check, edgeU32, note, noteError, type CorpusFile, type FuzzTarget } from '../harness.js';
+import { check, edgeU32, jsonCorpus, note, noteError, type CorpusFile, type FuzzTarget } from '../harness.js';
 
 const RAM_BYTES = 64 * 1024;
 
@@ -130,7 +130,7 @@ const driverArb: fc.Arbitrary<DriverCase> = fc.constantFrom(1, 2, 4, 8, 16, 64).
 export const virtqueue: FuzzTarget<VirtqueueCase> = {
   name: 'virtqueue',
   async: false,
-  fromCorpus: (files: readonly CorpusFile[]) => files.map((f) => JSON.parse(new TextDecoder().decode(f.bytes)) as VirtqueueCase),
+  fromCorpus: (files: readonly CorpusFile[]) => jsonCorpus<VirtqueueCase>(files),
   arbitrary: () => fc.oneof({ weight: 3, arbitrary: hostileArb }, { weight: 2, arbitrary: driverArb }),
   expected: (e) => e instanceof VirtqueueError,
   memoryBound: () => 64 << 20,
