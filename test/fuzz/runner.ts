@@ -68,7 +68,9 @@ export async function fuzzTarget(name: string, o: FuzzOptions = {}): Promise<Fuz
     target: name, runs: o.runs ?? 10_000, seed, path: o.path, timeLimitMs: o.timeLimitMs, caseTimeoutMs: o.caseTimeoutMs, stats: o.stats, heartbeat,
   };
   const t0 = performance.now();
-  const worker = new Worker(WORKER, { workerData: job, resourceLimits: { maxOldGenerationSizeMb: o.heapLimitMb ?? 2048 } });
+  const worker = new Worker(WORKER, {
+    workerData: job, resourceLimits: { maxOldGenerationSizeMb: o.heapLimitMb ?? 2048 },
+  });
   const rssBase = process.memoryUsage.rss();
   const rssLimit = o.rssLimitBytes ?? 6 * 2 ** 30;
   let corpus = 0, cases = 0, caseTimeoutMs = 2000, hangAfterMs = 2000, lastPrint = performance.now();

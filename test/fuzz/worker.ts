@@ -4,6 +4,7 @@
 // of the JS heap and array buffers is measured here against the target's bound.
 import { parentPort, workerData } from 'node:worker_threads';
 import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
 import { TARGETS } from './targets.js';
 import { readCorpus } from './corpus.js';
@@ -14,6 +15,16 @@ import { HB, HB_START_OFFSET, type FailureKind, type WorkerJob, type WorkerMessa
 export class UnboundedAllocation extends Finding {}
 
 const SHOW_MAX = 6000;
+
+/** A full garbage collection (the --expose-gc function, taken from a fresh context: workers cannot get V8 flags). */
+function collector(): (() => void) | undefined {
+  try {
+    v8.setFlagsFromString('--expose-gc');
+    return runInNewContext('gc') as () => void;
+  } catch {
+    return undefined;
+  }
+}
 
 async function main(job: WorkerJob): Promise<void> {
   const post = (m: WorkerMessage) => parentPort!.postMessage(m);
@@ -41,8 +52,12 @@ async function main(job: WorkerJob): Promise<void> {
   const i32 = new Int32Array(job.heartbeat, 0, 4);
   const started = new Float64Array(job.heartbeat, HB_START_OFFSET, 1);
   let index = -1, firstFailure = -1, lastProgress = Date.now();
+  const gc = collector();
   const enter = () => {
     if (firstFailure < 0) index++;
+    // While shrinking, each candidate's allocation is measured from a collected heap: the
+    // garbage of the failing cases before it would hide or fake growth.
+    else gc?.();
     i32[HB.index] = index;
     started[0] = Date.now();
     Atomics.store(i32, HB.busy, 1);
