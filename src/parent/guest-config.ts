@@ -1,7 +1,7 @@
 // A Linux guest described with typed values (parsed `tshv run` flags, a VM definition of
 // the management service) becomes a VmConfig here: the default images, the derived
 // kernel command line and the reading of the images live in one place for both.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { VmConfig } from './vm.js';
 import type { ConsoleKind, DiskSpec } from './vm-protocol.js';
@@ -39,9 +39,9 @@ export class GuestConfigError extends Error {
 /** Reads and checks the images; throws GuestConfigError naming the field at fault. */
 export function guestConfig(spec: GuestSpec): VmConfig {
   const kernelPath = spec.kernel ?? DEFAULT_KERNEL;
-  const kernel = readImage(kernelPath, 'kernel');
+  const kernel = readImage(kernelPath, 'kernel', spec.memoryBytes);
   try {
-    checkLinuxImage(kernel);
+    checkLinuxImage(kernel, spec.memoryBytes);
   } catch (e) {
     throw new GuestConfigError('kernel', `${kernelPath}: ${(e as Error).message}`);
   }
@@ -54,16 +54,27 @@ export function guestConfig(spec: GuestSpec): VmConfig {
   // A root disk replaces the initramfs unless one is named explicitly.
   const defaultInitrd = spec.kernel || spec.root ? undefined : DEFAULT_INITRD;
   const initrdPath = spec.initrd === false ? undefined : spec.initrd ?? defaultInitrd;
-  const initrd = initrdPath ? readImage(initrdPath, 'initrd') : undefined;
+  const initrd = initrdPath ? readImage(initrdPath, 'initrd', spec.memoryBytes) : undefined;
   const console = spec.console ?? 'serial';
   const append = spec.append ?? [console === 'virtio' ? 'console=hvc0' : DEFAULT_APPEND, ...(spec.root ? ['root=/dev/vda rw'] : [])].join(' ');
   return { kernel, initrd, append, memoryBytes: spec.memoryBytes, cpus: spec.cpus, disks, console };
 }
 
-function readImage(path: string, field: 'kernel' | 'initrd'): Uint8Array {
+/**
+ * Reads a kernel or initrd: a regular file no larger than the VM's memory (it must fit in
+ * RAM). Checked before reading: a block device (/dev/vda) or a huge file named as a kernel
+ * would otherwise be read whole into the host's memory.
+ */
+function readImage(path: string, field: 'kernel' | 'initrd', maxBytes: number): Uint8Array {
   try {
+    const st = statSync(path);
+    if (!st.isFile()) throw new GuestConfigError(field, `the ${field} ${path} is not a regular file`);
+    if (st.size > maxBytes) {
+      throw new GuestConfigError(field, `the ${field} ${path} is ${st.size} bytes, more than the VM's memory (${maxBytes} bytes)`);
+    }
     return readFileSync(path);
   } catch (e) {
+    if (e instanceof GuestConfigError) throw e;
     const err = e as NodeJS.ErrnoException;
     const why = err.code === 'ENOENT' ? 'no such file' : err.code === 'EACCES' ? 'permission denied' : err.code === 'EISDIR' ? 'is a directory' : err.message;
     throw new GuestConfigError(field, `cannot read the ${field} ${path}: ${why}`);

@@ -37,7 +37,7 @@ export interface ApiRequest {
 interface Ctx { dir: string; app: FastifyInstance; host: Host; store: Store; files: Record<string, string>; assets: Buffer[]; port: number; agent: Agent }
 
 /** Paths on this host the definitions may name ($NAME in a case). */
-const FILE_KEYS = ['$KERNEL', '$TEXT', '$DISK', '$DIR', '$MISSING', '$DEVNULL'];
+const FILE_KEYS = ['$KERNEL', '$TEXT', '$DISK', '$DIR', '$MISSING', '$DEVNULL', '$BLOCK'];
 
 const nameArb = fc.oneof(
   { weight: 4, arbitrary: fc.constantFrom('vm-a', 'vm-b', 'web-1', 'a', 'x.y_z-0') },
@@ -151,6 +151,8 @@ export const api: FuzzTarget<ApiCase, Ctx> = {
     const files: Record<string, string> = {
       $KERNEL: join(dir, 'Image'), $TEXT: join(dir, 'text'), $DISK: join(dir, 'disk.raw'), $DIR: join(dir, 'folder'),
       $MISSING: join(dir, 'missing'), $DEVNULL: '/dev/null',
+      // A block device (an unattached loop device reads as empty, should it be read at all).
+      $BLOCK: existsSync('/dev/loop0') ? '/dev/loop0' : '/dev/null',
     };
     const store = new Store(join(dir, 'tshv.db'));
     const host = new Host(store);
