@@ -69,7 +69,8 @@ async function qcow2Images(): Promise<void> {
     // Descriptor (cluster_bits 9): x = 62 - 1 = 61 offset bits, then the count of extra sectors (0).
     img.writeBigUInt64BE(1n << 62n | BigInt(host), l2 + 8);
     writeFileSync(compressed, img);
-    for (const name of ['v3-512.qcow2', 'order0-4k.qcow2', 'order6-512.qcow2', 'overlay-512.qcow2', 'v2-512.qcow2', 'compressed-512.qcow2']) {
+    writeFileSync(join(tmp, 'snapshot-512.qcow2'), withSnapshot(readFileSync(v3)));
+    for (const name of ['v3-512.qcow2', 'order0-4k.qcow2', 'order6-512.qcow2', 'overlay-512.qcow2', 'v2-512.qcow2', 'compressed-512.qcow2', 'snapshot-512.qcow2']) {
       const bytes = readFileSync(join(tmp, name));
       put('qcow2', name, bytes);
       put('qcow2-header', name, bytes);
@@ -77,6 +78,56 @@ async function qcow2Images(): Promise<void> {
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
+}
+
+/**
+ * An internal snapshot of the image's current state (qcow2.txt "Snapshots"), added the way
+ * QEMU's `qemu-img snapshot -c` leaves an image: a copy of the L1 table and a snapshot
+ * table in two new clusters, every L2 table and data cluster now counted twice and their
+ * COPIED flags cleared. For 512-byte clusters and 16-bit refcounts with one refcount block.
+ */
+function withSnapshot(img: Buffer): Buffer {
+  const cs = 512;
+  const OFFSET = 0x00ff_ffff_ffff_fe00n, COPIED = 1n << 63n, COMPRESSED = 1n << 62n;
+  const l1At = Number(img.readBigUInt64BE(40)), l1Size = img.readUInt32BE(36);
+  const block = Number(img.readBigUInt64BE(Number(img.readBigUInt64BE(48))) & OFFSET);
+  const clusters = Math.ceil(img.length / cs);
+  const out = Buffer.alloc((clusters + 2) * cs);
+  img.copy(out);
+  const count = (c: number, n: number) => out.writeUInt16BE(n, block + 2 * c);
+  const more = (c: number) => count(c, out.readUInt16BE(block + 2 * c) + 1);
+  for (let i = 0; i < l1Size; i++) {
+    const e = out.readBigUInt64BE(l1At + 8 * i);
+    const l2 = Number(e & OFFSET);
+    if (!l2) continue;
+    out.writeBigUInt64BE(e & ~COPIED, l1At + 8 * i);
+    more(l2 / cs);
+    for (let j = 0; j < cs / 8; j++) {
+      const x = out.readBigUInt64BE(l2 + 8 * j);
+      if (x & COMPRESSED) throw new Error('no compressed clusters here');
+      const host = Number(x & OFFSET);
+      if (!host) continue;
+      out.writeBigUInt64BE(x & ~COPIED, l2 + 8 * j);
+      more(host / cs);
+    }
+  }
+  // The snapshot's L1 table: the active one as it is now (COPIED clear).
+  const snapL1 = clusters * cs, table = (clusters + 1) * cs;
+  out.copy(out, snapL1, l1At, l1At + 8 * l1Size);
+  count(clusters, 1);
+  count(clusters + 1, 1);
+  const id = Buffer.from('1'), name = Buffer.from('fuzz');
+  out.writeBigUInt64BE(BigInt(snapL1), table);
+  out.writeUInt32BE(l1Size, table + 8);
+  out.writeUInt16BE(id.length, table + 12);
+  out.writeUInt16BE(name.length, table + 14);
+  out.writeUInt32BE(16, table + 36); // extra data: vm_state_size_large, disk_size
+  out.writeBigUInt64BE(img.readBigUInt64BE(24), table + 48);
+  id.copy(out, table + 56);
+  name.copy(out, table + 56 + id.length);
+  out.writeUInt32BE(1, 60);
+  out.writeBigUInt64BE(BigInt(table), 64);
+  return out;
 }
 
 function dtbs(): void {

@@ -8,12 +8,13 @@
 // grows far beyond what was written, or (for an image left intact) data that reads back
 // other than written, also after reopening.
 import fc from 'fast-check';
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DiskError, type BlockDevice } from '../../../src/parent/drivers/disk/block-device.js';
 import { openDisk } from '../../../src/parent/drivers/disk/open.js';
 import { headerClusterBits, parseHeader } from '../../../src/parent/drivers/disk/qcow2-header.js';
+import { refcountEntry } from '../../../src/parent/drivers/disk/qcow2-refcounts.js';
 import { check, mutate, mutationArb, note, show, MiB, type CorpusFile, type FuzzTarget, type Mutation } from '../harness.js';
 import { HEADER_FIELDS } from './qcow2-header.js';
 
@@ -70,6 +71,12 @@ function hotOffsets(bytes: Uint8Array): number[] {
       hot.push(at);
       const block = u64(at);
       for (let j = 0; block && j < 32; j++) hot.push(block + j);
+    }
+    if (h.nbSnapshots > 0) {
+      const at = h.snapshotsOffset;
+      hot.push(at, at + 4, at + 8, at + 12, at + 14, at + 36);
+      const l1 = u64(at);
+      for (let i = 0; l1 && i < 4; i++) hot.push(l1 + 8 * i);
     }
   } catch { /* a seed that does not parse: header fields only */ }
   return hot.filter((o) => o < bytes.length);
@@ -170,6 +177,11 @@ export const qcow2: FuzzTarget<Qcow2Case, Ctx> = {
     } finally {
       await disk.close().catch((e: unknown) => { if (!(e instanceof DiskError)) throw e; });
     }
+    if (intact && !c.readOnly) {
+      const problem = refcountProblem(new Uint8Array(readFileSync(path)));
+      check(problem === undefined, `intact image, closed: ${problem}`);
+      note('refcounts exact after close');
+    }
     const grown = statSync(path).size - image.length;
     check(grown <= 4 * written + 16 * MiB, `the image grew by ${grown} bytes for ${written} bytes written`);
 
@@ -188,3 +200,65 @@ export const qcow2: FuzzTarget<Qcow2Case, Ctx> = {
     }
   },
 };
+
+/**
+ * What `qemu-img check` finds, for an image the driver closed: every cluster's refcount is
+ * the number of references to it (header, L1 tables, refcount table and blocks, L2 tables,
+ * snapshot table, data clusters, each once per L1 table that reaches it; a compressed
+ * cluster counts once for each cluster its bytes touch). Returns the first difference, or undefined. Written from qcow2.txt, apart
+ * from the driver, so the two do not share a mistake.
+ */
+export function refcountProblem(img: Uint8Array): string | undefined {
+  const v = new DataView(img.buffer, img.byteOffset, img.byteLength);
+  const u64 = (at: number) => v.getBigUint64(at);
+  const OFFSET = 0x00ff_ffff_ffff_fe00n;
+  const bits = v.getUint32(20), cs = 2 ** bits, order = v.getUint32(4) === 3 ? v.getUint32(96) : 4;
+  const refs = new Map<number, number>();
+  const ref = (offset: number, bytes = cs) => {
+    for (let c = Math.floor(offset / cs); c <= Math.floor((offset + bytes - 1) / cs); c++) refs.set(c, (refs.get(c) ?? 0) + 1);
+  };
+  ref(0);
+  const walkL1 = (l1At: number, l1Size: number) => {
+    if (l1Size) ref(l1At, 8 * l1Size);
+    for (let i = 0; i < l1Size; i++) {
+      const l2 = Number(u64(l1At + 8 * i) & OFFSET);
+      if (!l2) continue;
+      ref(l2); // a table shared with a snapshot counts once per L1 table, and so do its clusters
+      for (let j = 0; j < cs / 8; j++) {
+        const e = u64(l2 + 8 * j);
+        if (e & (1n << 62n)) {
+          const x = BigInt(62 - (bits - 8));
+          const d = e & ((1n << 62n) - 1n);
+          const host = Number(d & ((1n << x) - 1n)), sectors = Number(d >> x) + 1;
+          ref(host, sectors * 512 - (host % 512));
+        } else if (e & OFFSET) ref(Number(e & OFFSET));
+      }
+    }
+  };
+  walkL1(Number(u64(40)), v.getUint32(36));
+  const rtAt = Number(u64(48)), rtClusters = v.getUint32(56);
+  ref(rtAt, rtClusters * cs);
+  const blocks: number[] = [];
+  for (let i = 0; i < (rtClusters * cs) / 8; i++) {
+    const b = Number(u64(rtAt + 8 * i) & OFFSET);
+    blocks.push(b);
+    if (b) ref(b);
+  }
+  const nbSnapshots = v.getUint32(60);
+  let at = Number(u64(64));
+  const start = at;
+  for (let s = 0; s < nbSnapshots; s++) {
+    walkL1(Number(u64(at)), v.getUint32(at + 8));
+    at += Math.ceil((40 + v.getUint32(at + 36) + v.getUint16(at + 12) + v.getUint16(at + 14)) / 8) * 8;
+  }
+  if (nbSnapshots) ref(start, at - start);
+  const perBlock = (cs * 8) / 2 ** order;
+  const clusters = Math.ceil(img.length / cs);
+  for (let c = 0; c < Math.max(clusters, ...refs.keys()) + 1; c++) {
+    const b = blocks[Math.floor(c / perBlock)] ?? 0;
+    const count = b ? refcountEntry(img.subarray(b, b + cs), order, c % perBlock) : 0;
+    const want = refs.get(c) ?? 0;
+    if (count !== want) return `cluster ${c} has refcount ${count} but ${want} references`;
+  }
+  return undefined;
+}
