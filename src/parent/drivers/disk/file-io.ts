@@ -2,16 +2,36 @@
 // (libuv's thread pool does the work), with host errors turned into DiskErrors that name
 // the image. Buffers may be views over guest RAM (a SharedArrayBuffer): FileHandle.read and
 // write take any ArrayBufferView and copy nothing.
+import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { DiskError } from './block-device.js';
 
-/** Opens an image file; a missing file or a permission problem becomes a DiskError. */
+/**
+ * Opens an image file; a missing file or a permission problem becomes a DiskError. Only a
+ * regular file or a block device is a disk image: a path from an untrusted image (a backing
+ * file name) may name a FIFO, whose open would wait for a writer forever on one of libuv's
+ * few threads, or a character device. O_NONBLOCK makes that open return, then the type is
+ * checked on the descriptor itself (it has no effect on regular files and block devices).
+ */
 export async function openImageFile(path: string, writable: boolean): Promise<FileHandle> {
+  let fh: FileHandle;
   try {
-    return await open(path, writable ? 'r+' : 'r');
+    fh = await open(path, (writable ? constants.O_RDWR : constants.O_RDONLY) | constants.O_NONBLOCK);
   } catch (e) {
     throw fileError(path, e, 'open');
   }
+  let st;
+  try {
+    st = await fh.stat();
+  } catch (e) {
+    await fh.close().catch(() => undefined);
+    throw fileError(path, e, 'stat');
+  }
+  if (!st.isFile() && !st.isBlockDevice()) {
+    await fh.close().catch(() => undefined);
+    throw new DiskError(`${path}: is not a regular file or a block device, so not a disk image`, 'unsupported');
+  }
+  return fh;
 }
 
 /**

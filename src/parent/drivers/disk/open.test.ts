@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DiskError } from './block-device.js';
@@ -189,4 +190,17 @@ test('backing chains: a missing backing file, a loop, too deep, an unknown forma
 
   const nbd = await qcow2({ size: 1 << 20, backing: 'nbd://host/export' });
   await opensWith(nbd, 'unsupported', /not a file name/);
+});
+
+// Found by the qcow2 fuzz target's backing-file names (test/fuzz): an image whose backing
+// file is a FIFO hung its open for good (blocking one of libuv's four threads: four such
+// images stop every disk of the process), and character devices opened as empty disks.
+test('an image or backing file that is not a regular file or block device is refused, without waiting on a FIFO', { timeout: 10_000 }, async () => {
+  const fifo = join(dir, 'fifo');
+  spawnSync('mkfifo', [fifo]);
+  for (const target of [fifo, '/dev/zero', '/dev/null', dir]) {
+    const img = await qcow2({ size: 1 << 20, backing: target, backingFormat: 'raw' });
+    await opensWith(img, 'unsupported', /is not a regular file or a block device/, true);
+    await opensWith(target, 'unsupported', /is not a regular file or a block device/, true);
+  }
 });
