@@ -8,7 +8,8 @@
 // grows far beyond what was written, or (for an image left intact) data that reads back
 // other than written, also after reopening.
 import fc from 'fast-check';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DiskError, type BlockDevice } from '../../../src/parent/drivers/disk/block-device.js';
@@ -24,7 +25,20 @@ export type DiskOp =
   | { op: 'discard'; offset: number; length: number }
   | { op: 'flush' };
 
-export interface Qcow2Case { seed: number; mutations: Mutation[]; readOnly: boolean; together: boolean; ops: DiskOp[] }
+export interface Qcow2Case {
+  seed: number;
+  mutations: Mutation[];
+  /** A backing file name written into the header (after the mutations), or none. */
+  backing?: string;
+  readOnly: boolean;
+  together: boolean;
+  ops: DiskOp[];
+}
+
+/** Backing names worth trying: the files setup() leaves beside the image, the image itself, devices. */
+const BACKING_NAMES = ['backing.raw', 'b', 'ba', 'bac', 'case.qcow2', '.', '..', '/dev/zero', '/dev/null', '/proc/self/mem', 'missing', 'nbd:x', 'json:{}'];
+/** Where a backing name goes: inside the first cluster (512 bytes at least), past the extensions. */
+const BACKING_AT = 256;
 
 interface Seed { name: string; bytes: Uint8Array; hot: number[] }
 interface Ctx { dir: string }
@@ -84,7 +98,15 @@ function hotOffsets(bytes: Uint8Array): number[] {
 
 const imageOf = (c: Qcow2Case): Uint8Array => {
   const s = seeds[c.seed % seeds.length]!;
-  return mutate(s.bytes, c.mutations, s.hot);
+  const img = mutate(s.bytes, c.mutations, s.hot);
+  if (c.backing !== undefined && img.length >= 512) {
+    const name = new TextEncoder().encode(c.backing);
+    const v = new DataView(img.buffer, img.byteOffset, img.byteLength);
+    img.set(name.subarray(0, 512 - BACKING_AT), BACKING_AT);
+    v.setBigUint64(8, BigInt(BACKING_AT));
+    v.setUint32(16, name.length);
+  }
+  return img;
 };
 
 export const qcow2: FuzzTarget<Qcow2Case, Ctx> = {
@@ -100,6 +122,7 @@ export const qcow2: FuzzTarget<Qcow2Case, Ctx> = {
   arbitrary: (s) => fc.record({
     seed: fc.nat(Math.max(0, s.length - 1)),
     mutations: fc.oneof({ weight: 1, arbitrary: fc.constant<Mutation[]>([]) }, { weight: 5, arbitrary: fc.array(mutationArb(), { minLength: 1, maxLength: 6 }) }),
+    backing: fc.option(fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...BACKING_NAMES) }, { weight: 1, arbitrary: fc.string({ maxLength: 8 }) }), { freq: 8, nil: undefined }),
     readOnly: fc.oneof({ weight: 3, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
     together: fc.boolean(),
     ops: fc.array(opArb, { minLength: 1, maxLength: 10 }),
@@ -111,6 +134,11 @@ export const qcow2: FuzzTarget<Qcow2Case, Ctx> = {
     const dir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'tshv-fuzz-qcow2-'));
     // The overlay in the corpus names this backing file.
     writeFileSync(join(dir, 'backing.raw'), Uint8Array.from({ length: 64 * 1024 }, (_, i) => (3 + i * 7 + (i >> 9)) & 0xff));
+    // What a shortened backing name finds: "b" a FIFO, "ba" a directory, "bac" a symlink to a
+    // character device.
+    spawnSync('mkfifo', [join(dir, 'b')]);
+    mkdirSync(join(dir, 'ba'));
+    symlinkSync('/dev/zero', join(dir, 'bac'));
     return { dir };
   },
   async teardown(ctx) { rmSync(ctx.dir, { recursive: true, force: true }); },
@@ -118,7 +146,7 @@ export const qcow2: FuzzTarget<Qcow2Case, Ctx> = {
     const path = join(ctx.dir, 'case.qcow2');
     const image = imageOf(c);
     writeFileSync(path, image);
-    const intact = c.mutations.length === 0;
+    const intact = c.mutations.length === 0 && c.backing === undefined;
     let disk: BlockDevice;
     try {
       disk = await openDisk(path, { format: 'qcow2', readOnly: c.readOnly });
