@@ -232,6 +232,10 @@ function structured(): void {
         req(13, 0n, 0, { segments: [{ sector: 4n, sectors: 2, flags: 1 }] }), req(11, 0n, 0, { segments: [{ sector: 6n, sectors: 1, flags: 0 }] })],
     });
   }
+  json('virtio-blk', 'probed-raw.json', {
+    disk: 4, eventIdx: false, together: false, reset: false,
+    requests: [req(1, 0n, 512, { fill: 0x51 }), req(1, 0n, 512, { fill: 0x52 }), req(0, 0n, 1024)],
+  });
   json('api', 'lifecycle.json', [
     { method: 'POST', path: '/api/vms', auth: 'good', contentType: 'application/json', body: { json: { name: 'vm-a', vcpus: 2, memoryMiB: 128, console: 'virtio' } } },
     { method: 'GET', path: '/api/vms/vm-a', auth: 'good', contentType: null, body: null },

@@ -21,6 +21,7 @@ import { MmioBench } from '../../../src/parent/vsp/test-support.js';
 import { TestRam, type Segment, type TestDriver } from '../../../src/vmbus/test-driver.js';
 import { openDisk } from '../../../src/parent/drivers/disk/open.js';
 import { createQcow2 } from '../../../src/parent/drivers/disk/qcow2-create.js';
+import { QCOW2_MAGIC } from '../../../src/parent/drivers/disk/qcow2-header.js';
 import type { BlockDevice } from '../../../src/parent/drivers/disk/block-device.js';
 import { check, edgeU32, jsonCorpus, note, type CorpusFile, type FuzzTarget } from '../harness.js';
 
@@ -52,7 +53,7 @@ export interface Request {
 }
 
 export interface BlkCase {
-  /** 0 raw, 1 read-only raw, 2 qcow2, 3 qcow2 over a raw backing file. */
+  /** 0 raw, 1 read-only raw, 2 qcow2, 3 qcow2 over a raw backing file, 4 raw with its format probed. */
   disk: number;
   eventIdx: boolean;
   requests: Request[];
@@ -93,7 +94,7 @@ const requestArb: fc.Arbitrary<Request> = fc.record({
 });
 
 const caseArb: fc.Arbitrary<BlkCase> = fc.record({
-  disk: fc.nat(3),
+  disk: fc.nat(4),
   eventIdx: fc.boolean(),
   requests: fc.array(requestArb, { minLength: 1, maxLength: 8 }),
   together: fc.boolean(),
@@ -105,6 +106,8 @@ class ModelDisk {
   readonly bytes = new Uint8Array(DISK_BYTES);
   /** Sector is known to hold `bytes` (cleared where concurrent writes or a discard leave it open). */
   readonly known = new Uint8Array(SECTORS).fill(1);
+  /** A raw image opened without a format: writes may not put the qcow2 magic in bytes 0..3. */
+  probed = false;
   constructor(readonly disk: BlockDevice, readonly readOnly: boolean, readonly discardZeroes: boolean, initial: Uint8Array) {
     this.bytes.set(initial);
   }
@@ -146,6 +149,7 @@ function layout(r: Request): { readable: Uint8Array; writable: number } {
   if (r.type === T_OUT || (!KNOWN_TYPES.includes(r.type) && r.dataLen < 4096)) {
     payload = new Uint8Array(r.dataLen);
     for (let i = 0; i < payload.length; i++) payload[i] = (r.fill + i * 31 + (i >> 9)) & 0xff;
+    if (r.fill === 0x51 && payload.length >= 4) payload.set([0x51, 0x46, 0x49, 0xfb]); // a qcow2 header, now and then
   } else if (r.type === T_DISCARD || r.type === T_WRITE_ZEROES) {
     payload = new Uint8Array(16 * r.segments.length);
     const v = new DataView(payload.buffer);
@@ -177,7 +181,9 @@ function expect(r: Request, m: ModelDisk, readableBytes: number, writableBytes: 
       const at = dataOut % SECTOR === 0 ? inRange(r.sector, dataOut) : undefined;
       if (at === undefined) return done(S_IOERR);
       const { readable } = layout(r);
-      return done(S_OK, { writes: [{ at, data: readable.slice(HEADER) }] });
+      const data = readable.slice(HEADER);
+      if (m.probed && at === 0 && data.length >= 4 && new DataView(data.buffer).getUint32(0) === QCOW2_MAGIC) return done(S_IOERR);
+      return done(S_OK, { writes: [{ at, data }] });
     }
     case T_FLUSH: return done(S_OK);
     case T_GET_ID: return done(S_OK, { used: Math.min(20, dataIn) + 1 });
@@ -237,11 +243,14 @@ export const virtioBlk: FuzzTarget<BlkCase, Ctx> = {
 
 /** A fresh copy of disk `n` (see BlkCase.disk), opened, with its model. */
 async function openCase(ctx: Ctx, n: number): Promise<ModelDisk> {
-  const [template, format, readOnly] = ([['raw.img', 'raw', false], ['raw.img', 'raw', true], ['plain.qcow2', 'qcow2', false], ['overlay.qcow2', 'qcow2', false]] as const)[n % 4]!;
+  const [template, format, readOnly] = ([['raw.img', 'raw', false], ['raw.img', 'raw', true], ['plain.qcow2', 'qcow2', false],
+    ['overlay.qcow2', 'qcow2', false], ['raw.img', undefined, false]] as const)[n % 5]!;
   const path = join(ctx.dir, `case-${template}`);
   copyFileSync(join(ctx.dir, template), path);
   const disk = await openDisk(path, { format, readOnly });
-  return new ModelDisk(disk, readOnly, format === 'qcow2', n % 4 === 2 ? new Uint8Array(DISK_BYTES) : ctx.initial);
+  const m = new ModelDisk(disk, readOnly, format === 'qcow2', n % 5 === 2 ? new Uint8Array(DISK_BYTES) : ctx.initial);
+  m.probed = format === undefined;
+  return m;
 }
 
 async function runBlk(c: BlkCase, ctx: Ctx): Promise<void> {
