@@ -174,7 +174,7 @@ export function formatResult(r: FuzzResult): string {
   ].join('\n') + notes;
 }
 
-const USAGE = `usage: npm run fuzz -- TARGET... [--runs N] [--seed S] [--path P] [--time SECONDS] [--timeout MS] [--json]
+const USAGE = `usage: npm run fuzz -- TARGET... [--runs N] [--seed S] [--path P] [--time SECONDS] [--timeout MS] [--stats] [--json]
        npm run fuzz -- all [--runs N]       every target, one after the other
        npm run fuzz -- --list               the targets
   --runs N       cases per target, corpus included (default 10000)
