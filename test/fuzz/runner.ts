@@ -84,13 +84,15 @@ export async function fuzzTarget(name: string, o: FuzzOptions = {}): Promise<Fuz
       void worker.terminate();
       resolve(r);
     };
+    /** The replay path of the case running now (a replay's own path, or the case's index). */
+    const here = () => o.path ?? String(i32[HB.index]!);
     const watch = setInterval(() => {
       const index = i32[HB.index]!;
       if (Atomics.load(i32, HB.busy) === 1 && Date.now() - started[0]! > hangAfterMs) {
-        finish({ failure: { kind: 'hang', path: String(index), whileShrinking: Atomics.load(i32, HB.shrinking) === 1,
+        finish({ failure: { kind: 'hang', path: here(), whileShrinking: Atomics.load(i32, HB.shrinking) === 1,
           error: `case ${index} ran for more than ${caseTimeoutMs} ms` } });
       } else if (process.memoryUsage.rss() - rssBase > rssLimit) {
-        finish({ failure: { kind: 'unbounded-allocation', path: String(index), error: `the process grew by more than ${rssLimit} bytes during case ${index}` } });
+        finish({ failure: { kind: 'unbounded-allocation', path: here(), error: `the process grew by more than ${rssLimit} bytes during case ${index}` } });
       }
     }, 100);
     worker.on('message', (m: WorkerMessage) => {
@@ -108,9 +110,8 @@ export async function fuzzTarget(name: string, o: FuzzOptions = {}): Promise<Fuz
       } else if (m.type === 'done') finish({ done: m });
     });
     worker.on('error', (e: Error & { code?: string }) => {
-      const index = i32[HB.index]!;
       const kind: FailureKind = e.code === 'ERR_WORKER_OUT_OF_MEMORY' ? 'unbounded-allocation' : 'crash';
-      finish({ failure: { kind, path: String(index), error: `${e.code ?? ''} ${e.stack ?? e.message}`.trim() } });
+      finish({ failure: { kind, path: here(), error: `${e.code ?? ''} ${e.stack ?? e.message}`.trim() } });
     });
     worker.on('exit', (code) => finish({ failure: { kind: 'crash', error: `the fuzz worker exited (code ${code}) without an answer` } }));
   });
@@ -126,7 +127,7 @@ export async function fuzzTarget(name: string, o: FuzzOptions = {}): Promise<Fuz
   // Killed from here: show the input (regenerated from the seed and path, not run).
   const failure = outcome.failure!;
   if (failure.path !== undefined && failure.kind !== 'crash') failure.input = await describe(name, seed, failure.path);
-  return { target: name, seed, corpus, cases: Number(failure.path ?? cases) + 1, seconds, interrupted: false, failure };
+  return { target: name, seed, corpus, cases: o.path ? 1 : Number(failure.path ?? cases) + 1, seconds, interrupted: false, failure };
 }
 
 /** Async targets time out inside fast-check (which then shrinks); the watchdog comes later. */
