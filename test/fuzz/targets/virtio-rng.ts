@@ -3,7 +3,6 @@
 // Fails on any exception out of the transport, a byte changed outside guest RAM, and, for
 // a well-behaved driver, a chain left unanswered, a used length other than
 // min(writable bytes, 64 KiB), or a write into a device-readable buffer.
-import fc from 'fast-check';
 import { VirtioRng } from '../../../src/parent/vsp/rng.js';
 import { STATUS } from '../../../src/parent/vsp/virtio-mmio.js';
 import { check, jsonCorpus, note, type CorpusFile, type FuzzTarget } from '../harness.js';
