@@ -1,7 +1,7 @@
 // The HTTP face of the service (docs/api.md): a Fastify app whose routes only translate
 // requests into Host actions. Inputs are checked by the JSON schemas in schemas.ts (a bad
 // one is a 400 naming the field), errors are ApiErrors turned into the documented bodies.
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import websocket from '@fastify/websocket';
 import { hostname, totalmem, availableParallelism } from 'node:os';
 import type { Host } from './host.js';
@@ -28,6 +28,9 @@ export interface AppOptions {
 
 type VmParams = { Params: { vm: string } };
 
+/** Longest path parameter the router takes (the vm parameter's schema allows 200 characters). */
+const MAX_PARAM_LENGTH = 256;
+
 /** The OpenAPI words of a VM action: its summary from the lifecycle table, and where it is legal. */
 function actionDoc(action: VmAction, more = ''): { summary: string; description: string } {
   const { description } = LIFECYCLE[action];
@@ -53,6 +56,14 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     forceCloseConnections: true, // event streams and consoles end when the service closes
     // Strict input: no type coercion ("2" is not a vcpus count), unknown fields are errors rather than dropped.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+    // Above VmParamsSchema's 200 characters, so that the schema answers (400, field "vm").
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // URLs the router cannot take (a bad %-escape, a path segment over maxParamLength) are
+    // bad input like any other: 400 with the documented body, not Fastify's own (or a 414).
+    frameworkErrors: (err, _req, reply) => {
+      const why = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? `a part of the path is longer than ${MAX_PARAM_LENGTH} characters` : 'it has a malformed %-escape';
+      void (reply as FastifyReply).code(400).send({ error: `the URL is not valid: ${why}`, field: 'url' });
+    },
   });
   const openapi = new OpenApiCollector(NAMED_SCHEMAS);
   openapi.attach(app);
@@ -74,6 +85,11 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     if (err.validation) {
       const { field, message } = describeValidation(err.validation[0], err.validationContext ?? 'body');
       return reply.code(400).send({ error: message, field });
+    }
+    // A body in another media type is a body that is not JSON (docs/api.md: 400, field "body"),
+    // not Fastify's 415.
+    if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+      return reply.code(400).send({ error: 'the body must be JSON, sent with "Content-Type: application/json"', field: 'body' });
     }
     if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return reply.code(err.statusCode).send({ error: err.message });
     o.log?.(`internal error: ${err.stack ?? err.message}`);

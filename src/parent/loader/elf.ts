@@ -5,6 +5,8 @@
 export class ElfError extends Error {}
 
 const EM_RISCV = 243, ET_EXEC = 2, ET_DYN = 3, PT_LOAD = 1, SHT_SYMTAB = 2;
+/** Longest symbol name read (bytes, without the NUL); longer ones are skipped. */
+export const MAX_SYMBOL_NAME = 1024;
 
 export interface ElfSegment { paddr: bigint; data: Uint8Array; memsz: bigint }
 export interface ElfImage { entry: bigint; segments: ElfSegment[]; symbols: Map<string, bigint> }
@@ -46,8 +48,14 @@ export function parseElf(bytes: Uint8Array): ElfImage {
   }
   if (segments.length === 0) throw new ElfError('no loadable segments');
 
+  // The symbol table: one pass, bounded by the file. The gABI allows one SHT_SYMTAB per
+  // file (only the first is read: a file with thousands of headers naming the same table
+  // would otherwise be walked thousands of times), and a name is read up to the first NUL
+  // within MAX_SYMBOL_NAME bytes (a longer one cannot be a symbol we look for, and reading
+  // each name to the end of an unterminated string table is quadratic in the file size).
   const symbols = new Map<string, bigint>();
   if (shoff !== 0n && shnum > 0 && shentsize >= 64) {
+    const decoder = new TextDecoder();
     for (let i = 0; i < shnum; i++) {
       const [at] = range(shoff + BigInt(i * shentsize), 64n, `section header ${i}`);
       if (dv.getUint32(at + 4, true) !== SHT_SYMTAB) continue;
@@ -61,11 +69,12 @@ export function parseElf(bytes: Uint8Array): ElfImage {
       for (let p = ys; p + 24 <= ye; p += 24) {
         const nameOff = dv.getUint32(p, true);
         if (nameOff === 0 || ss + nameOff >= se) continue;
-        let end = ss + nameOff;
-        while (end < se && bytes[end] !== 0) end++;
-        const name = new TextDecoder().decode(bytes.subarray(ss + nameOff, end));
-        symbols.set(name, dv.getBigUint64(p + 8, true));
+        const start = ss + nameOff;
+        const length = bytes.subarray(start, Math.min(se, start + MAX_SYMBOL_NAME + 1)).indexOf(0);
+        if (length < 0) continue; // no NUL within the limit (or before the table ends): not a name we need
+        symbols.set(decoder.decode(bytes.subarray(start, start + length)), dv.getBigUint64(p + 8, true));
       }
+      break;
     }
   }
   return { entry, segments, symbols };

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { openDisk } from './open.js';
 import { tempDir } from './test-support.js';
 
@@ -109,4 +110,35 @@ test('raw: vectored reads and writes fill and take scattered buffers in order; p
   assert.equal(back[0][476], 0);
   assert.ok(back[1].every((b) => b === 0));
   await disk.close();
+});
+
+// Found while writing the virtio-blk fuzz target (test/fuzz): the sector-0 guard read the
+// guest's buffer to check it, and the write read it again later, from the thread pool. A
+// guest is another thread with that memory shared: it could pass the check with harmless
+// bytes and put the qcow2 magic there before the write, and at the next probe its raw disk
+// opened as a qcow2 image naming a host file of its choosing as backing file. A "guest"
+// thread flips the buffer between the two as fast as it can here.
+test('raw: a probed raw image\'s guard holds against a guest that changes its buffer during the write', async () => {
+  const path = join(dir, 'toctou.img');
+  writeFileSync(path, new Uint8Array(4096));
+  const disk = await openDisk(path, {});
+  const ram = new Uint8Array(new SharedArrayBuffer(4096));
+  const stop = new Int32Array(new SharedArrayBuffer(4));
+  const guest = new Worker(`
+    const { workerData: { ram, stop } } = require('node:worker_threads');
+    const word = new Int32Array(ram.buffer, 0, 1);
+    const magic = new DataView(new Uint8Array([0x51, 0x46, 0x49, 0xfb]).buffer).getInt32(0, true);
+    while (Atomics.load(stop, 0) === 0) { Atomics.store(word, 0, magic); Atomics.store(word, 0, 0x58585858); }
+  `, { eval: true, workerData: { ram, stop } });
+  try {
+    const sector = ram.subarray(0, 512);
+    for (let i = 0; i < 2000; i++) {
+      await (i % 2 ? disk.write(0, sector) : disk.writev!(0, [ram.subarray(0, 2), ram.subarray(2, 512)])).catch((e: Error) => assert.match(e.message, /qcow2 header/));
+      assert.notDeepEqual([...readFileSync(path).subarray(0, 4)], [0x51, 0x46, 0x49, 0xfb], `the magic reached the disk at write ${i}`);
+    }
+  } finally {
+    Atomics.store(stop, 0, 1);
+    await guest.terminate();
+    await disk.close();
+  }
 });

@@ -48,10 +48,8 @@ export class RawDisk implements BlockDevice {
   async write(offset: number, data: Uint8Array): Promise<void> {
     checkRange(this, offset, data.length);
     if (this.readOnly) throw new DiskError(`${this.path}: the disk is read-only`, 'read-only');
-    return this.requests.run(async () => {
-      if (this.probed && offset < 4) await this.refuseQcow2Magic(offset, data);
-      await writeAt(this.fh, this.path, data, offset);
-    });
+    if (this.probed && offset < 4) return this.writev(offset, [data]);
+    return this.requests.run(() => writeAt(this.fh, this.path, data, offset));
   }
 
   async readv(offset: number, into: readonly Uint8Array[]): Promise<void> {
@@ -64,11 +62,16 @@ export class RawDisk implements BlockDevice {
     checkRange(this, offset, total);
     if (this.readOnly) throw new DiskError(`${this.path}: the disk is read-only`, 'read-only');
     if (this.probed && offset < 4 && total > 0) {
-      // The sector-0 guard looks at one buffer: give it the first four bytes whole.
-      const head = new Uint8Array(Math.min(total, 4));
+      // The sector-0 guard checks a copy of the bytes that land in 0..3, and that copy is
+      // what is written there: the guest's buffers are memory it shares with another
+      // thread, and could hold other bytes by the time the thread pool writes them.
+      const head = new Uint8Array(Math.min(total, 4 - offset));
       let n = 0;
       for (const b of data) { const k = Math.min(b.length, head.length - n); head.set(b.subarray(0, k), n); n += k; if (n === head.length) break; }
-      await this.requests.run(() => this.refuseQcow2Magic(offset, head));
+      return this.requests.run(async () => {
+        await this.refuseQcow2Magic(offset, head);
+        await writevAt(this.fh, this.path, [head, ...skip(data, head.length)], offset);
+      });
     }
     return this.requests.run(() => writevAt(this.fh, this.path, data, offset));
   }
@@ -109,3 +112,14 @@ export class RawDisk implements BlockDevice {
 }
 
 const byteLength = (buffers: readonly Uint8Array[]): number => buffers.reduce((n, b) => n + b.length, 0);
+
+/** The buffers after their first n bytes (views). */
+function skip(buffers: readonly Uint8Array[], n: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (const b of buffers) {
+    if (n >= b.length) { n -= b.length; continue; }
+    out.push(b.subarray(n));
+    n = 0;
+  }
+  return out;
+}

@@ -1,0 +1,251 @@
+// Runs fuzz targets (`npm run fuzz -- TARGET [--runs N] [--seed S]`, and test/fuzz.test.ts):
+// each in its own worker thread, watched from here. A case that outlives its time bound
+// is a hang (the worker is terminated and the case printed); a worker that runs out of
+// heap, or a process whose memory balloons, is an unbounded allocation; anything the
+// worker's fast-check run reports is printed with its shrunk counterexample and the
+// command that replays it.
+import { Worker } from 'node:worker_threads';
+import { TARGETS, TARGET_NAMES } from './targets.js';
+import { HB, HB_START_OFFSET, HEARTBEAT_BYTES, type FailureKind, type WorkerJob, type WorkerMessage } from './protocol.js';
+
+export interface FuzzOptions {
+  /** Cases, the corpus included (default 10000). */
+  runs?: number;
+  seed?: number;
+  /** Replays one case of an earlier run (the path printed with a failure). */
+  path?: string;
+  /** Stop generating after this many ms (for long runs). */
+  timeLimitMs?: number;
+  /** Per-case time bound, overriding the target's. */
+  caseTimeoutMs?: number;
+  /** Progress lines (cases and cases/s), at most every progressEveryMs. */
+  progress?: (line: string) => void;
+  progressEveryMs?: number;
+  /** Heap of the worker, and growth of this process's RSS, beyond which a run is an unbounded allocation. */
+  heapLimitMb?: number;
+  rssLimitBytes?: number;
+  /** Collect outcome counts (FuzzResult.notes). */
+  stats?: boolean;
+}
+
+export interface Failure {
+  kind: FailureKind;
+  /** Replay path: the failing case, shrunk. */
+  path?: string;
+  input?: string;
+  error: string;
+  shrinks?: number;
+  /** True if the hang happened while shrinking an earlier failure. */
+  whileShrinking?: boolean;
+}
+
+export interface FuzzResult {
+  target: string;
+  seed: number;
+  corpus: number;
+  cases: number;
+  seconds: number;
+  interrupted: boolean;
+  failure?: Failure;
+  /** Outcome counts, with --stats. */
+  notes?: [string, number][];
+}
+
+const WORKER = new URL('./worker.js', import.meta.url);
+
+export function randomSeed(): number {
+  return (Date.now() ^ Math.floor(Math.random() * 2 ** 31)) | 0;
+}
+
+/** Runs one target; never throws for a finding (it is in the result). */
+export async function fuzzTarget(name: string, o: FuzzOptions = {}): Promise<FuzzResult> {
+  if (!TARGETS[name]) throw new Error(`no fuzz target "${name}" (targets: ${TARGET_NAMES.join(', ')})`);
+  const seed = o.seed ?? randomSeed();
+  const heartbeat = new SharedArrayBuffer(HEARTBEAT_BYTES);
+  const i32 = new Int32Array(heartbeat, 0, 4);
+  const started = new Float64Array(heartbeat, HB_START_OFFSET, 1);
+  const job: WorkerJob = {
+    target: name, runs: o.runs ?? 10_000, seed, path: o.path, timeLimitMs: o.timeLimitMs, caseTimeoutMs: o.caseTimeoutMs, stats: o.stats, heartbeat,
+  };
+  const t0 = performance.now();
+  const worker = new Worker(WORKER, {
+    workerData: job, resourceLimits: { maxOldGenerationSizeMb: o.heapLimitMb ?? 2048 },
+  });
+  const rssBase = process.memoryUsage.rss();
+  const rssLimit = o.rssLimitBytes ?? 6 * 2 ** 30;
+  let corpus = 0, cases = 0, caseTimeoutMs = 2000, hangAfterMs = 2000, lastPrint = performance.now();
+
+  const outcome = await new Promise<{ done?: Extract<WorkerMessage, { type: 'done' }>; failure?: Failure }>((resolve) => {
+    let settled = false;
+    const finish = (r: { done?: Extract<WorkerMessage, { type: 'done' }>; failure?: Failure }) => {
+      if (settled) return;
+      settled = true;
+      clearInterval(watch);
+      void worker.terminate();
+      resolve(r);
+    };
+    /** The replay path of the case running now (a replay's own path, or the case's index). */
+    const here = () => o.path ?? String(i32[HB.index]!);
+    const watch = setInterval(() => {
+      const index = i32[HB.index]!;
+      if (Atomics.load(i32, HB.busy) === 1 && Date.now() - started[0]! > hangAfterMs) {
+        finish({ failure: { kind: 'hang', path: here(), whileShrinking: Atomics.load(i32, HB.shrinking) === 1,
+          error: `case ${index} ran for more than ${caseTimeoutMs} ms` } });
+      } else if (process.memoryUsage.rss() - rssBase > rssLimit) {
+        finish({ failure: { kind: 'unbounded-allocation', path: here(), error: `the process grew by more than ${rssLimit} bytes during case ${index}` } });
+      }
+    }, 100);
+    worker.on('message', (m: WorkerMessage) => {
+      if (m.type === 'ready') {
+        corpus = m.corpus;
+        caseTimeoutMs = m.caseTimeoutMs;
+        hangAfterMs = caseTimeoutMs + (m.async ? asyncSlack(caseTimeoutMs) : 0);
+      } else if (m.type === 'progress') {
+        cases = m.cases;
+        const now = performance.now();
+        if (o.progress && now - lastPrint >= (o.progressEveryMs ?? 5000)) {
+          lastPrint = now;
+          o.progress(`${name}: ${cases} cases, ${rate(cases, (now - t0) / 1000)}/s`);
+        }
+      } else if (m.type === 'done') finish({ done: m });
+    });
+    worker.on('error', (e: Error & { code?: string }) => {
+      const kind: FailureKind = e.code === 'ERR_WORKER_OUT_OF_MEMORY' ? 'unbounded-allocation' : 'crash';
+      finish({ failure: { kind, path: here(), error: `${e.code ?? ''} ${e.stack ?? e.message}`.trim() } });
+    });
+    worker.on('exit', (code) => finish({ failure: { kind: 'crash', error: `the fuzz worker exited (code ${code}) without an answer` } }));
+  });
+  const seconds = (performance.now() - t0) / 1000;
+
+  if (outcome.done) {
+    const d = outcome.done;
+    const failure: Failure | undefined = d.failed
+      ? { kind: d.kind ?? 'crash', path: d.path, input: d.input, error: d.error ?? '', shrinks: d.shrinks }
+      : undefined;
+    return { target: name, seed, corpus, cases: d.cases, seconds, interrupted: d.interrupted, failure, notes: d.notes };
+  }
+  // Killed from here: show the input (regenerated from the seed and path, not run).
+  const failure = outcome.failure!;
+  if (failure.path !== undefined && failure.kind !== 'crash') failure.input = await describe(name, seed, failure.path);
+  return { target: name, seed, corpus, cases: o.path ? 1 : Number(failure.path ?? cases) + 1, seconds, interrupted: false, failure };
+}
+
+/** Async targets time out inside fast-check (which then shrinks); the watchdog comes later. */
+function asyncSlack(ms: number): number {
+  return Math.min(ms, 5000);
+}
+
+/** The input at `path` of a run, printed by a worker that does not run it. */
+async function describe(name: string, seed: number, path: string): Promise<string | undefined> {
+  const job: WorkerJob = { target: name, runs: 1, seed, path, describe: true, heartbeat: new SharedArrayBuffer(HEARTBEAT_BYTES) };
+  const worker = new Worker(WORKER, { workerData: job });
+  try {
+    return await new Promise<string | undefined>((resolve) => {
+      const timer = setTimeout(() => resolve(undefined), 60_000);
+      worker.on('message', (m: WorkerMessage) => { if (m.type === 'described') { clearTimeout(timer); resolve(m.input); } });
+      worker.on('error', () => { clearTimeout(timer); resolve(undefined); });
+      worker.on('exit', () => { clearTimeout(timer); resolve(undefined); });
+    });
+  } finally {
+    await worker.terminate();
+  }
+}
+
+function rate(cases: number, seconds: number): number {
+  return Math.round(cases / Math.max(seconds, 1e-3));
+}
+
+/** The command that replays a failure. */
+export function reproduceCommand(r: FuzzResult): string {
+  return `npm run fuzz -- ${r.target} --seed ${r.seed}${r.failure?.path ? ` --path ${r.failure.path}` : ''}`;
+}
+
+export function formatResult(r: FuzzResult): string {
+  const head = `${r.target}: ${r.cases} cases (${r.corpus} from the corpus) in ${r.seconds.toFixed(1)} s, ` +
+    `${rate(r.cases, r.seconds)}/s, seed ${r.seed}`;
+  const notes = r.notes?.length ? `\n  outcomes:\n${r.notes.slice(0, 40).map(([k, n]) => `  ${String(n).padStart(9)}  ${k}`).join('\n')}` : '';
+  if (!r.failure) return `${head}: no failure${r.interrupted ? ' (time limit reached)' : ''}${notes}`;
+  const f = r.failure;
+  return [
+    `${head}: FAILED (${f.kind}${f.whileShrinking ? ', while shrinking an earlier failure' : ''})`,
+    `  error: ${f.error.split('\n').join('\n    ')}`,
+    `  ${f.kind === 'hang' || f.kind === 'unbounded-allocation' && f.shrinks === undefined ? 'input' : `minimal counterexample (${f.shrinks ?? 0} shrinks)`}: ${f.input ?? '(not available)'}`,
+    `  seed: ${r.seed}, path: ${f.path ?? '(none)'}`,
+    `  reproduce: ${reproduceCommand(r)}`,
+  ].join('\n') + notes;
+}
+
+const USAGE = `usage: npm run fuzz -- TARGET... [--runs N] [--seed S] [--path P] [--time SECONDS] [--timeout MS] [--stats] [--json]
+       npm run fuzz -- all [--runs N]       every target, one after the other
+       npm run fuzz -- --list               the targets
+  --runs N       cases per target, corpus included (default 10000)
+  --seed S       fast-check seed (default: random, printed)
+  --path P       replay one case of a run (with its --seed): the path a failure prints
+  --time S       stop each target after S seconds even if --runs is not reached
+  --timeout MS   per-case time bound (default 2000 for sync targets, 10000 for async ones)
+  --stats        count the outcomes (which errors the parser gave, how often it took the input)
+  --json         one JSON line per target on stdout instead of text`;
+
+function listing(): string {
+  const width = Math.max(...TARGET_NAMES.map((n) => n.length));
+  return TARGET_NAMES.map((n) => `  ${n.padEnd(width)}  ${TARGETS[n]!.summary}`).join('\n');
+}
+
+/** The CLI (scripts/fuzz.js); returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const names: string[] = [];
+  const o: FuzzOptions = {};
+  let json = false;
+  const num = (flag: string, v: string | undefined): number => {
+    const n = Number(v);
+    if (v === undefined || !Number.isFinite(n)) throw new UsageError(`${flag} needs a number`);
+    return n;
+  };
+  try {
+    for (let i = 0; i < argv.length; i++) {
+      const a = argv[i]!;
+      switch (a) {
+        case '--list': console.log(`fuzz targets:\n${listing()}`); return 0;
+        case '-h': case '--help': console.log(`${USAGE}\n\ntargets:\n${listing()}`); return 0;
+        case '--runs': o.runs = num(a, argv[++i]); break;
+        case '--seed': o.seed = num(a, argv[++i]) | 0; break;
+        case '--path': o.path = argv[++i]; if (!o.path || !/^\d+(:\d+)*$/.test(o.path)) throw new UsageError('--path needs a path such as 12:3:0'); break;
+        case '--time': o.timeLimitMs = num(a, argv[++i]) * 1000; break;
+        case '--timeout': o.caseTimeoutMs = num(a, argv[++i]); break;
+        case '--json': json = true; break;
+        case '--stats': o.stats = true; break;
+        default:
+          if (a.startsWith('-')) throw new UsageError(`unknown option ${a}`);
+          if (a === 'all') names.push(...TARGET_NAMES);
+          else if (TARGETS[a]) names.push(a);
+          else throw new UsageError(`no fuzz target "${a}"`);
+      }
+    }
+    if (names.length === 0) { console.log(`${USAGE}\n\ntargets:\n${listing()}`); return 0; }
+    if (o.path && names.length !== 1) throw new UsageError('--path replays one target\'s case: name one target');
+    if (o.path && o.seed === undefined) throw new UsageError('--path needs the --seed of the run it comes from');
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    console.error(`fuzz: ${e.message}\n${USAGE}`);
+    return 2;
+  }
+
+  o.seed ??= randomSeed();
+  o.progress = (line) => (json ? process.stderr : process.stdout).write(`  ${line}\n`);
+  let failed = 0;
+  for (const name of names) {
+    if (!json) console.log(`fuzz ${name}: ${o.path ? `replaying ${o.path}` : `${o.runs ?? 10_000} cases`}, seed ${o.seed}`);
+    const r = await fuzzTarget(name, o);
+    if (r.failure) failed++;
+    if (json) console.log(JSON.stringify({ ...r, crashes: count(r, 'crash'), hangs: count(r, 'hang'), unboundedAllocations: count(r, 'unbounded-allocation') }));
+    else console.log(formatResult(r));
+  }
+  if (names.length > 1 && !json) console.log(`${names.length - failed} of ${names.length} targets passed`);
+  return failed ? 1 : 0;
+}
+
+function count(r: FuzzResult, kind: FailureKind): number {
+  return r.failure?.kind === kind ? 1 : 0;
+}
+
+class UsageError extends Error {}
