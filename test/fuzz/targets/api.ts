@@ -179,7 +179,8 @@ async function send(r: ApiRequest, ctx: Ctx): Promise<void> {
   const subst = (v: unknown): unknown =>
     typeof v === 'string' ? ctx.files[v] ?? v : Array.isArray(v) ? v.map(subst)
       : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, subst(x)])) : v;
-  const headers: Record<string, string> = {};
+  // The service's own name (its Host check refuses others: tested in mgmt/host-check.test.ts).
+  const headers: Record<string, string> = { host: `127.0.0.1:${ctx.port}` };
   if (r.contentType !== null) headers['content-type'] = r.contentType;
   let url = r.path;
   switch (r.auth) {
