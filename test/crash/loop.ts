@@ -252,7 +252,8 @@ export class CrashLoop {
   }
 
   private async startService(): Promise<Service> {
-    const svc = await Service.start(this.dataDir);
+    // The images live beside the data directory: the service's storage root (docs/api.md).
+    const svc = await Service.start(this.dataDir, ['--storage-root', join(this.dir, 'images')]);
     this.service = svc;
     return svc;
   }
