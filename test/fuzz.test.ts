@@ -5,7 +5,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { formatResult, fuzzTarget } from './fuzz/runner.js';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { formatResult, fuzzLogged, fuzzTarget } from './fuzz/runner.js';
 import { TARGET_NAMES } from './fuzz/targets.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20240601);
@@ -63,4 +66,31 @@ test('npm run fuzz: --list names every target; a failure exits 1 with the seed a
   assert.match(bad.stdout, /reproduce: npm run fuzz -- selftest-crash --seed 7 --path \d+(:\d+)*/);
   const usage = spawnSync(process.execPath, ['scripts/fuzz.js', 'nonesuch'], { cwd: ROOT, encoding: 'utf8' });
   assert.equal(usage.status, 2);
+});
+
+test('a logged run (--log) goes in chunks, resumes after the last finished one, and names the failing chunk\'s seed', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tshv-fuzzlog-')), log = join(dir, 'virtqueue.log');
+  try {
+    const r = await fuzzLogged('virtqueue', { runs: 250, chunk: 100, seed: 5, log });
+    assert.equal(r.failure, undefined, formatResult(r));
+    assert.deepEqual([r.cases, r.chunks], [250, 3]);
+    const lines = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(lines[0], { target: 'virtqueue', seed: 5, runs: 250, chunk: 100 });
+    assert.deepEqual(lines.slice(1).map((c) => [c.k, c.seed, c.cases]), [[0, 5, 100], [1, 6, 100], [2, 7, 50]]);
+    // A stop in the middle of writing the last chunk: that chunk runs again, nothing else does.
+    writeFileSync(log, readFileSync(log, 'utf8').replace(/\{"k":2.*\n$/, '{"k":2,"se'));
+    const again = await fuzzLogged('virtqueue', { runs: 250, chunk: 100, log });
+    assert.deepEqual([again.cases, again.chunks, again.seed], [250, 3, 5]);
+    const done = await fuzzLogged('virtqueue', { runs: 250, chunk: 100, log });
+    assert.equal(done.seconds, again.seconds, 'a finished run runs nothing more');
+    await assert.rejects(fuzzLogged('virtqueue', { runs: 300, chunk: 100, log }), /run of 250 cases in chunks of 100/);
+    await assert.rejects(fuzzLogged('fdt', { runs: 250, chunk: 100, log }), /log of target virtqueue/);
+
+    const bad = await fuzzLogged('selftest-crash', { runs: 3000, chunk: 1, seed: 40, log: join(dir, 'crash.log') });
+    assert.equal(bad.failure?.kind, 'crash');
+    assert.equal(bad.failedChunkSeed, 40 + bad.chunks! - 1);
+    assert.match(formatResult(bad), new RegExp(`reproduce: npm run fuzz -- selftest-crash --seed ${bad.failedChunkSeed} --path`));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

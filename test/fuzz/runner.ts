@@ -4,6 +4,7 @@
 // heap, or a process whose memory balloons, is an unbounded allocation; anything the
 // worker's fast-check run reports is printed with its shrunk counterexample and the
 // command that replays it.
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { TARGETS, TARGET_NAMES } from './targets.js';
 import { HB, HB_START_OFFSET, HEARTBEAT_BYTES, type FailureKind, type WorkerJob, type WorkerMessage } from './protocol.js';
@@ -26,6 +27,14 @@ export interface FuzzOptions {
   rssLimitBytes?: number;
   /** Collect outcome counts (FuzzResult.notes). */
   stats?: boolean;
+  /**
+   * A resumable long run: the run is cut into chunks of `chunk` cases, chunk k seeded with
+   * seed + k, and each finished chunk is appended to this file; the same command again
+   * goes on after the last finished chunk (a stopped machine loses one chunk at most).
+   */
+  log?: string;
+  /** Cases per chunk of a logged run (default 100000). */
+  chunk?: number;
 }
 
 export interface Failure {
@@ -49,6 +58,9 @@ export interface FuzzResult {
   failure?: Failure;
   /** Outcome counts, with --stats. */
   notes?: [string, number][];
+  /** A logged run: its chunks, and the seed of the one that failed (the seed that replays it). */
+  chunks?: number;
+  failedChunkSeed?: number;
 }
 
 const WORKER = new URL('./worker.js', import.meta.url);
@@ -130,6 +142,65 @@ export async function fuzzTarget(name: string, o: FuzzOptions = {}): Promise<Fuz
   return { target: name, seed, corpus, cases: o.path ? 1 : Number(failure.path ?? cases) + 1, seconds, interrupted: false, failure };
 }
 
+/** The first line of a run log: what the run is (a resumed run must be the same one). */
+interface LogHead { target: string; seed: number; runs: number; chunk: number }
+/** One finished chunk. */
+interface LogChunk { k: number; seed: number; cases: number; seconds: number; interrupted: boolean; failure?: Failure }
+
+/** Seed of chunk k: int32 arithmetic, as fast-check takes it. */
+export function chunkSeed(seed: number, k: number): number {
+  return (seed + k) | 0;
+}
+
+/**
+ * Runs (or resumes) a logged run of `o.runs` cases in chunks (FuzzOptions.log). Stops at the
+ * first failure; its replay command names the chunk's seed.
+ */
+export async function fuzzLogged(name: string, o: FuzzOptions & { log: string }): Promise<FuzzResult> {
+  const runs = o.runs ?? 10_000, chunk = Math.max(1, Math.floor(o.chunk ?? 100_000));
+  let head: LogHead | undefined;
+  const done: LogChunk[] = [];
+  if (existsSync(o.log)) {
+    const text = readFileSync(o.log, 'utf8'), lines = text.split('\n').filter((l) => l.trim() !== '');
+    try {
+      head = JSON.parse(lines[0] ?? 'null') as LogHead;
+    } catch { throw new UsageError(`${o.log} is not a fuzz run log`); }
+    // A line cut short by a stop can only be the last: it is dropped (and its chunk run again).
+    for (const l of lines.slice(1)) { try { done.push(JSON.parse(l) as LogChunk); } catch { break; } }
+    if (done.length !== lines.length - 1 || !text.endsWith('\n')) writeFileSync(o.log, lines.slice(0, done.length + 1).map((l) => `${l}\n`).join(''));
+    if (head?.target !== name) throw new UsageError(`${o.log} is a log of target ${String(head?.target)}, not ${name}`);
+    if (o.seed !== undefined && o.seed !== head.seed) throw new UsageError(`${o.log} is the run with seed ${head.seed}: resume it without --seed or with that seed`);
+    if (head.runs !== runs || head.chunk !== chunk) throw new UsageError(`${o.log} is a run of ${head.runs} cases in chunks of ${head.chunk}: resume it with --runs ${head.runs}${head.chunk !== 100_000 ? ` --chunk ${head.chunk}` : ''}`);
+  } else {
+    head = { target: name, seed: o.seed ?? randomSeed(), runs, chunk };
+    writeFileSync(o.log, `${JSON.stringify(head)}\n`);
+  }
+  const total = () => done.reduce((n, c) => n + c.cases, 0);
+  const summary = (failed?: LogChunk): FuzzResult => ({
+    target: name, seed: head.seed, corpus: 0, cases: total(), seconds: done.reduce((n, c) => n + c.seconds, 0),
+    interrupted: !failed && total() < runs, failure: failed?.failure, chunks: done.length, failedChunkSeed: failed?.seed,
+  });
+  const failed = done.find((c) => c.failure);
+  if (failed) return summary(failed);
+  const started = performance.now(), before = total();
+  while (total() < runs) {
+    const k = done.length, seed = chunkSeed(head.seed, k);
+    const left = o.timeLimitMs === undefined ? undefined : o.timeLimitMs - (performance.now() - started);
+    if (left !== undefined && left <= 0) break;
+    const r = await fuzzTarget(name, {
+      ...o, seed, runs: Math.min(chunk, runs - total()), log: undefined, timeLimitMs: left,
+      progress: o.progress && ((line) => o.progress!(`${line} (chunk ${k}, ${total()} cases before it)`)),
+    });
+    const c: LogChunk = { k, seed, cases: r.cases, seconds: r.seconds, interrupted: r.interrupted, failure: r.failure };
+    appendFileSync(o.log, `${JSON.stringify(c)}\n`);
+    done.push(c);
+    o.progress?.(`${name}: ${total()} of ${runs} cases, ${rate(total() - before, (performance.now() - started) / 1000)}/s this session`);
+    if (r.failure) return summary(c);
+    if (r.interrupted) break;
+  }
+  return summary();
+}
+
 /** Async targets time out inside fast-check (which then shrinks); the watchdog comes later. */
 function asyncSlack(ms: number): number {
   return Math.min(ms, 5000);
@@ -157,20 +228,20 @@ function rate(cases: number, seconds: number): number {
 
 /** The command that replays a failure. */
 export function reproduceCommand(r: FuzzResult): string {
-  return `npm run fuzz -- ${r.target} --seed ${r.seed}${r.failure?.path ? ` --path ${r.failure.path}` : ''}`;
+  return `npm run fuzz -- ${r.target} --seed ${r.failedChunkSeed ?? r.seed}${r.failure?.path ? ` --path ${r.failure.path}` : ''}`;
 }
 
 export function formatResult(r: FuzzResult): string {
-  const head = `${r.target}: ${r.cases} cases (${r.corpus} from the corpus) in ${r.seconds.toFixed(1)} s, ` +
-    `${rate(r.cases, r.seconds)}/s, seed ${r.seed}`;
+  const head = `${r.target}: ${r.cases} cases (${r.chunks !== undefined ? `${r.chunks} chunks, seeds from` : `${r.corpus} from the corpus)`} in ${r.seconds.toFixed(1)} s, ` +
+    `${rate(r.cases, r.seconds)}/s, seed ${r.seed}${r.chunks !== undefined ? ')' : ''}`;
   const notes = r.notes?.length ? `\n  outcomes:\n${r.notes.slice(0, 40).map(([k, n]) => `  ${String(n).padStart(9)}  ${k}`).join('\n')}` : '';
-  if (!r.failure) return `${head}: no failure${r.interrupted ? ' (time limit reached)' : ''}${notes}`;
+  if (!r.failure) return `${head}: no failure${r.interrupted ? ' (time limit reached: not all cases ran)' : ''}${notes}`;
   const f = r.failure;
   return [
     `${head}: FAILED (${f.kind}${f.whileShrinking ? ', while shrinking an earlier failure' : ''})`,
     `  error: ${f.error.split('\n').join('\n    ')}`,
     `  ${f.kind === 'hang' || f.kind === 'unbounded-allocation' && f.shrinks === undefined ? 'input' : `minimal counterexample (${f.shrinks ?? 0} shrinks)`}: ${f.input ?? '(not available)'}`,
-    `  seed: ${r.seed}, path: ${f.path ?? '(none)'}`,
+    `  seed: ${r.failedChunkSeed ?? r.seed}, path: ${f.path ?? '(none)'}`,
     `  reproduce: ${reproduceCommand(r)}`,
   ].join('\n') + notes;
 }
@@ -181,8 +252,12 @@ const USAGE = `usage: npm run fuzz -- TARGET... [--runs N] [--seed S] [--path P]
   --runs N       cases per target, corpus included (default 10000)
   --seed S       fast-check seed (default: random, printed)
   --path P       replay one case of a run (with its --seed): the path a failure prints
-  --time S       stop each target after S seconds even if --runs is not reached
+  --time S       stop each target after S seconds even if --runs is not reached (with
+                 --log: this session's share; the next resumes)
   --timeout MS   per-case time bound (default 2000 for sync targets, 10000 for async ones)
+  --log FILE     a resumable long run: chunks of --chunk cases (default 100000), chunk k
+                 seeded with seed + k, each appended to FILE when done; the same command
+                 again resumes after the last finished chunk
   --stats        count the outcomes (which errors the parser gave, how often it took the input)
   --json         one JSON line per target on stdout instead of text`;
 
@@ -214,6 +289,8 @@ export async function main(argv: string[]): Promise<number> {
         case '--timeout': o.caseTimeoutMs = num(a, argv[++i]); break;
         case '--json': json = true; break;
         case '--stats': o.stats = true; break;
+        case '--log': o.log = argv[++i]; if (!o.log) throw new UsageError('--log needs a file'); break;
+        case '--chunk': o.chunk = num(a, argv[++i]); if (o.chunk < 1) throw new UsageError('--chunk needs a positive number'); break;
         default:
           if (a.startsWith('-')) throw new UsageError(`unknown option ${a}`);
           if (a === 'all') names.push(...TARGET_NAMES);
@@ -224,18 +301,26 @@ export async function main(argv: string[]): Promise<number> {
     if (names.length === 0) { console.log(`${USAGE}\n\ntargets:\n${listing()}`); return 0; }
     if (o.path && names.length !== 1) throw new UsageError('--path replays one target\'s case: name one target');
     if (o.path && o.seed === undefined) throw new UsageError('--path needs the --seed of the run it comes from');
+    if (o.log && (names.length !== 1 || o.path)) throw new UsageError('--log is one target\'s long run: name one target, without --path');
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
     console.error(`fuzz: ${e.message}\n${USAGE}`);
     return 2;
   }
 
-  o.seed ??= randomSeed();
+  if (!o.log) o.seed ??= randomSeed();
   o.progress = (line) => (json ? process.stderr : process.stdout).write(`  ${line}\n`);
   let failed = 0;
   for (const name of names) {
-    if (!json) console.log(`fuzz ${name}: ${o.path ? `replaying ${o.path}` : `${o.runs ?? 10_000} cases`}, seed ${o.seed}`);
-    const r = await fuzzTarget(name, o);
+    if (!json) console.log(`fuzz ${name}: ${o.path ? `replaying ${o.path}` : `${o.runs ?? 10_000} cases`}${o.log ? `, logged in ${o.log}` : `, seed ${o.seed}`}`);
+    let r: FuzzResult;
+    try {
+      r = o.log ? await fuzzLogged(name, { ...o, log: o.log }) : await fuzzTarget(name, o);
+    } catch (e) {
+      if (!(e instanceof UsageError)) throw e;
+      console.error(`fuzz: ${e.message}`);
+      return 2;
+    }
     if (r.failure) failed++;
     if (json) console.log(JSON.stringify({ ...r, crashes: count(r, 'crash'), hangs: count(r, 'hang'), unboundedAllocations: count(r, 'unbounded-allocation') }));
     else console.log(formatResult(r));
