@@ -20,7 +20,7 @@
 // doorbell (Atomics.waitAsync) by msUntilAlarm(); register accesses also check the alarm,
 // so a guest that polls the device sees it fire without the worker's help.
 import type { MmioDevice, Width } from '../mmio.js';
-import type { Stateful } from '../state.js';
+import type { Stateful } from '../../../state/contract.js';
 import { parseRtcState, saveRtc, type GoldfishRtcState } from './state.js';
 
 export type { GoldfishRtcState } from './state.js';

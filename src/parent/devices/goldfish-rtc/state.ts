@@ -1,5 +1,5 @@
 // The goldfish RTC's saved state (devices/state.ts contract).
-import { StateReader } from '../state.js';
+import { StateReader } from '../../../state/contract.js';
 
 const U64 = (1n << 64n) - 1n;
 
