@@ -5,68 +5,79 @@
 // through offsets generated from this table by scripts/gen-layout.js, so the two sides
 // cannot drift apart (the v86 lesson in ../shared/STYLE.md).
 //
-// Entry: [name, size in bytes, count, comment]. Fields are laid out in order, each
+// Entry: [name, size in bytes, count, kind, comment]. Fields are laid out in order, each
 // aligned to its size. All multi-byte fields are little-endian, as wasm memory is.
+//
+// Kind says what a saved VM keeps (src/cpu/hart-state.ts saves the SAVED fields by name,
+// from the list gen-layout.js makes): SAVED is the hart's state, TRANSIENT lives only
+// between two calls of the host (an exit being served, a request from another thread) or
+// is the host's wiring of this run, not the guest's. Every entry must say which, so a new
+// field cannot be left out of a saved VM unnoticed.
+const SAVED = 'saved';
+const TRANSIENT = 'transient';
 
 export const STATE_FIELDS = [
   // Architectural registers.
-  ['X', 8, 32, 'integer registers x0..x31 (x0 is rewritten to 0 after every instruction)'],
-  ['F', 8, 32, 'floating-point registers f0..f31, NaN-boxed when holding singles'],
-  ['PC', 8, 1, 'program counter; valid whenever run() is not executing'],
-  ['INSTRET', 8, 1, 'instructions retired (also mcycle: one cycle per instruction)'],
-  ['PRIV', 8, 1, 'current privilege level: 0 U, 1 S, 3 M'],
-  ['FCSR', 8, 1, 'frm (bits 7:5) and fflags (bits 4:0)'],
+  ['X', 8, 32, SAVED, 'integer registers x0..x31 (x0 is rewritten to 0 after every instruction)'],
+  ['F', 8, 32, SAVED, 'floating-point registers f0..f31, NaN-boxed when holding singles'],
+  ['PC', 8, 1, SAVED, 'program counter; valid whenever run() is not executing'],
+  ['INSTRET', 8, 1, SAVED, 'instructions retired (also mcycle: one cycle per instruction)'],
+  ['PRIV', 8, 1, SAVED, 'current privilege level: 0 U, 1 S, 3 M'],
+  ['FCSR', 8, 1, SAVED, 'frm (bits 7:5) and fflags (bits 4:0)'],
 
   // Machine-level CSRs (privileged spec 1.12, chapter 3).
-  ['MSTATUS', 8, 1, 'mstatus; sstatus is a view of it'],
-  ['MISA', 8, 1, 'misa: RV64 IMAFDC + S + U'],
-  ['MEDELEG', 8, 1, 'exceptions delegated to S-mode'],
-  ['MIDELEG', 8, 1, 'interrupts delegated to S-mode'],
-  ['MIE', 8, 1, 'interrupt enables; sie is a view of it'],
-  ['MIP', 8, 1, 'software-writable pending bits (SSIP, STIP without Sstc, SEIP)'],
-  ['MTVEC', 8, 1, 'machine trap vector'],
-  ['MSCRATCH', 8, 1, 'mscratch'],
-  ['MEPC', 8, 1, 'mepc'],
-  ['MCAUSE', 8, 1, 'mcause'],
-  ['MTVAL', 8, 1, 'mtval'],
-  ['MCOUNTEREN', 8, 1, 'counters readable from S-mode'],
-  ['MCOUNTINHIBIT', 8, 1, 'mcountinhibit (stored; counters always count)'],
-  ['MENVCFG', 8, 1, 'menvcfg; bit 63 STCE enables Sstc'],
-  ['MHARTID', 8, 1, 'this hart id'],
-  ['MTIMECMP', 8, 1, 'machine timer compare (the CLINT register, kept here so the core can raise MTIP itself)'],
-  ['PMPCFG', 8, 2, 'pmpcfg0 and pmpcfg2 (RV64 has only the even ones)'],
-  ['PMPADDR', 8, 16, 'pmpaddr0..15'],
+  ['MSTATUS', 8, 1, SAVED, 'mstatus; sstatus is a view of it'],
+  ['MISA', 8, 1, SAVED, 'misa: RV64 IMAFDC + S + U'],
+  ['MEDELEG', 8, 1, SAVED, 'exceptions delegated to S-mode'],
+  ['MIDELEG', 8, 1, SAVED, 'interrupts delegated to S-mode'],
+  ['MIE', 8, 1, SAVED, 'interrupt enables; sie is a view of it'],
+  ['MIP', 8, 1, SAVED, 'software-writable pending bits (SSIP, STIP without Sstc, SEIP)'],
+  ['MTVEC', 8, 1, SAVED, 'machine trap vector'],
+  ['MSCRATCH', 8, 1, SAVED, 'mscratch'],
+  ['MEPC', 8, 1, SAVED, 'mepc'],
+  ['MCAUSE', 8, 1, SAVED, 'mcause'],
+  ['MTVAL', 8, 1, SAVED, 'mtval'],
+  ['MCOUNTEREN', 8, 1, SAVED, 'counters readable from S-mode'],
+  ['MCOUNTINHIBIT', 8, 1, SAVED, 'mcountinhibit (stored; counters always count)'],
+  ['MENVCFG', 8, 1, SAVED, 'menvcfg; bit 63 STCE enables Sstc'],
+  ['MHARTID', 8, 1, SAVED, 'this hart id'],
+  ['MTIMECMP', 8, 1, SAVED, 'machine timer compare (the CLINT register, kept here so the core can raise MTIP itself)'],
+  ['PMPCFG', 8, 2, SAVED, 'pmpcfg0 and pmpcfg2 (RV64 has only the even ones)'],
+  ['PMPADDR', 8, 16, SAVED, 'pmpaddr0..15'],
 
   // Supervisor-level CSRs (chapter 4).
-  ['STVEC', 8, 1, 'supervisor trap vector'],
-  ['SSCRATCH', 8, 1, 'sscratch'],
-  ['SEPC', 8, 1, 'sepc'],
-  ['SCAUSE', 8, 1, 'scause'],
-  ['STVAL', 8, 1, 'stval'],
-  ['SATP', 8, 1, 'satp: MODE (Bare, Sv39, Sv48), ASID, PPN'],
-  ['SCOUNTEREN', 8, 1, 'counters readable from U-mode'],
-  ['SENVCFG', 8, 1, 'senvcfg'],
-  ['STIMECMP', 8, 1, 'Sstc supervisor timer compare'],
+  ['STVEC', 8, 1, SAVED, 'supervisor trap vector'],
+  ['SSCRATCH', 8, 1, SAVED, 'sscratch'],
+  ['SEPC', 8, 1, SAVED, 'sepc'],
+  ['SCAUSE', 8, 1, SAVED, 'scause'],
+  ['STVAL', 8, 1, SAVED, 'stval'],
+  ['SATP', 8, 1, SAVED, 'satp: MODE (Bare, Sv39, Sv48), ASID, PPN'],
+  ['SCOUNTEREN', 8, 1, SAVED, 'counters readable from U-mode'],
+  ['SENVCFG', 8, 1, SAVED, 'senvcfg'],
+  ['STIMECMP', 8, 1, SAVED, 'Sstc supervisor timer compare'],
 
   // LR/SC reservation (A extension, section 8.2).
-  ['RESERVATION_ADDR', 8, 1, 'guest-physical address reserved by LR, or -1'],
-  ['RESERVATION_VALUE', 8, 1, 'value LR read; SC succeeds only if memory still holds it'],
+  ['RESERVATION_ADDR', 8, 1, SAVED, 'guest-physical address reserved by LR, or -1'],
+  ['RESERVATION_VALUE', 8, 1, SAVED, 'value LR read; SC succeeds only if memory still holds it'],
 
   // Exit record: written by run() before it returns an exit code (see exits.ts).
-  ['EXIT_ADDR', 8, 1, 'MMIO: guest-physical address; HTIF: value written to tohost'],
-  ['EXIT_VALUE', 8, 1, 'MMIO store: value written (zero-extended)'],
-  ['EXIT_WIDTH', 8, 1, 'MMIO: access width in bytes (1, 2, 4, 8)'],
-  ['EXIT_RD', 8, 1, 'MMIO load: destination register; bit 5 set = f register; bit 6 set = sign-extend'],
-  ['EXIT_INST_LEN', 8, 1, 'length of the intercepted instruction (2 or 4), to step over it'],
+  ['EXIT_ADDR', 8, 1, TRANSIENT, 'MMIO: guest-physical address; HTIF: value written to tohost'],
+  ['EXIT_VALUE', 8, 1, TRANSIENT, 'MMIO store: value written (zero-extended)'],
+  ['EXIT_WIDTH', 8, 1, TRANSIENT, 'MMIO: access width in bytes (1, 2, 4, 8)'],
+  ['EXIT_RD', 8, 1, TRANSIENT, 'MMIO load: destination register; bit 5 set = f register; bit 6 set = sign-extend'],
+  ['EXIT_INST_LEN', 8, 1, TRANSIENT, 'length of the intercepted instruction (2 or 4), to step over it'],
 
-  // Configuration, set by the host before run().
-  ['CFG_SBI', 8, 1, 'non-zero: ecall from S-mode exits to the hypervisor (HYPERCALL) instead of trapping to M'],
-  ['CFG_TOHOST', 8, 1, 'guest-physical address of the HTIF tohost word, or 0 for none'],
+  // Configuration, set by the host before run(). CFG_SBI is part of a guest hart's state
+  // (bootGuestHart sets it, a restored hart never passes there); CFG_TOHOST wires an HTIF
+  // test harness into this run only, and guest harts never have one.
+  ['CFG_SBI', 8, 1, SAVED, 'non-zero: ecall from S-mode exits to the hypervisor (HYPERCALL) instead of trapping to M'],
+  ['CFG_TOHOST', 8, 1, TRANSIENT, 'guest-physical address of the HTIF tohost word, or 0 for none'],
 
-  // Shared with other threads (Atomics on the low 32 bits).
-  ['IRQ_LINES', 8, 1, 'interrupt lines raised by the host, in mip bit positions (MSIP, MTIP, SEIP, MEIP)'],
-  ['TLB_FLUSH_REQ', 8, 1, 'non-zero: another thread asks this hart to flush its TLB before running on'],
-  ['STOP_REQ', 8, 1, 'non-zero: another thread asks run() to return early (exit BUDGET)'],
+  // Shared with other threads (Atomics on the low 32 bits). IRQ_LINES is saved: it holds
+  // an IPI's SSIP until the hart takes it, and the device lines as last driven.
+  ['IRQ_LINES', 8, 1, SAVED, 'interrupt lines raised by the host, in mip bit positions (MSIP, MTIP, SEIP, MEIP)'],
+  ['TLB_FLUSH_REQ', 8, 1, TRANSIENT, 'non-zero: another thread asks this hart to flush its TLB before running on'],
+  ['STOP_REQ', 8, 1, TRANSIENT, 'non-zero: another thread asks run() to return early (exit BUDGET)'],
 ];
 
 // Software TLB: after the fields, at TLB_OFFSET. Three privilege sets (U, S, M) of three
