@@ -14,6 +14,13 @@ test('VP block fields do not overlap and fit in the block', () => {
   assert.equal(C.POSTED_ENTRIES & (C.POSTED_ENTRIES - 1), 0, 'ring size is a power of two');
 });
 
+test('header fields do not overlap and fit in the header', () => {
+  const all = [...[C.DOORBELL, C.PARTITION_STATE, C.VP_COUNT].map((i) => [i * 4, i * 4 + 4]), [C.TIMEBASE_EPOCH64 * 8, C.TIMEBASE_EPOCH64 * 8 + 8]]
+    .sort((a, b) => a[0] - b[0]);
+  for (let k = 1; k < all.length; k++) assert.ok(all[k][0] >= all[k - 1][1], `bytes ${all[k]} overlap ${all[k - 1]}`);
+  assert.ok(all[all.length - 1][1] <= C.HEADER_BYTES);
+});
+
 test('a control block starts with every VP stopped and rejects bad VP counts', () => {
   const cb = C.ControlBlock.create(3);
   assert.equal(cb.vpCount, 3);

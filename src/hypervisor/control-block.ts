@@ -2,8 +2,8 @@
 // VM signal each other (ARCHITECTURE.md "Threads"). One SharedArrayBuffer per partition,
 // defined once here for the hypervisor (VP threads) and the parent (VM worker, main).
 //
-//   header  [doorbell][partition state][vp count]          VM worker wakes on the doorbell
-//   VP i    [run state][wake][mailbox ...][HSM start ...]  one block per virtual processor
+//   header  [doorbell][partition state][vp count][timebase epoch]  VM worker wakes on the doorbell
+//   VP i    [run state][wake][mailbox ...][HSM start ...]           one block per virtual processor
 //
 // The mailbox carries intercepts the hypervisor forwards to the parent (MMIO to emulated
 // devices, console and power requests): the VP writes a request, bumps the doorbell and
@@ -23,6 +23,12 @@ export const CONTROL_BLOCK_BYTES = HEADER_BYTES + MAX_VPS * VP_BLOCK_BYTES;
 export const DOORBELL = 0;
 export const PARTITION_STATE = 1;
 export const VP_COUNT = 2;
+/**
+ * Header, in i64 units (byte 16): the host timebase tick at which guest time was 0. Every VP
+ * reads the guest's `time` as host ticks minus this, so a restore re-bases guest time by
+ * writing it once (Partition.rebaseTime).
+ */
+export const TIMEBASE_EPOCH64 = 2;
 
 /** Partition states (the Hyper-V-style lifecycle the parent reports). */
 export enum PartitionState { Created = 0, Running = 1, Paused = 2, Stopping = 3, Stopped = 4 }
@@ -166,6 +172,10 @@ export class ControlBlock {
   runTimeNs(i: number): bigint { return this.i64[this.vp64(i) + VP_RUN_NS64]; }
   setCpuTime(i: number, ns: bigint): void { this.i64[this.vp64(i) + VP_CPU_NS64] = ns; }
   cpuTimeNs(i: number): bigint { return this.i64[this.vp64(i) + VP_CPU_NS64]; }
+
+  /** Host timebase ticks at guest time 0 (see TIMEBASE_EPOCH64). */
+  epoch(): bigint { return Atomics.load(this.i64, TIMEBASE_EPOCH64); }
+  setEpoch(ticks: bigint): void { Atomics.store(this.i64, TIMEBASE_EPOCH64, ticks); }
 
   ringDoorbell(): void {
     Atomics.add(this.i32, DOORBELL, 1);

@@ -96,3 +96,12 @@ test('stats: run time, instructions and exits per VP from shared memory', () => 
   assert.equal(s[1].instructions, 12345);
   assert.equal(s[0].instructions, 0);
 });
+
+test('guest time is host time less the epoch in the control block, which rebaseTime moves for every VP', () => {
+  const { cb, p } = make(2);
+  p.rebaseTime(0n, 1_000n);
+  assert.equal(cb.epoch(), 1_000n);
+  assert.equal(p.guestTime(1_500n), 500n);
+  p.rebaseTime(10n ** 12n, 2_000n); // guest time may run ahead of the host's
+  assert.equal(p.guestTime(2_001n), 10n ** 12n + 1n);
+});

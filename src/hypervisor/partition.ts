@@ -83,6 +83,12 @@ export class Partition {
     return true;
   }
 
+  /** The guest's timebase (its `time` CSR) at host timebase tick `hostTicks`; the hypervisor has no clock of its own. */
+  guestTime(hostTicks: bigint): bigint { return hostTicks - this.cb.epoch(); }
+
+  /** Makes the guest's timebase read `guestTicks` at host tick `hostTicks`, for every VP at once. */
+  rebaseTime(guestTicks: bigint, hostTicks: bigint): void { this.cb.setEpoch(hostTicks - guestTicks); }
+
   /**
    * Starts a stopped VP at entry in S-mode with a0 = its hart id and a1 = arg, the way the
    * guest's own SBI hart_start does (the boot hart gets the kernel entry and the FDT).

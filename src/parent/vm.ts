@@ -71,7 +71,7 @@ export class Vm extends EventEmitter<VmEvents> {
     this.partition = new Partition(this.control, memory);
     const plicState = createPlicState();
     const core = coreModule();
-    const epoch = timebaseNow();
+    this.partition.rebaseTime(0n, timebaseNow()); // guest time starts at 0
     const channels = Array.from({ length: config.cpus }, () => new MessageChannel());
     const channelTable = createChannelTable();
     const data: VmWorkerData = {
@@ -82,7 +82,7 @@ export class Vm extends EventEmitter<VmEvents> {
     for (let index = 0; index < config.cpus; index++) {
       const vp: VpThreadData = {
         index, memory, control: this.control.buffer, plicState, channelTable, ramBase: VIRT_MAP.ram.base, ramSize: BigInt(config.memoryBytes),
-        epoch, port: channels[index].port2, core,
+        port: channels[index].port2, core,
       };
       const t = new Worker(new URL('./vp-thread.js', import.meta.url), { workerData: vp, transferList: [channels[index].port2] });
       t.on('error', (err) => this.finish({ kind: 'error', message: `virtual processor ${index} failed: ${err.message}` }));

@@ -20,8 +20,6 @@ export interface VpThreadData {
   channelTable: SharedArrayBuffer;
   ramBase: bigint;
   ramSize: bigint;
-  /** Timebase origin shared by the partition's VPs (timebaseNow() at partition start). */
-  epoch: bigint;
   /** To the VM worker: the device map comes in, failures go out. */
   port: MessagePort;
   /** The compiled core, shared by all threads (see coreModule). */
@@ -32,7 +30,8 @@ export type VpThreadMessage = { type: 'error'; index: number; message: string };
 
 const d = workerData as VpThreadData;
 const cb = new ControlBlock(d.control);
-const now = () => timebaseNow() - d.epoch;
+// Guest time is host time less the partition's epoch, which a restore moves (control block).
+const now = () => timebaseNow() - cb.epoch();
 const hart = new WasmHart(d.memory, d.index, d.ramBase, d.ramSize, now, d.core);
 const plic = new Plic(d.plicState, d.memory, cb.vpCount, cb);
 
