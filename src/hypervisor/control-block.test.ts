@@ -4,7 +4,7 @@ import * as C from './control-block.js';
 
 test('VP block fields do not overlap and fit in the block', () => {
   const i32 = [C.VP_RUN_STATE, C.VP_WAKE, C.MAILBOX_STATE, C.MAILBOX_KIND, C.MAILBOX_WIDTH, C.MAILBOX_STATUS,
-    C.VP_IN_GUEST, C.POSTED_HEAD, C.POSTED_TAIL].map((i) => [i * 4, i * 4 + 4]);
+    C.VP_IN_GUEST, C.POSTED_HEAD, C.POSTED_TAIL, C.VP_PAUSED].map((i) => [i * 4, i * 4 + 4]);
   i32.push([C.VP_EXITS * 4, (C.VP_EXITS + C.VP_EXIT_REASONS.length) * 4]);
   const i64 = [C.MAILBOX_ADDR64, C.MAILBOX_VALUE64, C.HSM_START_ADDR64, C.HSM_OPAQUE64, C.VP_RUN_NS64, C.VP_CPU_NS64].map((i) => [i * 8, i * 8 + 8]);
   const ring = [[C.POSTED_RING64 * 8, (C.POSTED_RING64 + 3 * C.POSTED_ENTRIES) * 8]];

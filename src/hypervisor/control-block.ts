@@ -59,6 +59,11 @@ export const POSTED_HEAD = 7;
 export const POSTED_TAIL = 8;
 /** Exit counters, one i32 per VP_EXIT_REASONS entry from here (written by the VP, read by anyone). */
 export const VP_EXITS = 9;
+/**
+ * Non-zero while the VP is parked because the partition is paused: outside run(), with no
+ * exit outstanding, so its hart's state block holds all of its state (Partition.quiescent).
+ */
+export const VP_PAUSED = 15;
 // VP block, i64 (BigInt64) indices relative to the block start; they begin at byte 64,
 // after the i32 fields above (control-block.test.ts checks that nothing overlaps).
 export const MAILBOX_ADDR64 = 8;   // byte 64
@@ -176,6 +181,13 @@ export class ControlBlock {
   /** Host timebase ticks at guest time 0 (see TIMEBASE_EPOCH64). */
   epoch(): bigint { return Atomics.load(this.i64, TIMEBASE_EPOCH64); }
   setEpoch(ticks: bigint): void { Atomics.store(this.i64, TIMEBASE_EPOCH64, ticks); }
+
+  /** Set by VP i when it has parked for a pause, cleared when it leaves; the doorbell tells the VM worker. */
+  setPauseAcknowledged(i: number, on: boolean): void {
+    Atomics.store(this.i32, this.vp32(i) + VP_PAUSED, on ? 1 : 0);
+    if (on) this.ringDoorbell();
+  }
+  pauseAcknowledged(i: number): boolean { return Atomics.load(this.i32, this.vp32(i) + VP_PAUSED) !== 0; }
 
   ringDoorbell(): void {
     Atomics.add(this.i32, DOORBELL, 1);

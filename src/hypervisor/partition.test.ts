@@ -105,3 +105,16 @@ test('guest time is host time less the epoch in the control block, which rebaseT
   p.rebaseTime(10n ** 12n, 2_000n); // guest time may run ahead of the host's
   assert.equal(p.guestTime(2_001n), 10n ** 12n + 1n);
 });
+
+test('quiescent only when paused and every VP has acknowledged the pause or halted', () => {
+  const { cb, p } = make(2);
+  p.apply('start');
+  p.apply('pause');
+  assert.ok(!p.quiescent());
+  cb.setPauseAcknowledged(0, true);
+  assert.ok(!p.quiescent(), 'VP 1 has not parked yet');
+  cb.setVpState(1, VpState.Halted);
+  assert.ok(p.quiescent());
+  p.apply('resume');
+  assert.ok(!p.quiescent(), 'running, however stale the acknowledgement');
+});

@@ -83,6 +83,19 @@ export class Partition {
     return true;
   }
 
+  /**
+   * True when no VP thread can touch its hart: each has parked for the pause (stopped and
+   * suspended VPs too, see VirtualProcessor.run) or has halted. A VP rings the doorbell as
+   * it parks, so the VM worker, waiting on the doorbell, asks again then.
+   */
+  quiescent(): boolean {
+    const paused = this.state === PartitionState.Paused;
+    for (let i = 0; i < this.cb.vpCount; i++) {
+      if (this.cb.vpState(i) !== VpState.Halted && !(paused && this.cb.pauseAcknowledged(i))) return false;
+    }
+    return true;
+  }
+
   /** The guest's timebase (its `time` CSR) at host timebase tick `hostTicks`; the hypervisor has no clock of its own. */
   guestTime(hostTicks: bigint): bigint { return hostTicks - this.cb.epoch(); }
 

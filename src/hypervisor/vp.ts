@@ -76,6 +76,8 @@ export class VirtualProcessor implements SbiHost {
   private readonly harts: StateBlocks;
   /** Time parked inside the current dispatch (not run time). */
   private parkedNs = 0n;
+  /** This VP has set its VP_PAUSED word (parkPaused) and not yet cleared it. */
+  private pauseAcknowledged = false;
   /** When the thread's CPU time was last sampled (clock ns). */
   private cpuSampledAt = 0n;
 
@@ -85,16 +87,24 @@ export class VirtualProcessor implements SbiHost {
     this.harts = new StateBlocks(env.hart.memory, this.vpCount);
   }
 
-  /** Runs until the partition stops. */
+  /**
+   * Runs until the partition stops. The top of this loop is the one place where the VP has
+   * no exit outstanding and is outside run(): a pause parks it here, whatever its run state
+   * (stopped and suspended VPs too), and acknowledges it so the parent can tell when every
+   * hart's state block holds all of that hart's state (Partition.quiescent).
+   */
   run(): VpEnd {
     const { cb, hart, index } = this.env;
     for (;;) {
       const ps = cb.partitionState();
+      if (ps === PartitionState.Paused) { this.parkPaused(); continue; }
+      if (this.pauseAcknowledged) { this.pauseAcknowledged = false; cb.setPauseAcknowledged(index, false); }
       if (ps === PartitionState.Stopping || ps === PartitionState.Stopped) break;
       if (ps !== PartitionState.Running) { this.park(Infinity); continue; }
       const st = cb.vpState(index);
       if (st === VpState.Stopped || st === VpState.StartClaimed) { this.park(Infinity); continue; }
       if (st === VpState.StartPending) this.start();
+      if (st === VpState.Suspended && !this.resumeSuspended()) continue;
 
       Atomics.store(cb.i32, cb.vp32(index) + VP_IN_GUEST, 1);
       const t0 = this.env.clock();
@@ -155,7 +165,11 @@ export class VirtualProcessor implements SbiHost {
     return true;
   }
 
-  /** WFI: park until an interrupt is pending and enabled, the timer is due, or we are woken. */
+  /**
+   * WFI: park until an interrupt is pending and enabled, the timer is due, or we are woken.
+   * A pause or stop ends the wait: the guest sees its WFI complete early, which WFI allows
+   * (priv spec 3.3.3), and the pc is already past it.
+   */
   private waitForInterrupt(): void {
     const { cb, hart, index, now } = this.env;
     for (;;) {
@@ -182,6 +196,14 @@ export class VirtualProcessor implements SbiHost {
     if (t0 - this.cpuSampledAt >= CPU_SAMPLE_NS) this.sampleCpuTime(t0); // before a long sleep
     this.env.cb.parkVp(this.env.index, seq, ms);
     this.parkedNs += this.env.clock() - t0;
+  }
+
+  /** Parks while the partition is paused, acknowledged once per pause (the doorbell rings with it). */
+  private parkPaused(): void {
+    const { cb, index } = this.env;
+    const seq = cb.wakeSeq(index);
+    if (!this.pauseAcknowledged) { this.pauseAcknowledged = true; cb.setPauseAcknowledged(index, true); }
+    if (cb.partitionState() === PartitionState.Paused) cb.parkVp(index, seq, PARK_MS);
   }
 
   private park(ms: number): void {
@@ -227,7 +249,8 @@ export class VirtualProcessor implements SbiHost {
       this.harts.requestTlbFlush(h);
       cb.wakeVp(h);
       // The target flushes before it runs another guest instruction; wait only while it is
-      // inside run() with the request still set (a parked hart flushes when it resumes).
+      // inside run() with the request still set (a parked hart flushes when it resumes; a
+      // and a pause ends the wait).
       while (this.harts.tlbFlushPending(h) && Atomics.load(cb.i32, cb.vp32(h) + VP_IN_GUEST) !== 0) {
         if (cb.partitionState() !== PartitionState.Running) return;
       }
@@ -251,12 +274,23 @@ export class VirtualProcessor implements SbiHost {
     return BigInt(st);
   }
 
-  /** Default retentive suspend (SBI §9.4): like WFI, and reported SUSPENDED meanwhile. */
-  suspend(): void {
+  /**
+   * Default retentive suspend (SBI §9.4): the call returns SBI_SUCCESS when the hart
+   * resumes, so the hart gets its return values now and the VP waits as SUSPENDED at the
+   * top of its loop (resumeSuspended). Waiting there rather than inside this call lets a
+   * pause park the VP like any other, and it stays SUSPENDED: a saved VM keeps it so, and
+   * resume (or a restore) goes back to waiting for an interrupt.
+   */
+  suspend(): void { this.env.cb.setVpState(this.vpIndex, VpState.Suspended); }
+
+  /** Waits like WFI; true when an interrupt resumed the hart, false when the partition left Running first. */
+  private resumeSuspended(): boolean {
     const { cb, index } = this.env;
-    cb.setVpState(index, VpState.Suspended);
     this.waitForInterrupt();
+    this.parkedNs = 0n; // this wait is outside the run time the loop measures
+    if (cb.partitionState() !== PartitionState.Running) return false;
     cb.transitionVp(index, VpState.Suspended, VpState.Started);
+    return true;
   }
 
   systemReset(type: number, reason: number): void { this.env.sink.systemReset(type, reason); }
