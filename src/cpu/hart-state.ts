@@ -36,6 +36,9 @@ export function saveHartState(memory: WebAssembly.Memory, hart: number): HartSta
     const at = f.offset / 8;
     s[f.name] = f.count === 1 ? u64[at].toString() : Array.from(u64.subarray(at, at + f.count), String);
   }
+  // x0 is zero (unprivileged spec 2.1); its word holds whatever the last instruction wrote
+  // there, as the core clears it before each instruction rather than after (execute.ts).
+  (s.X as string[])[0] = '0';
   return s as unknown as HartState;
 }
 
