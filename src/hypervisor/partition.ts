@@ -12,8 +12,10 @@ import { ControlBlock, PartitionState, VpState, VP_EXIT_REASONS } from './contro
 import { StateBlocks } from '../cpu/state-blocks.js';
 import { Plic, SOURCES } from './plic.js';
 import type { InterruptLine } from './interrupt-line.js';
+import { saveVpStates, checkVpStates, writeVpStates, type VpsState } from './vp-state.js';
 
 export type { InterruptLine } from './interrupt-line.js';
+export type { VpsState, SavedVp, VpRunState } from './vp-state.js';
 
 export type PartitionAction = 'start' | 'pause' | 'resume' | 'stop';
 
@@ -101,6 +103,27 @@ export class Partition {
 
   /** Makes the guest's timebase read `guestTicks` at host tick `hostTicks`, for every VP at once. */
   rebaseTime(guestTicks: bigint, hostTicks: bigint): void { this.cb.setEpoch(hostTicks - guestTicks); }
+
+  /**
+   * The VPs' state (vp-state.ts) with the guest's timebase at `hostTicks`. Legal only when
+   * paused and quiescent: then every hart's state block holds all of its state.
+   */
+  saveVps(hostTicks: bigint): VpsState {
+    if (this.state !== PartitionState.Paused || !this.quiescent()) throw new Error('the VPs can be saved only when the partition is paused and every VP has parked');
+    return saveVpStates(this.cb, this.guestMemory, this.guestTime(hostTicks));
+  }
+
+  /**
+   * Restores saved VPs before the partition starts; guest time goes on from the saved
+   * timebase at `hostTicks` (no jump back, no stall). Checks all of it first: on bad input
+   * it throws StateError naming the field and changes nothing.
+   */
+  restoreVps(state: unknown, hostTicks: bigint): void {
+    if (this.state !== PartitionState.Created) throw new Error(`VPs can be restored only before the partition starts; it is ${PartitionState[this.state].toLowerCase()}`);
+    const checked = checkVpStates(state, this.cb.vpCount);
+    writeVpStates(this.cb, this.guestMemory, checked);
+    this.rebaseTime(checked.timebase, hostTicks);
+  }
 
   /**
    * Starts a stopped VP at entry in S-mode with a0 = its hart id and a1 = arg, the way the

@@ -250,7 +250,7 @@ export class VirtualProcessor implements SbiHost {
       cb.wakeVp(h);
       // The target flushes before it runs another guest instruction; wait only while it is
       // inside run() with the request still set (a parked hart flushes when it resumes; a
-      // and a pause ends the wait).
+      // pause ends the wait, and a restore flushes every hart anyway).
       while (this.harts.tlbFlushPending(h) && Atomics.load(cb.i32, cb.vp32(h) + VP_IN_GUEST) !== 0) {
         if (cb.partitionState() !== PartitionState.Running) return;
       }
