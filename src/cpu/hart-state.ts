@@ -67,8 +67,9 @@ export function checkHartState(state: unknown, hart: number, device = `hart ${ha
  * Writes a checked hart state into its state block. No exit is outstanding afterwards, and
  * the hart flushes its TLB before its first instruction: entries cached for the state that
  * was there before would translate for the wrong page tables (the core honours
- * TLB_FLUSH_REQ at the top of run(), src/cpu/core/index.ts). CFG_TOHOST and STOP_REQ are
- * this run's wiring and stay as they are.
+ * TLB_FLUSH_REQ at the top of run(), src/cpu/core/index.ts). The same holds for any cache
+ * of decoded code a faster core may add: a restored hart starts with nothing cached.
+ * CFG_TOHOST and STOP_REQ are this run's wiring and stay as they are.
  */
 export function writeHartState(memory: WebAssembly.Memory, s: CheckedHartState): void {
   const u64 = words(memory, s.hart);

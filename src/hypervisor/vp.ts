@@ -241,7 +241,10 @@ export class VirtualProcessor implements SbiHost {
   clearIpi(): void { this.env.hart.setCsr(0x144, this.env.hart.csr(0x144) & ~BigInt(SSIP)); }
 
   remoteFence(harts: number[], kind: RfenceKind): void {
-    // Nothing decoded is cached, so FENCE.I needs no remote work (see execute.ts).
+    // Nothing decoded is cached, so FENCE.I needs no remote work (see execute.ts). A future
+    // translation cache must keep the invariant this relies on: after FENCE.I, or this
+    // call, no hart runs code translated from instruction bytes older than the fence; and a
+    // restored hart starts with nothing cached, as it starts with an empty TLB (hart-state.ts).
     if (kind === RfenceKind.FenceI) return;
     const { cb } = this.env;
     for (const h of harts) {

@@ -240,6 +240,8 @@ export function runSlice(): void {
       }
       case 0x0f: // MISC-MEM: FENCE, FENCE.I. Accesses are performed in order and nothing
         // decoded is cached (the RVC table depends only on the bits), so both are no-ops.
+        // A translation cache would have to drop what it holds for this hart here (and for
+        // others on SBI remote fence.i, vp.ts), and hold nothing after a restore (hart-state.ts).
         if (f3 > 1) break;
         lpc += len;
         continue;
