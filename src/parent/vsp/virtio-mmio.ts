@@ -320,11 +320,11 @@ export class VirtioMmio implements MmioDevice, Stateful<VirtioMmioState> {
   }
 
   /**
-   * Resolves once the VSP has no request in flight: a request is finished, never lost,
-   * across a save (virtio 1.2 §2.7: a chain the device took is returned). The VM's VPs are
-   * paused by then, so no new doorbell is served; requests already taken complete as
-   * usual, returning their chains and raising their interrupts, which guest RAM, the
-   * channel and the PLIC then carry in the saved state.
+   * Resolves once the VSP has no request in flight: across a save a request is finished,
+   * never lost nor done twice, as every chain the device took must come back in the used
+   * ring (virtio 1.2 §2.7.8). The VM's VPs are paused by then, so no new doorbell is
+   * served; requests already taken complete as usual, returning their chains and raising
+   * their interrupts, which guest RAM, the channel and the PLIC then carry in the state.
    */
   quiesce(): Promise<void> {
     if (!this.settling()) return Promise.resolve();
@@ -340,7 +340,7 @@ export class VirtioMmio implements MmioDevice, Stateful<VirtioMmioState> {
   /** The transport's state and its VSP's; a request in flight is a bug here (quiesce() first). */
   save(): VirtioMmioState {
     if (this.settling()) throw new Error(`${this.name}: saved with requests in flight (quiesce first)`);
-    const live = this.live;
+    const live = this.live, device = this.device;
     return {
       version: 1,
       status: this.status,
@@ -360,7 +360,7 @@ export class VirtioMmio implements MmioDevice, Stateful<VirtioMmioState> {
           size: q.size, desc: String(q.layout.desc), driver: String(q.layout.driver), device: String(q.layout.device), ...q.save(),
         } : null),
       } : null,
-      device: this.device.save?.() ?? null,
+      device: device.save && device.restore ? device.save() : null,
     };
   }
 
