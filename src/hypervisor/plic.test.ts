@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Plic, createPlicState, SOURCES } from './plic.js';
 import { ControlBlock } from './control-block.js';
+import { StateError } from '../state/contract.js';
 import { STATE_BLOCKS_OFFSET, STATE_BLOCK_BYTES, IRQ_LINES } from '../cpu/layout.js';
 
 const CONTEXTS = 2;
@@ -331,4 +332,88 @@ test('the PLIC accepts 1..8 contexts', () => {
   assert.throws(() => new Fixture(0), RangeError);
   assert.throws(() => new Fixture(9), RangeError);
   assert.ok(new Fixture(1).plic);
+});
+
+// --- Save and restore ----------------------------------------------------------------------------
+
+const roundTrip = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
+
+/** Two contexts programmed differently, a source in service, others pending. */
+function busyPlic(): Fixture {
+  const f = new Fixture();
+  for (const [src, p] of [[3, 2], [5, 6], [40, 4], [95, 7]] as const) f.write(PRIORITY(src), p);
+  f.enable(0, 3, 5, 95);
+  f.enable(1, 40, 95);
+  f.write(THRESHOLD(0), 1);
+  f.write(THRESHOLD(1), 5);
+  for (const src of [3, 5, 40, 95]) f.plic.setLine(src, true);
+  assert.equal(f.claim(0), 95); // in service, line still high
+  f.plic.setLine(40, false);   // lowered, still pending
+  return f;
+}
+
+test('save/restore: every register carries over and a fresh PLIC drives SEIP and claims as the original', () => {
+  const a = busyPlic();
+  const saved = roundTrip(a.plic.save());
+  assert.equal(saved.version, 1);
+  assert.equal(saved.enable.length, CONTEXTS, 'only the partition\'s contexts');
+  const b = new Fixture();
+  assert.ok(!b.seip(0) && !b.seip(1));
+  b.plic.restore(saved);
+  assert.deepEqual(b.plic.save(), a.plic.save());
+  for (const ctx of [0, 1]) assert.equal(b.seip(ctx), a.seip(ctx), `SEIP of context ${ctx}`);
+  assert.ok(b.seip(0), 'context 0 has 5 and 3 to claim');
+  assert.ok(!b.seip(1), 'context 1: 40 (priority 4) is under its threshold 5, 95 is in service');
+  // The same guest actions on both give the same answers.
+  for (const f of [a, b]) {
+    assert.equal(f.claim(0), 5);
+    assert.equal(f.claim(0), 3);
+    assert.ok(!f.seip(0));
+    f.complete(0, 95);
+    assert.ok(f.seip(0), 'its line is still high: 95 is pending again');
+    assert.equal(f.claim(1), 95);
+    assert.equal(f.claim(1), 40, 'a request the gateway cannot retract');
+  }
+  assert.deepEqual(b.plic.save(), a.plic.save());
+});
+
+test('save/restore: restore lowers a SEIP the restored state does not call for', () => {
+  const f = new Fixture();
+  f.write(PRIORITY(7), 1);
+  f.enable(0, 7);
+  f.plic.setLine(7, true);
+  assert.ok(f.seip(0));
+  f.plic.restore(roundTrip(new Fixture().plic.save()));
+  assert.ok(!f.seip(0));
+  assert.ok(!f.pending(7));
+  assert.equal(f.claim(0), 0);
+});
+
+test('save/restore: a hostile state is refused with StateError and the PLIC is unchanged', () => {
+  const saved = roundTrip(busyPlic().plic.save());
+  const f = new Fixture();
+  f.write(PRIORITY(9), 3);
+  f.enable(1, 9);
+  f.plic.setLine(9, true);
+  const before = JSON.stringify(f.plic.save());
+  const lines = [f.lines(0), f.lines(1)];
+  const words = (n: number, v = 0) => new Array<number>(n).fill(v);
+  const bad: unknown[] = [
+    null, 5, [], { ...saved, version: 2 }, { ...saved, priority: undefined },
+    { ...saved, priority: saved.priority.slice(1) }, { ...saved, priority: [...saved.priority, 0] },
+    { ...saved, priority: saved.priority.map((p, i) => (i === 4 ? 8 : p)) },
+    { ...saved, priority: saved.priority.map((p, i) => (i === 0 ? 1 : p)) },
+    { ...saved, pending: words(2) }, { ...saved, pending: [1, 0, 0] }, { ...saved, level: [0, 2 ** 32, 0] },
+    { ...saved, level: [0, -1, 0] }, { ...saved, inService: ['0', 0, 0] },
+    { ...saved, pending: [8, 0, 0], inService: [8, 0, 0] },
+    { ...saved, enable: [words(3)] }, { ...saved, enable: [words(3), words(3), words(3)] },
+    { ...saved, enable: [words(3), words(4)] }, { ...saved, enable: [words(3), [1, 0, 0]] }, { ...saved, enable: [words(3), 'x'] },
+    { ...saved, threshold: [0] }, { ...saved, threshold: [0, 8] }, { ...saved, threshold: [0, 1.5] },
+  ];
+  for (const s of bad) assert.throws(() => f.plic.restore(s), StateError, JSON.stringify(s));
+  assert.equal(JSON.stringify(f.plic.save()), before);
+  assert.deepEqual([f.lines(0), f.lines(1)], lines);
+  // A state from a partition with another number of VPs names other contexts.
+  assert.throws(() => new Fixture(1).plic.restore(saved), StateError);
+  assert.throws(() => new Fixture(3).plic.restore(saved), StateError);
 });

@@ -7,9 +7,16 @@
 // `interrupts-extended = <&cpuN_intc 9>` in hart order). The PLIC's state lives in a
 // SharedArrayBuffer seen by every VP thread and the VM worker; a spin lock orders updates.
 // The output of context c is SEIP in hart c's IRQ_LINES word in guest memory's state block.
+//
+// Saved state (plic-state.ts): the registers of this partition's contexts and each line's
+// level; restore re-drives every context's SEIP from them.
 
 import { StateBlocks } from '../cpu/state-blocks.js';
 import { MAX_VPS, type ControlBlock } from './control-block.js';
+import type { Stateful } from '../state/contract.js';
+import { parsePlicState, type PlicState } from './plic-state.js';
+
+export type { PlicState } from './plic-state.js';
 
 /** Sources 1..SOURCES-1 (0 means "no interrupt"); the device tree says riscv,ndev = 95. */
 export const SOURCES = 96;
@@ -36,7 +43,7 @@ const STATE_WORDS = THRESHOLD + MAX_CONTEXTS;
 
 export function createPlicState(): SharedArrayBuffer { return new SharedArrayBuffer(STATE_WORDS * 4); }
 
-export class Plic {
+export class Plic implements Stateful<PlicState> {
   private readonly s: Int32Array;
   private readonly harts: StateBlocks;
 
@@ -76,6 +83,42 @@ export class Plic {
     if (width !== 4 || offset % 4 !== 0) return;
     const v = Number(value & 0xffff_ffffn) | 0;
     this.locked(() => this.writeRegister(offset, v));
+  }
+
+  save(): PlicState {
+    return this.locked(() => {
+      const words = (base: number, n: number) => Array.from(this.s.subarray(base, base + n), (w) => w >>> 0);
+      return {
+        version: 1,
+        priority: words(PRIORITY, SOURCES),
+        pending: words(PENDING, WORDS),
+        level: words(LEVEL, WORDS),
+        inService: words(IN_SERVICE, WORDS),
+        enable: Array.from({ length: this.contexts }, (_, ctx) => words(this.enableIndex(ctx, 0), WORDS)),
+        threshold: words(THRESHOLD, this.contexts),
+      };
+    });
+  }
+
+  /**
+   * Validates a saved state (its contexts must be this partition's), then writes every
+   * register under the lock and drives each context's SEIP from them. The enables and
+   * thresholds of contexts past the partition's are cleared: the shared words are then
+   * exactly what the state says.
+   */
+  restore(state: unknown): void {
+    const p = parsePlicState(state, { sources: SOURCES, contexts: this.contexts });
+    this.locked(() => {
+      const put = (base: number, values: readonly number[]) => values.forEach((v, i) => { this.s[base + i] = v | 0; });
+      put(PRIORITY, p.priority);
+      put(PENDING, p.pending);
+      put(LEVEL, p.level);
+      put(IN_SERVICE, p.inService);
+      this.s.fill(0, ENABLE, STATE_WORDS);
+      p.enable.forEach((words, ctx) => put(this.enableIndex(ctx, 0), words));
+      put(THRESHOLD, p.threshold);
+      this.update();
+    });
   }
 
   private readRegister(offset: number): number {

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Channel, ChannelRegisters, ChannelState, MAX_CHANNELS, createChannelTable, type ChannelOffer } from './channel.js';
 import { SplitQueue } from './virtqueue.js';
+import { StateError } from '../state/contract.js';
 import { TestDriver, TestRam } from './test-driver.js';
 
 const BASE = 0x1000_1000n;
@@ -171,4 +172,75 @@ test('close clears signals and interrupt status, lowers the line, and ignores do
   assert.equal(s.ch.takeSignals(), 0);
   s.regs.access(offerAt(0).doorbell, 4, true, 0n);
   assert.equal(s.ch.takeSignals(), 1);
+});
+
+// --- Save and restore ----------------------------------------------------------------------------
+
+const roundTrip = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
+
+test('save/restore: a doorbell rung before the save and a pending interrupt survive into a fresh channel', () => {
+  const a = setup([offerAt(0, 6)]);
+  a.ch.open([a.drv.layout], FEATURES);
+  a.regs.access(offerAt(0).doorbell, 4, true, 0n);
+  a.regs.access(offerAt(0).doorbell, 4, true, 2n);
+  a.ch.interrupt(1);
+  const saved = roundTrip(a.ch.save());
+  assert.deepEqual(saved, { version: 1, state: 'open', interruptStatus: 1, signals: 0b101 });
+
+  const b = setup([offerAt(0, 6)]);
+  b.ch.restore(saved);
+  assert.equal(b.ch.state, ChannelState.Open);
+  assert.deepEqual(b.lines, [[6, true]], 'the line is driven from the restored status');
+  assert.equal(b.ch.takeSignals(), 0b101, 'the doorbells are not lost');
+  assert.equal(b.regs.access(offerAt(0).interruptStatus, 4, false, 0n), 1n);
+  b.regs.access(offerAt(0).interruptAck, 4, true, 1n);
+  assert.deepEqual(b.lines.at(-1), [6, false]);
+  b.regs.access(offerAt(0).doorbell, 4, true, 1n);
+  assert.equal(b.ch.takeSignals(), 0b10, 'an open channel takes doorbells');
+  assert.deepEqual(b.ch.stats(), { signals: 1, interrupts: 0 }, 'the counters count from the restore');
+});
+
+test('save/restore: the state word decides whether doorbells are taken; the line is lowered with no status', () => {
+  const a = setup();
+  a.ch.rescind();
+  const b = setup();
+  b.ch.open([b.drv.layout], FEATURES);
+  b.ch.interrupt(2);
+  b.ch.restore(roundTrip(a.ch.save()));
+  assert.equal(b.ch.state, ChannelState.Rescinded);
+  assert.deepEqual(b.lines.at(-1), [1, false]);
+  b.regs.access(offerAt(0).doorbell, 4, true, 0n);
+  assert.equal(b.ch.takeSignals(), 0);
+  b.ch.restore({ version: 1, state: 'offered', interruptStatus: 0, signals: 0 });
+  assert.equal(b.ch.state, ChannelState.Offered);
+  assert.ok(Array.isArray(b.ch.open([b.drv.layout], FEATURES)), 'an offered channel opens again');
+});
+
+test('grant: queues that continue saved indices, the channel itself untouched; bad layouts refused', () => {
+  const s = setup();
+  const queues = s.ch.grant([undefined, s.drv.layout], FEATURES, [undefined, { lastAvail: 5, usedIdx: 4, signalledUsed: 4 }]);
+  assert.ok(Array.isArray(queues));
+  assert.equal(queues[0], undefined);
+  assert.deepEqual(queues[1]!.save(), { lastAvail: 5, usedIdx: 4, signalledUsed: 4 });
+  assert.equal(s.ch.state, ChannelState.Offered);
+  assert.match(s.ch.grant([{ ...s.drv.layout, desc: s.ram.end }], FEATURES) as string, /^queue 0: .*not in guest RAM/);
+});
+
+test('save/restore: a hostile state is refused with StateError and the channel is unchanged', () => {
+  const s = setup();
+  s.ch.open([s.drv.layout], FEATURES);
+  s.regs.access(offerAt(0).doorbell, 4, true, 3n);
+  s.ch.interrupt(1);
+  const before = JSON.stringify(s.ch.save());
+  const lines = s.lines.length;
+  const ok = { version: 1, state: 'offered', interruptStatus: 0, signals: 0 };
+  const bad: unknown[] = [
+    null, 'open', [], { ...ok, version: 0 }, { ...ok, state: 'free' }, { ...ok, state: 1 }, { ...ok, state: 'open ' },
+    { ...ok, interruptStatus: -1 }, { ...ok, interruptStatus: 2 ** 32 }, { ...ok, signals: 0.5 }, { ...ok, signals: '1' },
+    { version: 1, state: 'open', interruptStatus: 0 },
+  ];
+  for (const v of bad) assert.throws(() => s.ch.restore(v), StateError, JSON.stringify(v));
+  assert.equal(JSON.stringify(s.ch.save()), before);
+  assert.equal(s.lines.length, lines, 'the line was not touched');
+  assert.equal(s.ch.takeSignals(), 0b1000);
 });

@@ -14,10 +14,15 @@
 //   rescind   hot-unplug: doorbells are ignored from then on
 //   close     the queues are gone (device reset, VM stop); the channel stays offered
 //
+// Saved state (Channel.save): the channel's state word, its interrupt-status bits and the
+// doorbells rung but not yet taken, so none is lost across a save. The counters are not
+// saved: like the VM's metrics, they count from the start of the current run.
+//
 // This file has no Node APIs: the hypervisor (VP threads) and the parent both import it.
 import type { GuestMemory } from './guest-memory.js';
 import type { InterruptLine } from '../hypervisor/interrupt-line.js';
-import { SplitQueue, checkLayout, type QueueFeatures, type QueueLayout } from './virtqueue.js';
+import { StateReader, type Stateful } from '../state/contract.js';
+import { SplitQueue, checkLayout, type QueueFeatures, type QueueLayout, type SplitQueueState } from './virtqueue.js';
 
 export const MAX_CHANNELS = 8;
 const STRIDE = 16; // i32 words per channel
@@ -42,6 +47,28 @@ export interface ChannelOffer {
   doorbell: bigint;
   interruptStatus: bigint;
   interruptAck: bigint;
+}
+
+/** A channel's saved state (src/state/contract.ts). */
+export interface SavedChannel {
+  version: 1;
+  state: 'offered' | 'open' | 'rescinded';
+  /** Interrupt-status bits not yet acknowledged (u32). */
+  interruptStatus: number;
+  /** Queue bits the guest signalled and the VSP has not taken (u32). */
+  signals: number;
+}
+
+const STATE_NAMES = { offered: ChannelState.Offered, open: ChannelState.Open, rescinded: ChannelState.Rescinded } as const;
+
+/** A channel's state as restore() applies it. */
+export interface ChannelWords { state: ChannelState; interruptStatus: number; signals: number }
+
+/** Validates a channel's saved state as untrusted input; throws StateError naming `name` and the field. */
+export function parseChannelState(state: unknown, name: string): ChannelWords {
+  const r = new StateReader(name, state, 1);
+  const word = r.string('state', 16, /^(offered|open|rescinded)$/) as SavedChannel['state'];
+  return { state: STATE_NAMES[word], interruptStatus: r.int('interruptStatus', 0, 0xffff_ffff), signals: r.int('signals', 0, 0xffff_ffff) };
 }
 
 /** Raises or lowers any channel's line (the hypervisor's side: it serves every channel's ack). */
@@ -107,7 +134,7 @@ export class ChannelRegisters {
 }
 
 /** The parent's side of one channel, used by the transport and its VSP. */
-export class Channel {
+export class Channel implements Stateful<SavedChannel> {
   private readonly words: Int32Array;
   private readonly at: number;
 
@@ -136,14 +163,25 @@ export class Channel {
    */
   open(layouts: readonly (QueueLayout | undefined)[], features: QueueFeatures): (SplitQueue | undefined)[] | string {
     if (this.state === ChannelState.Rescinded) return 'the channel was rescinded';
+    const queues = this.grant(layouts, features);
+    if (typeof queues === 'string') return queues;
+    Atomics.store(this.words, this.at + SIGNAL, 0);
+    Atomics.store(this.words, this.at + STATE, ChannelState.Open);
+    return queues;
+  }
+
+  /**
+   * The queues over `layouts`, each checked as open() does, without changing the channel:
+   * open() uses it, and a restore, which continues the saved `indices` of each queue and
+   * sets the channel's state from its own saved state.
+   */
+  grant(layouts: readonly (QueueLayout | undefined)[], features: QueueFeatures,
+    indices?: readonly (SplitQueueState | undefined)[]): (SplitQueue | undefined)[] | string {
     for (const [q, l] of layouts.entries()) {
       const bad = l && checkLayout(this.mem, l);
       if (bad) return `queue ${q}: ${bad}`;
     }
-    const queues = layouts.map((l) => l && new SplitQueue(this.mem, l, features));
-    Atomics.store(this.words, this.at + SIGNAL, 0);
-    Atomics.store(this.words, this.at + STATE, ChannelState.Open);
-    return queues;
+    return layouts.map((l, q) => l && new SplitQueue(this.mem, l, features, indices?.[q]));
   }
 
   /** Queue bits the guest has signalled since the last call (each bit: a queue index). */
@@ -178,6 +216,29 @@ export class Channel {
     Atomics.store(this.words, this.at + STATE, ChannelState.Rescinded);
     Atomics.store(this.words, this.at + SIGNAL, 0);
     this.acknowledge(-1);
+  }
+
+  save(): SavedChannel {
+    const state = this.state;
+    if (state === ChannelState.Free) throw new Error(`channel ${this.offer.index} is not offered`); // a Channel is always offered: a bug
+    const name = (Object.keys(STATE_NAMES) as SavedChannel['state'][]).find((k) => STATE_NAMES[k] === state)!;
+    return {
+      version: 1, state: name, interruptStatus: this.interruptStatus() >>> 0,
+      signals: Atomics.load(this.words, this.at + SIGNAL) >>> 0,
+    };
+  }
+
+  /**
+   * Validates a saved state, then sets the state word, the interrupt-status bits and the
+   * signals not yet taken (the VM worker takes them on its next turn), and drives the line
+   * from the status. An open channel's queues are the transport's to restore (grant()).
+   */
+  restore(state: unknown): void {
+    const s = parseChannelState(state, `channel ${this.offer.index}`);
+    Atomics.store(this.words, this.at + STATE, s.state);
+    Atomics.store(this.words, this.at + SIGNAL, s.signals | 0);
+    Atomics.store(this.words, this.at + INTERRUPT, s.interruptStatus | 0);
+    syncLine(this.words, this.at, this.line);
   }
 
   /** Counters for metrics: doorbells rung and interrupts raised so far. */

@@ -3,6 +3,7 @@
 // address is checked as it is read; a ring that breaks the rules raises VirtqueueError and
 // the transport then marks the device DEVICE_NEEDS_RESET (§2.1.2) instead of guessing.
 import { GuestMemory, gpaFromHalves, type Gpa } from './guest-memory.js';
+import { StateReader } from '../state/contract.js';
 
 /** Largest queue the transport offers (§2.7: "Queue Size ... maximum is 32768"). */
 export const MAX_QUEUE_SIZE = 32768;
@@ -61,8 +62,33 @@ export function checkLayout(mem: GuestMemory, l: QueueLayout): string | undefine
   return undefined;
 }
 
+/**
+ * The device's side of a queue that is not in guest RAM: its three free-running indices
+ * (part of the transport's saved state; the rings themselves are guest RAM's).
+ */
+export interface SplitQueueState {
+  lastAvail: number;
+  usedIdx: number;
+  signalledUsed: number;
+}
+
+/**
+ * Validates a queue's saved indices as untrusted input: each a 16-bit index. They are not
+ * checked against the rings in guest RAM (restored before the devices), on purpose: the
+ * device never reads used.idx back, and the guest may have written anything there or in
+ * avail.idx before the save, so a disagreement is a state a live queue can be in too. Every
+ * index read from RAM is checked where it is used (pending(), pop()), so a hostile state
+ * can do no more than a hostile driver: DEVICE_NEEDS_RESET.
+ */
+export function parseSplitQueueState(state: unknown, what: string): SplitQueueState {
+  const r = StateReader.nested(what, state);
+  return { lastAvail: r.int('lastAvail', 0, 0xffff), usedIdx: r.int('usedIdx', 0, 0xffff), signalledUsed: r.int('signalledUsed', 0, 0xffff) };
+}
+
 export class SplitQueue {
   readonly size: number;
+  /** Where the rings are (saved with the indices: the registers may change once it is live). */
+  readonly layout: QueueLayout;
   private readonly desc: DataView;
   private readonly avail: Uint16Array;      // flags, idx, ring[size], used_event
   private readonly usedHeader: Uint16Array; // flags, idx
@@ -75,10 +101,15 @@ export class SplitQueue {
   /** The used index when the driver was last interrupted (for the event-index test). */
   private signalledUsed = 0;
 
-  /** The layout must have passed checkLayout (the channel granted it). */
-  constructor(private readonly mem: GuestMemory, layout: QueueLayout, private readonly features: QueueFeatures) {
+  /**
+   * The layout must have passed checkLayout (the channel granted it). `indices` continue a
+   * saved queue (parseSplitQueueState); without them the queue starts as enabled.
+   */
+  constructor(private readonly mem: GuestMemory, layout: QueueLayout, private readonly features: QueueFeatures,
+    indices?: SplitQueueState) {
     const bad = checkLayout(mem, layout);
     if (bad) throw new VirtqueueError(bad);
+    this.layout = { ...layout };
     const n = this.size = layout.size;
     const buf = mem.ram.buffer;
     this.desc = new DataView(buf, mem.bufferOffset(layout.desc), DESC_BYTES * n);
@@ -88,6 +119,12 @@ export class SplitQueue {
     this.availEvent = new Uint16Array(buf, mem.bufferOffset(layout.device + 4 + 8 * n), 1);
     // Both indices start at 0 when the queue is enabled (§2.7.6, §2.7.8); the driver
     // zeroed the rings and may already have made buffers available.
+    if (indices) ({ lastAvail: this.lastAvail, usedIdx: this.usedIdx, signalledUsed: this.signalledUsed } = indices);
+  }
+
+  /** The indices that continue this queue after a restore (the rings are in guest RAM). */
+  save(): SplitQueueState {
+    return { lastAvail: this.lastAvail, usedIdx: this.usedIdx, signalledUsed: this.signalledUsed };
   }
 
   /** Buffers the driver has made available and the device has not taken yet. */

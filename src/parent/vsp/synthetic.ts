@@ -1,7 +1,11 @@
 // The synthetic devices of one VM (ARCHITECTURE.md path 3): its disks, the virtio console
 // and the entropy source, each a VSP behind a virtio-mmio transport in a slot of the virt
 // board, joined to the hypervisor by a VMBus channel.
+//
+// Saved state: each transport's (with its VSP's), in slot order; a restore needs the same
+// devices in the same slots, and the VSPs quiet (quiesce()) on both sides.
 import { Channel } from '../../vmbus/channel.js';
+import { StateError, StateReader, type Stateful } from '../../state/contract.js';
 import type { InterruptLine } from '../../hypervisor/interrupt-line.js';
 import type { GuestMemory } from '../../vmbus/guest-memory.js';
 import { openDisk } from '../drivers/disk/open.js';
@@ -15,12 +19,18 @@ import { VirtioBlk } from './blk/device.js';
 import { BurstLog } from './burst-log.js';
 import { VirtioConsole } from './console/device.js';
 import { VirtioRng } from './rng/device.js';
-import { VirtioMmio, type VirtioDevice } from './virtio-mmio.js';
+import { VirtioMmio, type VirtioDevice, type VirtioMmioState } from './virtio-mmio.js';
 
 /** The disks a VM can have (machine/limits.ts: the slots the console and the RNG leave). */
 export const MAX_DISKS = MACHINE_LIMITS.disks;
 
-export interface SyntheticDevices {
+/** Every synthetic device's state, in slot order, each with its kind (the virtio device ID). */
+export interface SyntheticState {
+  version: 1;
+  devices: { deviceId: number; transport: VirtioMmioState }[];
+}
+
+export interface SyntheticDevices extends Stateful<SyntheticState> {
   readonly transports: readonly VirtioMmio[];
   readonly disks: readonly VirtioBlk[];
   readonly console: VirtioConsole;
@@ -28,6 +38,38 @@ export interface SyntheticDevices {
   readonly slots: number[];
   /** Flushes and closes the disk images (releasing their locks). */
   close(): Promise<void>;
+  /** Resolves once no device has a request in flight (VirtioMmio.quiesce); the VPs are paused first. */
+  quiesce(): Promise<void>;
+}
+
+/** quiesce(), save() and restore() over the transports, in slot order. */
+function transportsState(transports: readonly VirtioMmio[]): Pick<SyntheticDevices, 'quiesce' | 'save' | 'restore'> {
+  return {
+    quiesce: async () => { await Promise.all(transports.map((t) => t.quiesce())); },
+    save: () => ({ version: 1, devices: transports.map((t) => ({ deviceId: t.device.deviceId, transport: t.save() })) }),
+    restore: (state: unknown) => {
+      // The same devices in the same slots: the count, and each slot's kind.
+      const r = new StateReader('synthetic devices', state, 1);
+      const parts = r.array('devices', transports.length, (v) => v).map((v, i) => {
+        const d = StateReader.nested(`synthetic devices slot ${i}`, v);
+        const id = d.int('deviceId', 0, 0xffff);
+        const expected = transports[i].device.deviceId;
+        if (id !== expected) throw new StateError(`synthetic devices state: slot ${i} holds device ${id}, this VM has device ${expected} (${transports[i].name})`);
+        return (v as { transport: unknown }).transport;
+      });
+      // Each transport validates all of its state before changing anything; if one refuses
+      // its state, the ones already restored go back to what they were (a state a transport
+      // saved itself is always restorable).
+      const before = transports.map((t) => t.save());
+      let done = 0;
+      try {
+        for (; done < transports.length; done++) transports[done].restore(parts[done]);
+      } catch (e) {
+        for (let i = 0; i < done; i++) transports[i].restore(before[i]);
+        throw e;
+      }
+    },
+  };
 }
 
 export interface SyntheticConfig {
@@ -69,7 +111,7 @@ export async function attachSyntheticDevices(c: SyntheticConfig): Promise<Synthe
     const base = virtioSlotBase(slot);
     const channel = new Channel(c.channelTable, VirtioMmio.offer(slot, device.deviceId, VIRT_IRQ.virtio0 + slot, base), c.memory, c.interruptLine(VIRT_IRQ.virtio0 + slot));
     const t = new VirtioMmio(device, channel, c.log);
-    device.onIdle = c.wake;
+    t.onIdle = c.wake;
     c.bus.map(base, t);
     transports.push(t);
   };
@@ -87,6 +129,7 @@ export async function attachSyntheticDevices(c: SyntheticConfig): Promise<Synthe
 
   return {
     transports, disks, console, slots: transports.map((_, i) => i),
+    ...transportsState(transports),
     close: async () => {
       for (const e of ioErrors) e.close();
       const results = await Promise.allSettled(images.map((d) => d.close()));

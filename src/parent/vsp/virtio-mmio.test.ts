@@ -2,12 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ChannelState } from '../../vmbus/channel.js';
 import { VirtqueueError } from '../../vmbus/virtqueue.js';
-import { RAM_BASE, writable } from '../../vmbus/test-driver.js';
+import { RAM_BASE, TestDriver, writable } from '../../vmbus/test-driver.js';
+import { StateError, StateReader } from '../../state/contract.js';
 import {
   F_EVENT_IDX, F_INDIRECT_DESC, F_VERSION_1, INT_CONFIG_CHANGE, INT_USED_BUFFER, REG, STATUS,
-  type DeviceContext, type VirtioDevice,
+  type DeviceContext, type VirtioDevice, type VirtioMmioState,
 } from './virtio-mmio.js';
-import { MmioBench } from './test-support.js';
+import { MmioBench, SLOT_BASE } from './test-support.js';
 
 const F_DEVICE_LOW = 1n << 3n, F_DEVICE_HIGH = 1n << 40n;
 const ALL_OK = STATUS.acknowledge | STATUS.driver | STATUS.featuresOk | STATUS.driverOk;
@@ -415,4 +416,257 @@ test('rescind (hot-unplug): the driver sees DEVICE_NEEDS_RESET, doorbells stop, 
   b.start([8]);
   assert.ok(b.status() & STATUS.needsReset, 'DRIVER_OK after a reset fails again');
   assert.match(b.mmio.broken ?? '', /rescinded/);
+});
+
+// --- Save and restore ----------------------------------------------------------------------------
+// A restore goes into a fresh transport and device over the same guest RAM (restored before
+// the devices, as the VM worker does); the TestDrivers play the guest, whose state is that RAM.
+
+const roundTrip = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
+
+/** The device serves a queue as the VSPs do: every chain used with length 1, then notifyUsed. */
+function serve(device: FakeDevice): void {
+  device.onNotify = (q) => {
+    const queue = device.ctx!.queues[q]!;
+    for (let c = queue.pop(); c; c = queue.pop()) queue.push(c.head, 1);
+    device.ctx!.notifyUsed(queue);
+  };
+}
+
+/**
+ * A live device with EVENT_IDX: two chains served on queue 0 and their interrupt pending,
+ * then a third chain made available with its doorbell rung but not yet taken by the VM
+ * worker; queue 1 enabled and idle.
+ */
+function liveBench() {
+  const { b, device } = bench();
+  serve(device);
+  const [d0, d1] = b.start([8, 4], F_VERSION_1 | F_EVENT_IDX) as TestDriver[];
+  d0.add([writable(b.ram, 1)]);
+  d0.add([writable(b.ram, 1)]);
+  b.kick(0);
+  const third = d0.add([writable(b.ram, 1)]);
+  b.regs.access(SLOT_BASE + BigInt(REG.queueNotify), 4, true, 0n); // rung, not delivered
+  b.write(REG.queueSel, 1);
+  return { b, device, d0, d1, third };
+}
+
+test('save/restore: a live device continues over the saved rings and indices, and nothing is replayed', () => {
+  const a = liveBench();
+  const usedBefore = a.b.ram.bytes(a.d0.layout.device, 6 + 8 * 8).slice();
+  const saved = roundTrip(a.b.mmio.save());
+  assert.equal(saved.version, 1);
+  assert.deepEqual(saved.live?.queues.map((q) => q && [q.lastAvail, q.usedIdx, q.signalledUsed]), [[2, 2, 2], [0, 0, 0]]);
+  assert.equal(saved.device, null, 'the fake device has no state of its own');
+
+  const b = new MmioBench(new FakeDevice(), a.b.ram);
+  const device = b.device as FakeDevice;
+  serve(device);
+  b.mmio.restore(saved);
+  assert.deepEqual(device.calls, ['reset', 'activate'], 'no queue is looked at');
+  assert.deepEqual(b.ram.bytes(a.d0.layout.device, usedBefore.length), usedBefore, 'the used ring is untouched');
+  assert.deepEqual(b.levels, [true], 'the pending used-buffer interrupt drives the line');
+  assert.equal(b.status(), ALL_OK);
+  assert.equal(b.read(REG.interruptStatus), INT_USED_BUFFER);
+  assert.equal(b.read(REG.queueReady), 1, 'queue 1 is ready');
+  assert.equal(b.read(REG.queueNumMax), 4, 'QueueSel 1 carried over');
+  assert.equal(b.read(REG.configGeneration), a.b.read(REG.configGeneration));
+  assert.equal(device.ctx!.features, F_VERSION_1 | F_EVENT_IDX);
+  assert.deepEqual(device.ctx!.queues.map((q) => q?.layout), [a.d0.layout, a.d1.layout]);
+  assert.deepEqual(JSON.parse(JSON.stringify(b.mmio.save())), saved, 'saving again gives the same state');
+
+  // The doorbell rung before the save is served now, continuing the used ring.
+  const bits = b.channel.takeSignals();
+  assert.equal(bits, 1);
+  b.mmio.serviceSignals(bits);
+  assert.deepEqual(device.calls.slice(2), ['notify 0']);
+  assert.deepEqual(a.d0.collect().map((e) => e.id).at(-1), a.third);
+  assert.equal(a.d0.usedIdx(), 3);
+  // Interrupts and acks work as before.
+  assert.equal(b.ack(), INT_USED_BUFFER);
+  assert.equal(b.line, false);
+  a.d1.add([writable(b.ram, 1)]);
+  b.kick(1);
+  assert.equal(a.d1.usedIdx(), 1);
+  assert.ok(b.line);
+});
+
+test('save/restore: the live queue is the one DRIVER_OK granted, even if the driver rewrote its registers since', () => {
+  const a = liveBench();
+  a.b.write(REG.queueSel, 0);
+  a.b.write(REG.queueReady, 0); // QueueReady 0 makes the registers editable again
+  a.b.write(REG.queueDescLow, 0x1230);
+  const saved = roundTrip(a.b.mmio.save());
+  assert.equal(saved.queues[0].ready, false);
+  assert.equal(saved.queues[0].desc, String(0x1230));
+  const b = new MmioBench(new FakeDevice(), a.b.ram);
+  b.mmio.restore(saved);
+  assert.deepEqual((b.device as FakeDevice).ctx!.queues[0]!.layout, a.d0.layout);
+  assert.equal(b.read(REG.queueReady), 0);
+  assert.deepEqual(JSON.parse(JSON.stringify(b.mmio.save())), saved);
+});
+
+test('save/restore: a device being set up continues its initialization after the restore', () => {
+  const a = bench();
+  a.b.write(REG.status, STATUS.acknowledge | STATUS.driver);
+  a.b.setDriverFeatures(F_VERSION_1 | F_DEVICE_HIGH);
+  a.b.write(REG.driverFeaturesSel, 1);
+  a.b.write(REG.deviceFeaturesSel, 1);
+  const d = new TestDriver(a.b.ram, 8);
+  a.b.setQueue(0, d.layout);
+  a.b.write(REG.queueReady, 0);
+  const saved = roundTrip(a.b.mmio.save());
+  assert.equal(saved.live, null);
+  assert.equal(saved.channel.state, 'offered');
+
+  const b = new MmioBench(new FakeDevice(), a.b.ram);
+  b.mmio.restore(saved);
+  assert.equal(b.status(), STATUS.acknowledge | STATUS.driver);
+  assert.equal(b.read(REG.deviceFeatures), Number(F_DEVICE_HIGH >> 32n) | 1, 'DeviceFeaturesSel 1');
+  assert.equal(b.line, false);
+  b.write(REG.queueSel, 0);
+  b.write(REG.queueReady, 1);
+  b.write(REG.status, STATUS.acknowledge | STATUS.driver | STATUS.featuresOk);
+  b.driverOk();
+  const device = b.device as FakeDevice;
+  assert.deepEqual(device.calls, ['reset', 'activate', 'notify 0']);
+  assert.equal(device.ctx!.features, F_VERSION_1 | F_DEVICE_HIGH, 'the driver features carried over');
+  assert.deepEqual(device.ctx!.queues[0]!.layout, d.layout, 'the queue registers carried over');
+});
+
+test('save/restore: a device that needs a reset stays so until the driver resets it', () => {
+  const a = bench();
+  a.b.negotiate();
+  a.b.setQueue(0, { size: 8, desc: a.b.ram.end, driver: RAM_BASE, device: RAM_BASE });
+  a.b.driverOk();
+  assert.ok(a.b.mmio.broken);
+  const saved = roundTrip(a.b.mmio.save());
+  const b = new MmioBench(new FakeDevice(), a.b.ram);
+  b.mmio.restore(saved);
+  assert.equal(b.mmio.broken, a.b.mmio.broken);
+  assert.ok(b.status() & STATUS.needsReset);
+  assert.equal(b.read(REG.interruptStatus), INT_CONFIG_CHANGE);
+  assert.ok(b.line);
+  assert.equal(b.read(REG.configGeneration), a.b.read(REG.configGeneration));
+  b.start([8]);
+  assert.equal(b.mmio.broken, undefined, 'a reset recovers it');
+  assert.equal(b.status(), ALL_OK);
+});
+
+/** A VSP with a state of its own: a number in 0..100. */
+class StatefulDevice extends FakeDevice {
+  value = 0;
+  save(): { version: 1; value: number } { return { version: 1, value: this.value }; }
+  restore(state: unknown): void {
+    this.value = new StateReader('stateful', state, 1).int('value', 0, 100);
+    this.calls.push(`restore ${this.value} ${this.ctx ? 'with' : 'without'} a context`);
+  }
+}
+
+test('save/restore: the VSP gets its own part first, without a context, then is activated', () => {
+  const a = new StatefulDevice();
+  const ab = new MmioBench(a);
+  ab.start([8]);
+  a.value = 42;
+  const saved = roundTrip(ab.mmio.save());
+  assert.deepEqual(saved.device, { version: 1, value: 42 });
+  const d = new StatefulDevice();
+  const b = new MmioBench(d, ab.ram);
+  b.mmio.restore(saved);
+  assert.equal(d.value, 42);
+  assert.deepEqual(d.calls, ['restore 42 without a context', 'reset', 'activate']);
+
+  // Its part is checked by itself; a refusal leaves the transport and the device unchanged.
+  const c = new StatefulDevice();
+  const cb = new MmioBench(c, ab.ram);
+  const before = JSON.stringify(cb.mmio.save());
+  for (const device of [{ version: 1, value: 101 }, { version: 2, value: 1 }, null, [], 'x']) {
+    assert.throws(() => cb.mmio.restore({ ...saved, device }), StateError, JSON.stringify(device));
+  }
+  assert.equal(JSON.stringify(cb.mmio.save()), before);
+  assert.deepEqual(c.calls, []);
+  // A device without a state of its own refuses one.
+  assert.throws(() => new MmioBench(new FakeDevice(), ab.ram).mmio.restore(saved), StateError);
+});
+
+test('save/restore: a hostile state is refused with StateError and the transport is unchanged', () => {
+  const a = liveBench();
+  const saved = roundTrip(a.b.mmio.save());
+  const live = saved.live!;
+  const q0 = live.queues[0]!;
+  const withLive = (queues: unknown[], extra: object = {}) => ({ ...saved, live: { ...live, queues, ...extra } });
+  const bad: [string, unknown][] = [
+    ['not an object', 'state'], ['version', { ...saved, version: 2 }], ['no status', { ...saved, status: undefined }],
+    ['status', { ...saved, status: 256 }], ['selector', { ...saved, queueSel: -1 }], ['selector', { ...saved, driverFeaturesSel: 2 ** 32 }],
+    ['features', { ...saved, driverFeatures: '18446744073709551616' }], ['features', { ...saved, driverFeatures: 3 }],
+    ['generation', { ...saved, configGeneration: -1 }],
+    ['queue count', { ...saved, queues: saved.queues.slice(1) }], ['queue count', { ...saved, queues: [...saved.queues, saved.queues[0]] }],
+    ['queue num', { ...saved, queues: [{ ...saved.queues[0], num: 2 ** 32 }, saved.queues[1]] }],
+    ['queue address', { ...saved, queues: [{ ...saved.queues[0], desc: '-1' }, saved.queues[1]] }],
+    ['queue ready', { ...saved, queues: [{ ...saved.queues[0], ready: 1 }, saved.queues[1]] }],
+    ['reason without NEEDS_RESET', { ...saved, broken: 'x' }],
+    ['NEEDS_RESET without reason', { ...saved, status: saved.status | STATUS.needsReset }],
+    ['reason too long', { ...saved, live: null, channel: { ...saved.channel, state: 'offered' }, status: saved.status | STATUS.needsReset, broken: 'x'.repeat(1025) }],
+    ['live and broken', { ...saved, status: saved.status | STATUS.needsReset, broken: 'x' }],
+    ['live without an open channel', { ...saved, channel: { ...saved.channel, state: 'offered' } }],
+    ['open channel without live', { ...saved, live: null }],
+    ['channel', { ...saved, channel: { ...saved.channel, signals: -1 } }], ['channel', { ...saved, channel: undefined }],
+    ['live queue count', withLive([q0])], ['live queue count', withLive([q0, null, null])],
+    ['a queue beyond queueMax', withLive([{ ...q0, size: 16 }, null])],
+    ['queue size 0', withLive([{ ...q0, size: 0 }, null])],
+    ['queue size not a power of two', withLive([{ ...q0, size: 6 }, null])],
+    ['ring outside RAM', withLive([{ ...q0, desc: String(a.b.ram.end) }, null])],
+    ['ring past 2^53', withLive([{ ...q0, device: String(2n ** 60n) }, null])],
+    ['ring misaligned', withLive([{ ...q0, device: String(Number(q0.device) + 2) }, null])],
+    ['index', withLive([{ ...q0, lastAvail: 0x10000 }, null])], ['index', withLive([{ ...q0, usedIdx: undefined }, null])],
+    ['live features not offered', withLive(live.queues, { features: String(F_VERSION_1 | (1n << 50n)) })],
+    ['live features without VERSION_1', withLive(live.queues, { features: String(F_EVENT_IDX) })],
+    ['live not an object', { ...saved, live: [] }],
+    ['device state for a device without one', { ...saved, device: { version: 1 } }], ['device missing', { ...saved, device: undefined }],
+  ];
+  const b = liveBench();
+  const before = JSON.stringify(b.b.mmio.save());
+  const calls = b.device.calls.length, levels = b.b.levels.length;
+  for (const [what, state] of bad) assert.throws(() => b.b.mmio.restore(state), StateError, what);
+  assert.equal(JSON.stringify(b.b.mmio.save()), before);
+  assert.equal(b.device.calls.length, calls, 'the device was not touched');
+  assert.equal(b.b.levels.length, levels, 'the line was not touched');
+  assert.equal(b.b.channel.takeSignals(), 1, 'the channel still holds its doorbell');
+  // The unchanged saved state itself is fine.
+  const c = new MmioBench(new FakeDevice(), a.b.ram);
+  c.mmio.restore(saved);
+  assert.equal(c.status(), ALL_OK);
+});
+
+test('save and restore while the VSP has requests in flight are bugs (plain Errors), not bad states', () => {
+  const { b, device } = bench();
+  const d = device as FakeDevice & { busy?: () => boolean };
+  let busy = true;
+  d.busy = () => busy;
+  assert.throws(() => b.mmio.save(), (e: unknown) => e instanceof Error && !(e instanceof StateError) && /in flight/.test(e.message));
+  busy = false;
+  const saved: VirtioMmioState = b.mmio.save();
+  busy = true;
+  assert.throws(() => b.mmio.restore(saved), (e: unknown) => e instanceof Error && !(e instanceof StateError));
+});
+
+test('quiesce resolves at once when idle, else when the VSP says it went idle; the owner hears it too', async () => {
+  const { b, device } = bench();
+  const d = device as FakeDevice & { busy?: () => boolean; onIdle?: () => void };
+  let inFlight = 0, woken = 0;
+  d.busy = () => inFlight > 0;
+  b.mmio.onIdle = () => woken++;
+  await b.mmio.quiesce();
+  inFlight = 2;
+  let resolved = false;
+  const q = b.mmio.quiesce().then(() => { resolved = true; });
+  const q2 = b.mmio.quiesce();
+  inFlight = 1;
+  d.onIdle!(); // a VSP calls it only at zero; the transport checks anyway
+  await new Promise((r) => setImmediate(r));
+  assert.equal(resolved, false, 'one request is still in flight');
+  inFlight = 0;
+  d.onIdle!();
+  await q; await q2;
+  assert.equal(woken, 2, 'the VM worker is woken each time, as before');
 });

@@ -3,10 +3,19 @@
 // The register file lives here, in the VM worker; the three registers on the data path
 // (QueueNotify, InterruptStatus, InterruptACK) are VMBus channel registers the hypervisor
 // serves on the VP thread (src/vmbus/channel.ts), so I/O never waits for this thread.
+//
+// Saved state (virtio-mmio-state.ts): the register file, the channel, and while the device
+// is live the context DRIVER_OK built (features, rings, indices) and the VSP's own part.
+// A save needs the VSP quiet (quiesce()); a restore rebuilds the context without replaying
+// anything the guest could see.
 import type { MmioDevice, Width } from '../devices/mmio.js';
 import { Channel, type ChannelOffer } from '../../vmbus/channel.js';
 import { gpaFromHalves } from '../../vmbus/guest-memory.js';
-import { SplitQueue, VirtqueueError, type QueueLayout } from '../../vmbus/virtqueue.js';
+import { SplitQueue, VirtqueueError, type QueueFeatures, type QueueLayout } from '../../vmbus/virtqueue.js';
+import { StateError, type Stateful, type VersionedState } from '../../state/contract.js';
+import { MAX_REASON, addressString, parseVirtioMmioState, type QueueRegs, type VirtioMmioState } from './virtio-mmio-state.js';
+
+export type { VirtioMmioState } from './virtio-mmio-state.js';
 
 // Register offsets (§4.2.2, Table "MMIO Device Register Layout").
 export const REG = {
@@ -66,7 +75,11 @@ export interface VirtioDevice {
   readonly config: Uint8Array;
   /** The driver wrote configuration space (most fields are read-only: ignore those). */
   configWrite?(offset: number, bytes: Uint8Array): void;
-  /** The driver set DRIVER_OK: the queues are live. */
+  /**
+   * The driver set DRIVER_OK, or a restore rebuilt a live context: the queues are live. It
+   * must not touch them (a restore replays nothing): the transport notifies every queue
+   * after DRIVER_OK.
+   */
   activate(ctx: DeviceContext): void;
   /** The driver notified `queue` (already known to be enabled). */
   notify(queue: number): void;
@@ -74,15 +87,27 @@ export interface VirtioDevice {
   reset(): void;
   /** Requests still touching guest memory (a reset completes when there are none). */
   busy?(): boolean;
-  /** Called by the transport: the VSP calls it when its last request in flight completes. */
+  /** Set by the transport: the VSP calls it when its last request in flight has completed. */
   onIdle?: () => void;
+  /** The VSP's own state beyond the transport's (src/state/contract.ts); called only when it is not busy. */
+  save?(): VersionedState;
+  /**
+   * Validates its part of a saved state and applies it, or throws StateError and changes
+   * nothing. The transport calls it first, before any change of its own, and without a
+   * context: it must not touch the queues. The transport then resets the device (which
+   * drops queues, not this state) and, if the state is live, activates it.
+   */
+  restore?(state: unknown): void;
 }
-
-interface QueueRegs { num: number; ready: boolean; desc: [number, number]; driver: [number, number]; device: [number, number] }
 
 const newQueueRegs = (): QueueRegs => ({ num: 0, ready: false, desc: [0, 0], driver: [0, 0], device: [0, 0] });
 
-export class VirtioMmio implements MmioDevice {
+/** The ring features a queue honours, from the features both sides agreed on. */
+function queueFeatures(features: bigint): QueueFeatures {
+  return { indirect: (features & F_INDIRECT_DESC) !== 0n, eventIdx: (features & F_EVENT_IDX) !== 0n };
+}
+
+export class VirtioMmio implements MmioDevice, Stateful<VirtioMmioState> {
   readonly size = MMIO_WINDOW;
   readonly name: string;
   private status = 0;
@@ -101,6 +126,10 @@ export class VirtioMmio implements MmioDevice {
   readonly syncStores = [REG.status];
   /** Why the device needs a reset, if it does (DEVICE_NEEDS_RESET). */
   broken: string | undefined;
+  /** Told when the VSP goes idle (the VM worker's doorbell: a waiting reset may complete). */
+  onIdle: (() => void) | undefined;
+  /** quiesce() calls waiting for the VSP to go idle. */
+  private idleWaiters: (() => void)[] = [];
 
   /**
    * @param log where the transport reports a guest's protocol errors (the device then
@@ -109,6 +138,10 @@ export class VirtioMmio implements MmioDevice {
   constructor(readonly device: VirtioDevice, readonly channel: Channel, private readonly log: (m: string) => void) {
     this.name = device.name;
     this.queues = device.queueMax.map(newQueueRegs);
+    // The transport hears the VSP go idle first (quiesce() waits for it) and passes it on;
+    // a hook the owner set on the device before is kept as this transport's onIdle.
+    this.onIdle = device.onIdle;
+    device.onIdle = () => this.idle();
   }
 
   settling(): boolean { return this.device.busy?.() ?? false; }
@@ -202,8 +235,16 @@ export class VirtioMmio implements MmioDevice {
       layouts.push({ size: r.num, desc, driver, device });
     }
     const features = this.driverFeatures;
-    const queues = this.channel.open(layouts, { indirect: (features & F_INDIRECT_DESC) !== 0n, eventIdx: (features & F_EVENT_IDX) !== 0n });
+    const queues = this.channel.open(layouts, queueFeatures(features));
     if (typeof queues === 'string') { this.fail(queues); return; }
+    this.goLive(queues, features);
+    // A driver may queue buffers and kick before DRIVER_OK (Linux's virtio-rng does); the
+    // kick was dropped, so look at every queue once now that they are live.
+    for (const [q, queue] of queues.entries()) if (queue) this.notify(q);
+  }
+
+  /** The live context over granted queues, handed to the VSP (DRIVER_OK and restore). */
+  private goLive(queues: (SplitQueue | undefined)[], features: bigint): void {
     const ctx: DeviceContext = {
       queues,
       features,
@@ -213,9 +254,6 @@ export class VirtioMmio implements MmioDevice {
     };
     this.live = ctx;
     this.guard(() => this.device.activate(ctx));
-    // A driver may queue buffers and kick before DRIVER_OK (Linux's virtio-rng does); the
-    // kick was dropped, so look at every queue once now that they are live.
-    for (const [q, queue] of queues.entries()) if (queue) this.notify(q);
   }
 
   /** Delivers doorbells the hypervisor collected for this channel (Channel.takeSignals). */
@@ -279,6 +317,85 @@ export class VirtioMmio implements MmioDevice {
     this.deviceFeaturesSel = this.driverFeaturesSel = this.queueSel = 0;
     this.driverFeatures = 0n;
     this.queues = this.device.queueMax.map(newQueueRegs);
+  }
+
+  /**
+   * Resolves once the VSP has no request in flight: across a save a request is finished,
+   * never lost nor done twice, as every chain the device took must come back in the used
+   * ring (virtio 1.2 §2.7.8). The VM's VPs are paused by then, so no new doorbell is
+   * served; requests already taken complete as usual, returning their chains and raising
+   * their interrupts, which guest RAM, the channel and the PLIC then carry in the state.
+   */
+  quiesce(): Promise<void> {
+    if (!this.settling()) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private idle(): void {
+    this.onIdle?.();
+    if (this.settling()) return;
+    for (const resolve of this.idleWaiters.splice(0)) resolve();
+  }
+
+  /** The transport's state and its VSP's; a request in flight is a bug here (quiesce() first). */
+  save(): VirtioMmioState {
+    if (this.settling()) throw new Error(`${this.name}: saved with requests in flight (quiesce first)`);
+    const live = this.live, device = this.device;
+    return {
+      version: 1,
+      status: this.status,
+      deviceFeaturesSel: this.deviceFeaturesSel,
+      driverFeaturesSel: this.driverFeaturesSel,
+      driverFeatures: this.driverFeatures.toString(),
+      queueSel: this.queueSel,
+      queues: this.queues.map((q) => ({
+        num: q.num, ready: q.ready, desc: addressString(q.desc), driver: addressString(q.driver), device: addressString(q.device),
+      })),
+      configGeneration: this.configGeneration >>> 0,
+      broken: this.broken === undefined ? null : this.broken.slice(0, MAX_REASON),
+      channel: this.channel.save(),
+      live: live ? {
+        features: live.features.toString(),
+        queues: live.queues.map((q) => q ? {
+          size: q.size, desc: String(q.layout.desc), driver: String(q.layout.driver), device: String(q.layout.device), ...q.save(),
+        } : null),
+      } : null,
+      device: device.save && device.restore ? device.save() : null,
+    };
+  }
+
+  /**
+   * Validates a saved state (the VSP's part by the VSP), then applies it: the registers,
+   * the channel (its line re-driven) and, if it was live, the context DRIVER_OK built, over
+   * the saved rings and indices. Nothing is replayed: no queue is looked at, no interrupt
+   * raised beyond the saved status. Restoring while the VSP is busy is a bug (an Error).
+   */
+  restore(state: unknown): void {
+    if (this.settling()) throw new Error(`${this.name}: restored with requests in flight`);
+    const s = parseVirtioMmioState(state, {
+      name: this.name, queueMax: this.device.queueMax, offeredFeatures: this.offeredFeatures, versionFeature: F_VERSION_1,
+    });
+    const queues = s.live && this.channel.grant(s.live.layouts, queueFeatures(s.live.features), s.live.indices);
+    if (typeof queues === 'string') throw new StateError(`${this.name} state: live ${queues}`);
+    const hasState = this.device.save !== undefined && this.device.restore !== undefined;
+    if (hasState !== (s.device !== null)) {
+      throw new StateError(`${this.name} state: device ${hasState ? 'is missing' : 'is given, but the device has no state'}`);
+    }
+    // The VSP validates its part and applies it, or throws and nothing has changed yet;
+    // everything after it has been validated and cannot fail.
+    if (s.device !== null) this.device.restore!(s.device);
+    this.live = undefined;
+    this.device.reset();
+    this.status = s.status;
+    this.deviceFeaturesSel = s.deviceFeaturesSel;
+    this.driverFeaturesSel = s.driverFeaturesSel;
+    this.driverFeatures = s.driverFeatures;
+    this.queueSel = s.queueSel;
+    this.queues = s.queues;
+    this.configGeneration = s.configGeneration | 0;
+    this.broken = s.broken;
+    this.channel.restore((state as { channel: unknown }).channel);
+    if (queues) this.goLive(queues, s.live!.features);
   }
 
   private readConfig(offset: number, width: Width): bigint {

@@ -1,5 +1,6 @@
 // sifive,test0 (QEMU virt's "test" device at 0x100000): a 32-bit write powers off or resets.
 // FINISHER_PASS 0x5555, FINISHER_FAIL 0x3333 with the exit code in bits 31:16, RESET 0x7777.
+// It holds no state (a write acts at once, reads are 0): nothing to save or restore.
 import type { MmioDevice, Width } from '../mmio.js';
 
 /** The values a 32-bit write to offset 0 acts on (the low 16 bits; FAIL carries the code above). */

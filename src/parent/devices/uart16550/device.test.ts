@@ -1,7 +1,8 @@
 // The 16550 as a driver sees it (PC16550D datasheet register map; Linux's 8250 usage).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Uart16550 } from './device.js';
+import { MAX_BACKLOG, Uart16550 } from './device.js';
+import { StateError, bytesToBase64 } from '../../../state/contract.js';
 
 const RBR_THR = 0, IER = 1, IIR_FCR = 2, LCR = 3, LSR = 5, MSR = 6, SCR = 7;
 const IER_RDI = 0x01, IER_THRI = 0x02;
@@ -79,4 +80,82 @@ test('the register shadow mirrors LSR for loads served without a round trip', ()
   assert.equal(u.dev.shadow.bytes[LSR] & LSR_DR, LSR_DR);
   u.r(RBR_THR);
   assert.equal(u.dev.shadow.bytes[LSR] & LSR_DR, 0);
+});
+
+// --- Save and restore ---------------------------------------------------------------------------
+
+/** The state through JSON, as a state stream carries it. */
+const roundTrip = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
+
+test('save/restore: registers, FIFO and backlog carry over; the restored line is driven at once', () => {
+  const a = uart();
+  a.w(LCR, 0x80); a.w(0, 0x0c); a.w(1, 0x01); a.w(LCR, 0x03);
+  a.w(4, 0x0b); a.w(SCR, 0x5a); a.w(IIR_FCR, 0x01);
+  a.w(IER, IER_RDI | IER_THRI);
+  a.dev.receive(Uint8Array.from({ length: 20 }, (_, i) => 0x30 + i));
+  assert.equal(a.r(RBR_THR), 0x30);
+  const saved = roundTrip(a.dev.save());
+  assert.equal(saved.version, 1);
+
+  const b = uart();
+  assert.equal(b.line(), false);
+  b.dev.restore(saved);
+  assert.equal(b.line(), true, 'received data is pending: the line is raised by restore itself');
+  assert.equal(b.dev.shadow.bytes[LSR] & LSR_DR, LSR_DR, 'the LSR shadow is current');
+  assert.equal(b.r(LCR), 0x03); assert.equal(b.r(4), 0x0b); assert.equal(b.r(SCR), 0x5a);
+  assert.equal(b.r(IER), IER_RDI | IER_THRI);
+  assert.equal(b.r(IIR_FCR), IIR_RDI | 0xc0, 'data outranks THR empty; the FIFOs are enabled');
+  b.w(LCR, 0x83);
+  assert.equal(b.r(0), 0x0c); assert.equal(b.r(1), 0x01);
+  b.w(LCR, 0x03);
+  const got: number[] = [];
+  while (b.r(LSR) & LSR_DR) got.push(b.r(RBR_THR));
+  assert.deepEqual(got, Array.from({ length: 19 }, (_, i) => 0x31 + i), 'FIFO, then backlog, in order');
+  assert.equal(b.r(IIR_FCR) & 0x0f, IIR_THRI, 'THR empty was pending at the save');
+  assert.equal(b.line(), false);
+  assert.deepEqual(b.sent, [], 'restore transmits nothing');
+});
+
+test('save/restore: input typed before a driver listens stays in the backlog until it does', () => {
+  const a = uart();
+  a.dev.receive(Uint8Array.of(1, 2, 3));
+  const b = uart();
+  b.dev.restore(roundTrip(a.dev.save()));
+  assert.equal(b.line(), false);
+  assert.equal(b.dev.rxPending, 3);
+  assert.equal(b.r(LSR) & LSR_DR, 0);
+  b.w(IER, IER_RDI);
+  assert.equal(b.line(), true);
+  assert.deepEqual([b.r(RBR_THR), b.r(RBR_THR), b.r(RBR_THR)], [1, 2, 3]);
+});
+
+test('save/restore: a hostile state is refused with StateError and the device is unchanged', () => {
+  const a = uart();
+  a.w(IER, IER_RDI);
+  a.dev.receive(Uint8Array.of(7));
+  const saved = roundTrip(a.dev.save());
+  const b = uart();
+  b.w(SCR, 0x11);
+  b.w(IER, IER_THRI);
+  const before = JSON.stringify(b.dev.save());
+  const line = b.line();
+  const bad: unknown[] = [
+    null, [], 'state', { ...saved, version: 2 }, { ...saved, version: undefined },
+    { ...saved, ier: 0x10 }, { ...saved, ier: -1 }, { ...saved, lcr: 256 }, { ...saved, mcr: 0x20 }, { ...saved, scr: 1.5 },
+    { ...saved, dll: '1' }, { ...saved, dlm: undefined }, { ...saved, fifoEnabled: 1 }, { ...saved, thrEmptyPending: null },
+    { ...saved, rx: bytesToBase64(new Uint8Array(17)) }, { ...saved, rx: 'not base64!' }, { ...saved, rx: [1] },
+    { ...saved, backlog: bytesToBase64(new Uint8Array(MAX_BACKLOG + 1)) },
+  ];
+  for (const s of bad) assert.throws(() => b.dev.restore(s), StateError, JSON.stringify(s)?.slice(0, 200));
+  assert.equal(JSON.stringify(b.dev.save()), before);
+  assert.equal(b.line(), line);
+  b.dev.restore({ ...saved, backlog: bytesToBase64(new Uint8Array(MAX_BACKLOG)) });
+  assert.equal(b.dev.rxPending, 1 + MAX_BACKLOG, 'the limits themselves are accepted');
+});
+
+test('the backlog is bounded: input beyond MAX_BACKLOG is dropped', () => {
+  const u = uart();
+  u.dev.receive(new Uint8Array(MAX_BACKLOG - 1));
+  u.dev.receive(Uint8Array.of(1, 2, 3));
+  assert.equal(u.dev.rxPending, MAX_BACKLOG);
 });

@@ -5,8 +5,16 @@
 // Nothing typed is dropped: host input waits in a backlog and enters the 16-byte receive
 // FIFO only while the guest has the receive-data interrupt enabled, i.e. once a driver is
 // listening. Drivers clear the FIFO while they set the port up (Linux's 8250 startup
-// does); input that arrived before that would otherwise be lost.
+// does); input that arrived before that would otherwise be lost. The VM worker hands over
+// input only while there is room (its CONSOLE_BACKLOG); MAX_BACKLOG is the device's own
+// bound, for a caller that does not, and for a restored state.
+//
+// Saved state (state.ts): every register, the FIFO and the backlog.
 import { createShadow, type MmioDevice, type Width } from '../mmio.js';
+import type { Stateful } from '../../../state/contract.js';
+import { parseUartState, saveUart, type Uart16550State } from './state.js';
+
+export type { Uart16550State } from './state.js';
 
 const IER_RDI = 0x01, IER_THRI = 0x02, IER_RLSI = 0x04;
 const IIR_NONE = 0x01, IIR_THRI = 0x02, IIR_RDI = 0x04, IIR_FIFO = 0xc0;
@@ -14,11 +22,13 @@ const LCR_DLAB = 0x80;
 const LSR_DR = 0x01, LSR_THRE = 0x20, LSR_TEMT = 0x40;
 const FCR_ENABLE = 0x01, FCR_CLEAR_RX = 0x02;
 const FIFO_BYTES = 16;
+/** Host input the device holds beyond the FIFO; more is dropped. */
+export const MAX_BACKLOG = 1 << 16;
 const LSR = 5, MSR = 6;
 /** DCD, DSR, CTS asserted: a modem that is always ready. */
 const MSR_VALUE = 0xb0;
 
-export class Uart16550 implements MmioDevice {
+export class Uart16550 implements MmioDevice, Stateful<Uart16550State> {
   readonly name = 'ns16550a';
   readonly size = 0x100;
   /** LSR and MSR are side-effect free: polling them (every console character) needs no round trip. */
@@ -32,8 +42,8 @@ export class Uart16550 implements MmioDevice {
   private fifoEnabled = false;
   /** THR-empty interrupt condition, cleared by reading IIR or writing THR (datasheet table 4). */
   private thrEmptyPending = false;
-  private readonly rx: number[] = [];
-  private readonly backlog: number[] = [];
+  private rx: number[] = [];
+  private backlog: number[] = [];
 
   /**
    * @param transmit receives each byte the guest writes
@@ -48,7 +58,7 @@ export class Uart16550 implements MmioDevice {
 
   /** Queues bytes from the host side (keyboard, pipe) for the guest to read. */
   receive(bytes: Uint8Array): void {
-    for (const b of bytes) this.backlog.push(b);
+    for (const b of bytes.subarray(0, MAX_BACKLOG - this.backlog.length)) this.backlog.push(b);
     this.update();
   }
   /** Bytes the guest has not read yet (FIFO and backlog). */
@@ -108,6 +118,25 @@ export class Uart16550 implements MmioDevice {
       case 7: this.scr = v; return;
       default: return;
     }
+    this.update();
+  }
+
+  save(): Uart16550State {
+    const { ier, lcr, mcr, scr, dll, dlm, fifoEnabled, thrEmptyPending } = this;
+    return saveUart({ ier, lcr, mcr, scr, dll, dlm, fifoEnabled, thrEmptyPending, rx: Uint8Array.from(this.rx), backlog: Uint8Array.from(this.backlog) });
+  }
+
+  /**
+   * Restores saved state; validates it as untrusted input and changes nothing if it is bad.
+   * The line and the LSR shadow are then driven from the restored registers (update()).
+   */
+  restore(state: unknown): void {
+    const s = parseUartState(state, { fifoBytes: FIFO_BYTES, maxBacklog: MAX_BACKLOG });
+    this.ier = s.ier; this.lcr = s.lcr; this.mcr = s.mcr; this.scr = s.scr; this.dll = s.dll; this.dlm = s.dlm;
+    this.fifoEnabled = s.fifoEnabled;
+    this.thrEmptyPending = s.thrEmptyPending;
+    this.rx = [...s.rx];
+    this.backlog = [...s.backlog];
     this.update();
   }
 

@@ -2,7 +2,11 @@
 // taken off the ring as soon as the guest signals and run concurrently on the driver's
 // asynchronous I/O; each completes on its own, writing its status and returning its
 // chain, so the VPs never wait for the disk.
+//
+// Saved state (state.ts): none beyond the transport's; a save needs no request in flight
+// (the transport's quiesce() waits for that).
 import { newBlkCounters, type BlkCounters } from './metrics.js';
+import { parseBlkState, type VirtioBlkState } from './state.js';
 import type { BlockDevice } from '../../drivers/disk/block-device.js';
 import { DiskError } from '../../drivers/disk/block-device.js';
 import type { DeviceContext, VirtioDevice } from '../virtio-mmio.js';
@@ -87,6 +91,15 @@ export class VirtioBlk implements VirtioDevice {
   activate(ctx: DeviceContext): void { this.ctx = ctx; }
   reset(): void { this.ctx = undefined; }
 
+  save(): VirtioBlkState {
+    // A request in flight would be lost, or done twice after the restore: the caller must
+    // have waited for it (VirtioMmio.quiesce). Not the state's fault: a plain Error.
+    if (this.inFlight > 0) throw new Error(`${this.name}: saved with ${this.inFlight} requests in flight`);
+    return { version: 1 };
+  }
+
+  restore(state: unknown): void { parseBlkState(state, this.name); }
+
   private faultArmed = false;
   /** Fault injection (like QEMU's blkdebug): the next request fails as a back-end bug would. */
   injectFault(): void { this.faultArmed = true; }
@@ -99,18 +112,29 @@ export class VirtioBlk implements VirtioDevice {
     } while (q.armNotify());
   }
 
-  /** Starts one request; its completion returns the chain unless the device was reset meanwhile. */
+  /**
+   * Starts one request; its completion returns the chain unless the device was reset
+   * meanwhile. The request counts as in flight until its chain is back in the used ring
+   * and its interrupt raised: whoever waits for idle (a reset, a save) then sees it done.
+   */
   private start(ctx: DeviceContext, q: SplitQueue, chain: Chain): void {
     this.inFlight++;
     this.execute(chain).then(
       (written) => {
-        if (--this.inFlight === 0) this.onIdle?.();
-        if (this.ctx !== ctx) return; // reset while in flight: the chain is no longer ours
-        q.push(chain.head, written);
-        ctx.notifyUsed(q);
+        try {
+          if (this.ctx !== ctx) return; // reset while in flight: the chain is no longer ours
+          q.push(chain.head, written);
+          ctx.notifyUsed(q);
+        } finally {
+          this.finished();
+        }
       },
-      (e) => { if (--this.inFlight === 0) this.onIdle?.(); this.onFault(e); },
+      (e) => { this.finished(); this.onFault(e); },
     );
+  }
+
+  private finished(): void {
+    if (--this.inFlight === 0) this.onIdle?.();
   }
 
   /**

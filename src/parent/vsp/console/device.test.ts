@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TestDriver, TestRam, readable, writable, type Segment } from '../../../vmbus/test-driver.js';
-import { VirtioConsole, VIRTIO_ID_CONSOLE } from './device.js';
+import { MAX_BACKLOG, VirtioConsole, VIRTIO_ID_CONSOLE } from './device.js';
+import { StateError, bytesToBase64 } from '../../../state/contract.js';
 import { F_EVENT_IDX, F_VERSION_1, INT_USED_BUFFER, REG, STATUS, type DeviceContext } from '../virtio-mmio.js';
 import { MmioBench } from '../test-support.js';
 
@@ -111,4 +112,64 @@ test('an oversized transmit chain gives at most 1 MiB of output; the rest is dro
   b.kick(TX);
   assert.equal(out.reduce((a, n) => a + n, 0), 1 << 20);
   assert.equal(tx!.collect().length, 1, 'the chain is returned');
+});
+
+// --- Save and restore ----------------------------------------------------------------------------
+
+const roundTrip = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
+
+test('save/restore: input the guest had no buffers for is delivered by the restored console, in order', () => {
+  const s = setup();
+  post(s, [4]);
+  s.con.receive(Uint8Array.from(text('abcdefgh')));
+  s.con.receive(Uint8Array.from(text('IJ')));
+  assert.deepEqual(received(s), [text('abcd')]);
+  const saved = roundTrip(s.b.mmio.save());
+  assert.deepEqual(saved.device, { version: 1, backlog: bytesToBase64(Uint8Array.from(text('efghIJ'))) });
+
+  const out: number[][] = [];
+  const con = new VirtioConsole((bytes) => out.push([...bytes]));
+  const b = new MmioBench(con, s.b.ram);
+  b.mmio.restore(saved);
+  assert.equal(con.rxPending, 6);
+  assert.equal(s.rx.usedIdx(), 1, 'nothing delivered by the restore itself');
+  const r = { ...s, b };
+  post(r, [4, 4]);
+  assert.deepEqual(received(r), [text('efgh'), text('IJ')]);
+  assert.equal(con.rxPending, 0);
+  // Output goes on too.
+  s.tx.add([readable(b.ram, text('out'))]);
+  b.kick(TX);
+  assert.deepEqual(out, [text('out')]);
+});
+
+test('save/restore: input typed before the driver loaded survives into the restored console', () => {
+  const a = new VirtioConsole(() => {});
+  const ab = new MmioBench(a);
+  a.receive(Uint8Array.from(text('early')));
+  const saved = roundTrip(ab.mmio.save());
+  assert.equal(saved.live, null);
+  const con = new VirtioConsole(() => {});
+  const b = new MmioBench(con, ab.ram);
+  b.mmio.restore(saved);
+  const [rx] = b.start([8, 8]);
+  const w = writable(b.ram, 8);
+  rx!.add([w]);
+  b.kick(RX);
+  assert.deepEqual(rx!.collect(), [{ id: 0, len: 5 }]);
+  assert.deepEqual([...b.ram.bytes(w.gpa as number, 5)], text('early'));
+});
+
+test('save/restore: a backlog over MAX_BACKLOG or not base64 is refused, the console unchanged', () => {
+  const con = new VirtioConsole(() => {});
+  con.receive(Uint8Array.from(text('kept')));
+  for (const bad of [{ version: 1, backlog: bytesToBase64(new Uint8Array(MAX_BACKLOG + 1)) }, { version: 1, backlog: 'a?==' },
+    { version: 1 }, { version: 2, backlog: '' }, { version: 1, backlog: [1] }, null]) {
+    assert.throws(() => con.restore(bad), StateError);
+  }
+  assert.deepEqual(con.save(), { version: 1, backlog: bytesToBase64(Uint8Array.from(text('kept'))) });
+  con.restore({ version: 1, backlog: bytesToBase64(new Uint8Array(MAX_BACKLOG)) });
+  assert.equal(con.rxPending, MAX_BACKLOG, 'the bound itself is accepted');
+  con.receive(Uint8Array.of(1));
+  assert.equal(con.rxPending, MAX_BACKLOG, 'and is the same bound as for live input');
 });

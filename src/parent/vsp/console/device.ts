@@ -1,14 +1,17 @@
 // virtio-console (virtio 1.2 §5.3), one port: the guest's hvc0. Queue 0 (receiveq)
 // carries host input to the guest, queue 1 (transmitq) the guest's output.
+//
+// Saved state (state.ts): the input backlog; the queues are the transport's.
 import type { DeviceContext, VirtioDevice } from '../virtio-mmio.js';
 import { scatter } from '../../../vmbus/virtqueue.js';
+import { parseConsoleState, saveConsole, type VirtioConsoleState } from './state.js';
 
 export const VIRTIO_ID_CONSOLE = 3;
 const RX = 0, TX = 1;
 /** Output taken from one transmit chain; the rest of an oversized one is dropped. */
 const MAX_TX_CHAIN = 1 << 20;
 /** Input kept while the guest has no receive buffers posted; beyond this it is dropped. */
-const MAX_BACKLOG = 1 << 20;
+export const MAX_BACKLOG = 1 << 20;
 
 export class VirtioConsole implements VirtioDevice {
   readonly name = 'virtio-console';
@@ -24,8 +27,23 @@ export class VirtioConsole implements VirtioDevice {
   /** @param output receives what the guest writes to hvc0 */
   constructor(private readonly output: (bytes: Uint8Array) => void) {}
 
-  activate(ctx: DeviceContext): void { this.ctx = ctx; this.deliver(); }
+  // Input waiting since before DRIVER_OK goes out when the transport then notifies receiveq.
+  activate(ctx: DeviceContext): void { this.ctx = ctx; }
   reset(): void { this.ctx = undefined; }
+
+  save(): VirtioConsoleState {
+    const all = new Uint8Array(this.backlogBytes);
+    let at = 0;
+    for (const b of this.backlog) { all.set(b, at); at += b.length; }
+    return saveConsole(all);
+  }
+
+  /** The backlog of a saved state (validated first); delivered once the guest has buffers and notifies. */
+  restore(state: unknown): void {
+    const backlog = parseConsoleState(state, MAX_BACKLOG);
+    this.backlog = backlog.length ? [backlog] : [];
+    this.backlogBytes = backlog.length;
+  }
 
   /** Host input for the guest: delivered now if it has buffers posted, else kept in order. */
   receive(bytes: Uint8Array): void {

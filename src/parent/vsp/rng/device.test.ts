@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { TestDriver, readable, writable } from '../../../vmbus/test-driver.js';
 import { VirtioRng, VIRTIO_ID_RNG } from './device.js';
 import { INT_USED_BUFFER, REG } from '../virtio-mmio.js';
-import { MmioBench } from '../test-support.js';
+import { MmioBench, SLOT_BASE } from '../test-support.js';
 
 test('rng fills each writable buffer with random bytes and interrupts', () => {
   const b = new MmioBench(new VirtioRng());
@@ -48,5 +48,23 @@ test('buffers the driver queued (and kicked) before DRIVER_OK are filled at DRIV
   assert.equal(d.usedIdx(), 0);
   b.driverOk();
   assert.deepEqual(d.collect(), [{ id: 0, len: 32 }]);
+  assert.ok(!b.ram.bytes(w.gpa as number, 32).every((x) => x === 0));
+});
+
+test('save/restore: only the transport\'s part; a fresh rng serves the buffer posted and rung before the save', () => {
+  const a = new MmioBench(new VirtioRng());
+  const [d] = a.start([8]);
+  d!.add([writable(a.ram, 16)]);
+  a.kick(0);
+  const w = writable(a.ram, 32);
+  d!.add([w]);
+  a.regs.access(SLOT_BASE + BigInt(REG.queueNotify), 4, true, 0n); // rung, not yet delivered
+  const saved = JSON.parse(JSON.stringify(a.mmio.save()));
+  assert.equal(saved.device, null);
+  const b = new MmioBench(new VirtioRng(), a.ram);
+  b.mmio.restore(saved);
+  assert.equal(d!.usedIdx(), 1);
+  b.mmio.serviceSignals(b.channel.takeSignals());
+  assert.deepEqual(d!.collect(), [{ id: 0, len: 16 }, { id: 1, len: 32 }]);
   assert.ok(!b.ram.bytes(w.gpa as number, 32).every((x) => x === 0));
 });

@@ -1,5 +1,6 @@
 // virtio-rng (virtio 1.2 §5.4): one queue of device-writable buffers, filled with host
-// randomness.
+// randomness. It has no saved state of its own (no save/restore): a buffer is filled as
+// soon as it is taken, so the transport's part (its queue and indices) is all there is.
 import { getRandomValues } from 'node:crypto';
 import type { DeviceContext, VirtioDevice } from '../virtio-mmio.js';
 
