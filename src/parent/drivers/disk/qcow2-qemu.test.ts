@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BlockDevice, LayerExtent } from './block-device.js';
@@ -407,3 +407,30 @@ for (const compat of ['1.1', '0.10']) {
     if (compat === '1.1') assert.deepEqual(qemuLayer(top).find((e) => e.offset <= 3 << 20 && e.offset + e.length > 3 << 20)?.kind, 'zero');
   });
 }
+
+test('setBackingFile: the header names the new backing file and format, or none; other header extensions are kept', opts, async () => {
+  const a = fresh();
+  qemuImg('create', '-q', '-f', 'qcow2', a, '1M');
+  const top = fresh();
+  qemuImg('create', '-q', '-f', 'qcow2', '-b', a, '-F', 'qcow2', top, '1M');
+  const features = (path: string) => (JSON.parse(qemuImg('info', '--output=json', path)) as { 'format-specific': { data: { compat: string } } })['format-specific'];
+  const before = features(top);
+  // A name long enough to push the header past its first sector.
+  const folder = join(dir, 'f'.repeat(200), 'g'.repeat(200));
+  mkdirSync(folder, { recursive: true });
+  const raw = join(folder, 'backing.raw');
+  writeFileSync(raw, new Uint8Array(1 << 20));
+  for (const backing of [{ name: raw, format: 'raw' }, null, { name: a, format: 'qcow2' }]) {
+    const disk = await openDisk(top, {}) as Qcow2Disk;
+    await disk.setBackingFile(backing);
+    await disk.close();
+    const info = JSON.parse(qemuImg('info', '--output=json', top)) as Record<string, unknown>;
+    assert.equal(info['backing-filename'], backing?.name);
+    assert.equal(info['backing-filename-format'], backing?.format);
+    assert.deepEqual(features(top), before);
+    assertClean(top);
+    const again = await openDisk(top, { readOnly: true });
+    assert.equal(again.backing?.path ?? null, backing?.name ?? null);
+    await again.close();
+  }
+});

@@ -33,7 +33,7 @@ import type { ImageLock } from './lock.js';
 import { Mutex } from './mutex.js';
 import { l1Entry, l2Entry, setL1Entry, setL2Standard, setL2Unallocated, setL2Zero, type L2Entry } from './qcow2-entries.js';
 import { Qcow2File } from './qcow2-file.js';
-import { checkFeatures, H, headerClusterBits, parseHeader, type Qcow2Header } from './qcow2-header.js';
+import { checkFeatures, H, headerClusterBits, parseHeader, type Qcow2Header, withBackingFile } from './qcow2-header.js';
 import { MetadataMap } from './qcow2-metadata.js';
 import { Refcounts } from './qcow2-refcounts.js';
 import { readSnapshotTable } from './qcow2-snapshots.js';
@@ -655,6 +655,34 @@ export class Qcow2Disk implements BlockDevice {
       g = stop;
     }
     await this.changed();
+  }
+
+  // ---- backing file ----
+
+  /**
+   * Names another backing file in the header (or none), as `qemu-img rebase -u` does: the
+   * caller answers for the image reading the same over it. Everything written before is
+   * made durable first; then the header changes in one write of whole sectors, synced.
+   * The backing file this image was opened with stays in use until it is closed.
+   */
+  async setBackingFile(backing: { name: string; format: string | null } | null): Promise<void> {
+    this.checkWritable();
+    return this.requests.run(() =>
+      this.mutex.run(() =>
+        this.guard(async () => {
+          await this.flushAll();
+          const cluster0 = new Uint8Array(this.cs);
+          await this.file.read(cluster0, 0);
+          const start = withBackingFile(this.path, cluster0, this.header.headerLength, backing);
+          this.markBrokenOnError = true;
+          await this.file.write(start, 0);
+          await this.file.sync();
+          this.markBrokenOnError = false;
+          this.header.backingFile = backing?.name ?? null;
+          this.header.backingFormat = backing?.format ?? null;
+        }),
+      ),
+    );
   }
 
   // ---- commits ----
