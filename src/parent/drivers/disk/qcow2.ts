@@ -3,7 +3,8 @@
 // Guest offset → host offset goes through the L1 table (in memory) and L2 tables (a cache).
 // Reads, and writes to clusters this image already owns (standard clusters with refcount 1,
 // "COPIED"), run concurrently without the mutex; everything that changes metadata
-// (allocation, copy-on-write, discard, commit, flush) runs one at a time under it.
+// (allocation, copy-on-write, discard, zeroing, commit, flush, the backing file name)
+// runs one at a time under it.
 //
 // Memory always holds the current metadata; the file catches up in an order that keeps it
 // consistent whatever moment the process dies or the power fails:
@@ -271,25 +272,29 @@ export class Qcow2Disk implements BlockDevice {
     checkRange(this, offset, length);
     return this.requests.run(async () => {
       const out: LayerExtent[] = [];
+      const add = (kind: LayerExtent['kind'], from: number, to: number) => {
+        const last = out[out.length - 1];
+        if (last?.kind === kind) last.length += to - from;
+        else out.push({ offset: from, length: to - from, kind });
+      };
       const end = offset + length;
       for (let pos = offset; pos < end; ) {
-        const g = Math.floor(pos / this.cs);
-        const l1Index = Math.floor(g / this.l2Entries);
-        let kind: LayerExtent['kind'];
-        let next: number;
-        if (l1Entry(this.l1View, l1Index).l2Offset === 0) {
-          kind = 'absent'; // the whole span of the missing table
-          next = (l1Index + 1) * this.l2Entries * this.cs;
-        } else {
-          const e = await this.lookup(g);
-          kind = e.kind === 'unallocated' ? 'absent' : e.kind === 'zero' ? 'zero' : 'data';
-          next = (g + 1) * this.cs;
+        const l1Index = Math.floor(pos / this.cs / this.l2Entries);
+        const tableEnd = Math.min(end, (l1Index + 1) * this.l2Entries * this.cs);
+        const { l2Offset } = l1Entry(this.l1View, l1Index);
+        if (l2Offset === 0) {
+          add('absent', pos, tableEnd);
+          pos = tableEnd;
+          continue;
         }
-        next = Math.min(next, end);
-        const last = out[out.length - 1];
-        if (last?.kind === kind) last.length += next - pos;
-        else out.push({ offset: pos, length: next - pos, kind });
-        pos = next;
+        const tv = view(await this.l2.get(l2Offset)); // used before the next await
+        while (pos < tableEnd) {
+          const g = Math.floor(pos / this.cs);
+          const e = l2Entry(tv, g % this.l2Entries, this.file.clusterBits);
+          const next = Math.min(tableEnd, (g + 1) * this.cs);
+          add(e.kind === 'unallocated' ? 'absent' : e.kind === 'zero' ? 'zero' : 'data', pos, next);
+          pos = next;
+        }
       }
       return out;
     });
