@@ -28,8 +28,25 @@ export interface BlockDevice {
   flush(): Promise<void>;
   /** Hints that [offset, offset+length) is unused; whole clusters may then read as zero. */
   discard(offset: number, length: number): Promise<void>;
+  /**
+   * What this image's own layer holds over [offset, offset+length), its backing file not
+   * consulted: consecutive runs covering the range, in order. A driver without layers
+   * (raw) holds data everywhere.
+   */
+  layerExtents?(offset: number, length: number): Promise<LayerExtent[]>;
   /** Flushes, releases the image lock and closes the file(s). */
   close(): Promise<void>;
+}
+
+/**
+ * A run of one layer: 'data' is held here (a compressed qcow2 cluster too); 'zero' reads as
+ * zeros whatever lies below (the qcow2 v3 zero flag); 'absent' falls through to the
+ * backing file (zeros without one, or past its end).
+ */
+export interface LayerExtent {
+  offset: number;
+  length: number;
+  kind: 'data' | 'zero' | 'absent';
 }
 
 /** A disk cannot be opened or used: the message says which image and why. */

@@ -88,17 +88,25 @@ async function openLayer(path: string, readOnly: boolean, format: DiskFormat | n
   });
 }
 
-async function openBacking(image: string, name: string, format: string | null, above: string[], policy?: ImagePolicy): Promise<BlockDevice> {
+/**
+ * Where the backing file named `name` in the header of `image` is: qemu-img stores the
+ * name as given, and a relative one is relative to the image's folder. Refuses names
+ * that are not file names, and formats this driver does not read.
+ */
+export function backingPath(image: string, name: string, format: string | null): string {
   if (/^[a-z][a-z0-9+.-]*:/i.test(name) && !isAbsolute(name)) {
     throw new DiskError(`${image}: backing file "${name}" is not a file name (protocols and json: are not supported)`, 'unsupported');
   }
   if (format !== null && format !== 'raw' && format !== 'qcow2') {
     throw new DiskError(`${image}: backing file format "${format}" is not supported (raw or qcow2)`, 'unsupported');
   }
-  // qemu-img stores the name as given; a relative one is relative to the image's folder.
-  const path = isAbsolute(name) ? name : resolve(dirname(image), name);
+  return isAbsolute(name) ? name : resolve(dirname(image), name);
+}
+
+async function openBacking(image: string, name: string, format: string | null, above: string[], policy?: ImagePolicy): Promise<BlockDevice> {
+  const path = backingPath(image, name, format);
   try {
-    return await openLayer(path, true, format, above, policy);
+    return await openLayer(path, true, format as DiskFormat | null, above, policy);
   } catch (e) {
     if (e instanceof DiskError) throw new DiskError(`${image}: cannot open its backing file: ${e.message}`, e.code);
     throw e;

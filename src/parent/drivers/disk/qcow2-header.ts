@@ -156,13 +156,7 @@ export function parseHeader(path: string, cluster0: Uint8Array, fileSize: number
 }
 
 function parseExtensions(path: string, cluster0: Uint8Array, h: Qcow2Header, end: number): void {
-  const v = view(cluster0);
-  for (let at = h.headerLength; at + 8 <= end; ) {
-    const type = v.getUint32(at);
-    const length = v.getUint32(at + 4);
-    if (type === EXT.end) return;
-    if (length > end - at - 8) throw corrupt(path, `header extension 0x${type.toString(16)} at ${at} runs past its area`);
-    const data = cluster0.subarray(at + 8, at + 8 + length);
+  for (const { type, data } of readExtensions(path, cluster0, h.headerLength, end).list) {
     if (type === EXT.backingFormat) {
       h.backingFormat = utf8(data);
     } else if (type === EXT.featureNames) {
@@ -172,8 +166,88 @@ function parseExtensions(path: string, cluster0: Uint8Array, h: Qcow2Header, end
       }
     } // Other extensions (bitmaps, encryption, external data file, unknown) do not change
     //   how this driver reads and writes; their feature bits are checked separately.
+  }
+}
+
+/** A header extension as stored: its type and its data (a view of the first cluster). */
+interface Extension {
+  type: number;
+  data: Uint8Array;
+}
+
+/**
+ * The header extensions from start up to end (the backing file name, or the end of the
+ * cluster), until the end-of-extensions marker (type 0); and where the list ends, past
+ * the marker if there is one. Each extension's data is padded to a multiple of 8 bytes.
+ */
+function readExtensions(path: string, cluster0: Uint8Array, start: number, end: number): { list: Extension[]; end: number } {
+  const v = view(cluster0);
+  const list: Extension[] = [];
+  let at = start;
+  while (at + 8 <= end) {
+    const type = v.getUint32(at);
+    const length = v.getUint32(at + 4);
+    if (type === EXT.end) return { list, end: at + 8 };
+    if (length > end - at - 8) throw corrupt(path, `header extension 0x${type.toString(16)} at ${at} runs past its area`);
+    list.push({ type, data: cluster0.subarray(at + 8, at + 8 + length) });
     at += 8 + Math.ceil(length / 8) * 8;
   }
+  return { list, end: Math.min(at, end) };
+}
+
+/**
+ * The start of an image's first cluster with its backing file replaced: the name and the
+ * backing format extension set to `backing`, or both removed when it is null; every other
+ * extension kept, in order (qcow2.txt, "Header extensions": the extensions follow the
+ * header, the name follows them, all in the first cluster). Returns the bytes from offset
+ * 0 through the last one that changes, in whole 512-byte sectors (the rest as they were),
+ * so that one aligned write puts the new header in place.
+ */
+export function withBackingFile(
+  path: string,
+  cluster0: Uint8Array,
+  headerLength: number,
+  backing: { name: string; format: string | null } | null,
+): Uint8Array {
+  const cs = cluster0.length;
+  const v = view(cluster0);
+  const oldName = Number(v.getBigUint64(8)); // checked when the image was opened
+  const oldNameEnd = oldName === 0 ? 0 : oldName + v.getUint32(16);
+  const old = readExtensions(path, cluster0, headerLength, oldName !== 0 ? oldName : cs);
+
+  const out = new Uint8Array(cs);
+  const ov = view(out);
+  out.set(cluster0.subarray(0, headerLength));
+  const encode = (s: string) => new TextEncoder().encode(s);
+  const extensions = old.list.filter((e) => e.type !== EXT.backingFormat);
+  if (backing?.format) extensions.unshift({ type: EXT.backingFormat, data: encode(backing.format) });
+  let at = headerLength;
+  const tooLong = () => new DiskError(`${path}: the header extensions and backing file name do not fit in the first cluster (${cs} bytes)`, 'unsupported');
+  for (const e of extensions) {
+    const next = at + 8 + Math.ceil(e.data.length / 8) * 8;
+    if (next + 8 > cs) throw tooLong();
+    ov.setUint32(at, e.type);
+    ov.setUint32(at + 4, e.data.length);
+    out.set(e.data, at + 8);
+    at = next;
+  }
+  at += 8; // the end marker: type 0, length 0
+  ov.setBigUint64(8, 0n);
+  ov.setUint32(16, 0);
+  if (backing) {
+    const name = encode(backing.name);
+    if (name.length === 0 || name.length > MAX_BACKING_NAME) {
+      throw new DiskError(`${path}: a backing file name of ${name.length} bytes cannot be stored (1 to ${MAX_BACKING_NAME})`, 'unsupported');
+    }
+    if (at + name.length > cs) throw tooLong();
+    out.set(name, at);
+    ov.setBigUint64(8, BigInt(at));
+    ov.setUint32(16, name.length);
+    at += name.length;
+  }
+  const changed = Math.max(at, old.end, oldNameEnd);
+  out.set(cluster0.subarray(changed), changed);
+  return out.subarray(0, Math.min(cs, Math.ceil(changed / 512) * 512));
 }
 
 /**

@@ -4,13 +4,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { BlockDevice } from './block-device.js';
+import type { BlockDevice, LayerExtent } from './block-device.js';
 import { DiskError } from './block-device.js';
 import { openDisk } from './open.js';
 import { createQcow2 } from './qcow2-create.js';
+import type { Qcow2Disk } from './qcow2.js';
 import {
   assertClean, assertContents, contents, firstDifference, Model, noQemu, pattern, qemuCheck, qemuContents, qemuImg, qemuIo, randomRequest, rng, tempDir,
 } from './test-support.js';
@@ -323,5 +324,113 @@ test('SIGKILL: after a completed flush the image is consistent and holds the dat
       assert.equal(firstDifference(got.subarray(i * 8192, i * 8192 + 4096), pattern(4096, i)), -1, `round ${round}: flushed write ${i}`);
     }
     await disk.close();
+  }
+});
+
+/** One image's own layer as `qemu-img map` reports it with the backing file cut off. */
+function qemuLayer(path: string): LayerExtent[] {
+  const alone = `json:${JSON.stringify({ driver: 'qcow2', backing: null, file: { driver: 'file', filename: path } })}`;
+  const map = JSON.parse(qemuImg('map', '--output=json', alone)) as { start: number; length: number; present: boolean; data: boolean }[];
+  const out: LayerExtent[] = [];
+  for (const m of map) {
+    const kind = !m.present ? 'absent' : m.data ? 'data' : 'zero';
+    const last = out[out.length - 1];
+    if (last?.kind === kind) last.length += m.length;
+    else out.push({ offset: m.start, length: m.length, kind });
+  }
+  return out;
+}
+
+for (const cluster of ['4k', '64k']) {
+  test(`layerExtents: one layer's data, zero-flag and absent runs, as qemu-img map of the image alone has them (${cluster} clusters)`, opts, async () => {
+    const base = fresh();
+    qemuImg('create', '-q', '-f', 'qcow2', base, '4M');
+    qemuIo(base, 'write -P 0xb1 0 4M');
+    const top = fresh();
+    qemuImg('create', '-q', '-f', 'qcow2', '-o', `cluster_size=${cluster}`, '-b', base, '-F', 'qcow2', top, '4M');
+    // Data (one write crossing L2 tables with 4k clusters: a table maps 2 MiB), zero flags
+    // (write -z and discard over a backing file), an unaligned write, and untouched space.
+    qemuIo(top, 'write -P 0x11 1920k 256k', 'write -z 256k 128k', 'discard 512k 64k', 'write -P 0x22 700000 5000', 'write -z 3M 64k');
+    const disk = await openDisk(top, { readOnly: true });
+    assert.deepEqual(await disk.layerExtents!(0, disk.size), qemuLayer(top));
+    // A range inside clusters is clipped to itself.
+    const cs = cluster === '4k' ? 4096 : 65536;
+    assert.deepEqual(await disk.layerExtents!(1920 * 1024 + 100, 1000), [{ offset: 1920 * 1024 + 100, length: 1000, kind: 'data' }]);
+    assert.deepEqual(await disk.layerExtents!(cs * 2 + 1, 0), []);
+    // Its raw base's layer is data everywhere.
+    const raw = fresh('raw');
+    writeFileSync(raw, new Uint8Array(1 << 20));
+    const r = await openDisk(raw, { format: 'raw', readOnly: true });
+    assert.deepEqual(await r.layerExtents!(512, 4096), [{ offset: 512, length: 4096, kind: 'data' }]);
+    await r.close();
+    await disk.close();
+  });
+}
+
+test('layerExtents: compressed clusters are data', opts, async () => {
+  const raw = fresh('raw');
+  const source = new Uint8Array(1 << 20);
+  source.set(pattern(300 << 10, 5), 64 << 10);
+  writeFileSync(raw, source);
+  const path = fresh();
+  qemuImg('convert', '-c', '-f', 'raw', '-O', 'qcow2', '-o', 'cluster_size=4k', raw, path);
+  const disk = await openDisk(path, { readOnly: true });
+  const extents = await disk.layerExtents!(0, disk.size);
+  await disk.close();
+  assert.deepEqual(extents, qemuLayer(path));
+  assert.ok(extents.some((e) => e.kind === 'data' && e.offset === 64 << 10), JSON.stringify(extents));
+});
+
+for (const compat of ['1.1', '0.10']) {
+  test(`writeZeroes over a backing file: ${compat === '1.1' ? 'whole clusters get the zero flag, partial ones zeros' : 'v2 has no zero flag: zeros are written'}`, opts, async () => {
+    const base = fresh();
+    qemuImg('create', '-q', '-f', 'qcow2', base, '6M');
+    qemuIo(base, 'write -P 0xb2 0 6M');
+    const top = fresh();
+    qemuImg('create', '-q', '-f', 'qcow2', '-o', `cluster_size=4k,compat=${compat}`, '-b', base, '-F', 'qcow2', top, '6M');
+    qemuIo(top, 'write -P 0x31 0 64k', 'write -P 0x32 2040k 16k');
+    const model = new Model(6 << 20, 4096);
+    model.bytes.set(await sameAsQemu(top));
+    const disk = await openDisk(top, {}) as Qcow2Disk;
+    // Over data and absent clusters, unaligned, across the L2 tables' 2 MiB boundaries;
+    // the last one runs to the end of the disk.
+    for (const [offset, length] of [[1000, 40000], [2030 << 10, 40 << 10], [3 << 20, (1 << 20) + 12345], [(6 << 20) - 8192, 8192]] as const) {
+      await disk.writeZeroes(offset, length);
+      model.bytes.fill(0, offset, offset + length);
+    }
+    await assertContents(disk, model, 'after writeZeroes');
+    const whole = await disk.layerExtents!(4096, 32768);
+    assert.deepEqual(whole, [{ offset: 4096, length: 32768, kind: compat === '1.1' ? 'zero' : 'data' }]);
+    await disk.close();
+    assertClean(top);
+    assert.equal(firstDifference(qemuContents(top, dir), model.bytes), -1, 'qemu-img reads the zeros');
+    if (compat === '1.1') assert.deepEqual(qemuLayer(top).find((e) => e.offset <= 3 << 20 && e.offset + e.length > 3 << 20)?.kind, 'zero');
+  });
+}
+
+test('setBackingFile: the header names the new backing file and format, or none; other header extensions are kept', opts, async () => {
+  const a = fresh();
+  qemuImg('create', '-q', '-f', 'qcow2', a, '1M');
+  const top = fresh();
+  qemuImg('create', '-q', '-f', 'qcow2', '-b', a, '-F', 'qcow2', top, '1M');
+  const features = (path: string) => (JSON.parse(qemuImg('info', '--output=json', path)) as { 'format-specific': { data: { compat: string } } })['format-specific'];
+  const before = features(top);
+  // A name long enough to push the header past its first sector.
+  const folder = join(dir, 'f'.repeat(200), 'g'.repeat(200));
+  mkdirSync(folder, { recursive: true });
+  const raw = join(folder, 'backing.raw');
+  writeFileSync(raw, new Uint8Array(1 << 20));
+  for (const backing of [{ name: raw, format: 'raw' }, null, { name: a, format: 'qcow2' }]) {
+    const disk = await openDisk(top, {}) as Qcow2Disk;
+    await disk.setBackingFile(backing);
+    await disk.close();
+    const info = JSON.parse(qemuImg('info', '--output=json', top)) as Record<string, unknown>;
+    assert.equal(info['backing-filename'], backing?.name);
+    assert.equal(info['backing-filename-format'], backing?.format);
+    assert.deepEqual(features(top), before);
+    assertClean(top);
+    const again = await openDisk(top, { readOnly: true });
+    assert.equal(again.backing?.path ?? null, backing?.name ?? null);
+    await again.close();
   }
 });

@@ -3,7 +3,8 @@
 // Guest offset → host offset goes through the L1 table (in memory) and L2 tables (a cache).
 // Reads, and writes to clusters this image already owns (standard clusters with refcount 1,
 // "COPIED"), run concurrently without the mutex; everything that changes metadata
-// (allocation, copy-on-write, discard, commit, flush) runs one at a time under it.
+// (allocation, copy-on-write, discard, zeroing, commit, flush, the backing file name)
+// runs one at a time under it.
 //
 // Memory always holds the current metadata; the file catches up in an order that keeps it
 // consistent whatever moment the process dies or the power fails:
@@ -27,13 +28,13 @@
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import type { FileHandle } from 'node:fs/promises';
-import { type BlockDevice, DiskError } from './block-device.js';
+import { type BlockDevice, DiskError, type LayerExtent } from './block-device.js';
 import { fileSize, readAt } from './file-io.js';
 import type { ImageLock } from './lock.js';
 import { Mutex } from './mutex.js';
 import { l1Entry, l2Entry, setL1Entry, setL2Standard, setL2Unallocated, setL2Zero, type L2Entry } from './qcow2-entries.js';
 import { Qcow2File } from './qcow2-file.js';
-import { checkFeatures, H, headerClusterBits, parseHeader, type Qcow2Header } from './qcow2-header.js';
+import { checkFeatures, H, headerClusterBits, parseHeader, type Qcow2Header, withBackingFile } from './qcow2-header.js';
 import { MetadataMap } from './qcow2-metadata.js';
 import { Refcounts } from './qcow2-refcounts.js';
 import { readSnapshotTable } from './qcow2-snapshots.js';
@@ -236,6 +237,69 @@ export class Qcow2Disk implements BlockDevice {
     }
   }
 
+  /** Bytes per cluster: the granularity of this image's layer. */
+  get clusterSize(): number {
+    return this.cs;
+  }
+
+  /** The backing file name as stored in the header (relative to this image's folder), if any. */
+  get backingFile(): string | null {
+    return this.header.backingFile;
+  }
+
+  /** The backing file format as stored (the backing format header extension), if any. */
+  get backingFormat(): string | null {
+    return this.header.backingFormat;
+  }
+
+  /** qcow2 version: 2 has no zero flag. */
+  get version(): 2 | 3 {
+    return this.header.version;
+  }
+
+  /** How many internal snapshots the image has. */
+  get snapshotCount(): number {
+    return this.header.nbSnapshots;
+  }
+
+  /**
+   * What this image's own layer holds over [offset, offset+length), in runs of whole
+   * clusters (clipped to the range), the backing file not consulted: unallocated entries,
+   * and clusters under no L2 table, are 'absent'; entries with the zero flag 'zero';
+   * standard and compressed clusters 'data' (qcow2.txt, "Cluster mapping").
+   */
+  async layerExtents(offset: number, length: number): Promise<LayerExtent[]> {
+    checkRange(this, offset, length);
+    return this.requests.run(async () => {
+      const out: LayerExtent[] = [];
+      const add = (kind: LayerExtent['kind'], from: number, to: number) => {
+        const last = out[out.length - 1];
+        if (last?.kind === kind) last.length += to - from;
+        else out.push({ offset: from, length: to - from, kind });
+      };
+      const end = offset + length;
+      for (let pos = offset; pos < end; ) {
+        const l1Index = Math.floor(pos / this.cs / this.l2Entries);
+        const tableEnd = Math.min(end, (l1Index + 1) * this.l2Entries * this.cs);
+        const { l2Offset } = l1Entry(this.l1View, l1Index);
+        if (l2Offset === 0) {
+          add('absent', pos, tableEnd);
+          pos = tableEnd;
+          continue;
+        }
+        const tv = view(await this.l2.get(l2Offset)); // used before the next await
+        while (pos < tableEnd) {
+          const g = Math.floor(pos / this.cs);
+          const e = l2Entry(tv, g % this.l2Entries, this.file.clusterBits);
+          const next = Math.min(tableEnd, (g + 1) * this.cs);
+          add(e.kind === 'unallocated' ? 'absent' : e.kind === 'zero' ? 'zero' : 'data', pos, next);
+          pos = next;
+        }
+      }
+      return out;
+    });
+  }
+
   // ---- reading ----
 
   private async readRange(offset: number, into: Uint8Array): Promise<void> {
@@ -394,20 +458,7 @@ export class Qcow2Disk implements BlockDevice {
         const l1Index = Math.floor(g / this.l2Entries);
         let group = groups.get(l1Index);
         if (!group) {
-          const l1e = l1Entry(this.l1View, l1Index);
-          let table: Uint8Array;
-          let state: TableGroup['state'];
-          if (l1e.l2Offset === 0) {
-            table = new Uint8Array(this.cs);
-            state = 'new';
-          } else {
-            this.checkL2Table(l1e.l2Offset);
-            const t = await this.l2.acquire(l1e.l2Offset);
-            pinned.push(l1e.l2Offset);
-            state = l1e.copied ? 'own' : 'shared';
-            table = state === 'own' ? t : t.slice(); // spec: L1 bit 63 clear means copy before changing
-          }
-          group = { l1Index, state, oldOffset: l1e.l2Offset, table, newOffset: 0, pieces: [] };
+          group = await this.tableGroup(l1Index, pinned);
           groups.set(l1Index, group);
         }
         const old = l2Entry(view(group.table), g % this.l2Entries, this.file.clusterBits);
@@ -449,11 +500,7 @@ export class Qcow2Disk implements BlockDevice {
             this.pending.mark(gr.oldOffset, gr.table, i * 8, i * 8 + 8, true);
           }
         } else {
-          this.l2.install(gr.newOffset, gr.table);
-          this.meta!.add(gr.newOffset / this.cs, 1, 'L2 table');
-          setL1Entry(this.l1View, gr.l1Index, gr.newOffset);
-          this.pending.mark(this.header.l1TableOffset, this.l1, gr.l1Index * 8, gr.l1Index * 8 + 8, false);
-          if (gr.state === 'shared') this.removals.push(gr.oldOffset / this.cs);
+          this.placeTable(gr);
         }
         for (const p of gr.pieces) if (!p.inPlace) this.dropReference(p.old);
       }
@@ -463,6 +510,40 @@ export class Qcow2Disk implements BlockDevice {
     } finally {
       for (const o of pinned) this.l2.release(o);
     }
+  }
+
+  /**
+   * The L2 table of L1 entry l1Index, to be changed: this image's own (pinned, its offset
+   * pushed to `pinned` for the caller to release), or a new one in memory, empty or a copy
+   * of a table shared with a snapshot (spec: L1 bit 63 clear means copy before changing).
+   */
+  private async tableGroup(l1Index: number, pinned: number[]): Promise<TableGroup> {
+    const l1e = l1Entry(this.l1View, l1Index);
+    let table: Uint8Array;
+    let state: TableGroup['state'];
+    if (l1e.l2Offset === 0) {
+      table = new Uint8Array(this.cs);
+      state = 'new';
+    } else {
+      this.checkL2Table(l1e.l2Offset);
+      const t = await this.l2.acquire(l1e.l2Offset);
+      pinned.push(l1e.l2Offset);
+      state = l1e.copied ? 'own' : 'shared';
+      table = state === 'own' ? t : t.slice();
+    }
+    return { l1Index, state, oldOffset: l1e.l2Offset, table, newOffset: 0, pieces: [] };
+  }
+
+  /**
+   * Points the L1 entry at a new table (written at gr.newOffset already), in memory; the
+   * file follows at the next commit, and a shared table it replaces loses this reference.
+   */
+  private placeTable(gr: TableGroup): void {
+    this.l2.install(gr.newOffset, gr.table);
+    this.meta!.add(gr.newOffset / this.cs, 1, 'L2 table');
+    setL1Entry(this.l1View, gr.l1Index, gr.newOffset);
+    this.pending.mark(this.header.l1TableOffset, this.l1, gr.l1Index * 8, gr.l1Index * 8 + 8, false);
+    if (gr.state === 'shared') this.removals.push(gr.oldOffset / this.cs);
   }
 
   /** Writes a new cluster: the piece's bytes over the cluster's old contents. */
@@ -511,6 +592,102 @@ export class Qcow2Disk implements BlockDevice {
       g = stop;
     }
     await this.changed();
+  }
+
+  // ---- zeroing ----
+
+  /**
+   * Makes [offset, offset+length) read as zeros, whatever the backing file holds there.
+   * On a v3 image whole clusters get the zero flag and no data (qcow2.txt, "Standard
+   * Cluster Descriptor", bit 0); the partial clusters at either end, and every cluster of
+   * a v2 image (which has no zero flag), are written with zeros.
+   */
+  async writeZeroes(offset: number, length: number): Promise<void> {
+    checkRange(this, offset, length);
+    this.checkWritable();
+    const end = offset + length;
+    // Whole clusters: [head, tail); the disk's last cluster counts as whole up to its end.
+    const head = Math.min(end, Math.ceil(offset / this.cs) * this.cs);
+    const tail = end === this.size ? end : Math.max(head, Math.floor(end / this.cs) * this.cs);
+    if (this.header.version !== 3 || tail === head) return this.writeZeroBytes(offset, end);
+    await this.writeZeroBytes(offset, head);
+    const first = head / this.cs;
+    const stop = Math.ceil(tail / this.cs);
+    await this.requests.run(() => this.mutex.run(() => this.guard(() => this.zeroClusters(first, stop))));
+    await this.writeZeroBytes(tail, end);
+  }
+
+  /** Writes zeros over [from, to), a MiB at a time. */
+  private async writeZeroBytes(from: number, to: number): Promise<void> {
+    if (to <= from) return;
+    const zeros = new Uint8Array(Math.min(to - from, 1 << 20));
+    for (let pos = from; pos < to; pos += zeros.length) await this.write(pos, zeros.subarray(0, Math.min(zeros.length, to - pos)));
+  }
+
+  /**
+   * Sets the zero flag on guest clusters [first, end), dropping what they pointed at. Tables
+   * are handled as an allocating write handles them: a missing or shared L2 table gets a
+   * new one, written in full before the L1 entry points at it (at the next commit).
+   */
+  private async zeroClusters(first: number, end: number): Promise<void> {
+    const rc = this.refcounts!;
+    for (let g = first; g < end; ) {
+      const l1Index = Math.floor(g / this.l2Entries);
+      const stop = Math.min(end, (l1Index + 1) * this.l2Entries);
+      const pinned: number[] = [];
+      try {
+        const gr = await this.tableGroup(l1Index, pinned);
+        const tv = view(gr.table);
+        const dropped: L2Entry[] = [];
+        this.markBrokenOnError = true;
+        for (let i = g % this.l2Entries; i < g % this.l2Entries + (stop - g); i++) {
+          const e = l2Entry(tv, i, this.file.clusterBits);
+          if (e.kind === 'zero' && e.host === 0) continue;
+          setL2Zero(tv, i);
+          dropped.push(e);
+          if (gr.state === 'own') this.pending.mark(gr.oldOffset, gr.table, i * 8, i * 8 + 8, true);
+        }
+        if (gr.state !== 'own' && dropped.length > 0) {
+          gr.newOffset = (await rc.allocate()) * this.cs;
+          await this.file.write(gr.table, gr.newOffset); // unreachable until its L1 entry is committed
+          this.placeTable(gr);
+        }
+        for (const e of dropped) this.dropReference(e);
+        this.markBrokenOnError = false;
+      } finally {
+        for (const o of pinned) this.l2.release(o);
+      }
+      g = stop;
+    }
+    await this.changed();
+  }
+
+  // ---- backing file ----
+
+  /**
+   * Names another backing file in the header (or none), as `qemu-img rebase -u` does: the
+   * caller answers for the image reading the same over it. Everything written before is
+   * made durable first; then the header changes in one write of whole sectors, synced.
+   * The backing file this image was opened with stays in use until it is closed.
+   */
+  async setBackingFile(backing: { name: string; format: string | null } | null): Promise<void> {
+    this.checkWritable();
+    return this.requests.run(() =>
+      this.mutex.run(() =>
+        this.guard(async () => {
+          await this.flushAll();
+          const cluster0 = new Uint8Array(this.cs);
+          await this.file.read(cluster0, 0);
+          const start = withBackingFile(this.path, cluster0, this.header.headerLength, backing);
+          this.markBrokenOnError = true;
+          await this.file.write(start, 0);
+          await this.file.sync();
+          this.markBrokenOnError = false;
+          this.header.backingFile = backing?.name ?? null;
+          this.header.backingFormat = backing?.format ?? null;
+        }),
+      ),
+    );
   }
 
   // ---- commits ----

@@ -1,7 +1,7 @@
 // The raw image driver: the file is the disk, byte for byte. The guest sees the file size
 // rounded down to whole 512-byte sectors (a trailing partial sector is not addressable).
 import type { FileHandle } from 'node:fs/promises';
-import { type BlockDevice, DiskError } from './block-device.js';
+import { type BlockDevice, DiskError, type LayerExtent } from './block-device.js';
 import { fileSize, readAt, readvAt, syncData, writeAt, writevAt } from './file-io.js';
 import type { ImageLock } from './lock.js';
 import { checkRange, Requests } from './requests.js';
@@ -85,6 +85,15 @@ export class RawDisk implements BlockDevice {
   async discard(offset: number, length: number): Promise<void> {
     checkRange(this, offset, length);
     if (this.readOnly) throw new DiskError(`${this.path}: the disk is read-only`, 'read-only');
+  }
+
+  /**
+   * The file is the whole disk: every byte is data, even a hole of a sparse file (telling
+   * holes apart needs SEEK_DATA, which Node does not offer).
+   */
+  async layerExtents(offset: number, length: number): Promise<LayerExtent[]> {
+    checkRange(this, offset, length);
+    return length > 0 ? [{ offset, length, kind: 'data' }] : [];
   }
 
   async close(): Promise<void> {
