@@ -28,7 +28,7 @@
 // FLAG_IGNORABLE; otherwise it is an error (it may change what the rest means). So a
 // writer adds an optional frame without a new version, and bumps the version for anything
 // else. Flag bits other than FLAG_IGNORABLE must be zero.
-import { crc32 } from 'node:zlib';
+import * as zlib from 'node:zlib';
 import { StateError } from '../../state/contract.js';
 import { MACHINE_LIMITS } from '../machine/limits.js';
 
@@ -71,7 +71,12 @@ export class StateStreamError extends StateError {
 /** The running check: CRC-32 continued over every byte written or read so far. */
 export class RunningCheck {
   private crc = 0;
-  update(bytes: Uint8Array): void { this.crc = crc32(bytes, this.crc); }
+  constructor() {
+    // zlib.crc32 came in Node 20.15: looked up here, so an older Node fails a save or a
+    // restore with this message rather than every module that imports this one at load.
+    if (typeof zlib.crc32 !== 'function') throw new StateStreamError(`saving and restoring VMs needs Node 20.15 or later (zlib.crc32); this is ${process.version}`);
+  }
+  update(bytes: Uint8Array): void { this.crc = zlib.crc32(bytes, this.crc); }
   get value(): number { return this.crc; }
 }
 
