@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +11,7 @@ import { buildStream, patternRam, runPayload, splitFrames, u64le, type RawFrame 
 import { writeStateStream } from './writer.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tshv-state-'));
+process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 const RAM_BYTES = 64 << 10; // 16 pages
 
 /** A small valid stream: pages 0, 1 and 15 set, so it has two runs and ends at the last page. */

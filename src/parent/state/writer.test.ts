@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +10,7 @@ import { patternRam, splitFrames } from './test-support.js';
 import { writeStateStream } from './writer.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tshv-state-'));
+process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 const MiB = 1 << 20;
 
 const config = { cpus: 2, memoryBytes: 8 * MiB, console: 'virtio', disks: [{ path: '/images/root.qcow2', readOnly: false }], append: 'console=hvc0 ü' };
