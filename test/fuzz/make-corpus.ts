@@ -11,6 +11,9 @@ import { createQcow2 } from '../../src/parent/drivers/disk/qcow2-create.js';
 import { openDisk } from '../../src/parent/drivers/disk/open.js';
 import { buildVirtDtb } from '../../src/parent/machine/virt.js';
 import { FdtBuilder } from '../../src/parent/machine/fdt.js';
+import { FLAG_IGNORABLE, TAG } from '../../src/parent/state/format.js';
+import { buildStream, patternRam, runPayload, splitFrames, u64le } from '../../src/parent/state/test-support.js';
+import { writeStateStream } from '../../src/parent/state/writer.js';
 import { CORPUS_DIR } from './corpus.js';
 import { buildElf } from './targets/elf.js';
 import { show } from './harness.js';
@@ -179,6 +182,30 @@ function images(): void {
   put('kernel-image', 'Image-old-magic', image(0n, 0n, 1024, false));
 }
 
+/** Small state streams: RAM of a few pages, so a mutation lands on a frame field often. */
+async function stateStreams(): Promise<void> {
+  const tmp = mkdtempSync(join(tmpdir(), 'tshv-corpus-'));
+  try {
+    const write = async (name: string, config: unknown, state: unknown, ram: Uint8Array) => {
+      await writeStateStream(join(tmp, name), { config, state, ram });
+      const bytes = readFileSync(join(tmp, name));
+      put('state-stream', name, bytes);
+      return new Uint8Array(bytes);
+    };
+    const config = { cpus: 2, memoryBytes: 65536, console: 'virtio', disks: [{ path: 'root.qcow2', readOnly: true }], append: 'quiet' };
+    const two = await write('two-runs.tshvstate', config, { version: 1, vps: [{ pc: '2147483648' }] }, patternRam(65536, (p) => (p <= 1 || p === 15 ? p + 1 : 0)));
+    await write('zero-ram.tshvstate', { cpus: 1 }, {}, new Uint8Array(16384));
+    await write('one-page.tshvstate', null, [1, 'two', { three: 3 }], patternRam(4096, () => 7));
+    // Ignorable frames of an unknown tag between every other frame (END's count includes them).
+    const [conf, stat, r1, r2] = splitFrames(two);
+    const note = (n: number) => ({ tag: 0x45544f4e, flags: FLAG_IGNORABLE, payload: pattern(n, n) }); // "NOTE"
+    put('state-stream', 'ignorable-frames.tshvstate', buildStream([note(3), conf!, note(0), stat!, r1!, note(40), r2!, { tag: TAG.END, payload: u64le(3, 7) }]));
+    put('state-stream', 'run-at-end.tshvstate', buildStream([conf!, stat!, { tag: TAG.RAM, payload: runPayload(14, 2, pattern(8192, 5)) }, { tag: TAG.END, payload: u64le(2, 3) }]));
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
 function structured(): void {
   json('virtqueue', 'driver-chains.json', {
     kind: 'driver', size: 8, features: { indirect: true, eventIdx: true },
@@ -255,5 +282,6 @@ await qcow2Images();
 dtbs();
 elfs();
 images();
+await stateStreams();
 structured();
 console.log(`corpus written to ${CORPUS_DIR}`);

@@ -1,0 +1,44 @@
+// Finding the non-zero pages of guest RAM, which is all a state stream stores of it. An
+// idle guest's RAM is mostly zero, so the scan is the writer's main cost for it: a 64 KiB
+// block is first compared whole with zeros (memcmp, through Buffer.compare), and only a
+// block with something in it is looked at page by page. memcmp reads at memory speed: 256
+// MiB in ~30 ms on the shared 2-core machine, about what a compare per page costs too (it
+// makes 16 times as many calls), where a JS loop over 32-bit words took 70-110 ms.
+import { PAGE_BYTES } from './format.js';
+
+const BLOCK_BYTES = 64 << 10;
+const ZERO_BLOCK = Buffer.alloc(BLOCK_BYTES);
+
+/** A run of consecutive non-zero pages: [first, first + count). */
+export interface PageRun { first: number; count: number }
+
+/**
+ * The runs of non-zero pages of `ram` (whole pages: its length is a multiple of 4 KiB),
+ * in ascending order, none longer than `maxPages`.
+ */
+export function* nonZeroRuns(ram: Uint8Array, maxPages: number): Generator<PageRun> {
+  const mem = Buffer.from(ram.buffer, ram.byteOffset, ram.byteLength);
+  let first = 0;
+  let count = 0;
+  for (let block = 0; block < ram.length; block += BLOCK_BYTES) {
+    const blockEnd = Math.min(block + BLOCK_BYTES, ram.length);
+    if (mem.compare(ZERO_BLOCK, 0, blockEnd - block, block, blockEnd) === 0) {
+      if (count > 0) yield { first, count };
+      count = 0;
+      continue;
+    }
+    for (let at = block; at < blockEnd; at += PAGE_BYTES) {
+      if (mem.compare(ZERO_BLOCK, 0, PAGE_BYTES, at, at + PAGE_BYTES) !== 0) {
+        if (count === 0) first = at / PAGE_BYTES;
+        if (++count === maxPages) {
+          yield { first, count };
+          count = 0;
+        }
+      } else if (count > 0) {
+        yield { first, count };
+        count = 0;
+      }
+    }
+  }
+  if (count > 0) yield { first, count };
+}
