@@ -51,16 +51,21 @@ Exit codes: 0 pass, 1 the program reported a failure, 2 bad usage or unreadable 
     .option('-d, --disk <file[,readonly]>', 'attach a disk image (raw or qcow2) as /dev/vda, /dev/vdb, ...; repeatable', collect)
     .option('-r, --root <file>', 'boot from this root disk image (ext4, raw or qcow2): it becomes /dev/vda, no initramfs')
     .addOption(new Option('--console <kind>', 'the console on this terminal: serial (ttyS0) or virtio (hvc0)').choices(['serial', 'virtio']).default('serial'))
+    .option('--save-to <file>', 'Ctrl-A S (or SIGTERM) saves the running VM to this file and exits; resume it with --restore')
+    .option('--restore <file>', 'resume a VM saved with --save-to (or `tshv vm save`) exactly where it was, instead of booting')
     .addHelpText('after', `
 The console is attached to this terminal in raw mode: Ctrl-A X quits, Ctrl-A H lists the keys.
+With --save-to FILE, Ctrl-A S saves the VM (RAM, processors, devices) and exits; so does
+SIGTERM. --restore FILE resumes it with the same disks, which must not have been used since
+(the machine's size, console and disks come from the file: other options are refused).
 When stdin is not a terminal, stdin goes to the guest and guest output to stdout.
 
 Disks are virtio-blk devices served from the image files: raw or qcow2 (v2/v3, with backing
 files). An image is locked while a VM uses it. Example with a copy-on-write overlay:
   tshv disk create my.qcow2 --backing "$PWD/guest/images/rootfs.qcow2" && tshv run --root my.qcow2
 
-Exit codes: 0 the guest powered off (or Ctrl-A X), 1 the guest panicked or the hypervisor
-failed, 2 bad usage or unreadable images.`)
+Exit codes: 0 the guest powered off (or Ctrl-A X, or it was saved), 1 the guest panicked
+or the hypervisor failed, 2 bad usage, unreadable images or a state file that cannot be restored.`)
     .action(async (flags: RunFlags, cmd: Command) => {
       let config;
       try {
@@ -68,7 +73,14 @@ failed, 2 bad usage or unreadable images.`)
           throw new UsageError(`unexpected argument${cmd.args.length > 1 ? 's' : ''} ${cmd.args.map((a) => `"${a}"`).join(' ')}: ` +
             'tshv run takes only options (the kernel is --kernel FILE, a disk --disk FILE); see tshv run --help');
         }
-        config = await runConfig(flags);
+        if (flags.restore !== undefined) {
+          const given = ['kernel', 'append', 'disk', 'root'].filter((k) => flags[k as keyof RunFlags] !== undefined)
+            .concat(flags.initrd === false ? ['no-initrd'] : flags.initrd !== undefined ? ['initrd'] : [])
+            .concat(['memory', 'cpus', 'console'].filter((k) => cmd.getOptionValueSource(k) === 'cli'));
+          if (given.length) throw new UsageError(`--restore takes the VM's configuration from the file: --${given.join(', --')} cannot be given with it`);
+        } else {
+          config = await runConfig(flags);
+        }
       } catch (e) {
         if (e instanceof UsageError || (e as Error).name === 'LinuxImageError') {
           process.stderr.write(`tshv run: ${(e as Error).message}\n`);
@@ -77,7 +89,7 @@ failed, 2 bad usage or unreadable images.`)
         }
         throw e;
       }
-      process.exitCode = await runVm(config);
+      process.exitCode = await runVm(config ? { config } : { restore: flags.restore! }, { saveTo: flags.saveTo });
       process.exit();
     });
 

@@ -75,7 +75,7 @@ export async function guestConfig(spec: GuestSpec): Promise<VmConfig> {
   const initrd = initrdPath ? await readImage(initrdPath, 'initrd', ram, spec.admit) : undefined;
   const console = spec.console ?? 'serial';
   const append = spec.append ?? [console === 'virtio' ? 'console=hvc0' : DEFAULT_APPEND, ...(spec.root ? ['root=/dev/vda rw'] : [])].join(' ');
-  return { kernel, initrd, append, memoryBytes: spec.memoryBytes, cpus: spec.cpus, disks, console };
+  return { kernel, initrd, append, memoryBytes: spec.memoryBytes, cpus: spec.cpus, disks, console, boot: { kernel: kernelPath, initrd: initrdPath } };
 }
 
 /**

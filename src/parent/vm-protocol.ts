@@ -31,6 +31,11 @@ export interface VmWorkerData {
   console: ConsoleKind;
   /** Where disk images and their backing files may be; undefined: anywhere (tshv run). */
   imagePolicy?: ImagePolicy;
+  /**
+   * Restore instead of boot: the saved machine state (machine/state.ts; RAM is already
+   * in `memory`). Untrusted: every part is validated by its owner.
+   */
+  restore?: unknown;
 }
 
 export interface DiskSpec { path: string; readOnly: boolean }
@@ -39,7 +44,19 @@ export type ConsoleKind = 'serial' | 'virtio';
 /** Main thread -> VM worker. */
 export type VmCommand =
   /** Fault injection (like QEMU's blkdebug): the named device's back-end throws on its next request. */
-  | { type: 'inject-fault'; device: string };
+  | { type: 'inject-fault'; device: string }
+  /**
+   * The partition is paused: once every VP has parked and no request is in flight, send
+   * the machine state ('state') and freeze (nothing changes RAM or devices) until 'thaw'.
+   */
+  | { type: 'save-state' }
+  /** The saved state is written (or the save failed): serve again. */
+  | { type: 'thaw' }
+  /**
+   * While frozen (a checkpoint): each disk with an overlay path gets a new qcow2 image
+   * there, backed by its current image, and goes on in it (the current image is frozen).
+   */
+  | { type: 'switch-disks'; overlays: (string | null)[] };
 
 /** VM worker -> VP thread, before the partition starts running. */
 export interface InterceptMapMessage { type: 'intercepts'; ranges: MmioRange[]; channels: ChannelOffer[] }
@@ -48,6 +65,7 @@ export type StopReason =
   | { kind: 'poweroff' }      // the guest powered off
   | { kind: 'reboot' }        // the guest asked for a reset
   | { kind: 'stopped' }       // the host stopped it (hard power-off)
+  | { kind: 'saved'; path: string } // the host saved it and then stopped it (Vm.save)
   | { kind: 'panic'; message: string }   // the guest kernel panicked (src/parent/panic-watch.ts)
   | { kind: 'killed'; message: string }  // Vm.kill(): its threads were ended ("killed: why")
   | { kind: 'error'; message: string };
@@ -62,4 +80,10 @@ export type VmEvent =
   | { type: 'log'; message: string }
   /** A disk's image failed guest requests (rate-limited by the worker: vsp/burst-log.ts). */
   | { type: 'io-error'; disk: string; message: string }
-  | { type: 'stopped'; reason: StopReason };
+  | { type: 'stopped'; reason: StopReason }
+  /** The answer to 'save-state': the machine state (machine/state.ts), or why there is none. */
+  | { type: 'state'; state: unknown }
+  | { type: 'state-error'; message: string }
+  /** The answer to 'switch-disks': done, or why not (every disk is then as it was). */
+  | { type: 'disks-switched' }
+  | { type: 'switch-error'; message: string };

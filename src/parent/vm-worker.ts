@@ -14,6 +14,12 @@ import { VIRT_MAP } from './machine/virt.js';
 import { buildMachine, type Machine } from './machine/build.js';
 import { loadLinux } from './linux-boot.js';
 import { InterceptServer } from './intercept-server.js';
+import { rm } from 'node:fs/promises';
+import { createQcow2 } from './drivers/disk/qcow2-create.js';
+import { openDisk } from './drivers/disk/open.js';
+import { Plic } from '../hypervisor/plic.js';
+import { timebaseNow } from '../cpu/wasm-hart.js';
+import { parseMachineState, type MachineState } from './machine/state.js';
 import type { VpThreadMessage } from './vp-thread.js';
 import type { VmWorkerData, VmEvent, StopReason, InterceptMapMessage, VmCommand } from './vm-protocol.js';
 
@@ -61,6 +67,7 @@ async function main(): Promise<void> {
   // 1. The partition, as this thread sees it (the main thread made its memory and control block).
   const cb = new ControlBlock(d.control);
   const partition = new Partition(cb, d.memory, d.plicState);
+  const plic = new Plic(d.plicState, d.memory, cb.vpCount, cb);
   const ram = ramBytes(d.memory, d.memoryBytes);
   requestStop = (reason) => {
     if (stopReason) return;
@@ -84,16 +91,31 @@ async function main(): Promise<void> {
     },
   });
   const io = ioReporter(machine);
+  const saver = new StateSaver(machine, partition, plic, cb);
   parentPort!.on('message', (m: VmCommand) => {
     if (m.type === 'inject-fault') machine.synthetic.disks.find((b) => b.name.endsWith(' ' + m.device))?.injectFault();
+    else if (m.type === 'save-state') saver.request();
+    else if (m.type === 'thaw') saver.thaw();
+    else if (m.type === 'switch-disks') {
+      switchDisks(machine, m.overlays).then(() => post({ type: 'disks-switched' }), (e: Error) => post({ type: 'switch-error', message: e.message }));
+    }
   });
   try {
-    // 3. Boot: the kernel, initrd and device tree in RAM; VP 0 starts at the kernel entry
-    //    (a0 = hart id, a1 = FDT), the others wait for SBI HSM hart_start.
-    const boot = loadLinux(ram, {
-      ramBase: VIRT_MAP.ram.base, cpus: d.cpus, kernel: d.kernel, initrd: d.initrd, bootargs: d.append, virtioSlots: machine.synthetic.slots,
-    });
-    partition.bootVp(0, boot.entry, boot.fdtAddr);
+    if (d.restore === undefined) {
+      // 3. Boot: the kernel, initrd and device tree in RAM; VP 0 starts at the kernel entry
+      //    (a0 = hart id, a1 = FDT), the others wait for SBI HSM hart_start.
+      const boot = loadLinux(ram, {
+        ramBase: VIRT_MAP.ram.base, cpus: d.cpus, kernel: d.kernel, initrd: d.initrd, bootargs: d.append, virtioSlots: machine.synthetic.slots,
+      });
+      partition.bootVp(0, boot.entry, boot.fdtAddr);
+    } else {
+      // 3'. Restore: RAM is loaded already; the VPs, the PLIC and the devices take their
+      //     saved state, and guest time goes on from where it was saved.
+      const state = parseMachineState(d.restore);
+      partition.restoreVps(state.partition, timebaseNow());
+      plic.restore(state.plic);
+      machine.restore(state);
+    }
 
     // 4. The VP threads, started with this worker, wait for the device map; then the partition runs.
     const map: InterceptMapMessage = { type: 'intercepts', ...machine.deviceMap() };
@@ -104,12 +126,108 @@ async function main(): Promise<void> {
     post({ type: 'started' });
 
     // 5. Serve the VPs until the partition has stopped.
-    await serve(machine, partition, cb, ram, output, log);
+    await serve(machine, partition, cb, ram, output, log, saver);
   } finally {
     io.stop();
     await machine.close();
     io.report();
     output.flush();
+  }
+}
+
+/**
+ * The worker's side of a save (VmCommand 'save-state'): the main thread has paused the
+ * partition; once every VP has parked (Partition.quiescent) the devices finish their
+ * requests in flight, then the state is taken in one step and sent, and the worker stays
+ * frozen while the main thread writes it with guest RAM, until 'thaw'.
+ */
+class StateSaver {
+  private phase: 'idle' | 'parking' | 'quiescing' | 'frozen' = 'idle';
+
+  constructor(private readonly machine: Machine, private readonly partition: Partition, private readonly plic: Plic,
+    private readonly cb: ControlBlock) {}
+
+  /** Between the request and the thaw: devices take no new work. */
+  get holding(): boolean { return this.phase !== 'idle'; }
+
+  request(): void {
+    if (this.phase !== 'idle') { post({ type: 'state-error', message: 'a save is already in progress' }); return; }
+    this.phase = 'parking';
+    this.cb.ringDoorbell();
+  }
+
+  thaw(): void {
+    this.phase = 'idle';
+    this.cb.ringDoorbell();
+  }
+
+  /**
+   * Called on each turn of the serve loop. `drain` performs the stores VPs posted before
+   * they parked (they are part of the state the devices must have).
+   */
+  step(drain: () => void): void {
+    if (this.phase !== 'parking') return;
+    if (this.partition.state !== PartitionState.Paused) { this.fail('the VM is not paused'); return; }
+    if (!this.partition.quiescent()) return;
+    drain();
+    this.phase = 'quiescing';
+    this.machine.quiesce().then(() => {
+      if (this.phase !== 'quiescing') return;
+      try {
+        const state: MachineState = {
+          version: 1, partition: this.partition.saveVps(timebaseNow()), plic: this.plic.save(), ...this.machine.save(),
+        };
+        this.phase = 'frozen';
+        post({ type: 'state', state });
+      } catch (e) {
+        this.fail((e as Error).message);
+      }
+      this.cb.ringDoorbell();
+    }, (e: unknown) => this.fail((e as Error).message));
+  }
+
+  private fail(message: string): void {
+    this.phase = 'idle';
+    post({ type: 'state-error', message });
+  }
+}
+
+/**
+ * A checkpoint's disk step (VmCommand 'switch-disks'), while the VM is frozen with no
+ * request in flight: each chosen disk's image is closed (flushed, unlocked), a qcow2
+ * overlay backed by it is created, and the disk goes on in the overlay; the old image is
+ * from then on only read, as the overlay's backing file. If a step fails, the disks
+ * switched so far are switched back and the old images reopened: all or none.
+ */
+async function switchDisks(machine: Machine, overlays: readonly (string | null)[]): Promise<void> {
+  const disks = machine.synthetic.disks;
+  if (overlays.length !== disks.length) throw new Error(`${overlays.length} overlay paths for ${disks.length} disks`);
+  const done: { blk: (typeof disks)[number]; old: { path: string; format: string }; overlay: string }[] = [];
+  try {
+    for (const [i, overlay] of overlays.entries()) {
+      if (overlay === null) continue;
+      const blk = disks[i]!;
+      const image = blk.image;
+      if (image.readOnly) throw new Error(`${blk.name} is read-only: it needs no overlay`);
+      const old = { path: image.path, format: image.format };
+      await image.close();
+      try {
+        await createQcow2(overlay, { backing: old.path, backingFormat: old.format as 'raw' | 'qcow2', size: image.size });
+        blk.replaceImage(await openDisk(overlay, { format: 'qcow2', policy: d.imagePolicy }));
+      } catch (e) {
+        blk.replaceImage(await openDisk(old.path, { format: old.format as 'raw' | 'qcow2', policy: d.imagePolicy }));
+        await rm(overlay, { force: true });
+        throw e;
+      }
+      done.push({ blk, old, overlay });
+    }
+  } catch (e) {
+    for (const { blk, old, overlay } of done.reverse()) {
+      await blk.image.close();
+      blk.replaceImage(await openDisk(old.path, { format: old.format as 'raw' | 'qcow2', policy: d.imagePolicy }));
+      await rm(overlay, { force: true });
+    }
+    throw e;
   }
 }
 
@@ -127,7 +245,7 @@ function ioReporter(machine: Machine): { report(): void; stop(): void } {
 
 /** The VM worker's loop: intercepts, channel signals, console input and the RTC, until the partition stops. */
 async function serve(machine: Machine, partition: Partition, cb: ControlBlock, ram: Uint8Array, output: ConsoleOutput,
-  log: (m: string) => void): Promise<void> {
+  log: (m: string) => void, saver: StateSaver): Promise<void> {
   const server = new InterceptServer(cb, machine.bus, ram, VIRT_MAP.ram.base, {
     consoleWrite: (bytes) => { for (const b of bytes) output.push(b); },
     systemReset: (type) => requestStop(type === 0 ? { kind: 'poweroff' } : { kind: 'reboot' }),
@@ -145,14 +263,21 @@ async function serve(machine: Machine, partition: Partition, cb: ControlBlock, r
   };
   for (;;) {
     const seq = Atomics.load(cb.i32, DOORBELL);
+    // Holding for a save: from the pause until the state is written, nothing new may
+    // reach a device (doorbells wait in the channel table, where the state keeps them,
+    // input in its ring, an alarm in the RTC); requests in flight finish.
+    const frozen = saver.holding;
     // Doorbells first: a store the guest made before ringing one is then already in a
     // VP's posted ring, and is performed before the VSP looks at the queue.
-    const signals = transports.map((t) => t.channel.takeSignals());
+    const signals = frozen ? [] : transports.map((t) => t.channel.takeSignals());
     server.serveAll();
-    for (const [i, t] of transports.entries()) if (signals[i]) t.serviceSignals(signals[i]);
-    const room = CONSOLE_BACKLOG - machine.consolePending();
-    if (input.available && room > 0) machine.consoleInput(input.read(room));
-    machine.rtc.poll();
+    saver.step(() => server.serveAll());
+    if (!frozen) {
+      for (const [i, t] of transports.entries()) if (signals[i]) t.serviceSignals(signals[i]);
+      const room = CONSOLE_BACKLOG - machine.consolePending();
+      if (input.available && room > 0) machine.consoleInput(input.read(room));
+      machine.rtc.poll();
+    }
     pollVpThreads();
     if (cb.partitionState() === PartitionState.Stopping && !stopReason) requestStop({ kind: 'stopped' });
     if (stopReason && partition.settle()) return;

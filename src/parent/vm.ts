@@ -6,7 +6,12 @@ import { Worker, MessageChannel } from 'node:worker_threads';
 import { ControlBlock, PartitionState } from '../hypervisor/control-block.js';
 import { ByteRing } from './byte-ring.js';
 import { coreModule, timebaseNow } from '../cpu/wasm-hart.js';
-import { createVmMemory } from '../cpu/memory.js';
+import { createVmMemory, ramBytes } from '../cpu/memory.js';
+import { StateError } from '../state/contract.js';
+import { rm } from 'node:fs/promises';
+import { parseSavedConfig, type BootFiles, type SavedConfig } from './machine/state.js';
+import { writeStateStream } from './state/writer.js';
+import { openStateStream } from './state/reader.js';
 import { Partition, type PartitionAction, type VpStats } from '../hypervisor/partition.js';
 import { createPlicState } from '../hypervisor/plic.js';
 import type { VpThreadData } from './vp-thread.js';
@@ -27,6 +32,40 @@ export interface VmConfig {
   console?: ConsoleKind;
   /** Where disk images and their backing files may be (the service's storage roots); default anywhere. */
   imagePolicy?: ImagePolicy;
+  /** The files the kernel and initrd were read from: a saved VM records them, to boot again after a reboot. */
+  boot?: BootFiles;
+}
+
+/** How a save went (Vm.save). */
+export interface SaveResult {
+  path: string;
+  /** Bytes of the state file. */
+  bytes: number;
+  /** Guest RAM pages written, and the all-zero ones left out. */
+  ramPages: number;
+  zeroPages: number;
+  /** How long the VM was paused for it, ms. */
+  pausedMs: number;
+}
+
+export interface SaveOptions {
+  /** After the save: 'stop' the VM (Hyper-V's Saved state) or let it 'continue' (a checkpoint). */
+  then: 'stop' | 'continue';
+  /** Bytes written so far of the total (RAM and state). */
+  onProgress?: (done: number, total: number) => void;
+  /**
+   * A checkpoint's disks (with then 'continue'): per disk, in order, the path of a new
+   * qcow2 overlay to go on in (its current image is then frozen as the overlay's backing
+   * file), or null to keep it. Done after the state is written, before the VM goes on.
+   */
+  switchDisks?: (string | null)[];
+}
+
+/** What restoring a saved VM may change: where its disks are (a checkpoint's overlays), the policy. */
+export interface RestoreOptions {
+  disks?: DiskSpec[];
+  imagePolicy?: ImagePolicy;
+  onProgress?: (done: number, total: number) => void;
 }
 
 /** What a VM has done so far, for metrics. */
@@ -48,6 +87,11 @@ export interface VmEvents {
   'input-drained': [];
 }
 
+/** An action the VM's state does not allow now (saving a stopped VM, two saves at once). */
+export class VmStateError extends Error {
+  override readonly name = 'VmStateError';
+}
+
 export class Vm extends EventEmitter<VmEvents> {
   private readonly control: ControlBlock;
   private readonly input = ByteRing.create();
@@ -61,13 +105,22 @@ export class Vm extends EventEmitter<VmEvents> {
   private readonly memory: WebAssembly.Memory;
   private diskStats: DiskStats[] = [];
   private readonly panicWatch = new PanicWatch(() => this.stop());
+  private readonly config: VmConfig;
+  private saving = false;
+  /** Set by a save that stops the VM: its stop reason becomes 'saved'. */
+  private savedTo: string | undefined;
 
-  constructor(private readonly config: VmConfig) {
+  /**
+   * Boots the guest of `config`; with `restored` (Vm.restore), resumes a saved one instead:
+   * its memory already holds the guest's RAM and `state` is the machine state to restore.
+   */
+  constructor(config: VmConfig, restored?: { memory: WebAssembly.Memory; state: unknown }) {
     super();
+    this.config = { ...config }; // its disks change with a checkpoint (switchDisks)
     this.control = ControlBlock.create(config.cpus);
     // The VM worker and the VP threads start together (a thread takes ~0.1 s to start):
     // the VP threads wait for the worker to build the machine and send its device map.
-    const memory = this.memory = createVmMemory(config.memoryBytes);
+    const memory = this.memory = restored?.memory ?? createVmMemory(config.memoryBytes);
     this.partition = new Partition(this.control, memory);
     const plicState = createPlicState();
     const core = coreModule();
@@ -76,7 +129,7 @@ export class Vm extends EventEmitter<VmEvents> {
     const channelTable = createChannelTable();
     const data: VmWorkerData = {
       ...config, memory, plicState, vpPorts: channels.map((c) => c.port1), control: this.control.buffer, input: this.input.buffer,
-      channelTable, disks: config.disks ?? [], console: config.console ?? 'serial',
+      channelTable, disks: config.disks ?? [], console: config.console ?? 'serial', restore: restored?.state,
     };
     this.worker = new Worker(new URL('./vm-worker.js', import.meta.url), { workerData: data, transferList: channels.map((c) => c.port1) });
     for (let index = 0; index < config.cpus; index++) {
@@ -126,6 +179,117 @@ export class Vm extends EventEmitter<VmEvents> {
     const command: VmCommand = { type: 'inject-fault', device };
     this.worker.postMessage(command);
   }
+
+  /**
+   * Saves the VM's state (RAM, VPs, devices) to `path` (docs/state.md): the VM is paused,
+   * its requests in flight finish, the state is written, then the VM stops (reason
+   * 'saved') or goes on as it was (running or paused). A failed save leaves it as it was.
+   */
+  async save(path: string, options: SaveOptions): Promise<SaveResult> {
+    if (this.saving) throw new VmStateError('a save is already in progress');
+    const wasRunning = this.state === PartitionState.Running;
+    if (this.stoppedWith || (!wasRunning && this.state !== PartitionState.Paused)) {
+      throw new VmStateError(`cannot save a VM that is ${this.stoppedWith ? 'stopped' : PartitionState[this.state].toLowerCase()}`);
+    }
+    this.saving = true;
+    const t0 = performance.now();
+    if (wasRunning) this.partition.apply('pause');
+    let written: Awaited<ReturnType<typeof writeStateStream>> | undefined;
+    try {
+      const state = await this.takeState();
+      const result = await writeStateStream(path, {
+        config: this.savedConfig(), state, ram: ramBytes(this.memory, this.config.memoryBytes), onProgress: options.onProgress,
+      });
+      if (options.switchDisks) {
+        try {
+          await this.switchDisks(options.switchDisks);
+        } catch (e) {
+          await rm(path, { force: true });
+          throw e;
+        }
+      }
+      written = result;
+    } finally {
+      this.saving = false;
+      if (!written || options.then === 'continue') {
+        this.post({ type: 'thaw' });
+        if (wasRunning && this.partition.can('resume')) this.partition.apply('resume');
+      }
+    }
+    const pausedMs = performance.now() - t0;
+    if (options.then === 'stop') { this.savedTo = path; this.stop(); }
+    return { path, bytes: written.bytes, ramPages: written.ramPages, zeroPages: written.zeroPages, pausedMs };
+  }
+
+  /**
+   * A VM resumed from a state file (Vm.save): the machine is built from the file's
+   * configuration (with `options.disks` in place of the saved disks, if given), RAM is
+   * read into it and every part restored; it then runs on from where it was saved.
+   * Throws StateError (the file is not a good state) before any thread starts.
+   */
+  static async restore(path: string, options: RestoreOptions = {}): Promise<{ vm: Vm; config: SavedConfig }> {
+    const stream = await openStateStream(path);
+    try {
+      const saved = parseSavedConfig(stream.config);
+      const disks = options.disks ?? saved.disks;
+      if (disks.length !== saved.disks.length) {
+        throw new StateError(`the saved VM had ${saved.disks.length} disk(s); ${disks.length} given`);
+      }
+      const memory = createVmMemory(saved.memoryBytes);
+      await stream.readRam(ramBytes(memory, saved.memoryBytes), { onProgress: options.onProgress });
+      const config: VmConfig = {
+        kernel: new Uint8Array(0), append: saved.append, memoryBytes: saved.memoryBytes, cpus: saved.cpus,
+        disks, console: saved.console, imagePolicy: options.imagePolicy, boot: saved.boot,
+      };
+      return { vm: new Vm(config, { memory, state: stream.state }), config: { ...saved, disks } };
+    } finally {
+      await stream.close();
+    }
+  }
+
+  /** Asks the (frozen) worker to move disks onto new overlays; the configuration follows. */
+  private switchDisks(overlays: (string | null)[]): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const onEvent = (e: VmEvent) => {
+        if (e.type === 'disks-switched') {
+          done();
+          this.config.disks = (this.config.disks ?? []).map((d, i) => (overlays[i] ? { path: overlays[i]!, readOnly: false } : d));
+          resolve();
+        } else if (e.type === 'switch-error') { done(); reject(new VmStateError(`the disks could not be switched to new overlays: ${e.message}`)); }
+      };
+      const onStopped = (r: StopReason) => { done(); reject(new VmStateError(`the VM stopped while its disks were switched (${r.kind})`)); };
+      const done = () => { this.worker.off('message', onEvent); this.off('stopped', onStopped); };
+      this.worker.on('message', onEvent);
+      this.on('stopped', onStopped);
+      this.post({ type: 'switch-disks', overlays });
+    });
+  }
+
+  /** What the state file records of this VM's configuration (machine/state.ts). */
+  private savedConfig(): SavedConfig {
+    const c = this.config;
+    return {
+      version: 1, cpus: c.cpus, memoryBytes: c.memoryBytes, console: c.console ?? 'serial', disks: c.disks ?? [], append: c.append,
+      ...(c.boot ? { boot: c.boot } : {}),
+    };
+  }
+
+  /** Asks the worker for the machine state (it holds still from then until 'thaw'). */
+  private takeState(): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const onEvent = (e: VmEvent) => {
+        if (e.type === 'state') { done(); resolve(e.state); }
+        else if (e.type === 'state-error') { done(); reject(new VmStateError(`the VM's state could not be taken: ${e.message}`)); }
+      };
+      const onStopped = (r: StopReason) => { done(); reject(new VmStateError(`the VM stopped during the save (${r.kind})`)); };
+      const done = () => { this.worker.off('message', onEvent); this.off('stopped', onStopped); };
+      this.worker.on('message', onEvent);
+      this.on('stopped', onStopped);
+      this.post({ type: 'save-state' });
+    });
+  }
+
+  private post(command: VmCommand): void { this.worker.postMessage(command); }
 
   /** Suspends every VP (they park outside guest code); false unless the VM was running. */
   pause(): boolean { return this.act('pause'); }
@@ -179,7 +343,8 @@ export class Vm extends EventEmitter<VmEvents> {
     if (this.stoppedWith) return;
     this.panicWatch.cancel();
     // After a panic the panic is why, however the run then ended (the stop it asked for, or anything else).
-    const why = this.panicWatch.panicked ? { ...PANIC_STOP } : reason;
+    const why: StopReason = this.panicWatch.panicked ? { ...PANIC_STOP }
+      : reason.kind === 'stopped' && this.savedTo ? { kind: 'saved', path: this.savedTo } : reason;
     this.stoppedWith = why;
     if (this.inputTimer) clearTimeout(this.inputTimer);
     this.emit('stopped', why);

@@ -11,9 +11,10 @@ export class VmShell extends ConsoleShell {
   /** Resolves with how the VM stopped. */
   readonly done: Promise<StopReason>;
 
-  constructor(config: Partial<VmConfig> = {}) {
+  /** Boots the default guest (with `config` changed), or drives `vm` (a restored one, say). */
+  constructor(config: Partial<VmConfig> | Vm = {}) {
     super();
-    this.vm = new Vm({
+    this.vm = config instanceof Vm ? config : new Vm({
       kernel: readFileSync(ROOT + 'guest/images/Image.gz'), initrd: readFileSync(ROOT + 'guest/images/initramfs.cpio.gz'),
       append: 'console=ttyS0', memoryBytes: 128 << 20, cpus: 1, ...config,
     });

@@ -14,6 +14,7 @@ import { attachSyntheticDevices, type SyntheticDevices } from '../vsp/synthetic.
 import type { ConsoleKind, DiskSpec } from '../vm-protocol.js';
 import type { ImagePolicy } from '../drivers/disk/image-policy.js';
 import { VIRT_MAP, VIRT_IRQ } from './virt.js';
+import type { MachineState } from './state.js';
 
 export interface MachineConfig {
   disks: readonly DiskSpec[];
@@ -44,6 +45,7 @@ export interface MachineHost {
 
 export interface Machine {
   readonly bus: MmioBus;
+  readonly uart: Uart16550;
   readonly rtc: GoldfishRtc;
   readonly synthetic: SyntheticDevices;
   /** Console input goes to the device the configuration chose. */
@@ -52,6 +54,12 @@ export interface Machine {
   consolePending(): number;
   /** What the VPs must know: the windows they forward to the bus, the channels they signal. */
   deviceMap(): { ranges: MmioRange[]; channels: ChannelOffer[] };
+  /** Resolves when no device has a request in flight (the VPs are paused: none can start). */
+  quiesce(): Promise<void>;
+  /** The devices' state (machine/state.ts), taken while quiescent. */
+  save(): Pick<MachineState, 'uart' | 'rtc' | 'synthetic'>;
+  /** Restores the devices' state into a machine just built; throws StateError on bad state. */
+  restore(state: Pick<MachineState, 'uart' | 'rtc' | 'synthetic'>): void;
   /** Flushes and closes the disk images. */
   close(): Promise<void>;
 }
@@ -75,7 +83,10 @@ export async function buildMachine(config: MachineConfig, partition: Partition, 
     fault: (device, e) => host.fault(device, e),
   });
   return {
-    bus, rtc, synthetic,
+    bus, uart, rtc, synthetic,
+    quiesce: () => synthetic.quiesce(),
+    save: () => ({ uart: uart.save(), rtc: rtc.save(), synthetic: synthetic.save() }),
+    restore: (state) => { uart.restore(state.uart); rtc.restore(state.rtc); synthetic.restore(state.synthetic); },
     consoleInput: config.console === 'virtio' ? (b) => synthetic.console.receive(b) : (b) => uart.receive(b),
     consolePending: config.console === 'virtio' ? () => synthetic.console.rxPending : () => uart.rxPending,
     deviceMap: () => ({ ranges: bus.ranges(), channels: synthetic.transports.map((t) => t.channel.offer) }),

@@ -8,8 +8,8 @@ import { isAbsolute, relative } from 'node:path';
 export interface ImagePolicy {
   /** Real paths of the directories images may be in. */
   roots: readonly string[];
-  /** Real paths inside the roots that are still not images (the service's data directory), each with the folder in it that is. */
-  reserved: readonly { dir: string; except: string }[];
+  /** Real paths inside the roots that are still not images (the service's data directory), each with the folders in it that are. */
+  reserved: readonly { dir: string; except: readonly string[] }[];
 }
 
 /** True if `path` is `dir` or below it (both real, absolute paths). */
@@ -20,7 +20,7 @@ export function pathWithin(dir: string, path: string): boolean {
 
 /** Why the image at real path `real` may not be opened, or undefined if it may. */
 export function imageRefusal(policy: ImagePolicy, real: string): 'reserved' | 'outside' | undefined {
-  if (policy.reserved.some((r) => pathWithin(r.dir, real) && !pathWithin(r.except, real))) return 'reserved';
+  if (policy.reserved.some((r) => pathWithin(r.dir, real) && !r.except.some((e) => pathWithin(e, real)))) return 'reserved';
   if (!policy.roots.some((root) => pathWithin(root, real))) return 'outside';
   return undefined;
 }

@@ -68,7 +68,20 @@ export class VirtioBlk implements VirtioDevice {
   /**
    * @param onFault a VSP bug (anything but an I/O error) is reported here; it ends the VM
    */
-  constructor(readonly name: string, private readonly disk: BlockDevice, private readonly options: BlkOptions,
+  /** The image the disk is served from. */
+  get image(): BlockDevice { return this.disk; }
+
+  /**
+   * Serves the disk from another image of the same size from now on (a checkpoint's
+   * overlay over the old one): only with no request in flight.
+   */
+  replaceImage(next: BlockDevice): void {
+    if (this.inFlight > 0) throw new Error(`${this.name}: cannot change images with ${this.inFlight} request(s) in flight`);
+    if (next.size !== this.disk.size) throw new Error(`${this.name}: the new image is ${next.size} bytes, not ${this.disk.size}`);
+    this.disk = next;
+  }
+
+  constructor(readonly name: string, private disk: BlockDevice, private readonly options: BlkOptions,
     private readonly onFault: (e: unknown) => void) {
     this.features = F_SIZE_MAX | F_SEG_MAX | F_BLK_SIZE | F_FLUSH | F_DISCARD | F_WRITE_ZEROES | (disk.readOnly ? F_RO : 0n);
     // struct virtio_blk_config (§5.2.4), little-endian.
