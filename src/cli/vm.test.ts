@@ -42,7 +42,7 @@ test('create: bad flags are usage errors naming the flag', () => {
 
 const base: ApiVm = {
   id: '9b2c4f0e-1d2a-4c1e-9f7a-0b3c5d7e9f11', name: 'web-1', vcpus: 1, memoryMiB: 256, kernel: null, initrd: null, append: null,
-  root: null, disks: [], console: 'serial', autoStart: false, state: 'off', stateReason: null,
+  root: null, disks: [], console: 'serial', autoStart: false, stopAction: 'stop', checkpoint: null, state: 'off', stateReason: null,
   createdAt: '2026-11-21T13:00:00.000Z', updatedAt: '2026-11-21T13:00:00.000Z', startedAt: null,
 };
 

@@ -18,7 +18,7 @@ const explain = (action: VmAction, what = LIFECYCLE[action].description) => `${w
 
 interface CreateFlags extends ClientFlags {
   vcpus?: string; memory?: string; kernel?: string; initrd?: string; append?: string; root?: string;
-  disk?: string[]; console?: 'serial' | 'virtio'; autoStart?: boolean;
+  disk?: string[]; console?: 'serial' | 'virtio'; autoStart?: boolean; stopAction?: 'stop' | 'save';
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -52,7 +52,8 @@ directory's images/ and the built-in guest images, unless tshv serve was given -
     .option('-r, --root <file>', 'root disk image (raw or qcow2): /dev/vda, booted without an initramfs')
     .option('-d, --disk <file[,readonly]>', 'attach a disk image: /dev/vdb, ... after the root disk; repeatable', collect)
     .addOption(new Option('--console <kind>', 'the console: serial (ttyS0) or virtio (hvc0)').choices(['serial', 'virtio']))
-    .option('--auto-start', 'start the VM whenever the service starts'), async (ctx) => {
+    .option('--auto-start', 'start the VM whenever the service starts')
+    .addOption(new Option('--stop-action <action>', 'when the service shuts down: stop the VM, or save it and resume it on start').choices(['stop', 'save'])), async (ctx) => {
     const created = await ctx.api.post<ApiVm>('/api/vms', createBody(ctx.args[0], ctx.flags)).catch((e: unknown) => { throw withFlag(e); });
     if (ctx.flags.json) return printJson(created);
     process.stdout.write(`created ${created.name} (id ${created.id}); start it with: tshv vm start ${created.name}\n`);
@@ -76,6 +77,7 @@ directory's images/ and the built-in guest images, unless tshv serve was given -
     .addOption(new Option('--console <kind>', 'the console: serial (ttyS0) or virtio (hvc0)').choices(['serial', 'virtio']))
     .option('--auto-start', 'start the VM whenever the service starts')
     .option('--no-auto-start', 'do not start it with the service')
+    .addOption(new Option('--stop-action <action>', 'when the service shuts down: stop the VM, or save it and resume it on start').choices(['stop', 'save']))
     .addOption(new Option('--default <field...>', 'back to the default for these fields').choices(['kernel', 'initrd', 'append', 'root'])), async (ctx) => {
     const body = updateBody(ctx.flags);
     if (Object.keys(body).length === 0) throw usageError('nothing to change: give at least one option (see --help)');
@@ -108,6 +110,8 @@ directory's images/ and the built-in guest images, unless tshv serve was given -
     restart: 'tshv vm restart web-1',
     pause: 'tshv vm pause web-1 && tshv vm resume web-1',
     resume: 'tshv vm resume web-1',
+    save: 'tshv vm save web-1 && tshv vm start web-1   # resumes where it was',
+    'discard-state': 'tshv vm discard-state web-1      # the next start boots afresh',
   };
   for (const action of POWER_ACTIONS) {
     apiAction(apiCommand(vm, action, explain(action), `  ${examples[action]}\n  tshv vm ${action} web-1 --json | jq -r .state`)
@@ -131,6 +135,8 @@ directory's images/ and the built-in guest images, unless tshv serve was given -
     await ctx.api.delete(vmPath(target));
     if (!ctx.flags.json) process.stdout.write(`deleted ${v!.name}\n`);
   });
+
+  addCheckpointCommands(vm);
 
   apiAction<ConsoleFlags>(apiCommand(vm, 'console', explain('console', 'attach this terminal to the VM\'s console'), `
   tshv vm console web-1                      # interactive; Ctrl-] detaches
@@ -186,6 +192,7 @@ export function createBody(name: string, flags: Omit<CreateFlags, keyof ClientFl
   }
   if (flags.console !== undefined) body.console = flags.console;
   if (flags.autoStart) body.autoStart = true;
+  if (flags.stopAction) body.stopAction = flags.stopAction;
   return body;
 }
 
@@ -214,7 +221,7 @@ export function updateBody(flags: Omit<UpdateFlags, keyof ClientFlags>, cwd = pr
 /** The create option behind each field of the API's body, to name it in the service's 400s. */
 const FIELD_FLAGS: Record<string, string> = {
   vcpus: '--vcpus', memoryMiB: '--memory', kernel: '--kernel', initrd: '--initrd', append: '--append',
-  root: '--root', disks: '--disk', console: '--console', autoStart: '--auto-start',
+  root: '--root', disks: '--disk', console: '--console', autoStart: '--auto-start', stopAction: '--stop-action',
 };
 
 /**
@@ -253,6 +260,7 @@ export function vmFields(v: ApiVm, now = Date.now()): string {
     ['Disks', v.disks.length ? v.disks.map((d) => d.path + (d.readOnly ? ' (read-only)' : '')).join('\n') : undefined],
     ['Console', v.console === 'virtio' ? 'virtio (hvc0)' : 'serial (ttyS0)'],
     ['Auto-start', v.autoStart ? 'yes' : 'no'],
+    ['Stop action', v.stopAction === 'save' ? 'save (resumed when the service starts)' : 'stop'],
     ['Created', v.createdAt],
     ['Updated', v.updatedAt],
   ]);
@@ -288,4 +296,72 @@ async function stopAndWait(api: ApiClient, target: string, timeoutMs = 60_000): 
     await new Promise((r) => setTimeout(r, 200));
     v = await api.get<ApiVm>(vmPath(target));
   }
+}
+
+/** A checkpoint as the API lists it (GET /api/vms/{vm}/checkpoints). */
+interface ApiCheckpoint { id: string; name: string; parentId: string | null; createdAt: string; memory: boolean; current: boolean; disks: string[] }
+
+/**
+ * `tshv vm checkpoint VM [NAME]` takes one; `list`, `apply` and `rm` (delete) act on them.
+ * The VM's checkpoints form a tree: each hangs from the one the VM was at when it was taken.
+ */
+function addCheckpointCommands(vm: Command): void {
+  const cmd = apiAction(apiCommand(vm, 'checkpoint', explain('checkpoint'), `
+  tshv vm checkpoint web-1                   # named checkpoint-<date>-<time>
+  tshv vm checkpoint web-1 before-upgrade
+  tshv vm checkpoint list web-1
+  tshv vm checkpoint apply web-1 before-upgrade
+  tshv vm checkpoint rm web-1 before-upgrade`, `
+A checkpoint freezes the VM's writable disks (it goes on in new qcow2 differencing images)
+and, when the VM runs, saves its memory and devices too. Applying one goes back to it: the
+disks' changes since are dropped, and a running VM runs on from the checkpoint's moment.
+Deleting one merges its images into the ones above them (once the VM is not running).`)
+    .argument('<vm>', 'name or id')
+    .argument('[name]', 'the checkpoint\'s name (default: checkpoint-<date>-<time>)'), async (ctx) => {
+    const [target, name] = ctx.args;
+    const cp = await ctx.api.post<ApiCheckpoint>(vmPath(target!, 'checkpoints'), name ? { name } : {});
+    if (ctx.flags.json) return printJson(cp);
+    process.stdout.write(`${target}: checkpoint ${cp.name} taken${cp.memory ? ' (memory and devices too)' : ''}\n`);
+  });
+
+  apiAction(apiCommand(cmd, 'list', 'list the VM\'s checkpoints as a tree (* marks the one the VM is at)', `
+  tshv vm checkpoint list web-1
+  tshv vm checkpoint list web-1 --json`)
+    .alias('ls')
+    .argument('<vm>', 'name or id'), async (ctx) => {
+    const list = await ctx.api.get<ApiCheckpoint[]>(vmPath(ctx.args[0]!, 'checkpoints'));
+    if (ctx.flags.json) return printJson(list);
+    if (!list.length) { process.stdout.write(`${ctx.args[0]} has no checkpoints\n`); return; }
+    const rows: string[][] = [];
+    const ids = new Set(list.map((c) => c.id));
+    const childrenOf = (parent: string | null) => list.filter((x) => (parent === null ? x.parentId === null || !ids.has(x.parentId) : x.parentId === parent));
+    const walk = (parent: string | null, depth: number) => {
+      for (const c of childrenOf(parent)) {
+        rows.push([`${'  '.repeat(depth)}${c.current ? '* ' : ''}${c.name}`, c.createdAt.replace('T', ' ').replace(/\..*/, ''), c.memory ? 'yes' : 'no']);
+        walk(c.id, depth + 1);
+      }
+    };
+    walk(null, 0);
+    process.stdout.write(formatTable([{ header: 'CHECKPOINT' }, { header: 'TAKEN' }, { header: 'MEMORY' }], rows));
+  });
+
+  apiAction(apiCommand(cmd, 'apply', explain('apply-checkpoint'), `
+  tshv vm checkpoint apply web-1 before-upgrade`)
+    .argument('<vm>', 'name or id')
+    .argument('<checkpoint>', 'checkpoint name or id'), async (ctx) => {
+    const [target, checkpoint] = ctx.args;
+    const v = await ctx.api.post<ApiVm>(`${vmPath(target!, 'checkpoints')}/${encodeURIComponent(checkpoint!)}/apply`);
+    if (ctx.flags.json) return printJson(v);
+    process.stdout.write(`${v.name}: at checkpoint ${checkpoint}; ${stateText(v)}\n`);
+  });
+
+  apiAction(apiCommand(cmd, 'rm', explain('delete-checkpoint'), `
+  tshv vm checkpoint rm web-1 before-upgrade`)
+    .alias('delete')
+    .argument('<vm>', 'name or id')
+    .argument('<checkpoint>', 'checkpoint name or id'), async (ctx) => {
+    const [target, checkpoint] = ctx.args;
+    await ctx.api.delete(`${vmPath(target!, 'checkpoints')}/${encodeURIComponent(checkpoint!)}`);
+    if (!ctx.flags.json) process.stdout.write(`${target}: checkpoint ${checkpoint} deleted\n`);
+  });
 }

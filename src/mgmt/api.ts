@@ -14,10 +14,11 @@ import { registerEvents } from './events.js';
 import { registerMetrics } from './metrics.js';
 import { registerStatic } from './static.js';
 import { OpenApiCollector } from './openapi.js';
-import type { VmInput, VmPatch } from './vm-record.js';
+import type { CheckpointRecord, VmInput, VmPatch } from './vm-record.js';
+import { definitionDisks } from './checkpoint-disks.js';
 import { LIFECYCLE, POWER_ACTIONS, legalStates, lifecycleTable, type PowerAction, type VmAction } from './lifecycle.js';
 import {
-  HostSchema, LifecycleSchema, NAMED_SCHEMAS, PATTERN_MESSAGES, VmCreateSchema, VmParamsSchema, VmPatchSchema, VmSchema, errors,
+  CheckpointCreateSchema, CheckpointParamsSchema, CheckpointSchema, HostSchema, LifecycleSchema, NAMED_SCHEMAS, PATTERN_MESSAGES, VmCreateSchema, VmParamsSchema, VmPatchSchema, VmSchema, errors,
 } from './schemas.js';
 
 export interface AppOptions {
@@ -47,6 +48,14 @@ const POWER_ROUTES: Record<PowerAction, { answers: string; codes: readonly (400 
   restart: { answers: 'once it is starting again', codes: [409] },
   pause: { answers: 'at once', codes: [409] },
   resume: { answers: 'at once', codes: [409] },
+  save: { answers: 'once the state is written (state saved), or the save failed (500; the VM goes on as it was)', codes: [409, 500] },
+  'discard-state': { answers: 'at once', codes: [409] },
+};
+
+/** The Host method behind each power action. */
+const HOST_ACTIONS: Record<PowerAction, (host: Host, vm: string) => Promise<unknown> | unknown> = {
+  start: (h, vm) => h.start(vm), stop: (h, vm) => h.stop(vm), restart: (h, vm) => h.restart(vm), pause: (h, vm) => h.pause(vm),
+  resume: (h, vm) => h.resume(vm), save: (h, vm) => h.save(vm), 'discard-state': (h, vm) => h.discardState(vm),
 };
 
 export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
@@ -159,9 +168,46 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   for (const action of POWER_ACTIONS) {
     const { answers, codes } = POWER_ROUTES[action];
     app.post<VmParams>(`/api/vms/:vm/${action}`, {
-      schema: { operationId: `${action}Vm`, ...actionDoc(action, `; answers ${answers}`), tags: ['vms'], params: VmParamsSchema, response: vmResponse(...codes) },
-    }, async (req) => host[action](req.params.vm));
+      schema: { operationId: `${action.replace(/-(\w)/g, (_, c: string) => c.toUpperCase())}Vm`, ...actionDoc(action, `; answers ${answers}`), tags: ['vms'], params: VmParamsSchema, response: vmResponse(...codes) },
+    }, async (req) => HOST_ACTIONS[action](host, req.params.vm));
   }
+
+  // Checkpoints (docs/state.md).
+  type CheckpointParams = { Params: { vm: string; checkpoint: string } };
+  const checkpointView = (vm: { checkpoint: string | null }, c: CheckpointRecord) => ({
+    id: c.id, name: c.name, parentId: c.parentId, createdAt: c.createdAt, memory: c.stateFile !== null, current: vm.checkpoint === c.id,
+    disks: definitionDisks(c.definition).map((d) => d.path),
+  });
+  app.get<VmParams>('/api/vms/:vm/checkpoints', {
+    schema: {
+      operationId: 'listCheckpoints', summary: "The VM's checkpoints, oldest first (a tree: parentId)", tags: ['checkpoints'], params: VmParamsSchema,
+      response: { 200: { type: 'array', items: CheckpointSchema }, ...errors(401, 404) },
+    },
+  }, async (req) => { const vm = host.get(req.params.vm); return host.checkpoints(vm.id).map((c) => checkpointView(vm, c)); });
+  app.post<VmParams & { Body: { name?: string } }>('/api/vms/:vm/checkpoints', {
+    schema: {
+      operationId: 'createCheckpoint', ...actionDoc('checkpoint', '; answers with the checkpoint once it is taken'), tags: ['checkpoints'],
+      params: VmParamsSchema, body: CheckpointCreateSchema, response: { 201: CheckpointSchema, ...errors(400, 401, 404, 409, 500) },
+    },
+  }, async (req, reply) => {
+    const cp = await host.checkpoint(req.params.vm, req.body?.name);
+    return reply.code(201).send(checkpointView(host.get(req.params.vm), cp));
+  });
+  app.post<CheckpointParams>('/api/vms/:vm/checkpoints/:checkpoint/apply', {
+    schema: {
+      operationId: 'applyCheckpoint', ...actionDoc('apply-checkpoint', '; answers with the VM (running again if it ran, else saved or off)'),
+      tags: ['checkpoints'], params: CheckpointParamsSchema, response: vmResponse(409, 500),
+    },
+  }, async (req) => host.applyCheckpoint(req.params.vm, req.params.checkpoint));
+  app.delete<CheckpointParams>('/api/vms/:vm/checkpoints/:checkpoint', {
+    schema: {
+      operationId: 'deleteCheckpoint', ...actionDoc('delete-checkpoint'), tags: ['checkpoints'], params: CheckpointParamsSchema,
+      response: { 204: { description: 'deleted', type: 'null' }, ...errors(401, 404, 409) },
+    },
+  }, async (req, reply) => {
+    await host.deleteCheckpoint(req.params.vm, req.params.checkpoint);
+    return reply.code(204).send();
+  });
 
   registerConsole(app, host);
   registerEvents(app, host, o.store);

@@ -31,12 +31,15 @@ export class DataDir {
   readonly dbPath: string;
   readonly tokenPath: string;
   readonly servicePath: string;
+  /** Saved VMs' state files (docs/state.md), one per VM: saved/<id>.tshvstate. */
+  readonly savedPath: string;
 
   constructor(readonly path: string) {
     mkdirSync(path, { recursive: true, mode: 0o700 });
     this.dbPath = join(path, 'tshv.db');
     this.tokenPath = join(path, 'token');
     this.servicePath = join(path, 'service.json');
+    this.savedPath = join(path, 'saved');
   }
 
   /** The host's token: 32 random bytes in hex, made on first start, readable only by its owner. */

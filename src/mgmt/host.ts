@@ -4,12 +4,16 @@
 // (seL4's decode-then-invoke); only then does it act.
 // Every state change is committed to the store, with its event, before anyone hears of it.
 import { EventEmitter } from 'node:events';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { link, mkdir, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { applyOverlays, collect, createOverlays, definitionDisks, overlayPaths, withDisks } from './checkpoint-disks.js';
 import { randomUUID } from 'node:crypto';
 import { Vm, type VmConfig, type VmStats } from '../parent/vm.js';
 import type { StopReason } from '../parent/vm-protocol.js';
 import type { EventRecord, NewEvent, Store } from './store.js';
 import {
-  DEFINITION_DEFAULTS, validateDefinition, vmConfig, isUuid, type VmDefinition, type VmInput, type VmPatch, type VmRecord,
+  DEFINITION_DEFAULTS, validateDefinition, vmConfig, isUuid, type CheckpointRecord, type VmDefinition, type VmInput, type VmPatch, type VmRecord,
 } from './vm-record.js';
 import { LIFECYCLE, LIVE_STATES, VM_STATES, type VmAction, type VmState } from './lifecycle.js';
 import { ApiError, conflict, notFound } from './errors.js';
@@ -31,6 +35,20 @@ interface Live {
   after: 'start' | 'off';
   /** True once stop was asked for: a guest reboot in the meantime does not start it again. */
   stopRequested: boolean;
+  /** While a save is under way: the stateReason the saved VM gets. */
+  saveReason?: string;
+}
+
+/** The stateReason of a VM saved because the service shut down: it is resumed when the service starts. */
+export const SAVED_AT_SHUTDOWN = 'saved when the service shut down';
+
+/** Progress in steps of 10%, for events (a few per save, not one per write). */
+function progressEvents(report: (pct: number) => void): (done: number, total: number) => void {
+  let last = 0;
+  return (done, total) => {
+    const pct = Math.floor((10 * done) / Math.max(total, 1)) * 10;
+    if (pct > last && pct < 100) { last = pct; report(pct); }
+  };
 }
 
 export interface HostEvents {
@@ -48,9 +66,15 @@ export interface HostEvents {
 export class Host extends EventEmitter<HostEvents> {
   private readonly live = new Map<string, Live>();
   private readonly reboots = new Map<string, number[]>();
+  /** VMs with a checkpoint operation under way, and which. */
+  private readonly busy = new Map<string, string>();
 
-  /** @param storage where definitions may name images (the service always has roots; none = any path) */
-  constructor(private readonly store: Store, private readonly log: (line: string) => void = () => {}, private readonly storage?: StorageRoots) {
+  /**
+   * @param storage where definitions may name images (the service always has roots; none = any path)
+   * @param savedDir where saved VMs' state files are kept (the data directory's saved/)
+   */
+  constructor(private readonly store: Store, private readonly log: (line: string) => void = () => {}, private readonly storage?: StorageRoots,
+    private readonly savedDir?: string) {
     super();
     this.setMaxListeners(0); // one per console client, event stream and waiter
   }
@@ -58,6 +82,13 @@ export class Host extends EventEmitter<HostEvents> {
   /** After the service (re)starts: VMs the store says were live are off now (their partitions died with the old process). */
   settleAfterRestart(): void {
     for (const vm of this.store.vms()) {
+      if (vm.state === 'saved' && !existsSync(this.statePath(vm.id))) {
+        this.commit({ ...vm, state: 'off', stateReason: 'the saved state is gone', updatedAt: now() }, [
+          { type: 'error', message: `the saved state file ${this.statePath(vm.id)} is missing` },
+          { type: 'state', state: 'off', message: 'saved state missing' },
+        ]);
+        continue;
+      }
       if (!LIVE_STATES.includes(vm.state)) continue;
       this.commit({ ...vm, state: 'off', stateReason: 'stopped', startedAt: null, updatedAt: now() }, [
         { type: 'host-restart', message: `the service restarted while the VM was ${vm.state}` },
@@ -67,9 +98,13 @@ export class Host extends EventEmitter<HostEvents> {
     }
   }
 
-  /** Starts the VMs marked autoStart (when the service starts). */
+  /**
+   * Starts the VMs marked autoStart, and resumes those the service saved when it last shut
+   * down (their stopAction is save): when the service starts.
+   */
   async autoStart(): Promise<void> {
-    const auto = this.store.vms().filter((vm) => vm.autoStart && (vm.state === 'off' || vm.state === 'failed'));
+    const auto = this.store.vms().filter((vm) => (vm.autoStart && (vm.state === 'off' || vm.state === 'failed' || vm.state === 'saved'))
+      || (vm.state === 'saved' && vm.stateReason === SAVED_AT_SHUTDOWN));
     await Promise.all(auto.map((vm) => this.start(vm.id).catch((e: Error) => this.log(`${vm.name}: autoStart failed: ${e.message}`))));
   }
 
@@ -87,7 +122,7 @@ export class Host extends EventEmitter<HostEvents> {
     await validateDefinition(definition, this.storage);
     this.checkNameFree(definition.name);
     const at = now();
-    const vm: VmRecord = { ...definition, id: randomUUID(), state: 'off', stateReason: null, createdAt: at, updatedAt: at, startedAt: null };
+    const vm: VmRecord = { ...definition, id: randomUUID(), state: 'off', checkpoint: null, stateReason: null, createdAt: at, updatedAt: at, startedAt: null };
     this.commit(vm, [{ type: 'created', message: `VM ${vm.name} created` }]);
     return vm;
   }
@@ -96,7 +131,7 @@ export class Host extends EventEmitter<HostEvents> {
     const before = this.get(ref);
     this.requireState(before, 'update');
     const definition: VmDefinition = { ...definitionOf(before), ...patch, ...(patch.disks ? { disks: normalizeDisks(patch.disks) } : {}) };
-    await validateDefinition(definition, this.storage);
+    await validateDefinition({ ...definition, id: before.id }, this.storage);
     const vm = this.unchangedSince(before, 'update');
     if (definition.name !== vm.name) this.checkNameFree(definition.name);
     const changed = Object.keys(patch).filter((k) => JSON.stringify(patch[k as keyof VmPatch]) !== JSON.stringify(vm[k as keyof VmRecord]));
@@ -108,6 +143,7 @@ export class Host extends EventEmitter<HostEvents> {
   remove(ref: string): void {
     const vm = this.get(ref);
     this.requireState(vm, 'delete');
+    if (vm.state === 'saved') rmSync(this.statePath(vm.id), { force: true });
     for (const e of this.store.remove(vm.id, [{ vmId: vm.id, type: 'deleted', message: `VM ${vm.name} deleted` }])) this.emit('event', e);
     this.reboots.delete(vm.id);
     this.log(`${vm.name}: deleted`);
@@ -117,6 +153,7 @@ export class Host extends EventEmitter<HostEvents> {
   async start(ref: string): Promise<VmRecord> {
     const before = this.get(ref);
     this.requireState(before, 'start');
+    if (before.state === 'saved') return this.resumeSaved(before);
     let config: VmConfig;
     try {
       config = await vmConfig(before, this.storage);
@@ -131,6 +168,222 @@ export class Host extends EventEmitter<HostEvents> {
     const after = this.get(vm.id);
     if (after.state === 'failed') throw new ApiError(500, `${vm.name} failed to start: ${after.stateReason}`, { state: 'failed' });
     return after;
+  }
+
+  /**
+   * Resumes a saved VM from its state file (its definition cannot change while saved, so
+   * the file's machine is the definition's); the file is removed once the VM runs. A file
+   * that cannot be restored leaves the VM saved, with the reason in the answer (500).
+   */
+  private async resumeSaved(before: VmRecord): Promise<VmRecord> {
+    const path = this.statePath(before.id);
+    let restored: Vm;
+    try {
+      // The definition's disks: a checkpoint applied since the save has put new overlays there.
+      restored = (await Vm.restore(path, { disks: definitionDisks(before), imagePolicy: this.storage?.policy() })).vm;
+    } catch (e) {
+      const message = `cannot resume from ${path}: ${(e as Error).message}`;
+      this.record(before.id, [{ type: 'error', message }]);
+      throw new ApiError(500, `${before.name} ${message}`, { state: 'saved' });
+    }
+    let vm: VmRecord;
+    try {
+      vm = this.unchangedSince(before, 'start');
+    } catch (e) {
+      restored.stop();
+      throw e;
+    }
+    this.reboots.delete(vm.id);
+    this.launch(vm.id, restored, 'resumed from its saved state');
+    await this.until(vm.id, (s) => s !== 'starting', START_WAIT_MS);
+    const after = this.get(vm.id);
+    if (after.state === 'failed') throw new ApiError(500, `${vm.name} failed to resume: ${after.stateReason}`, { state: 'failed' });
+    rmSync(path, { force: true });
+    return after;
+  }
+
+  /**
+   * Saves the VM (memory and device state, to the data directory) and stops it: it is then
+   * saved, and start resumes it. Answers once the state is written; a failed save leaves
+   * the VM running (or paused) as it was, and answers 500 with why.
+   */
+  async save(ref: string, why = 'save requested', reason = 'saved'): Promise<VmRecord> {
+    const vm = this.get(ref);
+    this.requireState(vm, 'save');
+    if (vm.state === 'saving') { await this.until(vm.id, (s) => s !== 'saving', STOP_WAIT_MS); return this.get(vm.id); }
+    const live = this.live.get(vm.id)!;
+    const was = vm.state;
+    live.after = 'off';
+    live.saveReason = reason;
+    this.transition(vm.id, 'saving', { message: why });
+    const t0 = performance.now();
+    try {
+      mkdirSync(this.savedDir!, { recursive: true, mode: 0o700 });
+      const r = await live.vm.save(this.statePath(vm.id), {
+        then: 'stop', onProgress: progressEvents((pct) => this.record(vm.id, [{ type: 'progress', message: `saving: ${pct}%` }])),
+      });
+      this.record(vm.id, [{ type: 'saved', message: `state saved: ${(r.bytes / 2 ** 20).toFixed(1)} MiB (${r.zeroPages} zero pages left out) in ${Math.round(performance.now() - t0)} ms` }]);
+    } catch (e) {
+      live.saveReason = undefined;
+      const message = `the save failed: ${(e as Error).message}`;
+      if (this.live.get(vm.id) === live && this.store.vm(vm.id)?.state === 'saving') {
+        this.transition(vm.id, was, { message, error: true });
+      } else {
+        this.record(vm.id, [{ type: 'error', message }]);
+      }
+      throw new ApiError(500, `${vm.name}: ${message}`, { state: this.get(vm.id).state });
+    }
+    await this.until(vm.id, (s) => s !== 'saving', STOP_WAIT_MS);
+    return this.get(vm.id);
+  }
+
+  /** Drops a saved VM's state: it is off, and the next start boots it afresh. */
+  discardState(ref: string): VmRecord {
+    const vm = this.get(ref);
+    this.requireState(vm, 'discard-state');
+    rmSync(this.statePath(vm.id), { force: true });
+    return this.transition(vm.id, 'off', { stateReason: 'stopped', message: 'saved state discarded' });
+  }
+
+  // --- Checkpoints (docs/state.md) ------------------------------------------------------
+
+  /** A VM's checkpoints, oldest first. */
+  checkpoints(ref: string): CheckpointRecord[] { return this.store.checkpoints(this.get(ref).id); }
+
+  /** One checkpoint of a VM, by id or name. */
+  checkpointOf(vm: VmRecord, ref: string): CheckpointRecord {
+    const cp = this.store.checkpoints(vm.id).find((c) => c.id === ref || c.name === ref);
+    if (!cp) throw new ApiError(404, `${vm.name} has no checkpoint ${ref}`);
+    return cp;
+  }
+
+  /**
+   * Takes a checkpoint: the VM's writable disks are frozen and it goes on in new overlays;
+   * a running (or paused) VM's memory and devices are saved too, and it goes on as it was.
+   */
+  async checkpoint(ref: string, name?: string): Promise<CheckpointRecord> {
+    const vm = this.get(ref);
+    this.requireState(vm, 'checkpoint');
+    const cpName = name ?? `checkpoint-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-')}`;
+    if (this.store.checkpoints(vm.id).some((c) => c.name === cpName)) throw conflict(`${vm.name} already has a checkpoint ${cpName}`, vm.state);
+    const id = randomUUID();
+    const dir = this.checkpointDir(vm.id);
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const definition = definitionOf(vm);
+    const disks = definitionDisks(definition);
+    const overlays = overlayPaths(dir, definition, id.slice(0, 8));
+    const live = this.live.get(vm.id);
+    let stateFile: string | null = null;
+    await this.exclusive(vm, 'take a checkpoint of', async () => {
+      if (live) {
+        stateFile = join(dir, `${id}.tshvstate`);
+        await live.vm.save(stateFile, { then: 'continue', switchDisks: overlays });
+      } else {
+        await createOverlays(dir, disks, overlays);
+      }
+    });
+    const cp: CheckpointRecord = { id, vmId: vm.id, name: cpName, parentId: vm.checkpoint, createdAt: now(), stateFile, definition };
+    const current = this.get(vm.id);
+    this.commitCheckpoint({
+      put: [cp], vm: { ...current, ...withDisks(definitionOf(current), applyOverlays(disks, overlays)), checkpoint: id, updatedAt: now() },
+      events: [{ type: 'checkpoint', message: `checkpoint ${cpName} taken${stateFile ? ' (memory and devices too)' : ''}` }],
+    });
+    return cp;
+  }
+
+  /**
+   * Goes back to a checkpoint: its disks again (in new overlays: the changes since are
+   * dropped) and its definition; with memory (taken running) a VM that runs now runs on from
+   * the checkpoint, one that does not is left saved at it; without, it is left off (or
+   * started afresh if it was running).
+   */
+  async applyCheckpoint(ref: string, cpRef: string): Promise<VmRecord> {
+    const before = this.get(ref);
+    this.requireState(before, 'apply-checkpoint');
+    const cp = this.checkpointOf(before, cpRef);
+    const wasLive = LIVE_STATES.includes(before.state);
+    if (wasLive) await this.stop(before.id);
+    const vm = this.get(before.id);
+    if (LIVE_STATES.includes(vm.state)) throw conflict(`${vm.name} did not stop`, vm.state);
+    if (vm.state === 'saved') await rm(this.statePath(vm.id), { force: true });
+    const dir = this.checkpointDir(vm.id);
+    const frozen = definitionDisks(cp.definition);
+    const overlays = overlayPaths(dir, cp.definition, randomUUID().slice(0, 8));
+    await createOverlays(dir, frozen, overlays);
+    let state: VmState = 'off';
+    if (cp.stateFile) {
+      await mkdir(this.savedDir!, { recursive: true, mode: 0o700 });
+      await rm(this.statePath(vm.id), { force: true });
+      await link(cp.stateFile, this.statePath(vm.id)); // a restore only reads it: the checkpoint keeps its copy
+      state = 'saved';
+    }
+    this.commitCheckpoint({
+      vm: { ...vm, ...withDisks(cp.definition, applyOverlays(frozen, overlays)), checkpoint: cp.id, state, stateReason: `checkpoint ${cp.name} applied`, updatedAt: now() },
+      events: [{ type: 'checkpoint', message: `checkpoint ${cp.name} applied` }, { type: 'state', state, message: `checkpoint ${cp.name} applied` }],
+    });
+    await this.collectImages(vm.id);
+    if (wasLive) return this.start(vm.id);
+    return this.get(vm.id);
+  }
+
+  /**
+   * Deletes a checkpoint: its children hang from its parent, its memory state goes, and its
+   * frozen images are merged into the images above them (at once when the VM does not run,
+   * else when it next stops).
+   */
+  async deleteCheckpoint(ref: string, cpRef: string): Promise<void> {
+    const vm = this.get(ref);
+    this.requireState(vm, 'delete-checkpoint');
+    const cp = this.checkpointOf(vm, cpRef);
+    const children = this.store.checkpoints(vm.id).filter((c) => c.parentId === cp.id).map((c) => ({ ...c, parentId: cp.parentId }));
+    this.commitCheckpoint({
+      put: children, remove: [cp.id],
+      vm: { ...vm, checkpoint: vm.checkpoint === cp.id ? cp.parentId : vm.checkpoint, updatedAt: now() },
+      events: [{ type: 'checkpoint', message: `checkpoint ${cp.name} deleted` }],
+    });
+    if (cp.stateFile) await rm(cp.stateFile, { force: true });
+    if (!this.live.has(vm.id)) await this.collectImages(vm.id);
+  }
+
+  /** Merges and removes the checkpoint images nothing uses any more (a VM that does not run). */
+  private async collectImages(id: string): Promise<void> {
+    const vm = this.store.vm(id);
+    if (!vm || this.live.has(id)) return;
+    const inUse = [...this.store.checkpoints(id).flatMap((c) => definitionDisks(c.definition)), ...definitionDisks(vm)].map((d) => d.path);
+    try {
+      const removed = await collect(this.checkpointDir(id), inUse);
+      if (removed.length) this.record(id, [{ type: 'checkpoint', message: `merged and removed ${removed.length} image(s) of deleted checkpoints` }]);
+    } catch (e) {
+      this.record(id, [{ type: 'error', message: `merging the images of deleted checkpoints failed: ${(e as Error).message}` }]);
+    }
+  }
+
+  private checkpointDir(id: string): string {
+    if (!this.savedDir) throw new ApiError(500, 'this host has no directory for checkpoints');
+    return join(dirname(this.savedDir), 'checkpoints', id);
+  }
+
+  /** Runs a multi-step operation on a VM that no other such operation may overlap. */
+  private async exclusive<T>(vm: VmRecord, what: string, fn: () => Promise<T>): Promise<T> {
+    if (this.busy.has(vm.id)) throw conflict(`cannot ${what} ${vm.name}: ${this.busy.get(vm.id)} is under way`, vm.state);
+    this.busy.set(vm.id, what);
+    try {
+      return await fn();
+    } finally {
+      this.busy.delete(vm.id);
+    }
+  }
+
+  private commitCheckpoint(c: { put?: CheckpointRecord[]; remove?: string[]; vm: VmRecord; events: Omit<NewEvent, 'vmId'>[] }): void {
+    const stored = this.store.checkpointChange({ ...c, events: c.events.map((e) => ({ ...e, vmId: c.vm.id })) });
+    for (const e of stored) this.emit('event', e);
+    this.emit('changed', c.vm);
+  }
+
+  /** Where a VM's saved state is kept. */
+  statePath(id: string): string {
+    if (!this.savedDir) throw new ApiError(500, 'this host has no directory for saved states');
+    return join(this.savedDir, `${id}.tshvstate`);
   }
 
   /** Hard power-off; answers once the VM is off (killed if it takes over STOP_WAIT_MS: then failed). */
@@ -209,8 +462,17 @@ export class Host extends EventEmitter<HostEvents> {
     for (const e of this.store.addEvents(events.map((x) => ({ ...x, vmId })))) this.emit('event', e);
   }
 
-  /** Stops every live VM (the service is shutting down); resolves when all are off. */
+  /**
+   * The service is shutting down: VMs whose stopAction is save are saved (and resumed when
+   * it starts again), every other live VM is stopped; resolves when all are off or saved.
+   */
   async shutdown(): Promise<void> {
+    const saving = [...this.live.keys()].filter((id) => {
+      const vm = this.store.vm(id);
+      return vm?.stopAction === 'save' && (vm.state === 'running' || vm.state === 'paused');
+    });
+    await Promise.all(saving.map((id) => this.save(id, 'the service is shutting down', SAVED_AT_SHUTDOWN)
+      .catch((e: Error) => this.log(`${this.store.vm(id)?.name ?? id}: ${e.message}; stopping it instead`))));
     const ids = [...this.live.keys()];
     for (const id of ids) {
       const live = this.live.get(id)!;
@@ -222,10 +484,10 @@ export class Host extends EventEmitter<HostEvents> {
     await Promise.all(ids.map((id) => this.untilStopped(id)));
   }
 
-  private launch(id: string, config: VmConfig, why: string, stateReason?: string): void {
+  private launch(id: string, config: VmConfig | Vm, why: string, stateReason?: string): void {
     let vm: Vm;
     try {
-      vm = new Vm(config);
+      vm = config instanceof Vm ? config : new Vm(config);
     } catch (e) {
       const message = `the VM could not be created: ${(e as Error).message}`;
       this.transition(id, 'failed', { stateReason: message, startedAt: null, message, error: true });
@@ -248,6 +510,7 @@ export class Host extends EventEmitter<HostEvents> {
   private ended(id: string, live: Live, reason: StopReason): void {
     if (this.live.get(id) !== live) return;
     this.live.delete(id);
+    void this.collectImages(id); // checkpoints deleted while it ran
     if (live.vm.pendingInputBytes) this.emit('input-drained', id); // the input went with the run
     const vm = this.store.vm(id);
     if (!vm) return;
@@ -265,6 +528,10 @@ export class Host extends EventEmitter<HostEvents> {
       // Until the images are read again the ended run stands in: a stop meanwhile finds it.
       this.live.set(id, live);
       void this.relaunch(id, live, guestReboot);
+      return;
+    }
+    if (reason.kind === 'saved') {
+      this.transition(id, 'saved', { stateReason: live.saveReason ?? 'saved', startedAt: null, message: `saved to ${reason.path}` });
       return;
     }
     if (reason.kind === 'error' || reason.kind === 'killed') {
@@ -368,8 +635,8 @@ export class Host extends EventEmitter<HostEvents> {
 }
 
 function definitionOf(vm: VmRecord): VmDefinition {
-  const { name, vcpus, memoryMiB, kernel, initrd, append, root, disks, console, autoStart } = vm;
-  return { name, vcpus, memoryMiB, kernel, initrd, append, root, disks, console, autoStart };
+  const { name, vcpus, memoryMiB, kernel, initrd, append, root, disks, console, autoStart, stopAction } = vm;
+  return { name, vcpus, memoryMiB, kernel, initrd, append, root, disks, console, autoStart, stopAction };
 }
 
 function normalizeDisks(disks: readonly { path: string; readOnly?: boolean }[]): VmDefinition['disks'] {

@@ -11,25 +11,30 @@
  *  │                                   v
  *  └──(poweroff, host stop)──────── stopping        failed <──(error)── any live state
  * A guest reboot (or the restart action) goes from a live state back to starting.
+ *
+ * running / paused ──save──> saving ──(state written)──> saved ──start──> starting (resumes)
+ *                                                          └──discard-state──> off
  */
-export type VmState = 'off' | 'starting' | 'running' | 'paused' | 'stopping' | 'failed';
-export const VM_STATES: readonly VmState[] = ['off', 'starting', 'running', 'paused', 'stopping', 'failed'];
+export type VmState = 'off' | 'starting' | 'running' | 'paused' | 'saving' | 'saved' | 'stopping' | 'failed';
+export const VM_STATES: readonly VmState[] = ['off', 'starting', 'running', 'paused', 'saving', 'saved', 'stopping', 'failed'];
 /** States in which the VM has a partition (a Vm object in the registry). */
-export const LIVE_STATES: readonly VmState[] = ['starting', 'running', 'paused', 'stopping'];
+export const LIVE_STATES: readonly VmState[] = ['starting', 'running', 'paused', 'saving', 'stopping'];
 
 const STATE_DESCRIPTIONS: Record<VmState, string> = {
   off: 'not running; its definition can be changed',
   starting: 'the machine is being built',
   running: 'the virtual processors run the guest',
   paused: 'the virtual processors are suspended, the memory kept',
+  saving: 'its memory and device state are being written to the data directory',
+  saved: 'not running; its memory and device state are saved, and start resumes it where it was',
   stopping: 'on its way to off',
   failed: 'the last run ended in an error (stateReason says which); otherwise like off',
 };
 
 /** The actions that change whether and how a VM runs (POST /api/vms/{vm}/{action}). */
-export const POWER_ACTIONS = ['start', 'stop', 'restart', 'pause', 'resume'] as const;
+export const POWER_ACTIONS = ['start', 'stop', 'restart', 'pause', 'resume', 'save', 'discard-state'] as const;
 export type PowerAction = (typeof POWER_ACTIONS)[number];
-export type VmAction = PowerAction | 'update' | 'delete' | 'console';
+export type VmAction = PowerAction | 'update' | 'delete' | 'console' | 'checkpoint' | 'apply-checkpoint' | 'delete-checkpoint';
 
 export interface ActionRule {
   /** The states in which the action is legal; in any other the service answers 409. */
@@ -44,7 +49,10 @@ export interface ActionRule {
 }
 
 export const LIFECYCLE: { readonly [A in VmAction]: ActionRule } = {
-  start: { states: ['off', 'failed'], underWayIn: [], description: 'power on: build the machine and boot the guest' },
+  start: {
+    states: ['off', 'failed', 'saved'], underWayIn: [],
+    description: 'power on: build the machine and boot the guest (a saved VM resumes where it was)',
+  },
   stop: {
     states: LIVE_STATES, underWayIn: ['stopping'],
     description: 'hard power-off, like pulling the plug (poweroff in the guest is the clean way)',
@@ -52,8 +60,25 @@ export const LIFECYCLE: { readonly [A in VmAction]: ActionRule } = {
   restart: { states: ['running', 'paused'], underWayIn: [], description: 'hard power-off, then start again' },
   pause: { states: ['running'], underWayIn: [], description: 'suspend the virtual processors, keeping the memory' },
   resume: { states: ['paused'], underWayIn: [], description: 'run a paused VM again' },
+  save: {
+    states: ['running', 'paused', 'saving'], underWayIn: ['saving'],
+    description: "save the VM's memory and device state and stop it (Hyper-V's Saved state); start resumes it",
+  },
+  'discard-state': { states: ['saved'], underWayIn: [], description: 'drop the saved state: the VM is off, and start boots it afresh' },
   update: { states: ['off', 'failed'], underWayIn: [], description: "change the VM's definition" },
-  delete: { states: ['off', 'failed'], underWayIn: [], description: "remove the VM's definition (its disk images stay)" },
+  delete: { states: ['off', 'failed', 'saved'], underWayIn: [], description: "remove the VM's definition and any saved state (its disk images stay)" },
+  checkpoint: {
+    states: ['off', 'failed', 'running', 'paused'], underWayIn: [],
+    description: "take a checkpoint: the disks are frozen (writes go to new differencing images) and, if it runs, its memory and devices saved",
+  },
+  'apply-checkpoint': {
+    states: ['off', 'failed', 'running', 'paused', 'saved'], underWayIn: [],
+    description: 'go back to a checkpoint: its disks (changes since are dropped) and, if it was taken running, its memory (a running VM runs on from there)',
+  },
+  'delete-checkpoint': {
+    states: ['off', 'failed', 'running', 'paused', 'saved'], underWayIn: [],
+    description: "delete a checkpoint: its differencing images are merged into their children (once the VM is not running)",
+  },
   console: {
     states: ['starting', 'running', 'paused'], underWayIn: [],
     description: "the VM's console: the current run's output, input to the guest",

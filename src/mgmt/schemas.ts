@@ -42,6 +42,10 @@ const definition = {
   disks: { type: 'array', maxItems: MACHINE_LIMITS.disks, items: DiskSchema, description: `more disks, /dev/vdb... after root (at most ${MACHINE_LIMITS.disks} with root)` },
   console: { type: 'string', enum: ['serial', 'virtio'], description: 'serial (ttyS0) or virtio (hvc0)' },
   autoStart: { type: 'boolean', description: 'start the VM when the service starts' },
+  stopAction: {
+    type: 'string', enum: ['stop', 'save'],
+    description: 'when the service shuts down: stop the VM, or save it (memory and devices) and resume it when the service starts',
+  },
 } as const;
 
 export const VmCreateSchema = { type: 'object', additionalProperties: false, required: ['name'], properties: definition } as const;
@@ -52,13 +56,14 @@ const TIME = { type: 'string', format: 'date-time' } as const;
 
 export const VmSchema = {
   type: 'object',
-  required: ['id', 'name', 'vcpus', 'memoryMiB', 'kernel', 'initrd', 'append', 'root', 'disks', 'console', 'autoStart', 'state',
-    'stateReason', 'createdAt', 'updatedAt', 'startedAt'],
+  required: ['id', 'name', 'vcpus', 'memoryMiB', 'kernel', 'initrd', 'append', 'root', 'disks', 'console', 'autoStart', 'stopAction', 'state',
+    'checkpoint', 'stateReason', 'createdAt', 'updatedAt', 'startedAt'],
   properties: {
     id: { type: 'string', format: 'uuid' },
     ...definition,
     disks: { type: 'array', items: { ...DiskSchema, required: ['path', 'readOnly'] } },
     state: VM_STATE,
+    checkpoint: { type: ['string', 'null'], description: 'id of the checkpoint the VM is at (the parent of the next one), or null' },
     stateReason: { type: ['string', 'null'], description: 'how the last run ended: poweroff, reboot, stopped or an error message' },
     createdAt: TIME,
     updatedAt: TIME,
@@ -194,10 +199,39 @@ export const EventsQuerySchema = {
   properties: { limit: { type: 'string', pattern: '^[0-9]{1,9}$', description: 'how many of the newest events (default 100, at most 10000)' } },
 } as const;
 
+export const CheckpointSchema = {
+  type: 'object',
+  required: ['id', 'name', 'parentId', 'createdAt', 'memory', 'current', 'disks'],
+  properties: {
+    id: { type: 'string', format: 'uuid' },
+    name: { type: 'string' },
+    parentId: { type: ['string', 'null'], description: 'the checkpoint the VM was at when this one was taken' },
+    createdAt: TIME,
+    memory: { type: 'boolean', description: 'taken while the VM ran: applying it resumes the VM from that moment' },
+    current: { type: 'boolean', description: 'the VM is at this checkpoint (the parent of the next one)' },
+    disks: { type: 'array', items: { type: 'string' }, description: 'the frozen images, /dev/vda first' },
+  },
+} as const;
+
+export const CheckpointCreateSchema = {
+  type: 'object', additionalProperties: false,
+  properties: { name: { type: 'string', pattern: NAME_PATTERN, description: 'default: checkpoint-<date>-<time>' } },
+} as const;
+
+export const CheckpointParamsSchema = {
+  type: 'object',
+  required: ['vm', 'checkpoint'],
+  properties: {
+    vm: VmParamsSchema.properties.vm,
+    checkpoint: { type: 'string', minLength: 1, maxLength: 200, description: 'checkpoint id or name' },
+  },
+} as const;
+
 /** Schemas published as OpenAPI components (by identity). */
 export const NAMED_SCHEMAS: Record<string, object> = {
   Vm: VmSchema, VmCreate: VmCreateSchema, VmPatch: VmPatchSchema, Disk: DiskSchema, Error: ErrorSchema, Event: EventSchema,
   Host: HostSchema, Lifecycle: LifecycleSchema, VmMetrics: VmMetricsSchema, HostMetrics: HostMetricsSchema,
+  Checkpoint: CheckpointSchema, CheckpointCreate: CheckpointCreateSchema,
 };
 
 /** Error responses of a route, by status. */

@@ -63,7 +63,7 @@ export async function serve(flags: ServeFlags): Promise<number> {
   }
   const token = dir.token();
   const store = new Store(dir.dbPath);
-  const host = new Host(store, log, storage);
+  const host = new Host(store, log, storage, dir.savedPath);
   host.settleAfterRestart();
   const version = (JSON.parse(readFileSync(PACKAGE_ROOT + 'package.json', 'utf8')) as { version: string }).version;
   const app = await buildApp({ host, store, token, version, log, hostNames: [listen.host, ...allowHost] });

@@ -13,8 +13,12 @@ export class StorageRoots {
   private constructor(
     /** Real paths of the roots. */
     readonly roots: readonly string[],
-    /** The data directory's real path and its images/ folder: everything else in it is the service's own. */
-    private readonly own: { dir: string; images: string },
+    /**
+     * The data directory's real path, its images/ folder and its checkpoints/ folder (the
+     * checkpoints' differencing images, which VMs open whatever the roots): everything else
+     * in it is the service's own.
+     */
+    private readonly own: { dir: string; images: string; checkpoints: string },
   ) {}
 
   /**
@@ -24,7 +28,9 @@ export class StorageRoots {
    */
   static open(o: { given: readonly string[]; dataDir: string; packageImages: string }): StorageRoots {
     const images = join(o.dataDir, 'images');
+    const checkpoints = join(o.dataDir, 'checkpoints');
     mkdirSync(images, { recursive: true, mode: 0o700 });
+    mkdirSync(checkpoints, { recursive: true, mode: 0o700 });
     const dirs = o.given.length ? o.given.map((d) => resolve(d)) : [images, o.packageImages];
     const roots: string[] = [];
     for (const d of dirs) {
@@ -38,7 +44,7 @@ export class StorageRoots {
       if (!statSync(real).isDirectory()) throw new Error(`--storage-root ${d}: not a directory`);
       if (!roots.includes(real)) roots.push(real);
     }
-    return new StorageRoots(roots, { dir: realpathSync(o.dataDir), images: realpathSync(images) });
+    return new StorageRoots(roots, { dir: realpathSync(o.dataDir), images: realpathSync(images), checkpoints: realpathSync(checkpoints) });
   }
 
   /**
@@ -49,13 +55,18 @@ export class StorageRoots {
    */
   /** The roots as plain data, for the VM worker's disk opens (backing files included). */
   policy(): ImagePolicy {
-    return { roots: this.roots, reserved: [{ dir: this.own.dir, except: this.own.images }] };
+    return { roots: [...this.roots, this.own.checkpoints], reserved: [{ dir: this.own.dir, except: [this.own.images, this.own.checkpoints] }] };
   }
 
-  check(field: string, path: string): string {
+  /**
+   * @param vmId the VM whose definition names the path: its own checkpoint images
+   *   (checkpoints/<vmId>/) are allowed; no other VM's are
+   */
+  check(field: string, path: string, vmId?: string): string {
     const real = realPathOf(field, path);
     const shown = real === path ? path : `${path} (really ${real})`;
-    const refusal = imageRefusal(this.policy(), real);
+    const own = vmId ? [join(this.own.checkpoints, vmId)] : [];
+    const refusal = imageRefusal({ roots: [...this.roots, ...own], reserved: [{ dir: this.own.dir, except: [this.own.images, ...own] }] }, real);
     if (refusal === 'reserved') {
       throw badInput(field, `${field}: ${shown} is one of the service's own files (its data directory ${this.own.dir}); put images in ${this.own.images}`);
     }

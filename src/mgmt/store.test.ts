@@ -5,12 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Store } from './store.js';
-import type { VmRecord } from './vm-record.js';
+import type { CheckpointRecord, VmRecord } from './vm-record.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tshv-store-'));
 const vm = (id: string, name: string): VmRecord => ({
   id, name, vcpus: 2, memoryMiB: 64, kernel: '/k', initrd: null, append: 'console=ttyS0', root: null,
-  disks: [{ path: '/d.qcow2', readOnly: true }], console: 'virtio', autoStart: true, state: 'off', stateReason: null,
+  disks: [{ path: '/d.qcow2', readOnly: true }], console: 'virtio', autoStart: true, stopAction: 'stop', checkpoint: null, state: 'off', stateReason: null,
   createdAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:00.000Z', startedAt: null,
 });
 
@@ -35,7 +35,7 @@ test('VMs round-trip with their events; the schema is versioned; it survives reo
   assert.deepEqual(again.eventsAfter(1, 10).map((e) => e.type), ['state', 'deleted'], 'a deleted VM keeps its events');
   again.close();
   const db = new Database(path);
-  assert.equal(db.pragma('user_version', { simple: true }), 1);
+  assert.equal(db.pragma('user_version', { simple: true }), 3, 'every migration ran');
   assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
   db.close();
 });
@@ -50,4 +50,25 @@ test('names are unique; a database from a newer tshv is refused', () => {
   db.pragma('user_version = 99');
   db.close();
   assert.throws(() => new Store(path), /newer tshv \(schema version 99/);
+});
+
+test('checkpoints round-trip with the VM in one transaction; deleting a VM deletes its checkpoints', () => {
+  const store = new Store(join(dir, 'cp.db'));
+  const a = vm('00000000-0000-4000-8000-0000000000c1', 'cpvm');
+  store.save(a, []);
+  const { name, vcpus, memoryMiB, kernel, initrd, append, root, disks, console, autoStart, stopAction } = a;
+  const definition = { name, vcpus, memoryMiB, kernel, initrd, append, root, disks, console, autoStart, stopAction };
+  const one: CheckpointRecord = { id: 'c-1', vmId: a.id, name: 'one', parentId: null, createdAt: '2026-01-01T00:00:00.000Z', stateFile: '/s', definition };
+  const two: CheckpointRecord = { ...one, id: 'c-2', name: 'two', parentId: 'c-1', createdAt: '2026-01-02T00:00:00.000Z', stateFile: null };
+  const events = store.checkpointChange({ put: [one, two], vm: { ...a, checkpoint: 'c-2' }, events: [{ vmId: a.id, type: 'checkpoint', message: 'taken' }] });
+  assert.deepEqual(events.map((e) => e.type), ['checkpoint']);
+  assert.deepEqual(store.checkpoints(a.id), [one, two]);
+  assert.equal(store.vm(a.id)?.checkpoint, 'c-2');
+  store.checkpointChange({ put: [{ ...two, parentId: null }], remove: ['c-1'], vm: { ...a, checkpoint: null }, events: [] });
+  assert.deepEqual(store.checkpoints(a.id).map((c) => [c.id, c.parentId]), [['c-2', null]]);
+  assert.throws(() => store.checkpointChange({ put: [{ ...two, id: 'c-3' }], vm: a, events: [] }), /UNIQUE/, 'names are unique per VM');
+  assert.deepEqual(store.checkpoints(a.id).map((c) => c.id), ['c-2'], 'a failed change changes nothing');
+  store.remove(a.id, []);
+  assert.deepEqual(store.checkpoints(a.id), []);
+  store.close();
 });

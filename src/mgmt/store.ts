@@ -3,11 +3,13 @@
 // that caused it is answered; WAL with synchronous=FULL makes a commit survive a SIGKILL
 // of the service (and a power cut), so an acknowledged change is never lost.
 import Database from 'better-sqlite3';
-import type { VmRecord } from './vm-record.js';
+import type { CheckpointRecord, VmDefinition, VmRecord } from './vm-record.js';
 import type { VmState } from './lifecycle.js';
 
-export type EventType = 'created' | 'updated' | 'deleted' | 'state' | 'console-closed' | 'host-restart' | 'error' | 'io-error';
-export const EVENT_TYPES: readonly EventType[] = ['created', 'updated', 'deleted', 'state', 'console-closed', 'host-restart', 'error', 'io-error'];
+export type EventType = 'created' | 'updated' | 'deleted' | 'state' | 'console-closed' | 'host-restart' | 'error' | 'io-error' | 'progress' | 'saved'
+  | 'checkpoint';
+export const EVENT_TYPES: readonly EventType[] = ['created', 'updated', 'deleted', 'state', 'console-closed', 'host-restart', 'error', 'io-error',
+  'progress', 'saved', 'checkpoint'];
 
 export interface NewEvent { vmId: string; type: EventType; state?: VmState; message?: string }
 export interface EventRecord extends NewEvent { id: number; at: string }
@@ -41,6 +43,21 @@ const MIGRATIONS: readonly string[] = [
      message TEXT
    );
    CREATE INDEX events_by_vm ON events (vm_id, id);`,
+  // What the service does with the VM when it shuts down: stop it, or save it (and resume it on start).
+  `ALTER TABLE vms ADD COLUMN stop_action TEXT NOT NULL DEFAULT 'stop';`,
+  // Checkpoints (docs/state.md): each freezes the VM's disks (definition JSON: its disks are
+  // the frozen images) and, when taken from a running VM, its memory and devices (state_file).
+  `CREATE TABLE checkpoints (
+     id TEXT PRIMARY KEY,
+     vm_id TEXT NOT NULL,
+     name TEXT NOT NULL,
+     parent_id TEXT,               -- the checkpoint the VM was at when this one was taken
+     created_at TEXT NOT NULL,
+     state_file TEXT,              -- null: taken while the VM was off
+     definition TEXT NOT NULL,
+     UNIQUE (vm_id, name)
+   );
+   ALTER TABLE vms ADD COLUMN checkpoint_id TEXT;`,
 ];
 
 /** The event log keeps this many events; older ones are pruned. */
@@ -48,7 +65,7 @@ const MAX_EVENTS = 100_000;
 
 interface VmRow {
   id: string; name: string; vcpus: number; memory_mib: number; kernel: string | null; initrd: string | null; append: string | null;
-  root: string | null; disks: string; console: string; auto_start: number; state: string; state_reason: string | null;
+  root: string | null; disks: string; console: string; auto_start: number; stop_action: string; checkpoint_id: string | null; state: string; state_reason: string | null;
   created_at: string; updated_at: string; started_at: string | null;
 }
 interface EventRow { id: number; vm_id: string; at: string; type: string; state: string | null; message: string | null }
@@ -68,10 +85,12 @@ export class Store {
       all: this.db.prepare<[], VmRow>('SELECT * FROM vms ORDER BY created_at, name'),
       byId: this.db.prepare<[string], VmRow>('SELECT * FROM vms WHERE id = ?'),
       byName: this.db.prepare<[string], VmRow>('SELECT * FROM vms WHERE name = ?'),
-      upsert: this.db.prepare<VmRow>(`INSERT INTO vms VALUES (@id, @name, @vcpus, @memory_mib, @kernel, @initrd, @append, @root, @disks,
-          @console, @auto_start, @state, @state_reason, @created_at, @updated_at, @started_at)
+      upsert: this.db.prepare<VmRow>(`INSERT INTO vms (id, name, vcpus, memory_mib, kernel, initrd, append, root, disks, console, auto_start,
+          stop_action, checkpoint_id, state, state_reason, created_at, updated_at, started_at)
+        VALUES (@id, @name, @vcpus, @memory_mib, @kernel, @initrd, @append, @root, @disks,
+          @console, @auto_start, @stop_action, @checkpoint_id, @state, @state_reason, @created_at, @updated_at, @started_at)
         ON CONFLICT (id) DO UPDATE SET name = @name, vcpus = @vcpus, memory_mib = @memory_mib, kernel = @kernel, initrd = @initrd,
-          append = @append, root = @root, disks = @disks, console = @console, auto_start = @auto_start, state = @state,
+          append = @append, root = @root, disks = @disks, console = @console, auto_start = @auto_start, stop_action = @stop_action, checkpoint_id = @checkpoint_id, state = @state,
           state_reason = @state_reason, updated_at = @updated_at, started_at = @started_at`),
       remove: this.db.prepare<[string]>('DELETE FROM vms WHERE id = ?'),
       addEvent: this.db.prepare<[string, string, string, string | null, string | null]>(
@@ -80,6 +99,12 @@ export class Store {
         'SELECT * FROM (SELECT * FROM events WHERE vm_id = ? ORDER BY id DESC LIMIT ?) ORDER BY id'),
       eventsAfter: this.db.prepare<[number, number], EventRow>('SELECT * FROM events WHERE id > ? ORDER BY id LIMIT ?'),
       prune: this.db.prepare<[number]>('DELETE FROM events WHERE id <= (SELECT max(id) FROM events) - ?'),
+      checkpoints: this.db.prepare<[string], CheckpointRow>('SELECT * FROM checkpoints WHERE vm_id = ? ORDER BY created_at, rowid'),
+      putCheckpoint: this.db.prepare<CheckpointRow>(`INSERT INTO checkpoints (id, vm_id, name, parent_id, created_at, state_file, definition)
+        VALUES (@id, @vm_id, @name, @parent_id, @created_at, @state_file, @definition)
+        ON CONFLICT (id) DO UPDATE SET name = @name, parent_id = @parent_id, state_file = @state_file, definition = @definition`),
+      removeCheckpoint: this.db.prepare<[string]>('DELETE FROM checkpoints WHERE id = ?'),
+      removeCheckpoints: this.db.prepare<[string]>('DELETE FROM checkpoints WHERE vm_id = ?'),
     };
     this.stmt.prune.run(MAX_EVENTS);
   }
@@ -109,8 +134,25 @@ export class Store {
     })();
   }
 
+  /** A VM's checkpoints, oldest first. */
+  checkpoints(vmId: string): CheckpointRecord[] { return this.stmt.checkpoints.all(vmId).map(checkpointFromRow); }
+
+  /**
+   * One step of a checkpoint operation, in one transaction: checkpoints written and
+   * removed, the VM (its disks, its current checkpoint, its state) and the events.
+   */
+  checkpointChange(c: { put?: CheckpointRecord[]; remove?: string[]; vm: VmRecord; events: NewEvent[] }): EventRecord[] {
+    return this.db.transaction(() => {
+      for (const cp of c.put ?? []) this.stmt.putCheckpoint.run(checkpointToRow(cp));
+      for (const id of c.remove ?? []) this.stmt.removeCheckpoint.run(id);
+      this.stmt.upsert.run(toRow(c.vm));
+      return c.events.map((e) => this.insertEvent(e));
+    })();
+  }
+
   remove(id: string, events: NewEvent[]): EventRecord[] {
     return this.db.transaction(() => {
+      this.stmt.removeCheckpoints.run(id);
       this.stmt.remove.run(id);
       return events.map((e) => this.insertEvent(e));
     })();
@@ -139,7 +181,7 @@ export class Store {
 function toRow(vm: VmRecord): VmRow {
   return {
     id: vm.id, name: vm.name, vcpus: vm.vcpus, memory_mib: vm.memoryMiB, kernel: vm.kernel, initrd: vm.initrd, append: vm.append,
-    root: vm.root, disks: JSON.stringify(vm.disks), console: vm.console, auto_start: vm.autoStart ? 1 : 0, state: vm.state,
+    root: vm.root, disks: JSON.stringify(vm.disks), console: vm.console, auto_start: vm.autoStart ? 1 : 0, stop_action: vm.stopAction, checkpoint_id: vm.checkpoint, state: vm.state,
     state_reason: vm.stateReason, created_at: vm.createdAt, updated_at: vm.updatedAt, started_at: vm.startedAt,
   };
 }
@@ -147,8 +189,26 @@ function toRow(vm: VmRecord): VmRow {
 function fromRow(r: VmRow): VmRecord {
   return {
     id: r.id, name: r.name, vcpus: r.vcpus, memoryMiB: r.memory_mib, kernel: r.kernel, initrd: r.initrd, append: r.append, root: r.root,
-    disks: JSON.parse(r.disks) as VmRecord['disks'], console: r.console as VmRecord['console'], autoStart: r.auto_start !== 0,
+    disks: JSON.parse(r.disks) as VmRecord['disks'], console: r.console as VmRecord['console'], autoStart: r.auto_start !== 0, stopAction: r.stop_action as VmRecord['stopAction'], checkpoint: r.checkpoint_id,
     state: r.state as VmState, stateReason: r.state_reason, createdAt: r.created_at, updatedAt: r.updated_at, startedAt: r.started_at,
+  };
+}
+
+interface CheckpointRow {
+  id: string; vm_id: string; name: string; parent_id: string | null; created_at: string; state_file: string | null; definition: string;
+}
+
+function checkpointToRow(c: CheckpointRecord): CheckpointRow {
+  return {
+    id: c.id, vm_id: c.vmId, name: c.name, parent_id: c.parentId, created_at: c.createdAt, state_file: c.stateFile,
+    definition: JSON.stringify(c.definition),
+  };
+}
+
+function checkpointFromRow(r: CheckpointRow): CheckpointRecord {
+  return {
+    id: r.id, vmId: r.vm_id, name: r.name, parentId: r.parent_id, createdAt: r.created_at, stateFile: r.state_file,
+    definition: JSON.parse(r.definition) as VmDefinition,
   };
 }
 

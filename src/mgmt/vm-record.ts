@@ -23,11 +23,17 @@ export interface VmDefinition {
   disks: DiskSpec[];
   console: ConsoleKind;
   autoStart: boolean;
+  /** What the service does with the VM when it shuts down: stop it (default), or save it and resume it on start. */
+  stopAction: StopAction;
 }
+
+export type StopAction = 'stop' | 'save';
 
 export interface VmRecord extends VmDefinition {
   id: string;
   state: VmState;
+  /** The checkpoint the VM is at (the last one taken or applied): the parent of the next one. */
+  checkpoint: string | null;
   /** How the last run ended: "poweroff" | "reboot" | "stopped" | an error message. */
   stateReason: string | null;
   createdAt: string;
@@ -35,12 +41,26 @@ export interface VmRecord extends VmDefinition {
   startedAt: string | null;
 }
 
+/** A checkpoint of a VM (docs/state.md): its disks as they were, and its memory if it was running. */
+export interface CheckpointRecord {
+  id: string;
+  vmId: string;
+  name: string;
+  /** The checkpoint the VM was at when this one was taken (null: the first). */
+  parentId: string | null;
+  createdAt: string;
+  /** Memory and device state (a state file), or null when the VM was off. */
+  stateFile: string | null;
+  /** The VM's definition at the time; its disks are the checkpoint's frozen images. */
+  definition: VmDefinition;
+}
+
 /** A create request after schema validation: name required, the rest optional. */
 export type VmInput = Partial<VmDefinition> & { name: string };
 export type VmPatch = Partial<VmDefinition>;
 
 export const DEFINITION_DEFAULTS: Omit<VmDefinition, 'name'> = {
-  vcpus: 1, memoryMiB: 256, kernel: null, initrd: null, append: null, root: null, disks: [], console: 'serial', autoStart: false,
+  vcpus: 1, memoryMiB: 256, kernel: null, initrd: null, append: null, root: null, disks: [], console: 'serial', autoStart: false, stopAction: 'stop',
 };
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -51,14 +71,15 @@ export const isUuid = (s: string) => UUID.test(s);
  * id, at most MAX_DISKS disks with the root disk, and image files that exist on this host,
  * inside its storage roots (when the service has them: it always does).
  */
-export function checkDefinition(d: VmDefinition, storage?: StorageRoots): void {
+export function checkDefinition(d: VmDefinition & { id?: string }, storage?: StorageRoots): void {
+  const check = (field: string, path: string | null) => checkFile(field, path, storage, d.id);
   if (isUuid(d.name)) throw badInput('name', 'name must not look like a VM id (a UUID)');
   const count = d.disks.length + (d.root ? 1 : 0);
   if (count > MAX_DISKS) throw badInput('disks', `at most ${MAX_DISKS} disks (the root disk counts as one), got ${count}`);
-  checkFile('kernel', d.kernel, storage);
-  checkFile('initrd', d.initrd, storage);
-  checkFile('root', d.root, storage);
-  d.disks.forEach((disk, i) => checkFile(`disks[${i}].path`, disk.path, storage));
+  check('kernel', d.kernel);
+  check('initrd', d.initrd);
+  check('root', d.root);
+  d.disks.forEach((disk, i) => check(`disks[${i}].path`, disk.path));
   const images = [...(d.root ? [{ field: 'root', path: d.root, readOnly: false }] : []), ...d.disks.map((x, i) => ({ field: `disks[${i}].path`, ...x }))];
   const twice = sharedImage(images);
   if (twice) {
@@ -68,9 +89,10 @@ export function checkDefinition(d: VmDefinition, storage?: StorageRoots): void {
   }
 }
 
-function checkFile(field: string, path: string | null, storage: StorageRoots | undefined): void {
+/** @param vmId the VM the definition is of: its own checkpoint images are allowed (none for a new VM) */
+function checkFile(field: string, path: string | null, storage: StorageRoots | undefined, vmId: string | undefined): void {
   if (path === null) return;
-  storage?.check(field, path); // first: outside the roots, not even whether it exists is told
+  storage?.check(field, path, vmId); // first: outside the roots, not even whether it exists is told
   if (!existsSync(path)) throw badInput(field, `${field}: ${path}: no such file`);
   if (!statSync(path).isFile() && !statSync(path).isBlockDevice()) throw badInput(field, `${field}: ${path} is not a file`);
 }
@@ -79,7 +101,7 @@ function checkFile(field: string, path: string | null, storage: StorageRoots | u
  * Everything create and update check: checkDefinition, and a kernel or initrd given is read
  * as at start (a kernel must be a RISC-V Linux Image, both must fit the VM's RAM).
  */
-export async function validateDefinition(d: VmDefinition, storage?: StorageRoots): Promise<void> {
+export async function validateDefinition(d: VmDefinition & { id?: string }, storage?: StorageRoots): Promise<void> {
   checkDefinition(d, storage);
   if (d.kernel !== null || d.initrd !== null) await vmConfig(d, storage); // the default images are known to be good
 }
@@ -88,7 +110,7 @@ export async function validateDefinition(d: VmDefinition, storage?: StorageRoots
  * Reads the images and builds the VmConfig; a file that went missing, or left the storage
  * roots (swapped for a symbolic link, say), is a 400 naming its field.
  */
-export async function vmConfig(d: VmDefinition, storage?: StorageRoots): Promise<VmConfig> {
+export async function vmConfig(d: VmDefinition & { id?: string }, storage?: StorageRoots): Promise<VmConfig> {
   checkDefinition(d, storage);
   try {
     const config = await guestConfig({

@@ -42,11 +42,16 @@ export class VmDetail {
       this.buttons.set(action, b);
       b.addEventListener('click', () => { if (!isOff(b)) void this.act(action); });
     }
+    this.checkpointList = byId('checkpoint-list');
+    this.takeCheckpoint = /** @type {HTMLButtonElement} */ (byId('take-checkpoint'));
+    this.takeCheckpoint.addEventListener('click', () => void this.checkpointAction('take'));
+    /** The VM and updatedAt the checkpoint list was read for. */
+    this.checkpointsFor = '';
     this.status = byId('console-status');
     this.console = new VmConsole(byId('terminal'), (t) => this.setStatus(t), (code) => this.consoleClosed(code));
     /** @type {Vm | null} */
     this.vm = null;
-    /** @type {VmAction | null} */
+    /** @type {VmAction | 'checkpoint' | null} */
     this.busy = null;
     /** @type {ReturnType<typeof setTimeout> | undefined} */
     this.retry = undefined;
@@ -81,7 +86,73 @@ export class VmDetail {
     for (const [action, b] of this.buttons) setEnabled(b, this.busy === null && this.hooks.lifecycle().offers(action, vm.state));
     this.toolbar.setAttribute('aria-busy', String(this.busy !== null));
     this.renderFacts(vm);
+    setEnabled(this.takeCheckpoint, this.busy === null && this.hooks.lifecycle().offers('checkpoint', vm.state));
+    if (this.checkpointsFor !== vm.id + vm.updatedAt) void this.refreshCheckpoints(vm);
     this.syncConsole();
+  }
+
+  /**
+   * Reads and shows the VM's checkpoints (each with Apply and Delete).
+   * @param {Vm} vm
+   */
+  async refreshCheckpoints(vm) {
+    this.checkpointsFor = vm.id + vm.updatedAt;
+    /** @type {import('./core/api.js').Checkpoint[]} */
+    let list;
+    try {
+      list = await this.hooks.api().checkpoints(vm.id);
+    } catch (e) {
+      if (this.hooks.onError(e)) return;
+      list = [];
+    }
+    if (this.vm?.id !== vm.id) return;
+    const lifecycle = this.hooks.lifecycle();
+    this.checkpointList.replaceChildren(...list.map((c) => {
+      const li = el('li', c.current ? 'current' : '', `${c.name}${c.current ? ' (current)' : ''} — ${new Date(c.createdAt).toLocaleString()}${c.memory ? ', with memory' : ''}`);
+      const apply = el('button', '', 'Apply');
+      const del = el('button', 'danger', 'Delete');
+      apply.setAttribute('aria-label', `Apply checkpoint ${c.name}`);
+      del.setAttribute('aria-label', `Delete checkpoint ${c.name}`);
+      setEnabled(/** @type {HTMLButtonElement} */ (apply), lifecycle.offers('apply-checkpoint', vm.state));
+      setEnabled(/** @type {HTMLButtonElement} */ (del), lifecycle.offers('delete-checkpoint', vm.state));
+      apply.addEventListener('click', () => void this.checkpointAction('apply', c.id, c.name));
+      del.addEventListener('click', () => void this.checkpointAction('delete', c.id, c.name));
+      li.append(' ', apply, ' ', del);
+      return li;
+    }));
+    if (!list.length) this.checkpointList.replaceChildren(el('li', 'empty', 'No checkpoints'));
+  }
+
+  /**
+   * Takes, applies or deletes a checkpoint.
+   * @param {'take' | 'apply' | 'delete'} what
+   * @param {string} [id]
+   * @param {string} [name]
+   */
+  async checkpointAction(what, id, name) {
+    const vm = this.vm;
+    if (!vm || this.busy) return;
+    if (what === 'apply' && !confirm(`Apply checkpoint "${name}" to ${vm.name}? Its changes since are lost.`)) return;
+    if (what === 'delete' && !confirm(`Delete checkpoint "${name}" of ${vm.name}?`)) return;
+    const words = { take: 'Taking a checkpoint of', apply: `Applying ${name} to`, delete: `Deleting ${name} of` };
+    this.busy = 'checkpoint';
+    this.error.textContent = '';
+    this.progress.textContent = `${words[what]} ${vm.name}…`;
+    this.show(vm);
+    try {
+      const api = this.hooks.api();
+      if (what === 'take') await api.takeCheckpoint(vm.id);
+      else if (what === 'apply') this.hooks.onChanged(await api.applyCheckpoint(vm.id, /** @type {string} */ (id)));
+      else await api.deleteCheckpoint(vm.id, /** @type {string} */ (id));
+      this.progress.textContent = '';
+    } catch (e) {
+      this.progress.textContent = '';
+      if (!this.hooks.onError(e)) this.error.textContent = `${words[what]} ${vm.name} failed: ${e instanceof Error ? e.message : String(e)}`;
+    } finally {
+      this.busy = null;
+      this.checkpointsFor = '';
+      if (this.vm?.id === vm.id) this.show(this.vm);
+    }
   }
 
   /**

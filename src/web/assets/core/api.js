@@ -24,9 +24,12 @@ export class ApiError extends Error {
  *   id: string, name: string, vcpus: number, memoryMiB: number, kernel: string | null,
  *   initrd: string | null, append: string | null, root: string | null,
  *   disks: { path: string, readOnly: boolean }[], console: 'serial' | 'virtio',
- *   autoStart: boolean, state: import('./vm-state.js').VmState, stateReason: string | null,
- *   createdAt: string, updatedAt: string, startedAt: string | null
+ *   autoStart: boolean, stopAction: 'stop' | 'save', state: import('./vm-state.js').VmState, stateReason: string | null,
+ *   checkpoint: string | null, createdAt: string, updatedAt: string, startedAt: string | null
  * }} Vm
+ * @typedef {{
+ *   id: string, name: string, parentId: string | null, createdAt: string, memory: boolean, current: boolean, disks: string[]
+ * }} Checkpoint
  * @typedef {{
  *   hostname: string, version: string, cpus: number, memoryBytes: number,
  *   uptimeSeconds: number, vms: { total: number, running: number }
@@ -90,10 +93,22 @@ export class Api {
   deleteVm(vm) { return this.request('DELETE', `/api/vms/${encodeURIComponent(vm)}`); }
   /**
    * @param {string} vm
-   * @param {'start' | 'stop' | 'restart' | 'pause' | 'resume'} action
+   * @param {'start' | 'stop' | 'restart' | 'pause' | 'resume' | 'save' | 'discard-state'} action
    * @returns {Promise<Vm>}
    */
   act(vm, action) { return this.request('POST', `/api/vms/${encodeURIComponent(vm)}/${action}`); }
+  /** @param {string} vm @returns {Promise<Checkpoint[]>} */
+  checkpoints(vm) { return this.request('GET', `/api/vms/${encodeURIComponent(vm)}/checkpoints`); }
+  /** @param {string} vm @param {string} [name] @returns {Promise<Checkpoint>} */
+  takeCheckpoint(vm, name) { return this.request('POST', `/api/vms/${encodeURIComponent(vm)}/checkpoints`, name ? { name } : {}); }
+  /** @param {string} vm @param {string} checkpoint @returns {Promise<Vm>} */
+  applyCheckpoint(vm, checkpoint) {
+    return this.request('POST', `/api/vms/${encodeURIComponent(vm)}/checkpoints/${encodeURIComponent(checkpoint)}/apply`);
+  }
+  /** @param {string} vm @param {string} checkpoint @returns {Promise<void>} */
+  deleteCheckpoint(vm, checkpoint) {
+    return this.request('DELETE', `/api/vms/${encodeURIComponent(vm)}/checkpoints/${encodeURIComponent(checkpoint)}`);
+  }
   /** @param {string} vm @param {AbortSignal} [signal] @returns {Promise<VmMetrics>} */
   metrics(vm, signal) { return this.request('GET', `/api/vms/${encodeURIComponent(vm)}/metrics`, undefined, signal); }
 

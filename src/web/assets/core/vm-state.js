@@ -3,7 +3,7 @@
 // last word (409).
 
 /** @typedef {string} VmState one of the lifecycle's states (off, starting, running, ...) */
-/** @typedef {'start' | 'stop' | 'restart' | 'pause' | 'resume' | 'delete'} VmAction the page's buttons */
+/** @typedef {'start' | 'stop' | 'restart' | 'pause' | 'resume' | 'save' | 'discard-state' | 'delete'} VmAction the page's buttons */
 /**
  * @typedef {{
  *   states: { name: string, live: boolean, description: string }[],
@@ -62,5 +62,6 @@ export const UNKNOWN_LIFECYCLE = new Lifecycle({ states: [], actions: [] });
 /** What an action is called while it runs, for status messages. */
 /** @type {Record<VmAction, string>} */
 export const ACTION_PROGRESS = {
-  start: 'Starting', stop: 'Stopping', restart: 'Restarting', pause: 'Pausing', resume: 'Resuming', delete: 'Deleting',
+  start: 'Starting', stop: 'Stopping', restart: 'Restarting', pause: 'Pausing', resume: 'Resuming', save: 'Saving',
+  'discard-state': 'Discarding the saved state of', delete: 'Deleting',
 };
