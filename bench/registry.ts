@@ -7,5 +7,6 @@ import type { Benchmark } from './lib/benchmark.js';
 import { bootBenchmark } from './boot.js';
 import { cpuBenchmark } from './cpu.js';
 import { diskBenchmark } from './disk.js';
+import { saveBenchmark } from './save.js';
 
-export const benchmarks: readonly Benchmark[] = [cpuBenchmark, bootBenchmark, diskBenchmark];
+export const benchmarks: readonly Benchmark[] = [cpuBenchmark, bootBenchmark, diskBenchmark, saveBenchmark];
