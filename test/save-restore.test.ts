@@ -33,7 +33,7 @@ test('a 4-VP guest saved with a disk write in flight resumes where it was: its c
   const config = await guestConfig({ root: disk, memoryBytes: 256 << 20, cpus: 4 });
   const first = new VmShell(config);
   const state = join(dir, 'vm.tshvstate');
-  let before: number, tmpSum: string, pid: string;
+  let before: number, tmpSum: string, pid: string, uptimeAtSave = 0;
   try {
     await first.waitForPrompt(120_000);
     assert.match(await first.run('grep -c ^processor /proc/cpuinfo'), /^4$/m);
@@ -43,6 +43,7 @@ test('a 4-VP guest saved with a disk write in flight resumes where it was: its c
     pid = (await first.run('(i=0; while true; do i=$((i+1)); echo $i > /run/t/count; sleep 0.02; done) >/dev/null 2>&1 & echo $!')).trim();
     await new Promise((r) => setTimeout(r, 500));
     before = Number((await first.run('cat /run/t/count')).trim());
+    uptimeAtSave = Number((await first.run('cut -d" " -f1 /proc/uptime')).trim());
     // A 4 MiB copy to disk, synced, still going when the save comes.
     first.write('cp /run/t/data /root/copy && sync && echo copy-done\n');
     await new Promise((r) => setTimeout(r, 150));
@@ -71,6 +72,11 @@ test('a 4-VP guest saved with a disk write in flight resumes where it was: its c
     await g.run('echo 3 > /proc/sys/vm/drop_caches');
     assert.equal((await g.run('md5sum /root/copy | cut -d" " -f1')).trim(), tmpSum, 'the write in flight reached the disk');
     assert.match(await g.run('cat /root/note'), /on-disk/);
+    // Guest time went on from the save (no jump back), and the RTC tells the guest the host's time now.
+    const uptime = Number((await g.run('cut -d" " -f1 /proc/uptime')).trim());
+    assert.ok(uptime >= uptimeAtSave, `uptime ${uptime} continues from ${uptimeAtSave}`);
+    const rtc = Number((await g.run('hwclock -s && date +%s')).trim());
+    assert.ok(Math.abs(rtc - Date.now() / 1000) < 10, `the guest set its clock from the RTC: ${rtc}, host ${Date.now() / 1000}`);
     assert.match(await g.run('grep -c ^processor /proc/cpuinfo'), /^4$/m);
     assert.match(await g.run('cat /sys/devices/system/cpu/online'), /^0-3$/m);
     assert.deepEqual(kernelTrouble(g.log), [], g.log.slice(-3000));
