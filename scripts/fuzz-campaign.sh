@@ -4,5 +4,5 @@
 # where the last one stopped. Usage: scripts/fuzz-campaign.sh TARGET...
 cd "$(dirname "$0")/.." || exit 1
 for t in "$@"; do
-  nice -n 19 node scripts/fuzz.js "$t" --runs 10000000 --log "test/fuzz/runs/$t.log" || exit $?
+  nice -n 19 node scripts/fuzz.js "$t" --runs 10000000 --timeout 30000 --log "test/fuzz/runs/$t.log" || exit $?
 done
