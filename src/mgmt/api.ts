@@ -14,8 +14,7 @@ import { registerEvents } from './events.js';
 import { registerMetrics } from './metrics.js';
 import { registerStatic } from './static.js';
 import { OpenApiCollector } from './openapi.js';
-import type { CheckpointRecord, VmInput, VmPatch } from './vm-record.js';
-import { definitionDisks } from './checkpoint-disks.js';
+import { definitionDisks, type CheckpointRecord, type VmInput, type VmPatch } from './vm-record.js';
 import { LIFECYCLE, POWER_ACTIONS, legalStates, lifecycleTable, type PowerAction, type VmAction } from './lifecycle.js';
 import {
   CheckpointCreateSchema, CheckpointParamsSchema, CheckpointSchema, HostSchema, LifecycleSchema, NAMED_SCHEMAS, PATTERN_MESSAGES, VmCreateSchema, VmParamsSchema, VmPatchSchema, VmSchema, errors,

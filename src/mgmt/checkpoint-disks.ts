@@ -13,18 +13,7 @@ import { createQcow2 } from '../parent/drivers/disk/qcow2-create.js';
 import { probeFormat } from '../parent/drivers/disk/open.js';
 import { backingChain, mergeIntoChild } from '../parent/drivers/disk/qcow2-merge.js';
 import type { DiskSpec } from '../parent/vm-protocol.js';
-import type { VmDefinition } from './vm-record.js';
-
-/** A definition's disks in the VM's order (the root disk first: /dev/vda), as the VM attaches them. */
-export function definitionDisks(d: VmDefinition): DiskSpec[] {
-  return [...(d.root ? [{ path: d.root, readOnly: false }] : []), ...d.disks];
-}
-
-/** The definition with its disks replaced, in definitionDisks() order. */
-export function withDisks(d: VmDefinition, disks: readonly DiskSpec[]): VmDefinition {
-  const root = d.root ? disks[0]!.path : null;
-  return { ...d, root, disks: disks.slice(d.root ? 1 : 0).map((x) => ({ ...x })) };
-}
+import { definitionDisks, type VmDefinition } from './vm-record.js';
 
 /** /dev/vda, vdb...: a disk's name for file names. */
 const diskLabel = (i: number) => 'vd' + String.fromCharCode(0x61 + i);

@@ -7,13 +7,13 @@ import { EventEmitter } from 'node:events';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { link, mkdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { applyOverlays, collect, createOverlays, definitionDisks, overlayPaths, withDisks } from './checkpoint-disks.js';
+import { applyOverlays, collect, createOverlays, overlayPaths } from './checkpoint-disks.js';
 import { randomUUID } from 'node:crypto';
 import { Vm, type VmConfig, type VmStats } from '../parent/vm.js';
 import type { StopReason } from '../parent/vm-protocol.js';
 import type { EventRecord, NewEvent, Store } from './store.js';
 import {
-  DEFINITION_DEFAULTS, validateDefinition, vmConfig, isUuid, type CheckpointRecord, type VmDefinition, type VmInput, type VmPatch, type VmRecord,
+  DEFINITION_DEFAULTS, definitionDisks, validateDefinition, vmConfig, withDisks, isUuid, type CheckpointRecord, type VmDefinition, type VmInput, type VmPatch, type VmRecord,
 } from './vm-record.js';
 import { LIFECYCLE, LIVE_STATES, VM_STATES, type VmAction, type VmState } from './lifecycle.js';
 import { ApiError, conflict, notFound } from './errors.js';

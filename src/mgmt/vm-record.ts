@@ -41,6 +41,17 @@ export interface VmRecord extends VmDefinition {
   startedAt: string | null;
 }
 
+/** A definition's disks in the VM's order (the root disk first: /dev/vda), as the VM attaches them. */
+export function definitionDisks(d: VmDefinition): DiskSpec[] {
+  return [...(d.root ? [{ path: d.root, readOnly: false }] : []), ...d.disks];
+}
+
+/** The definition with its disks replaced, in definitionDisks() order. */
+export function withDisks(d: VmDefinition, disks: readonly DiskSpec[]): VmDefinition {
+  const root = d.root ? disks[0]!.path : null;
+  return { ...d, root, disks: disks.slice(d.root ? 1 : 0).map((x) => ({ ...x })) };
+}
+
 /** A checkpoint of a VM (docs/state.md): its disks as they were, and its memory if it was running. */
 export interface CheckpointRecord {
   id: string;

@@ -2,22 +2,6 @@
 // receive FIFO and the host input still waiting in the backlog.
 import { StateReader, bytesToBase64 } from '../../../state/contract.js';
 
-export interface Uart16550State {
-  version: 1;
-  ier: number;
-  lcr: number;
-  mcr: number;
-  scr: number;
-  dll: number;
-  dlm: number;
-  fifoEnabled: boolean;
-  thrEmptyPending: boolean;
-  /** The receive FIFO, oldest byte first (base64). */
-  rx: string;
-  /** Host input not yet in the FIFO, oldest first (base64). */
-  backlog: string;
-}
-
 /** The registers and buffers, as restore() applies them. */
 export interface Uart16550Registers {
   ier: number;
@@ -28,9 +12,14 @@ export interface Uart16550Registers {
   dlm: number;
   fifoEnabled: boolean;
   thrEmptyPending: boolean;
+  /** The receive FIFO, oldest byte first. */
   rx: Uint8Array;
+  /** Host input not yet in the FIFO, oldest first. */
   backlog: Uint8Array;
 }
+
+/** The saved form: the registers as they are, the buffers as base64. */
+export type Uart16550State = { version: 1 } & Omit<Uart16550Registers, 'rx' | 'backlog'> & { rx: string; backlog: string };
 
 export function saveUart(r: Uart16550Registers): Uart16550State {
   return {
