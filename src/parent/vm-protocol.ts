@@ -32,8 +32,9 @@ export interface VmWorkerData {
   /** Where disk images and their backing files may be; undefined: anywhere (tshv run). */
   imagePolicy?: ImagePolicy;
   /**
-   * Restore instead of boot: the saved machine state (machine/state.ts; RAM is already
-   * in `memory`). Untrusted: every part is validated by its owner.
+   * Restore instead of boot: the saved machine state (machine/state.ts), applied once
+   * the main thread says RAM is in `memory` (VmCommand 'ram-loaded'). Untrusted: every
+   * part is validated by its owner.
    */
   restore?: unknown;
 }
@@ -50,6 +51,8 @@ export type VmCommand =
    * the machine state ('state') and freeze (nothing changes RAM or devices) until 'thaw'.
    */
   | { type: 'save-state' }
+  /** A restoring VM's RAM is in its memory: restore the rest and run. */
+  | { type: 'ram-loaded' }
   /** The saved state is written (or the save failed): serve again. */
   | { type: 'thaw' }
   /**

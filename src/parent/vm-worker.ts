@@ -46,6 +46,11 @@ type WaitAsync = (a: Int32Array, i: number, v: number, ms: number) => { async: b
 const waitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync;
 
 let stopReason: StopReason | undefined;
+/** A restoring VM's RAM is in (VmCommand 'ram-loaded'); listened for from the start. */
+const ramLoaded = new Promise<void>((resolve) => {
+  const listen = (m: VmCommand) => { if (m.type === 'ram-loaded') { parentPort!.off('message', listen); resolve(); } };
+  parentPort!.on('message', listen);
+});
 let requestStop: (reason: StopReason) => void = (reason) => { stopReason ??= reason; };
 
 /** Console output of the guest (UART, virtio console, SBI console), sent to the main thread in chunks. */
@@ -112,6 +117,8 @@ async function main(): Promise<void> {
       // 3'. Restore: RAM is loaded already; the VPs, the PLIC and the devices take their
       //     saved state, and guest time goes on from where it was saved.
       const state = parseMachineState(d.restore);
+      await ramLoaded;
+      if (stopReason || cb.partitionState() === PartitionState.Stopping) return;
       partition.restoreVps(state.partition, timebaseNow());
       plic.restore(state.plic);
       machine.restore(state);

@@ -236,12 +236,21 @@ export class Vm extends EventEmitter<VmEvents> {
         throw new StateError(`the saved VM had ${saved.disks.length} disk(s); ${disks.length} given`);
       }
       const memory = createVmMemory(saved.memoryBytes);
-      await stream.readRam(ramBytes(memory, saved.memoryBytes), { onProgress: options.onProgress });
       const config: VmConfig = {
         kernel: new Uint8Array(0), append: saved.append, memoryBytes: saved.memoryBytes, cpus: saved.cpus,
         disks, console: saved.console, imagePolicy: options.imagePolicy, boot: saved.boot,
       };
-      return { vm: new Vm(config, { memory, state: stream.state }), config: { ...saved, disks } };
+      // The threads start (and the worker opens the disks) while RAM is read: the worker
+      // restores nothing until it hears that RAM is in.
+      const vm = new Vm(config, { memory, state: stream.state });
+      try {
+        await stream.readRam(ramBytes(memory, saved.memoryBytes), { onProgress: options.onProgress });
+      } catch (e) {
+        vm.kill('its state file could not be read');
+        throw e;
+      }
+      vm.post({ type: 'ram-loaded' });
+      return { vm, config: { ...saved, disks } };
     } finally {
       await stream.close();
     }
