@@ -305,6 +305,8 @@ test('the host and the OpenAPI document (3.x, every path, every reference resolv
     '/api/vms/{vm}/start': ['post'], '/api/vms/{vm}/stop': ['post'], '/api/vms/{vm}/restart': ['post'], '/api/vms/{vm}/pause': ['post'],
     '/api/vms/{vm}/resume': ['post'], '/api/vms/{vm}/console': ['get'], '/api/vms/{vm}/events': ['get'], '/api/events': ['get'],
     '/api/vms/{vm}/metrics': ['get'], '/api/metrics': ['get'], '/metrics': ['get'], '/api/openapi.json': ['get'],
+    '/api/vms/{vm}/save': ['post'], '/api/vms/{vm}/discard-state': ['post'], '/api/vms/{vm}/checkpoints': ['get', 'post'],
+    '/api/vms/{vm}/checkpoints/{checkpoint}': ['delete'], '/api/vms/{vm}/checkpoints/{checkpoint}/apply': ['post'],
   };
   assert.deepEqual(Object.keys(doc.paths).sort(), Object.keys(expected).sort());
   for (const [path, methods] of Object.entries(expected)) assert.deepEqual(Object.keys(doc.paths[path]).sort(), [...methods].sort(), path);
