@@ -122,6 +122,34 @@ export class ApiClient {
   constructor(readonly service: ServiceLocation, private readonly timeoutMs = REQUEST_TIMEOUT_MS) {}
 
   get<T>(path: string): Promise<T> { return this.request<T>('GET', path); }
+
+  /**
+   * Follows the service's event stream (GET /api/events, server-sent events) and calls
+   * `onEvent` with each event until the returned function is called. Best effort: a
+   * stream that fails just ends (it only shows progress).
+   */
+  followEvents(onEvent: (e: { vmId: string; type: string; message?: string }) => void): () => void {
+    const abort = new AbortController();
+    const headers: Record<string, string> = { accept: 'text/event-stream' };
+    if (this.service.token) headers.authorization = `Bearer ${this.service.token}`;
+    void (async () => {
+      const res = await fetch(this.service.url + '/api/events', { headers, signal: abort.signal });
+      if (!res.ok || !res.body) return;
+      const decoder = new TextDecoder();
+      let buffered = '';
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        buffered += decoder.decode(chunk, { stream: true });
+        for (let nl = buffered.indexOf('\n'); nl >= 0; nl = buffered.indexOf('\n')) {
+          const line = buffered.slice(0, nl);
+          buffered = buffered.slice(nl + 1);
+          if (line.startsWith('data:')) {
+            try { onEvent(JSON.parse(line.slice(5))); } catch { /* not an event: ignore */ }
+          }
+        }
+      }
+    })().catch(() => {});
+    return () => abort.abort();
+  }
   post<T>(path: string, body?: unknown): Promise<T> { return this.request<T>('POST', path, body); }
   patch<T>(path: string, body: unknown): Promise<T> { return this.request<T>('PATCH', path, body); }
   delete(path: string): Promise<void> { return this.request<void>('DELETE', path); }

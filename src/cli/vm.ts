@@ -116,7 +116,14 @@ directory's images/ and the built-in guest images, unless tshv serve was given -
   for (const action of POWER_ACTIONS) {
     apiAction(apiCommand(vm, action, explain(action), `  ${examples[action]}\n  tshv vm ${action} web-1 --json | jq -r .state`)
       .argument('<vm>', 'name or id'), async (ctx) => {
-      const v = await ctx.api.post<ApiVm>(vmPath(ctx.args[0], action));
+      // A save takes a while: on a terminal, its progress events are shown as it goes.
+      const shown = action === 'save' && process.stderr.isTTY && !ctx.flags.json ? await saveProgress(ctx.api, ctx.args[0]!) : undefined;
+      let v: ApiVm;
+      try {
+        v = await ctx.api.post<ApiVm>(vmPath(ctx.args[0], action));
+      } finally {
+        shown?.();
+      }
       if (ctx.flags.json) printJson(v);
       else process.stdout.write(`${v.name}: ${stateText(v)}\n`);
       if (v.state === 'failed') process.exitCode = ClientExit.failed; // e.g. a start that could not build the machine
@@ -364,4 +371,17 @@ Deleting one merges its images into the ones above them (once the VM is not runn
     await ctx.api.delete(`${vmPath(target!, 'checkpoints')}/${encodeURIComponent(checkpoint!)}`);
     if (!ctx.flags.json) process.stdout.write(`${target}: checkpoint ${checkpoint} deleted\n`);
   });
+}
+
+/** Prints a save's progress events on stderr ("saving web-1: 40%"); returns the function that ends it. */
+async function saveProgress(api: ApiClient, ref: string): Promise<() => void> {
+  const target = await api.get<ApiVm>(vmPath(ref)).catch(() => undefined);
+  if (!target) return () => {};
+  let shown = false;
+  const stop = api.followEvents((e) => {
+    if (e.vmId !== target.id || e.type !== 'progress' || !e.message) return;
+    shown = true;
+    process.stderr.write(`\r${target.name}: ${e.message}\x1b[K`);
+  });
+  return () => { stop(); if (shown) process.stderr.write('\r\x1b[K'); };
 }
