@@ -111,6 +111,8 @@ export const CTABLE_OFFSET = 65536;
 export const STATE_BLOCKS_OFFSET = 327680;
 /** state blocks reserved */
 export const MAX_HARTS = 8;
+/** written-page log: a bit per RAM page that may have been written */
+export const WRITTEN_LOG_OFFSET = 851968;
 /** guest RAM in the shared memory */
 export const RAM_OFFSET = 1048576;
 /** exit: still running (never returned) */

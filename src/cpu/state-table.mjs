@@ -96,10 +96,13 @@ export const STATE_BLOCK_BYTES = 64 * 1024;
 //   0x0000_0000  reserved: the wasm core keeps no static data, this page stays zero
 //   0x0001_0000  compressed-instruction expansion table: 65536 x u32 (RVC -> RV64 encoding)
 //   0x0005_0000  hart state blocks, STATE_BLOCK_BYTES each, MAX_HARTS of them
+//   0x000d_0000  written-page log: one bit per 4 KiB page of RAM, set when the page may
+//                have been written since the VM's memory was made (docs/state.md)
 //   0x0010_0000  guest RAM (guest-physical RAM_BASE maps here)
 export const CTABLE_OFFSET = 0x10000;
 export const STATE_BLOCKS_OFFSET = 0x50000;
 export const MAX_HARTS = 8;
+export const WRITTEN_LOG_OFFSET = 0xd0000;
 export const RAM_OFFSET = 0x100000;
 
 // Why run() returned: [name, code, meaning]. The exit record fields above say more.

@@ -18,6 +18,7 @@ import { rm } from 'node:fs/promises';
 import { createQcow2 } from './drivers/disk/qcow2-create.js';
 import { openDisk } from './drivers/disk/open.js';
 import { Plic } from '../hypervisor/plic.js';
+import { WrittenLog, PAGE_BYTES } from '../cpu/written-log.js';
 import { timebaseNow } from '../cpu/wasm-hart.js';
 import { parseMachineState, type MachineState } from './machine/state.js';
 import type { VpThreadMessage } from './vp-thread.js';
@@ -84,7 +85,8 @@ async function main(): Promise<void> {
   const log = (message: string) => post({ type: 'log', message });
 
   // 2. The machine: emulated devices and the synthetic devices' back-ends (disks opened here).
-  const machine = await buildMachine({ disks: d.disks, console: d.console, ram, channelTable: d.channelTable, imagePolicy: d.imagePolicy }, partition, {
+  const written = new WrittenLog(d.memory, d.memoryBytes);
+  const machine = await buildMachine({ disks: d.disks, console: d.console, ram, channelTable: d.channelTable, imagePolicy: d.imagePolicy, written }, partition, {
     consoleByte: (b) => output.push(b),
     power: (e) => requestStop(e.kind === 'reset' ? { kind: 'reboot' } : { kind: 'poweroff' }),
     log,
@@ -112,6 +114,7 @@ async function main(): Promise<void> {
       const boot = loadLinux(ram, {
         ramBase: VIRT_MAP.ram.base, cpus: d.cpus, kernel: d.kernel, initrd: d.initrd, bootargs: d.append, virtioSlots: machine.synthetic.slots,
       });
+      for (const r of boot.written) written.mark(Number(r.start - VIRT_MAP.ram.base), Number(r.end - r.start));
       partition.bootVp(0, boot.entry, boot.fdtAddr);
     } else {
       // 3'. Restore: RAM is loaded already; the VPs, the PLIC and the devices take their

@@ -8,6 +8,7 @@ import { ByteRing } from './byte-ring.js';
 import { coreModule, timebaseNow } from '../cpu/wasm-hart.js';
 import { createVmMemory, ramBytes } from '../cpu/memory.js';
 import { StateError } from '../state/contract.js';
+import { WrittenLog, PAGE_BYTES } from '../cpu/written-log.js';
 import { rm } from 'node:fs/promises';
 import { parseSavedConfig, type BootFiles, type SavedConfig } from './machine/state.js';
 import { writeStateStream } from './state/writer.js';
@@ -106,6 +107,8 @@ export class Vm extends EventEmitter<VmEvents> {
   private diskStats: DiskStats[] = [];
   private readonly panicWatch = new PanicWatch(() => this.stop());
   private readonly config: VmConfig;
+  /** Which RAM pages the guest or the host may have written (a save reads only those). */
+  private readonly written: WrittenLog;
   private saving = false;
   /** Set by a save that stops the VM: its stop reason becomes 'saved'. */
   private savedTo: string | undefined;
@@ -121,6 +124,7 @@ export class Vm extends EventEmitter<VmEvents> {
     // The VM worker and the VP threads start together (a thread takes ~0.1 s to start):
     // the VP threads wait for the worker to build the machine and send its device map.
     const memory = this.memory = restored?.memory ?? createVmMemory(config.memoryBytes);
+    this.written = new WrittenLog(memory, config.memoryBytes);
     this.partition = new Partition(this.control, memory);
     const plicState = createPlicState();
     const core = coreModule();
@@ -199,6 +203,7 @@ export class Vm extends EventEmitter<VmEvents> {
       const state = await this.takeState();
       const result = await writeStateStream(path, {
         config: this.savedConfig(), state, ram: ramBytes(this.memory, this.config.memoryBytes), onProgress: options.onProgress,
+        written: (page) => this.written.written(page),
       });
       if (options.switchDisks) {
         try {
@@ -244,7 +249,10 @@ export class Vm extends EventEmitter<VmEvents> {
       // restores nothing until it hears that RAM is in.
       const vm = new Vm(config, { memory, state: stream.state });
       try {
-        await stream.readRam(ramBytes(memory, saved.memoryBytes), { onProgress: options.onProgress });
+        const log = new WrittenLog(memory, saved.memoryBytes);
+        await stream.readRam(ramBytes(memory, saved.memoryBytes), {
+          onProgress: options.onProgress, onRun: (first, count) => log.mark(first * PAGE_BYTES, count * PAGE_BYTES),
+        });
       } catch (e) {
         vm.kill('its state file could not be read');
         throw e;
@@ -272,6 +280,21 @@ export class Vm extends EventEmitter<VmEvents> {
       this.on('stopped', onStopped);
       this.post({ type: 'switch-disks', overlays });
     });
+  }
+
+  /**
+   * The RAM pages that hold something but are not in the written-page log: a writer that
+   * forgot to log (the test of the log; reads every page, so it is slow and for tests).
+   */
+  unloggedPages(): number[] {
+    const ram = ramBytes(this.memory, this.config.memoryBytes);
+    const words = new Uint32Array(ram.buffer, ram.byteOffset, ram.byteLength / 4);
+    const missed: number[] = [];
+    for (let p = 0; p < ram.length / PAGE_BYTES; p++) {
+      if (this.written.written(p)) continue;
+      for (let w = p * 1024; w < (p + 1) * 1024; w++) if (words[w] !== 0) { missed.push(p); break; }
+    }
+    return missed;
   }
 
   /** What the state file records of this VM's configuration (machine/state.ts). */

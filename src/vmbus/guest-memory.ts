@@ -12,9 +12,16 @@ export class GuestMemory {
    * @param ram guest RAM, index 0 = guest-physical `base` (a view over the VM's shared memory)
    * @param base guest-physical address of the first RAM byte
    */
-  constructor(readonly ram: Uint8Array, readonly base: Gpa) {
+  /**
+   * @param writes where writes the device side makes into RAM are logged (the VM's
+   *   written-page log: offset 0 = the first RAM byte), so a save does not miss them
+   */
+  constructor(readonly ram: Uint8Array, readonly base: Gpa, private readonly writes?: { mark(offset: number, length: number): void }) {
     this.end = base + ram.length;
   }
+
+  /** Notes that the device side may write [gpa, gpa+len) (which must be RAM). */
+  willWrite(gpa: Gpa, len: number): void { this.writes?.mark(gpa - this.base, len); }
 
   /** True if [gpa, gpa+len) lies wholly in RAM. */
   contains(gpa: Gpa, len: number): boolean {

@@ -117,6 +117,7 @@ export class SplitQueue {
     this.usedHeader = new Uint16Array(buf, mem.bufferOffset(layout.device), 2);
     this.usedRing = new Uint32Array(buf, mem.bufferOffset(layout.device + 4), 2 * n);
     this.availEvent = new Uint16Array(buf, mem.bufferOffset(layout.device + 4 + 8 * n), 1);
+    mem.willWrite(layout.device, ringBytes(n).device); // the device writes the used ring
     // Both indices start at 0 when the queue is enabled (§2.7.6, §2.7.8); the driver
     // zeroed the rings and may already have made buffers available.
     if (indices) ({ lastAvail: this.lastAvail, usedIdx: this.usedIdx, signalledUsed: this.signalledUsed } = indices);
@@ -206,6 +207,7 @@ export class SplitQueue {
       const bytes = addr === undefined ? undefined : this.mem.bytes(addr, len);
       if (!bytes) throw new VirtqueueError(`buffer at 0x${(addr ?? 0).toString(16)} (+${len}) is not in guest RAM`);
       if (flags & VIRTQ_DESC_F_WRITE) {
+        this.mem.willWrite(addr!, len);
         chain.writable.push(bytes);
         chain.writableBytes += len;
       } else {

@@ -8,7 +8,7 @@
 
 import {
   SATP, MSTATUS, CFG_TOHOST, EXIT_ADDR, EXIT_VALUE, EXIT_WIDTH, EXIT_RD, EXIT_INST_LEN,
-  TLB_ENTRIES, TLB_ENTRY_BYTES,
+  TLB_ENTRIES, TLB_ENTRY_BYTES, WRITTEN_LOG_OFFSET,
 } from './state';
 import {
   get, put, pc, priv, dataPriv, ramBase, ramSize, ramHost, tlbLoad, tlbStore, tlbFetch,
@@ -49,6 +49,18 @@ import { EXIT_MMIO_LOAD, EXIT_MMIO_STORE, EXIT_HTIF, setExit, stopAfterInstructi
 }
 /** Host offset of a guest-physical RAM address. */
 @inline export function hostOf(pa: u64): u32 { return <u32>(pa - ramBase + ramHost); }
+
+/**
+ * Logs that the RAM page holding pa may have been written (the written-page log, one bit
+ * per page, docs/state.md): a save leaves out the pages never written, without reading
+ * them. Every store path of the core calls it before the store (the store TLB only on a
+ * fill: a page reachable through it is logged already); atomically, as other harts log
+ * bits of the same word. pa must be in RAM.
+ */
+@inline export function logWrite(pa: u64): void {
+  const page = <u32>((pa - ramBase) >> 12);
+  atomic.or<u32>(WRITTEN_LOG_OFFSET + ((page >> 5) << 2), <u32>1 << (page & 31));
+}
 
 /** Level of the leaf found by the last successful walk (0 = 4 KiB page). */
 let leafLevel: u32 = 0;
@@ -100,6 +112,7 @@ export function translate(va: u64, acc: u32, p: u32): u64 {
     // Hardware A/D update, atomic with respect to other harts (step 7).
     const want = pte | PTE_A | (acc == ACC_STORE ? PTE_D : 0);
     if (want != pte) {
+      logWrite(pteAddr);
       const seen = atomic.cmpxchg<u64>(host, pte, want);
       if (seen != pte) { level++; continue; } // the PTE changed under us: walk this level again
       pte = want;
@@ -193,6 +206,7 @@ export function storeSlow(va: u64, size: u32, v: u64, instLen: u32): void {
   const pa = translate(va, ACC_STORE, dataPriv);
   if (excepted) return;
   if (inRam(pa, size)) {
+    logWrite(pa);
     writeHost(hostOf(pa), size, v);
     if (isTohostPage(pa)) { checkTohost(pa, size); return; }
     fill(tlbStore, va, pa);
@@ -211,6 +225,8 @@ function storeCrossing(va: u64, size: u32, v: u64): void {
   if (excepted) return;
   if (!inRam(pa0, first)) { raiseException(CAUSE_STORE_ACCESS, va); return; }
   if (!inRam(pa1, size - first)) { raiseException(CAUSE_STORE_ACCESS, va + first); return; }
+  logWrite(pa0);
+  logWrite(pa1);
   for (let i: u32 = 0; i < size; i++) {
     const pa = i < first ? pa0 + i : pa1 + (i - first);
     store<u8>(hostOf(pa), <u8>(v >> (8 * i)));
@@ -241,6 +257,7 @@ export function atomicHost(va: u64, size: u32, acc: u32): i64 {
   const pa = translate(va, acc, dataPriv);
   if (excepted) return -1;
   if (!inRam(pa, size)) { raiseException(acc == ACC_LOAD ? CAUSE_LOAD_ACCESS : CAUSE_STORE_ACCESS, va); return -1; }
+  if (acc == ACC_STORE) logWrite(pa);
   if (isTohostPage(pa)) { checkTohost(pa, size); }
   return <i64>hostOf(pa);
 }

@@ -111,6 +111,8 @@
 @inline export const STATE_BLOCKS_OFFSET: u32 = 327680;
 /** state blocks reserved */
 @inline export const MAX_HARTS: u32 = 8;
+/** written-page log: a bit per RAM page that may have been written */
+@inline export const WRITTEN_LOG_OFFSET: u32 = 851968;
 /** guest RAM in the shared memory */
 @inline export const RAM_OFFSET: u32 = 1048576;
 /** exit: still running (never returned) */

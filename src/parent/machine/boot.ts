@@ -50,6 +50,8 @@ export interface BootLayout {
   entry: bigint;
   fdtAddr: bigint;
   initrd?: GuestRange;
+  /** Every range of RAM placeLinux wrote (for the written-page log). */
+  written: GuestRange[];
 }
 
 export interface LinuxBoot {
@@ -202,5 +204,6 @@ export function placeLinux(boot: LinuxBoot): BootLayout {
   ram.fill(0, at(entry) + kernel.data.length, at(entry + kernel.imageSize));
   if (initrd && boot.initrd) ram.set(boot.initrd, at(initrd.start));
   ram.set(fdt, at(fdtAddr));
-  return initrd ? { entry, fdtAddr, initrd } : { entry, fdtAddr };
+  const written = [{ start: entry, end: entry + kernel.imageSize }, ...(initrd ? [initrd] : []), { start: fdtAddr, end: fdtAddr + BigInt(fdt.length) }];
+  return initrd ? { entry, fdtAddr, initrd, written } : { entry, fdtAddr, written };
 }

@@ -15,6 +15,7 @@ import type { ConsoleKind, DiskSpec } from '../vm-protocol.js';
 import type { ImagePolicy } from '../drivers/disk/image-policy.js';
 import { VIRT_MAP, VIRT_IRQ } from './virt.js';
 import type { MachineState } from './state.js';
+import type { WrittenLog } from '../../cpu/written-log.js';
 
 export interface MachineConfig {
   disks: readonly DiskSpec[];
@@ -26,6 +27,8 @@ export interface MachineConfig {
   channelTable: SharedArrayBuffer;
   /** Where disk images and their backing files may be; undefined: anywhere. */
   imagePolicy?: ImagePolicy;
+  /** The VM's written-page log: what the VSPs write into RAM is marked there. */
+  written?: WrittenLog;
 }
 
 /** What the machine needs from its VM worker. */
@@ -74,7 +77,7 @@ export async function buildMachine(config: MachineConfig, partition: Partition, 
 
   const synthetic = await attachSyntheticDevices({
     disks: config.disks, imagePolicy: config.imagePolicy, channelTable: config.channelTable, bus,
-    memory: new GuestMemory(config.ram, Number(VIRT_MAP.ram.base)),
+    memory: new GuestMemory(config.ram, Number(VIRT_MAP.ram.base), config.written),
     interruptLine: (line) => partition.interruptLine(line),
     consoleOutput: (bytes) => { for (const b of bytes) host.consoleByte(b); },
     log: (m) => host.log(m),

@@ -35,3 +35,12 @@ test('a view into a larger buffer is scanned from its own start', () => {
   buf[4096 * 2] = 1; // before the view
   assert.deepEqual([...nonZeroRuns(buf.subarray(3 * 4096, 19 * 4096), 1024)], [{ first: 0, count: 1 }]);
 });
+
+test('with the written-page log, pages it never saw written are zero without being read', () => {
+  const ram = new Uint8Array(64 * 4096);
+  ram[3 * 4096] = 1;      // logged: found
+  ram[40 * 4096 + 7] = 2; // not logged: taken as zero (the log says nothing wrote it)
+  const written = (p: number) => p === 3 || p === 9;
+  assert.deepEqual([...nonZeroRuns(ram, 1024, written)], [{ first: 3, count: 1 }]);
+  assert.deepEqual([...nonZeroRuns(ram, 1024)], [{ first: 3, count: 1 }, { first: 40, count: 1 }]);
+});

@@ -14,21 +14,29 @@ export interface PageRun { first: number; count: number }
 
 /**
  * The runs of non-zero pages of `ram` (whole pages: its length is a multiple of 4 KiB),
- * in ascending order, none longer than `maxPages`.
+ * in ascending order, none longer than `maxPages`. With `written` (the VM's written-page
+ * log: false for a page never written since the memory was made, so still zero), such
+ * pages are taken as zero without being read: reading a page for the first time costs a
+ * page fault, which for an idle guest's untouched RAM is most of a save.
  */
-export function* nonZeroRuns(ram: Uint8Array, maxPages: number): Generator<PageRun> {
+export function* nonZeroRuns(ram: Uint8Array, maxPages: number, written?: (page: number) => boolean): Generator<PageRun> {
   const mem = Buffer.from(ram.buffer, ram.byteOffset, ram.byteLength);
   let first = 0;
   let count = 0;
+  const untouched = (from: number, to: number): boolean => {
+    if (!written) return false;
+    for (let p = from / PAGE_BYTES; p < to / PAGE_BYTES; p++) if (written(p)) return false;
+    return true;
+  };
   for (let block = 0; block < ram.length; block += BLOCK_BYTES) {
     const blockEnd = Math.min(block + BLOCK_BYTES, ram.length);
-    if (mem.compare(ZERO_BLOCK, 0, blockEnd - block, block, blockEnd) === 0) {
+    if (untouched(block, blockEnd) || mem.compare(ZERO_BLOCK, 0, blockEnd - block, block, blockEnd) === 0) {
       if (count > 0) yield { first, count };
       count = 0;
       continue;
     }
     for (let at = block; at < blockEnd; at += PAGE_BYTES) {
-      if (mem.compare(ZERO_BLOCK, 0, PAGE_BYTES, at, at + PAGE_BYTES) !== 0) {
+      if (!untouched(at, at + PAGE_BYTES) && mem.compare(ZERO_BLOCK, 0, PAGE_BYTES, at, at + PAGE_BYTES) !== 0) {
         if (count === 0) first = at / PAGE_BYTES;
         if (++count === maxPages) {
           yield { first, count };

@@ -45,6 +45,8 @@ export interface ReadRamOptions {
    * stream does not hold are then left alone. If false, they are zeroed.
    */
   ramIsZero?: boolean;
+  /** Each run of pages written into `ram` (for the VM's written-page log). */
+  onRun?(firstPage: number, count: number): void;
 }
 
 /** What the frames before RAM say, in one format version's form. */
@@ -158,6 +160,7 @@ export class StateStream<C = unknown> {
         }
         const at = Number(first) * PAGE_BYTES;
         if (options.ramIsZero === false) ram.fill(0, nextPage * PAGE_BYTES, at);
+        options.onRun?.(Number(first), count);
         await frames.into(f, ram.subarray(at, at + count * PAGE_BYTES));
         await frames.endFrame(f);
         nextPage = Number(first) + count;

@@ -26,6 +26,8 @@ export interface StateStreamContents {
   ram: Uint8Array;
   /** RAM bytes scanned so far, of ram.length: monotonic, and called with ram.length last. */
   onProgress?(doneBytes: number, totalBytes: number): void;
+  /** The VM's written-page log: pages it says were never written are zero, and are not read. */
+  written?: (page: number) => boolean;
 }
 
 export interface WriteResult {
@@ -54,7 +56,7 @@ export async function writeStateStream(target: string | FileHandle, contents: St
   const state = encodeJson('device state', contents.state, MAX_STATE_JSON_BYTES);
 
   if (typeof target !== 'string') {
-    const result = await writeFrames(new FrameSink(target, 'state stream', false), ram, config, state, contents.onProgress);
+    const result = await writeFrames(new FrameSink(target, 'state stream', false), ram, config, state, contents.onProgress, contents.written);
     await target.truncate(result.bytes).catch((e) => { throw ioError('state stream', 'truncate', e); });
     return result;
   }
@@ -64,7 +66,7 @@ export async function writeStateStream(target: string | FileHandle, contents: St
     // O_NOFOLLOW: a link planted at PATH.tmp does not redirect guest RAM elsewhere.
     fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o600)
       .catch((e) => { throw ioError(tmp, 'create', e); });
-    const result = await writeFrames(new FrameSink(fh, tmp, true), ram, config, state, contents.onProgress);
+    const result = await writeFrames(new FrameSink(fh, tmp, true), ram, config, state, contents.onProgress, contents.written);
     await fh.datasync().catch((e) => { throw ioError(tmp, 'sync', e); });
     await fh.close().catch((e) => { throw ioError(tmp, 'close', e); });
     fh = undefined;
@@ -78,7 +80,8 @@ export async function writeStateStream(target: string | FileHandle, contents: St
   }
 }
 
-async function writeFrames(sink: FrameSink, ram: Uint8Array, config: Uint8Array, state: Uint8Array, onProgress: StateStreamContents['onProgress']): Promise<WriteResult> {
+async function writeFrames(sink: FrameSink, ram: Uint8Array, config: Uint8Array, state: Uint8Array, onProgress: StateStreamContents['onProgress'],
+  written: StateStreamContents['written']): Promise<WriteResult> {
   sink.header(encodeHeader());
   const conf = new Uint8Array(8 + config.length);
   new DataView(conf.buffer).setBigUint64(0, BigInt(ram.length), true);
@@ -86,7 +89,7 @@ async function writeFrames(sink: FrameSink, ram: Uint8Array, config: Uint8Array,
   sink.frame(TAG.CONF, conf);
   sink.frame(TAG.STAT, new Uint8Array(0), state);
   let ramPages = 0;
-  for (const run of nonZeroRuns(ram, MAX_RUN_PAGES)) {
+  for (const run of nonZeroRuns(ram, MAX_RUN_PAGES, written)) {
     const head = new Uint8Array(RUN_HEADER_BYTES);
     const v = new DataView(head.buffer);
     v.setBigUint64(0, BigInt(run.first), true);

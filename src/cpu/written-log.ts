@@ -1,0 +1,42 @@
+// The written-page log (state-table.mjs: WRITTEN_LOG_OFFSET): one bit per 4 KiB page of a
+// VM's RAM, set when the page may have been written since the VM's memory was made. The
+// core sets bits on every store path (mmu.ts logWrite); everything else that writes guest
+// RAM — the boot loader, the VSPs' DMA into descriptors and used rings, a restore — marks
+// what it writes here. A page whose bit is clear was never written, so it is still zero:
+// a save leaves it out without reading it (docs/state.md). Setting a bit that need not be
+// set costs only a read; missing one would lose the page, so writers mark generously.
+// Node-free: VMBus and the hypervisor use it too.
+import { WRITTEN_LOG_OFFSET, RAM_OFFSET } from './layout.js';
+
+export const PAGE_BYTES = 4096;
+
+export class WrittenLog {
+  private readonly words: Uint32Array;
+  readonly pages: number;
+
+  /** @param ramBytes the VM's RAM size (a multiple of 4 KiB) */
+  constructor(memory: WebAssembly.Memory | { buffer: ArrayBufferLike }, ramBytes: number) {
+    this.pages = Math.ceil(ramBytes / PAGE_BYTES);
+    const words = Math.ceil(this.pages / 32);
+    if (WRITTEN_LOG_OFFSET + words * 4 > RAM_OFFSET) throw new RangeError(`a written-page log for ${ramBytes} bytes of RAM does not fit`);
+    this.words = new Uint32Array(memory.buffer, WRITTEN_LOG_OFFSET, words);
+  }
+
+  /** Marks the pages of RAM bytes [offset, offset + length) (offset 0 = the first RAM byte). */
+  mark(offset: number, length: number): void {
+    if (length <= 0) return;
+    const first = Math.max(0, Math.floor(offset / PAGE_BYTES));
+    const last = Math.min(this.pages - 1, Math.floor((offset + length - 1) / PAGE_BYTES));
+    for (let p = first; p <= last;) {
+      if ((p & 31) === 0 && p + 31 <= last) { Atomics.store(this.words, p >>> 5, -1); p += 32; continue; }
+      Atomics.or(this.words, p >>> 5, 1 << (p & 31));
+      p++;
+    }
+  }
+
+  /** Whether page p may have been written. */
+  written(p: number): boolean { return (Atomics.load(this.words, p >>> 5) & (1 << (p & 31))) !== 0; }
+
+  /** Whether any page of the 32 starting at page p (p a multiple of 32) may have been written. */
+  anyIn32(p: number): boolean { return Atomics.load(this.words, p >>> 5) !== 0; }
+}
