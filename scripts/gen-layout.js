@@ -33,9 +33,14 @@ const consts = [
   ['CTABLE_OFFSET', table.CTABLE_OFFSET, 'RVC expansion table in the shared memory'],
   ['STATE_BLOCKS_OFFSET', table.STATE_BLOCKS_OFFSET, 'first hart state block in the shared memory'],
   ['MAX_HARTS', table.MAX_HARTS, 'state blocks reserved'],
+  ['WRITTEN_LOG_OFFSET', table.WRITTEN_LOG_OFFSET, 'written-page log: a bit per RAM page that may have been written'],
   ['RAM_OFFSET', table.RAM_OFFSET, 'guest RAM in the shared memory'],
   ...table.EXITS.map(([n, v, c]) => [n, v, 'exit: ' + c]),
 ];
+
+if (table.STATE_BLOCKS_OFFSET + table.MAX_HARTS * table.STATE_BLOCK_BYTES > table.WRITTEN_LOG_OFFSET) throw new Error('the state blocks overlap the written-page log');
+// The log must cover the largest RAM a wasm32 memory holds: (4 GiB - RAM_OFFSET) / 4 KiB pages, a bit each.
+if (table.WRITTEN_LOG_OFFSET + Math.ceil((2 ** 32 - table.RAM_OFFSET) / 4096 / 8) > table.RAM_OFFSET) throw new Error('the written-page log does not fit before RAM');
 
 const as = header + '// Offsets into a hart state block (and the shared-memory map), in bytes.\n\n' +
   consts.map(([n, v, c]) => `/** ${c} */\n@inline export const ${n}: u32 = ${v};`).join('\n') + '\n';
