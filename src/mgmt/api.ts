@@ -15,7 +15,7 @@ import { registerMetrics } from './metrics.js';
 import { registerStatic } from './static.js';
 import { OpenApiCollector } from './openapi.js';
 import { definitionDisks, type CheckpointRecord, type VmInput, type VmPatch } from './vm-record.js';
-import { LIFECYCLE, POWER_ACTIONS, legalStates, lifecycleTable, type PowerAction, type VmAction } from './lifecycle.js';
+import { LIFECYCLE, LIVE_STATES, POWER_ACTIONS, legalStates, lifecycleTable, type PowerAction, type VmAction } from './lifecycle.js';
 import {
   CheckpointCreateSchema, CheckpointParamsSchema, CheckpointSchema, HostSchema, LifecycleSchema, NAMED_SCHEMAS, PATTERN_MESSAGES, VmCreateSchema, VmParamsSchema, VmPatchSchema, VmSchema, errors,
 } from './schemas.js';
@@ -121,7 +121,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     const vms = host.list();
     return {
       hostname: hostname(), version: o.version, cpus: availableParallelism(), memoryBytes: totalmem(), uptimeSeconds: process.uptime(),
-      vms: { total: vms.length, running: vms.filter((v) => v.state !== 'off' && v.state !== 'failed').length },
+      vms: { total: vms.length, running: vms.filter((v) => LIVE_STATES.includes(v.state)).length },
     };
   });
 

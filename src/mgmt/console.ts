@@ -9,7 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import type { WebSocket } from 'ws';
 import type { Host } from './host.js';
 import { VmParamsSchema } from './schemas.js';
-import { isLegal, legalStates } from './lifecycle.js';
+import { LIVE_STATES, isLegal, legalStates } from './lifecycle.js';
 
 export const SCROLLBACK_BYTES = 64 * 1024;
 /** A client this far behind (bytes queued in its socket) is cut off rather than buffered without end. */
@@ -84,7 +84,7 @@ export function registerConsole(app: FastifyInstance, host: Host): void {
   });
   host.on('changed', (vm) => {
     if (vm.state === 'starting') scrollback.get(vm.id)?.clear(); // a new run
-    if (vm.state === 'off' || vm.state === 'failed') {
+    if (!LIVE_STATES.includes(vm.state)) { // off, failed, saved: the run is over
       resume(vm.id); // the closing handshake needs the client's answer read
       for (const ws of sockets.get(vm.id) ?? []) ws.close(1000, `the VM is ${vm.state}`);
     }

@@ -106,7 +106,7 @@ export const HostSchema = {
     vms: {
       type: 'object',
       required: ['total', 'running'],
-      properties: { total: { type: 'integer' }, running: { type: 'integer', description: 'VMs that are starting, running, paused or stopping' } },
+      properties: { total: { type: 'integer' }, running: { type: 'integer', description: 'VMs with a partition: starting, running, paused, saving or stopping' } },
     },
   },
 } as const;
