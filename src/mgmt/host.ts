@@ -144,6 +144,9 @@ export class Host extends EventEmitter<HostEvents> {
     const vm = this.get(ref);
     this.requireState(vm, 'delete');
     if (vm.state === 'saved') rmSync(this.statePath(vm.id), { force: true });
+    // Its checkpoints go with it: their memory states are removed; the disk images stay,
+    // as every disk image of a deleted VM does (the VM's current disk may be among them).
+    for (const cp of this.store.checkpoints(vm.id)) if (cp.stateFile) rmSync(cp.stateFile, { force: true });
     for (const e of this.store.remove(vm.id, [{ vmId: vm.id, type: 'deleted', message: `VM ${vm.name} deleted` }])) this.emit('event', e);
     this.reboots.delete(vm.id);
     this.log(`${vm.name}: deleted`);
