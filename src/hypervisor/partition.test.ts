@@ -8,7 +8,7 @@ import { StateBlocks } from '../cpu/state-blocks.js';
 import { timebaseNow } from '../cpu/wasm-hart.js';
 import { StateError } from '../state/contract.js';
 import type { VpsState } from './vp-state.js';
-import { testMachine, until, untilQuiescent, RAM_BASE, SPIN, IDLE, SUSPEND, type TestMachine } from './vp.test-machine.js';
+import { testMachine, until, untilQuiescent, RAM_BASE, SPIN, IDLE, SUSPEND, type TestMachine } from '../../test/lib/vp-machine.js';
 
 function make(vps = 2) {
   const cb = ControlBlock.create(vps);

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PartitionState, VpState } from './control-block.js';
 import { StateBlocks } from '../cpu/state-blocks.js';
-import { testMachine, until, untilQuiescent, RAM_BASE, SPIN, IDLE, SUSPEND } from './vp.test-machine.js';
+import { testMachine, until, untilQuiescent, RAM_BASE, SPIN, IDLE, SUSPEND } from '../../test/lib/vp-machine.js';
 
 const TIMEOUT = { timeout: 60_000 };
 /** How long every VP may take to park after a pause (a busy VP leaves run() at its next slice). */

@@ -1,16 +1,16 @@
 // A partition with real VP threads (src/parent/vp-thread.ts) and no devices, for the tests
 // of the VP loop and the partition: tiny guest programs in RAM, booted with bootVp.
-// Test-only; not part of the hypervisor.
+// Test-only: it lives in test/lib/, outside the hypervisor, because it starts Node threads.
 import { Worker, MessageChannel } from 'node:worker_threads';
-import { ControlBlock, PartitionState, VpState, DOORBELL } from './control-block.js';
-import { Partition } from './partition.js';
-import { createPlicState } from './plic.js';
-import { createChannelTable } from '../vmbus/channel.js';
-import { coreModule, timebaseNow } from '../cpu/wasm-hart.js';
-import { createVmMemory } from '../cpu/memory.js';
-import { RAM_OFFSET } from '../cpu/layout.js';
-import type { VpThreadData, VpThreadMessage } from '../parent/vp-thread.js';
-import type { InterceptMapMessage } from '../parent/vm-protocol.js';
+import { ControlBlock, PartitionState, VpState, DOORBELL } from '../../src/hypervisor/control-block.js';
+import { Partition } from '../../src/hypervisor/partition.js';
+import { createPlicState } from '../../src/hypervisor/plic.js';
+import { createChannelTable } from '../../src/vmbus/channel.js';
+import { coreModule, timebaseNow } from '../../src/cpu/wasm-hart.js';
+import { createVmMemory } from '../../src/cpu/memory.js';
+import { RAM_OFFSET } from '../../src/cpu/layout.js';
+import type { VpThreadData, VpThreadMessage } from '../../src/parent/vp-thread.js';
+import type { InterceptMapMessage } from '../../src/parent/vm-protocol.js';
 
 export const RAM_BASE = 0x8000_0000n;
 const RAM_SIZE = 1 << 20;
@@ -55,7 +55,7 @@ export function testMachine(vps: number): TestMachine {
   const threads = Array.from({ length: vps }, (_, index) => {
     const { port1, port2 } = new MessageChannel();
     const data: VpThreadData = { index, memory, control: cb.buffer, plicState, channelTable, ramBase: RAM_BASE, ramSize: BigInt(RAM_SIZE), port: port2, core };
-    const t = new Worker(new URL('../parent/vp-thread.js', import.meta.url), { workerData: data, transferList: [port2] });
+    const t = new Worker(new URL('../../src/parent/vp-thread.js', import.meta.url), { workerData: data, transferList: [port2] });
     t.on('error', (e) => errors.push(`VP ${index}: ${e.message}`));
     port1.on('message', (m: VpThreadMessage) => errors.push(m.message));
     port1.unref();
