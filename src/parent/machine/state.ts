@@ -4,7 +4,7 @@
 // devices and the synthetic ones with their channels. Guest RAM travels beside it in the
 // stream's RAM frames. Each part is saved and validated by its owner (src/state/contract.ts);
 // this module only puts them together and checks the shape around them.
-import { StateError, StateReader } from '../../state/contract.js';
+import { StateReader } from '../../state/contract.js';
 import { MACHINE_LIMITS } from './limits.js';
 import type { ConsoleKind, DiskSpec } from '../vm-protocol.js';
 
@@ -72,8 +72,7 @@ export function parseMachineState(v: unknown): MachineState {
   const r = new StateReader('machine', v, 1);
   const s = v as Record<string, unknown>;
   for (const part of ['partition', 'plic', 'uart', 'rtc', 'synthetic'] as const) {
-    if (s[part] === undefined) throw new StateError(`machine state: ${part} is missing`);
+    if (s[part] === undefined) throw r.error(`${part} is missing`);
   }
-  void r;
   return { version: 1, partition: s.partition, plic: s.plic, uart: s.uart, rtc: s.rtc, synthetic: s.synthetic };
 }
