@@ -15,9 +15,10 @@ const common = [
   '--importMemory', '--sharedMemory', '--initialMemory', '1', '--maximumMemory', '65536',
   '--enable', 'threads', '-O3', '--converge', '--noExportMemory',
 ];
-function build(entry, out) {
-  execFileSync(process.execPath, [asc, root + entry, '-o', root + out, ...common], { stdio: 'inherit', cwd: root });
+function build(entry, out, extra = []) {
+  execFileSync(process.execPath, [asc, root + entry, '-o', root + out, ...common, ...extra], { stdio: 'inherit', cwd: root });
 }
-build('src/cpu/core/index.ts', 'build/cpu.wasm');
+// The core imports its function table: the host adds translated blocks to it (src/cpu/jit).
+build('src/cpu/core/index.ts', 'build/cpu.wasm', ['--importTable']);
 // Test-only entry exposing the FPU routines directly (src/cpu/fpu.test.ts).
 if (existsSync(root + 'src/cpu/core/fpu-test-entry.ts')) build('src/cpu/core/fpu-test-entry.ts', 'build/fpu-test.wasm');

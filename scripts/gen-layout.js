@@ -19,7 +19,8 @@ for (const [name, size, count, kind, comment] of table.STATE_FIELDS) {
 }
 if (offset > table.TLB_OFFSET) throw new Error(`state fields (${offset} bytes) overlap the TLB at ${table.TLB_OFFSET}`);
 const tlbBytes = table.TLB_SETS * table.TLB_KINDS * table.TLB_ENTRIES * table.TLB_ENTRY_BYTES;
-if (table.TLB_OFFSET + tlbBytes > table.STATE_BLOCK_BYTES) throw new Error('TLB does not fit in the state block');
+if (table.TLB_OFFSET + tlbBytes > table.JIT_CACHE_OFFSET) throw new Error('the TLB overlaps the translation lookup cache');
+if (table.JIT_CACHE_OFFSET + table.JIT_CACHE_ENTRIES * table.JIT_CACHE_ENTRY_BYTES > table.STATE_BLOCK_BYTES) throw new Error('the translation lookup cache does not fit in the state block');
 
 const consts = [
   ...fields.map((f) => [f.name, f.offset, f.comment + (f.count > 1 ? ` (${f.count} x ${f.size} bytes)` : '')]),
@@ -29,6 +30,9 @@ const consts = [
   ['TLB_KIND_BYTES', table.TLB_ENTRIES * table.TLB_ENTRY_BYTES, 'one TLB (load, store or fetch)'],
   ['TLB_SET_BYTES', table.TLB_KINDS * table.TLB_ENTRIES * table.TLB_ENTRY_BYTES, 'one privilege set of three TLBs'],
   ['TLB_SETS', table.TLB_SETS, 'privilege sets: U, S, M'],
+  ['JIT_CACHE_OFFSET', table.JIT_CACHE_OFFSET, 'translation lookup cache, see state-table.mjs'],
+  ['JIT_CACHE_ENTRIES', table.JIT_CACHE_ENTRIES, 'entries of the lookup cache (direct-mapped)'],
+  ['JIT_CACHE_ENTRY_BYTES', table.JIT_CACHE_ENTRY_BYTES, 'host pc, table index, generation, entry count'],
   ['STATE_BLOCK_BYTES', table.STATE_BLOCK_BYTES, 'bytes between two harts\' state blocks'],
   ['CTABLE_OFFSET', table.CTABLE_OFFSET, 'RVC expansion table in the shared memory'],
   ['STATE_BLOCKS_OFFSET', table.STATE_BLOCKS_OFFSET, 'first hart state block in the shared memory'],

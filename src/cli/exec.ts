@@ -7,7 +7,7 @@ import { parseSize, parseCount } from './units.js';
 /** Exit codes of `tshv exec`, documented in --help. */
 export const ExecExit = { pass: 0, fail: 1, usage: 2, limit: 3, error: 4 } as const;
 
-export interface ExecFlags { maxInstructions?: string; memory: string; stats?: boolean }
+export interface ExecFlags { maxInstructions?: string; memory: string; stats?: boolean; jit?: boolean; jitThreshold?: string }
 
 export function execCommand(file: string, flags: ExecFlags): number {
   let elf: Uint8Array;
@@ -19,19 +19,26 @@ export function execCommand(file: string, flags: ExecFlags): number {
     process.stderr.write(`tshv exec: cannot read ${file}: ${why}\n`);
     return ExecExit.usage;
   }
-  let ramBytes: number, maxInstructions: bigint | undefined;
+  let ramBytes: number, maxInstructions: bigint | undefined, jitThreshold: number;
   try {
     ramBytes = parseSize(flags.memory, '--memory');
+    jitThreshold = Number(parseCount(flags.jitThreshold ?? '64', '--jit-threshold'));
+    if (jitThreshold < 1 || jitThreshold > 1_000_000) throw new Error('--jit-threshold must be 1..1000000');
     maxInstructions = flags.maxInstructions === undefined ? undefined : parseCount(flags.maxInstructions, '--max-instructions');
   } catch (e) {
     process.stderr.write(`tshv exec: ${(e as Error).message}\n`);
     return ExecExit.usage;
   }
   try {
-    const run = runBareMetal(elf, { ramBytes, maxInstructions, output: (b) => writeAll(1, b) });
+    const run = runBareMetal(elf, { ramBytes, maxInstructions, jit: flags.jit !== false, jitThreshold, output: (b) => writeAll(1, b) });
     if (flags.stats) {
       const mips = Number(run.instret) / run.seconds / 1e6;
       process.stderr.write(`tshv exec: ${run.instret} instructions in ${run.seconds.toFixed(3)} s (${mips.toFixed(1)} MIPS)\n`);
+      const t = run.translation;
+      if (t) {
+        process.stderr.write(`tshv exec: translated ${t.translated} regions (${t.instructions} instructions, ${(t.bytes / 1024).toFixed(0)} KiB) ` +
+          `in ${t.compileMs.toFixed(0)} ms; ${t.flushes} flushes, ${t.failed} given up\n`);
+      }
     }
     const r = run.result;
     switch (r.kind) {

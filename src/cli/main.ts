@@ -29,7 +29,9 @@ export function main(argv: string[]): void {
     .argument('<elf>', 'RV64 ELF executable, loaded at its physical addresses (RAM starts at 0x80000000)')
     .addOption(new Option('--max-instructions <n>', 'stop after n instructions (exit code 3)'))
     .addOption(new Option('-m, --memory <size>', 'guest RAM size, e.g. 64M, 1G').default('128M'))
-    .option('--stats', 'print instructions retired, time and MIPS on stderr')
+    .option('--stats', 'print instructions retired, time and MIPS on stderr (and what the translation tier did)')
+    .option('--no-jit', 'interpret only: do not translate hot code to WebAssembly')
+    .addOption(new Option('--jit-threshold <n>', 'entries of a block before it is translated (1: translate all code at once)').default('64'))
     .addHelpText('after', `
 Devices: ns16550a UART at 0x10000000 (output goes to stdout exactly as written),
 sifive,test0 syscon at 0x100000, CLINT at 0x2000000 (10 MHz), HTIF tohost (the ELF symbol).

@@ -103,6 +103,12 @@ export const TLB_KIND_BYTES = 4096;
 export const TLB_SET_BYTES = 12288;
 /** privilege sets: U, S, M */
 export const TLB_SETS = 3;
+/** translation lookup cache, see state-table.mjs */
+export const JIT_CACHE_OFFSET = 37888;
+/** entries of the lookup cache (direct-mapped) */
+export const JIT_CACHE_ENTRIES = 1024;
+/** host pc, table index, generation, entry count */
+export const JIT_CACHE_ENTRY_BYTES = 16;
 /** bytes between two harts' state blocks */
 export const STATE_BLOCK_BYTES = 65536;
 /** RVC expansion table in the shared memory */

@@ -89,6 +89,14 @@ export const TLB_ENTRY_BYTES = 16;
 export const TLB_KINDS = 3;
 export const TLB_SETS = 3;
 
+// Translation lookup cache (src/cpu/jit, docs/cpu.md "Translation"): after the TLB, a
+// direct-mapped table the dispatcher consults at each block entry, JIT_CACHE_ENTRIES
+// entries of 16 bytes: [host offset of the entry pc][table index of its translation, 0 =
+// none][code-page generation it was made at][times entered while untranslated].
+export const JIT_CACHE_OFFSET = 0x9400;
+export const JIT_CACHE_ENTRIES = 1024;
+export const JIT_CACHE_ENTRY_BYTES = 16;
+
 // One state block per hart, this many bytes apart.
 export const STATE_BLOCK_BYTES = 64 * 1024;
 

@@ -7,6 +7,8 @@ import v8 from 'node:v8';
 import { fileURLToPath } from 'node:url';
 import * as L from './layout.js';
 import type { Hart } from './processor.js';
+import { codeMapOf, hasCodeMap } from './memory.js';
+import { Translator, type TranslationStats, type CoreForTranslation } from './jit/translator.js';
 
 /** The core's exports (src/cpu/core/index.ts). */
 interface CoreExports {
@@ -19,7 +21,21 @@ interface CoreExports {
   csrGet(csr: number): bigint;
   csrSet(csr: number, value: bigint): void;
   canWake(now: bigint): number;
+  enableTranslation(codeMap: number, threshold: number): void;
 }
+
+/** How a hart runs guest code. */
+export interface HartOptions {
+  /** Translate hot code to WebAssembly (src/cpu/jit); false: interpret only (`--no-jit`). */
+  jit?: boolean;
+  /** Translations held before all are dropped. */
+  maxTranslations?: number;
+  /** Entries of a block before it is translated (default 64; 1 translates all code, for tests). */
+  jitThreshold?: number;
+}
+
+/** Translation is on unless a caller turns it off. */
+export const JIT_DEFAULT = true;
 
 export { Exit, Priv, Irq, TIMEBASE_HZ } from './types.js';
 import { Exit, Priv, TIMEBASE_HZ } from './types.js';
@@ -59,17 +75,33 @@ export class WasmHart implements Hart {
   /** 64-bit view of the state block (index = byte offset / 8). */
   private readonly u64: BigUint64Array;
   private readonly i32: Int32Array;
+  /** The translation tier, when on. */
+  private readonly translator?: Translator;
 
   constructor(readonly memory: WebAssembly.Memory, readonly hartId: number, ramBase: bigint, ramSize: bigint,
-    time: () => bigint = timebaseNow, module: WebAssembly.Module = coreModule()) {
+    time: () => bigint = timebaseNow, module: WebAssembly.Module = coreModule(), opts: HartOptions = {}) {
     if (hartId < 0 || hartId >= L.MAX_HARTS) throw new RangeError(`hart id ${hartId} out of range 0..${L.MAX_HARTS - 1}`);
     this.stateBase = L.STATE_BLOCKS_OFFSET + hartId * L.STATE_BLOCK_BYTES;
-    const instance = new WebAssembly.Instance(module, { env: { memory, hostTime: time } });
+    const table = new WebAssembly.Table({ initial: 1, element: 'anyfunc' });
+    let translator: Translator | undefined;
+    const translate = (host: number, pc: bigint) => (translator ? translator.translate(host, BigInt.asUintN(64, pc)) : 0);
+    const instance = new WebAssembly.Instance(module, { env: { memory, table, hostTime: time, translate } });
     this.core = instance.exports as unknown as CoreExports;
     this.u64 = new BigUint64Array(memory.buffer, this.stateBase, L.TLB_OFFSET / 8);
     this.i32 = new Int32Array(memory.buffer, this.stateBase, L.TLB_OFFSET / 4);
     this.core.init(this.stateBase, ramBase, ramSize, BigInt(L.RAM_OFFSET));
+    // Translation needs the code map after RAM (createVmMemory makes room for it).
+    if ((opts.jit ?? JIT_DEFAULT) && hasCodeMap(memory, Number(ramSize))) {
+      const codeMap = codeMapOf(Number(ramSize));
+      translator = new Translator(memory, table, instance.exports as unknown as CoreForTranslation, this.stateBase,
+        codeMap, { maxFunctions: opts.maxTranslations });
+      this.translator = translator;
+      this.core.enableTranslation(codeMap.offset, opts.jitThreshold ?? 64);
+    }
   }
+
+  /** What the translation tier has done, or undefined when this hart only interprets. */
+  get translation(): TranslationStats | undefined { return this.translator?.stats; }
 
   reset(pc: bigint, priv: Priv): void { this.core.reset(BigInt(this.hartId), pc, priv); }
   run(budget: number): Exit { return this.core.run(budget) as Exit; }

@@ -5,13 +5,21 @@
 // what it writes here. A page whose bit is clear was never written, so it is still zero:
 // a save leaves it out without reading it (docs/state.md). Setting a bit that need not be
 // set costs only a read; missing one would lose the page, so writers mark generously.
+//
+// Marking a page also tells the translation tier its code may have changed: a watched page
+// (one with translations, src/cpu/core/jit.ts) becomes unwatched, so they are not used again.
+// A device marks before it writes (virtqueue.ts, when it accepts a buffer); a guest that
+// executes a buffer while a device is still filling it gets what it asked for.
 // Node-free: VMBus and the hypervisor use it too.
 import { WRITTEN_LOG_OFFSET, RAM_OFFSET } from './layout.js';
+import { codeMapOf, hasCodeMap } from './memory.js';
 
 export const PAGE_BYTES = 4096;
 
 export class WrittenLog {
   private readonly words: Uint32Array;
+  /** The code map's generations, one per page (absent in memories made without one). */
+  private readonly generations?: Int32Array;
   readonly pages: number;
 
   /** @param ramBytes the VM's RAM size (a multiple of 4 KiB) */
@@ -20,6 +28,7 @@ export class WrittenLog {
     const words = Math.ceil(this.pages / 32);
     if (WRITTEN_LOG_OFFSET + words * 4 > RAM_OFFSET) throw new RangeError(`a written-page log for ${ramBytes} bytes of RAM does not fit`);
     this.words = new Uint32Array(memory.buffer, WRITTEN_LOG_OFFSET, words);
+    if (hasCodeMap(memory, ramBytes)) this.generations = new Int32Array(memory.buffer, codeMapOf(ramBytes).offset, this.pages);
   }
 
   /** Marks the pages of RAM bytes [offset, offset + length) (offset 0 = the first RAM byte). */
@@ -31,6 +40,18 @@ export class WrittenLog {
       if ((p & 31) === 0 && p + 31 <= last) { Atomics.store(this.words, p >>> 5, -1); p += 32; continue; }
       Atomics.or(this.words, p >>> 5, 1 << (p & 31));
       p++;
+    }
+    if (this.generations) for (let p = first; p <= last; p++) this.unwatch(p);
+  }
+
+  /** Makes a watched page's generation even again (src/cpu/core/jit.ts unwatch, the same protocol). */
+  private unwatch(p: number): void {
+    const gens = this.generations!;
+    let g = Atomics.or(gens, p, 0);
+    while ((g & 1) !== 0) {
+      const seen = Atomics.compareExchange(gens, p, g, (g + 1) | 0);
+      if (seen === g) return;
+      g = seen;
     }
   }
 

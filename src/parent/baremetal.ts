@@ -2,7 +2,8 @@
 // UART, the sifive,test0 syscon, a CLINT and HTIF tohost, as riscv-tests and Spike expect.
 // Used for ISA tests and CPU benchmarks (`tshv exec`); Linux guests boot through the
 // hypervisor instead.
-import { WasmHart, Exit, Priv, timebaseNow } from '../cpu/wasm-hart.js';
+import { WasmHart, Exit, Priv, timebaseNow, coreModule } from '../cpu/wasm-hart.js';
+import type { TranslationStats } from '../cpu/jit/translator.js';
 import { TICKS_PER_MS } from '../cpu/types.js';
 import { createVmMemory, ramBytes } from '../cpu/memory.js';
 import { CFG_TOHOST, MTIMECMP } from '../cpu/layout.js';
@@ -20,6 +21,10 @@ export interface BareMetalOptions {
   ramBytes: number;
   /** Stop after this many instructions (result 'limit'). */
   maxInstructions?: bigint;
+  /** Translate hot code (default true); false interprets only. */
+  jit?: boolean;
+  /** Block entries before translation (default 64; 1 translates everything). */
+  jitThreshold?: number;
   /** Receives the bytes the guest writes to the UART, in order. */
   output: (bytes: Uint8Array) => void;
 }
@@ -31,7 +36,13 @@ export type BareMetalResult =
   | { kind: 'reset' }
   | { kind: 'stuck'; reason: string };
 
-export interface BareMetalRun { result: BareMetalResult; instret: bigint; seconds: number }
+export interface BareMetalRun {
+  result: BareMetalResult;
+  instret: bigint;
+  seconds: number;
+  /** What the translation tier did, when it was on. */
+  translation?: TranslationStats;
+}
 
 /** Instructions per run() call: small enough to flush output and check limits often. */
 const BUDGET = 1 << 24;
@@ -43,7 +54,7 @@ export function runBareMetal(elf: Uint8Array, opts: BareMetalOptions): BareMetal
 
   const start = timebaseNow();
   const now = () => timebaseNow() - start;
-  const hart = new WasmHart(memory, 0, RAM_BASE, BigInt(opts.ramBytes), now);
+  const hart = new WasmHart(memory, 0, RAM_BASE, BigInt(opts.ramBytes), now, coreModule(), { jit: opts.jit, jitThreshold: opts.jitThreshold });
   hart.reset(image.entry, Priv.M);
   const tohost = image.symbols.get('tohost');
   if (tohost !== undefined) hart.setField(CFG_TOHOST, tohost);
@@ -59,7 +70,7 @@ export function runBareMetal(elf: Uint8Array, opts: BareMetalOptions): BareMetal
   const t0 = performance.now();
   const finish = (result: BareMetalResult): BareMetalRun => {
     flush();
-    return { result, instret: hart.instret, seconds: (performance.now() - t0) / 1000 };
+    return { result, instret: hart.instret, seconds: (performance.now() - t0) / 1000, translation: hart.translation };
   };
 
   for (;;) {

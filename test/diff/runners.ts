@@ -69,11 +69,19 @@ export async function runQemu(elf: Uint8Array, name = 'prog', timeoutMs = 30_000
 export const MAX_INSTRUCTIONS = 5_000_000;
 
 /** tshv's bare-metal runner: same UART and syscon as QEMU's virt; exit 0 on syscon pass. */
-export async function runTshvCli(elf: Uint8Array, name = 'prog', timeoutMs = 60_000): Promise<RunResult> {
+/**
+ * The processor tiers a program runs under: the interpreter alone, and translation of every
+ * block at its first entry (so the translator, not only the interpreter, meets each case).
+ */
+export type Tier = 'interpreter' | 'jit';
+export const TIERS: readonly Tier[] = ['interpreter', 'jit'];
+export const TIER_FLAGS: Record<Tier, string[]> = { interpreter: ['--no-jit'], jit: ['--jit-threshold', '1'] };
+
+export async function runTshvCli(elf: Uint8Array, name = 'prog', timeoutMs = 60_000, tier: Tier = 'jit'): Promise<RunResult> {
   const path = tmpFile(`${name}.elf`, elf);
   try {
     return await run(process.execPath, [join(repoRoot(), 'bin/tshv.js'), 'exec', path,
-      '--max-instructions', String(MAX_INSTRUCTIONS)], timeoutMs);
+      '--max-instructions', String(MAX_INSTRUCTIONS), ...TIER_FLAGS[tier]], timeoutMs);
   } finally {
     rmSync(path, { force: true });
   }

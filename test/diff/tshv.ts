@@ -6,12 +6,12 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Runner } from './diagnose.js';
 import { MAX_INSTRUCTIONS, repoRoot, runTshvCli } from './runners.js';
-import type { RunResult } from './runners.js';
+import type { RunResult, Tier } from './runners.js';
 
 /** The part of src/parent/baremetal.ts this harness relies on. */
 interface BareMetalModule {
   runBareMetal(elf: Uint8Array, opts: {
-    ramBytes: number; maxInstructions?: bigint; output: (bytes: Uint8Array) => void;
+    ramBytes: number; maxInstructions?: bigint; jit?: boolean; jitThreshold?: number; output: (bytes: Uint8Array) => void;
   }): { result: { kind: string; code?: number; reason?: string } };
 }
 
@@ -32,16 +32,18 @@ async function loadInProcess(): Promise<BareMetalModule | undefined> {
 export interface TshvRunner {
   readonly run: Runner;
   readonly mode: 'in-process' | 'cli';
+  readonly tier: Tier;
 }
 
-export async function tshvRunner(forceCli = false): Promise<TshvRunner> {
+export async function tshvRunner(forceCli = false, tier: Tier = 'jit'): Promise<TshvRunner> {
   const mod = forceCli ? undefined : await loadInProcess();
-  if (!mod) return { run: (elf, name) => runTshvCli(elf, name), mode: 'cli' };
+  if (!mod) return { run: (elf, name) => runTshvCli(elf, name, undefined, tier), mode: 'cli', tier };
   const run: Runner = async (elf) => {
     const chunks: Buffer[] = [];
     try {
       const r = mod.runBareMetal(elf, {
         ramBytes: RAM_BYTES, maxInstructions: BigInt(MAX_INSTRUCTIONS), output: (b) => chunks.push(Buffer.from(b)),
+        jit: tier === 'jit', jitThreshold: 1,
       });
       const res: RunResult = {
         code: EXIT_CODES[r.result.kind] ?? 4,
@@ -53,5 +55,5 @@ export async function tshvRunner(forceCli = false): Promise<TshvRunner> {
       return { code: 4, stdout: Buffer.concat(chunks).toString('latin1'), stderr: String((e as Error).stack ?? e) };
     }
   };
-  return { run, mode: 'in-process' };
+  return { run, mode: 'in-process', tier };
 }

@@ -13,6 +13,7 @@ import {
   excepted, raiseException, raiseIllegal, CAUSE_LOAD_MISALIGNED, CAUSE_STORE_MISALIGNED,
 } from './trap';
 import { atomicHost, ACC_LOAD, ACC_STORE } from './mmu';
+import { codeWrittenHost } from './jit';
 
 @inline const LR: u32 = 0x02;
 @inline const SC: u32 = 0x03;
@@ -52,10 +53,12 @@ export function execAmo(inst: u32, rd: u32, rs1: u32, rs2: u32, f3: u32): void {
         : atomic.cmpxchg<u64>(p, expected, src) == expected;
     }
     put(RESERVATION_ADDR, NO_RESERVATION); // an SC always ends the reservation (8.2)
+    if (ok) codeWrittenHost(p);
     xw(rd, ok ? 0 : 1);
     return;
   }
   xw(rd, size == 4 ? sext32(amo<u32>(p, op, <u32>src)) : amo<u64>(p, op, src));
+  codeWrittenHost(p);
 }
 
 /** funct5 values defined by chapter 8 (LR, SC and the nine AMOs). */

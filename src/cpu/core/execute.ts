@@ -16,6 +16,7 @@ import { execSystem } from './system';
 import { execAmo } from './amo';
 import { execFp, fpEnabled, boxSingle, markFpDirty } from './fp';
 import { mulhu, mulh, mulhsu } from './muldiv';
+import { codeMap, cacheEntry, generationAt, lookupMiss } from './jit';
 
 /** Sign-extends a 32-bit result to 64 bits (the *W instructions, 5.2). */
 @inline function sext32(v: u64): u64 { return <u64><i64><i32>v; }
@@ -51,8 +52,36 @@ export function runSlice(): void {
   const s = S;
   let lpc = pc, n = icount, lim = limit;
   let fPage = fetchPage, fAdd = fetchAddend, tLoad = tlbLoad, tStore = tlbStore;
+  // At a block entry (a jump, a taken branch, a trap, a translation's end): look for a
+  // translation of the code at lpc (jit.ts). Only within the cached code page, whose host
+  // offset is the guest-physical address the translations are keyed by.
+  let probe = true;
 
   while (n < lim) {
+    if (probe) {
+      probe = false;
+      if (codeMap != 0 && (lpc ^ fPage) <= 0xffc) {
+        const h = <u32>(lpc + fAdd);
+        const e = cacheEntry(h);
+        let fn: u32 = 0;
+        if (load<u32>(e) == h && load<u32>(e, 8) == load<u32>(generationAt(h))) fn = load<u32>(e, 4);
+        if (fn == 0) {
+          pc = lpc; icount = n;
+          fn = lookupMiss(h, lpc, e);
+          lim = limit; fPage = fetchPage; fAdd = fetchAddend; tLoad = tlbLoad; tStore = tlbStore;
+        }
+        if (fn != 0) {
+          // The translation runs its blocks while they fit before lim, sets pc and returns
+          // the new count; on a trap or an exit it has set `excepted` (see jit/codegen.ts).
+          const before = n;
+          n = call_indirect<i32>(fn, lpc, n, lim, load<u32>(e, 12));
+          lpc = pc; lim = limit; fPage = fetchPage; fAdd = fetchAddend; tLoad = tlbLoad; tStore = tlbStore;
+          excepted = false;
+          probe = n != before; // no progress: the next block does not fit, interpret up to lim
+          continue;
+        }
+      }
+    }
     store<u64>(s, 0, X); // x0 reads as zero whatever the last instruction wrote
     n++;
 
@@ -89,12 +118,14 @@ export function runSlice(): void {
       case 0x6f: // JAL
         store<u64>(s + (rd << 3), lpc + len, X);
         lpc += immJ(inst);
+        probe = true;
         continue;
       case 0x67: { // JALR (target computed before rd is written: rd may equal rs1)
         if (f3 != 0) break;
         const target = (load<u64>(s + (rs1 << 3), X) + immI(inst)) & ~(<u64>1);
         store<u64>(s + (rd << 3), lpc + len, X);
         lpc = target;
+        probe = true;
         continue;
       }
       case 0x63: { // BRANCH: funct3 bit 2 picks signed/unsigned less-than over equality,
@@ -102,7 +133,9 @@ export function runSlice(): void {
         if ((f3 & 6) == 2) break;
         const a = load<u64>(s + (rs1 << 3), X), b = load<u64>(s + (rs2 << 3), X);
         const cond = (f3 & 4) == 0 ? a == b : (f3 & 2) != 0 ? a < b : <i64>a < <i64>b;
-        lpc += (cond != ((f3 & 1) != 0)) ? immB(inst) : len;
+        const taken = cond != ((f3 & 1) != 0);
+        lpc += taken ? immB(inst) : len;
+        probe = taken;
         continue;
       }
       case 0x03: { // LOAD
@@ -238,10 +271,9 @@ export function runSlice(): void {
         lpc += len;
         continue;
       }
-      case 0x0f: // MISC-MEM: FENCE, FENCE.I. Accesses are performed in order and nothing
-        // decoded is cached (the RVC table depends only on the bits), so both are no-ops.
-        // A translation cache would have to drop what it holds for this hart here (and for
-        // others on SBI remote fence.i, vp.ts), and hold nothing after a restore (hart-state.ts).
+      case 0x0f: // MISC-MEM: FENCE, FENCE.I. Accesses are performed in order, and
+        // translations are kept equal to memory by watching their pages (jit.ts), so
+        // both are no-ops.
         if (f3 > 1) break;
         lpc += len;
         continue;
@@ -294,6 +326,7 @@ export function runSlice(): void {
     rawInst = len == 2 ? <u32>load<u16>(<u32>(lpc + fAdd)) : inst;
     execRare(inst, rd, rs1, rs2, f3, len);
     excepted = false;
+    probe = true;
     lpc = pc; lim = limit; fPage = fetchPage; fAdd = fetchAddend; tLoad = tlbLoad; tStore = tlbStore;
   }
   pc = lpc; icount = n;

@@ -146,3 +146,12 @@ export function canWake(now: u64): bool {
   updateTimers(now);
   return wakeupPending();
 }
+
+// --- for translated code (src/cpu/jit/codegen.ts imports these) -----------------------------
+// The loop's state a translation reads and writes, and the slow paths it calls, exactly as
+// the interpreter's fast paths do (execute.ts).
+export { S, pc, icount, limit, tlbLoad, tlbStore } from './hart';
+export { excepted } from './trap';
+export { loadSlow, storeSlow } from './mmu';
+export { mulh, mulhu, mulhsu } from './muldiv';
+export { enableTranslation } from './jit';

@@ -19,6 +19,7 @@ import {
   CAUSE_FETCH_PAGE, CAUSE_LOAD_PAGE, CAUSE_STORE_PAGE, MS_SUM, MS_MXR,
 } from './trap';
 import { EXIT_MMIO_LOAD, EXIT_MMIO_STORE, EXIT_HTIF, setExit, stopAfterInstruction } from './exits';
+import { codeWritten } from './jit';
 
 // Access kinds.
 @inline export const ACC_LOAD: u32 = 0;
@@ -115,6 +116,7 @@ export function translate(va: u64, acc: u32, p: u32): u64 {
       logWrite(pteAddr);
       const seen = atomic.cmpxchg<u64>(host, pte, want);
       if (seen != pte) { level++; continue; } // the PTE changed under us: walk this level again
+      codeWritten(pteAddr);
       pte = want;
     }
     leafLevel = <u32>level;
@@ -208,8 +210,10 @@ export function storeSlow(va: u64, size: u32, v: u64, instLen: u32): void {
   if (inRam(pa, size)) {
     logWrite(pa);
     writeHost(hostOf(pa), size, v);
-    if (isTohostPage(pa)) { checkTohost(pa, size); return; }
-    fill(tlbStore, va, pa);
+    const tohost = isTohostPage(pa);
+    if (!tohost) fill(tlbStore, va, pa);
+    codeWritten(pa); // after the store and the fill (jit.ts)
+    if (tohost) checkTohost(pa, size);
     return;
   }
   put(EXIT_ADDR, pa); put(EXIT_WIDTH, size); put(EXIT_VALUE, v); put(EXIT_INST_LEN, instLen);
@@ -231,6 +235,8 @@ function storeCrossing(va: u64, size: u32, v: u64): void {
     const pa = i < first ? pa0 + i : pa1 + (i - first);
     store<u8>(hostOf(pa), <u8>(v >> (8 * i)));
   }
+  codeWritten(pa0);
+  codeWritten(pa1);
   if (isTohostPage(pa0)) checkTohost(pa0, first);
   if (isTohostPage(pa1)) checkTohost(pa1, size - first);
 }
@@ -252,6 +258,7 @@ function checkTohost(pa: u64, size: u32): void {
 /**
  * Translates an AMO/LR/SC address and returns its host offset, or -1 after raising the
  * fault (AMOs to non-RAM are access faults: our devices do not support atomics, 3.6.3.2).
+ * The caller reports a store to jit.ts codeWritten once it is done.
  */
 export function atomicHost(va: u64, size: u32, acc: u32): i64 {
   const pa = translate(va, acc, dataPriv);

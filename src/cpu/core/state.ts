@@ -103,6 +103,12 @@
 @inline export const TLB_SET_BYTES: u32 = 12288;
 /** privilege sets: U, S, M */
 @inline export const TLB_SETS: u32 = 3;
+/** translation lookup cache, see state-table.mjs */
+@inline export const JIT_CACHE_OFFSET: u32 = 37888;
+/** entries of the lookup cache (direct-mapped) */
+@inline export const JIT_CACHE_ENTRIES: u32 = 1024;
+/** host pc, table index, generation, entry count */
+@inline export const JIT_CACHE_ENTRY_BYTES: u32 = 16;
 /** bytes between two harts' state blocks */
 @inline export const STATE_BLOCK_BYTES: u32 = 65536;
 /** RVC expansion table in the shared memory */
