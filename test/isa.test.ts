@@ -23,9 +23,15 @@ const TIMEOUT_MS = 60_000;
 
 interface Run { code: number | null; stdout: string; stderr: string }
 
-function runElf(elf: string): Promise<Run> {
+/**
+ * Each program runs under both tiers of the processor: the interpreter alone, and with
+ * every block translated at its first entry.
+ */
+const TIERS = { interpreter: ['--no-jit'], jit: ['--jit-threshold', '1'] } as const;
+
+function runElf(elf: string, tierFlags: readonly string[]): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [tshv, 'exec', '--max-instructions', String(MAX_INSTRUCTIONS), elf],
+    execFile(process.execPath, [tshv, 'exec', '--max-instructions', String(MAX_INSTRUCTIONS), ...tierFlags, elf],
       { cwd: root, timeout: TIMEOUT_MS, maxBuffer: 1 << 20 },
       (err, stdout, stderr) => {
         const code = err ? (typeof err.code === 'number' ? err.code : null) : 0;
@@ -42,10 +48,10 @@ test('ISA test programs are present', () => {
   assert.ok(programs.length > 0, `no ELF files in ${binDir}; run test/isa/build.sh`);
 });
 
-test('ISA programs on tshv', { concurrency: Math.max(2, availableParallelism()) }, async (t) => {
+for (const [tier, flags] of Object.entries(TIERS)) test(`ISA programs on tshv (${tier})`, { concurrency: Math.max(2, availableParallelism()) }, async (t) => {
   await Promise.all(programs.map((name) =>
     t.test(name, async () => {
-      const run = await runElf(join('test/isa/bin', `${name}.elf`));
+      const run = await runElf(join('test/isa/bin', `${name}.elf`), flags);
       const detail = `stdout:\n${run.stdout}\nstderr:\n${run.stderr}`;
       assert.equal(run.code, 0, `${name} exited with ${run.code}\n${detail}`);
       const expectedFile = join(expectedDir, `${name}.stdout`);
