@@ -55,6 +55,7 @@ Exit codes: 0 pass, 1 the program reported a failure, 2 bad usage or unreadable 
     .addOption(new Option('--console <kind>', 'the console on this terminal: serial (ttyS0) or virtio (hvc0)').choices(['serial', 'virtio']).default('serial'))
     .option('--save-to <file>', 'Ctrl-A S (or SIGTERM) saves the running VM to this file and exits; resume it with --restore')
     .option('--restore <file>', 'resume a VM saved with --save-to (or `tshv vm save`) exactly where it was, instead of booting')
+    .option('--no-jit', 'interpret guest code only: do not translate hot code to WebAssembly (slower; for comparison and diagnosis)')
     .addHelpText('after', `
 The console is attached to this terminal in raw mode: Ctrl-A X quits, Ctrl-A H lists the keys.
 With --save-to FILE, Ctrl-A S saves the VM (RAM, processors, devices) and exits; so does
@@ -91,7 +92,7 @@ or the hypervisor failed, 2 bad usage, unreadable images or a state file that ca
         }
         throw e;
       }
-      process.exitCode = await runVm(config ? { config } : { restore: flags.restore! }, { saveTo: flags.saveTo });
+      process.exitCode = await runVm(config ? { config } : { restore: flags.restore! }, { saveTo: flags.saveTo, jit: flags.jit !== false });
       process.exit();
     });
 

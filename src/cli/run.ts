@@ -15,7 +15,7 @@ export { DEFAULT_KERNEL, DEFAULT_INITRD, DEFAULT_APPEND } from '../parent/guest-
 export interface RunFlags {
   kernel?: string; initrd?: string | false; append?: string; memory: string; cpus: string;
   disk?: string[]; root?: string; console?: ConsoleKind;
-  saveTo?: string; restore?: string;
+  saveTo?: string; restore?: string; jit?: boolean;
 }
 
 export class UsageError extends Error {}
@@ -73,6 +73,8 @@ export type RunSource = { config: VmConfig } | { restore: string };
 export interface RunOptions {
   /** --save-to FILE: Ctrl-A S and SIGTERM save the VM there and end the run. */
   saveTo?: string;
+  /** --no-jit (false): the processors interpret only. */
+  jit?: boolean;
 }
 
 type RunIo = { stdin: NodeJS.ReadStream; stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream };
@@ -155,7 +157,7 @@ export function runVm(source: RunSource, options: RunOptions = {}, io: RunIo = {
     const reboot = async () => {
       try {
         bootConfig ??= await rebootConfig(restoredConfig!);
-        attach(new Vm(bootConfig));
+        attach(new Vm({ ...bootConfig, jit: options.jit }));
       } catch (e) {
         io.stderr.write(`tshv: cannot boot the guest again: ${(e as Error).message}\n`);
         end(1);
@@ -170,9 +172,9 @@ export function runVm(source: RunSource, options: RunOptions = {}, io: RunIo = {
     io.stdin.on('data', onInput);
     io.stdin.resume();
     process.on('SIGTERM', onTerm);
-    if ('config' in source) { attach(new Vm(source.config)); return; }
+    if ('config' in source) { attach(new Vm({ ...source.config, jit: options.jit })); return; }
     const bar = progressBar(io.stderr, 'restoring');
-    Vm.restore(source.restore, { onProgress: bar.update }).then(
+    Vm.restore(source.restore, { onProgress: bar.update, jit: options.jit }).then(
       ({ vm: restored, config }) => { bar.done(); restoredConfig = config; attach(restored); },
       (e: Error) => { bar.done(); io.stderr.write(`tshv run: cannot restore ${source.restore}: ${e.message}\n`); end(ExecExit.usage); },
     );

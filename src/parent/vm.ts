@@ -35,6 +35,8 @@ export interface VmConfig {
   imagePolicy?: ImagePolicy;
   /** The files the kernel and initrd were read from: a saved VM records them, to boot again after a reboot. */
   boot?: BootFiles;
+  /** Translate hot guest code to WebAssembly (default true); false interprets only (`--no-jit`). */
+  jit?: boolean;
 }
 
 /** How a save went (Vm.save). */
@@ -65,6 +67,8 @@ export interface SaveOptions {
 /** What restoring a saved VM may change: where its disks are (a checkpoint's overlays), the policy. */
 export interface RestoreOptions {
   disks?: DiskSpec[];
+  /** As VmConfig.jit: how the processors run is the host's choice, not part of the saved VM. */
+  jit?: boolean;
   imagePolicy?: ImagePolicy;
   onProgress?: (done: number, total: number) => void;
 }
@@ -139,7 +143,7 @@ export class Vm extends EventEmitter<VmEvents> {
     for (let index = 0; index < config.cpus; index++) {
       const vp: VpThreadData = {
         index, memory, control: this.control.buffer, plicState, channelTable, ramBase: VIRT_MAP.ram.base, ramSize: BigInt(config.memoryBytes),
-        port: channels[index].port2, core,
+        port: channels[index].port2, core, jit: config.jit ?? true,
       };
       const t = new Worker(new URL('./vp-thread.js', import.meta.url), { workerData: vp, transferList: [channels[index].port2] });
       t.on('error', (err) => this.finish({ kind: 'error', message: `virtual processor ${index} failed: ${err.message}` }));
@@ -243,7 +247,7 @@ export class Vm extends EventEmitter<VmEvents> {
       const memory = createVmMemory(saved.memoryBytes);
       const config: VmConfig = {
         kernel: new Uint8Array(0), append: saved.append, memoryBytes: saved.memoryBytes, cpus: saved.cpus,
-        disks, console: saved.console, imagePolicy: options.imagePolicy, boot: saved.boot,
+        disks, console: saved.console, imagePolicy: options.imagePolicy, boot: saved.boot, jit: options.jit,
       };
       // The threads start (and the worker opens the disks) while RAM is read: the worker
       // restores nothing until it hears that RAM is in.

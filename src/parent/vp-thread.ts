@@ -24,6 +24,8 @@ export interface VpThreadData {
   port: MessagePort;
   /** The compiled core, shared by all threads (see coreModule). */
   core: WebAssembly.Module;
+  /** Translate hot guest code (src/cpu/jit); false interprets only. */
+  jit: boolean;
 }
 
 export type VpThreadMessage = { type: 'error'; index: number; message: string };
@@ -32,7 +34,7 @@ const d = workerData as VpThreadData;
 const cb = new ControlBlock(d.control);
 // Guest time is host time less the partition's epoch, which a restore moves (control block).
 const now = () => timebaseNow() - cb.epoch();
-const hart = new WasmHart(d.memory, d.index, d.ramBase, d.ramSize, now, d.core);
+const hart = new WasmHart(d.memory, d.index, d.ramBase, d.ramSize, now, d.core, { jit: d.jit });
 const plic = new Plic(d.plicState, d.memory, cb.vpCount, cb);
 
 /**

@@ -54,7 +54,7 @@ export function testMachine(vps: number): TestMachine {
   const errors: string[] = [];
   const threads = Array.from({ length: vps }, (_, index) => {
     const { port1, port2 } = new MessageChannel();
-    const data: VpThreadData = { index, memory, control: cb.buffer, plicState, channelTable, ramBase: RAM_BASE, ramSize: BigInt(RAM_SIZE), port: port2, core };
+    const data: VpThreadData = { index, memory, control: cb.buffer, plicState, channelTable, ramBase: RAM_BASE, ramSize: BigInt(RAM_SIZE), port: port2, core, jit: true };
     const t = new Worker(new URL('../../src/parent/vp-thread.js', import.meta.url), { workerData: data, transferList: [port2] });
     t.on('error', (e) => errors.push(`VP ${index}: ${e.message}`));
     port1.on('message', (m: VpThreadMessage) => errors.push(m.message));
