@@ -8,7 +8,7 @@
 
 import { CTABLE_OFFSET, TLB_ENTRIES, X, F } from './state';
 import {
-  S, pc, icount, limit, rawInst, tlbLoad, tlbStore, fetchPage, fetchAddend,
+  S, pc, icount, limit, rawInst, tlbLoad, tlbStore, fetchPage, fetchAddend, INVALID_FETCH_PAGE,
 } from './hart';
 import { excepted, raiseIllegal } from './trap';
 import { loadSlow, storeSlow, fetchSlow } from './mmu';
@@ -53,35 +53,11 @@ export function runSlice(): void {
   let lpc = pc, n = icount, lim = limit;
   let fPage = fetchPage, fAdd = fetchAddend, tLoad = tlbLoad, tStore = tlbStore;
   // At a block entry (a jump, a taken branch, a trap, a translation's end): look for a
-  // translation of the code at lpc (jit.ts). Only within the cached code page, whose host
-  // offset is the guest-physical address the translations are keyed by.
+  // translation of the code at lpc (jit.ts), by the host offset of its code page: the
+  // guest-physical address translations are keyed by.
   let probe = true;
 
   while (n < lim) {
-    if (probe) {
-      probe = false;
-      if (codeMap != 0 && (lpc ^ fPage) <= 0xffc) {
-        const h = <u32>(lpc + fAdd);
-        const e = cacheEntry(h);
-        let fn: u32 = 0;
-        if (load<u32>(e) == h && load<u32>(e, 8) == load<u32>(generationAt(h))) fn = load<u32>(e, 4);
-        if (fn == 0) {
-          pc = lpc; icount = n;
-          fn = lookupMiss(h, lpc, e);
-          lim = limit; fPage = fetchPage; fAdd = fetchAddend; tLoad = tlbLoad; tStore = tlbStore;
-        }
-        if (fn != 0) {
-          // The translation runs its blocks while they fit before lim, sets pc and returns
-          // the new count; on a trap or an exit it has set `excepted` (see jit/codegen.ts).
-          const before = n;
-          n = call_indirect<i32>(fn, lpc, n, lim, load<u32>(e, 12));
-          lpc = pc; lim = limit; fPage = fetchPage; fAdd = fetchAddend; tLoad = tlbLoad; tStore = tlbStore;
-          excepted = false;
-          probe = n != before; // no progress: the next block does not fit, interpret up to lim
-          continue;
-        }
-      }
-    }
     store<u64>(s, 0, X); // x0 reads as zero whatever the last instruction wrote
     n++;
 
@@ -93,6 +69,33 @@ export function runSlice(): void {
       inst = fetchSlow();
       lpc = pc; lim = limit; fPage = fetchPage; fAdd = fetchAddend; tLoad = tlbLoad; tStore = tlbStore;
       if (excepted) { excepted = false; continue; }
+    }
+
+    // At a block entry, once the fetch has found the code page: run its translation if
+    // there is one (the instruction just fetched is then not counted here).
+    if (probe) {
+      probe = false;
+      if (codeMap != 0 && fPage != INVALID_FETCH_PAGE) {
+        const h = <u32>(lpc + fAdd);
+        const e = cacheEntry(h);
+        let fn: u32 = 0;
+        if (load<u32>(e) == h && load<u32>(e, 8) == load<u32>(generationAt(h))) fn = load<u32>(e, 4);
+        if (fn == 0) {
+          pc = lpc; icount = n - 1;
+          fn = lookupMiss(h, lpc, e);
+          lim = limit; fPage = fetchPage; fAdd = fetchAddend; tLoad = tlbLoad; tStore = tlbStore;
+        }
+        if (fn != 0) {
+          // The translation runs its blocks while they fit before lim, sets pc and returns
+          // the new count; on a trap or an exit it has set `excepted` (see jit/codegen.ts).
+          const before = n - 1;
+          n = call_indirect<i32>(fn, lpc, before, lim, load<u32>(e, 12));
+          lpc = pc; lim = limit; fPage = fetchPage; fAdd = fetchAddend; tLoad = tlbLoad; tStore = tlbStore;
+          excepted = false;
+          probe = n != before; // no progress: the next block does not fit, interpret up to lim
+          continue;
+        }
+      }
     }
     let len: u64 = 4;
     if ((inst & 3) != 3) {
@@ -350,6 +353,9 @@ function execRare(inst: u32, rd: u32, rs1: u32, rs2: u32, f3: u32, len: u64): vo
       if (!excepted) pc += len;
       return;
     default:
+      // A pc in the empty fetch cache's page reads zeros (hart.ts INVALID_FETCH_PAGE): the
+      // real fetch faults there.
+      if ((pc >> 12) == (INVALID_FETCH_PAGE >> 12)) { fetchSlow(); return; }
       raiseIllegal();
   }
 }

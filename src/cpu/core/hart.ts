@@ -74,7 +74,7 @@ export function modeChanged(): void {
   const d = S + TLB_OFFSET + setOf(dataPriv) * TLB_SET_BYTES;
   tlbLoad = d;
   tlbStore = d + TLB_KIND_BYTES;
-  fetchPage = INVALID_FETCH_PAGE;
+  dropFetchPage();
 }
 
 export function setPriv(p: u32): void {
@@ -88,9 +88,18 @@ export function setPriv(p: u32): void {
 /** Virtual page (address with low 12 bits clear) whose host mapping fetchAddend holds. */
 export let fetchPage: u64 = 0;
 export let fetchAddend: u64 = 0;
-/** Never equal to a page address: (pc ^ fetchPage) always has low bits set. */
-@inline export const INVALID_FETCH_PAGE: u64 = 0xfff;
+/**
+ * The fetch cache when it holds nothing. The fast path's test `(pc ^ fetchPage) <= 0xffc`
+ * cannot be made false for every pc, so the empty cache names a page no fetch can come
+ * from: 2^63 is neither RAM nor a canonical Sv39/Sv48 address. A pc there passes the test
+ * and reads the host's always-zero first page (the addend makes pc - 2^63 a host offset):
+ * parcel 0 is illegal, and the illegal path (execute.ts) then takes the fetch's real fault.
+ */
+@inline export const INVALID_FETCH_PAGE: u64 = 0x8000000000000fff;
+@inline export const INVALID_FETCH_ADDEND: u64 = 0x8000000000000000;
 export function setFetchPage(page: u64, addend: u64): void { fetchPage = page; fetchAddend = addend; }
+/** Empties the fetch cache (the next fetch looks the page up again). */
+export function dropFetchPage(): void { fetchPage = INVALID_FETCH_PAGE; fetchAddend = INVALID_FETCH_ADDEND; }
 
 /** Invalid tag of TLB entry i: a page whose index bits differ from i, so no address maps there. */
 @inline export function invalidTag(i: u32): u64 { return (<u64>((i ^ 1) & (TLB_ENTRIES - 1))) << 12; }
@@ -104,7 +113,7 @@ export function flushTlb(): void {
       e += TLB_ENTRY_BYTES;
     }
   }
-  fetchPage = INVALID_FETCH_PAGE;
+  dropFetchPage();
   superpagesCached = false;
 }
 
@@ -116,7 +125,7 @@ export function flushTlbPage(va: u64): void {
     const e = S + TLB_OFFSET + k * TLB_KIND_BYTES + i * TLB_ENTRY_BYTES;
     if (load<u64>(e) == page) store<u64>(e, invalidTag(i));
   }
-  fetchPage = INVALID_FETCH_PAGE;
+  dropFetchPage();
 }
 
 /** True when some TLB entry came from a superpage (SFENCE.VMA by address must flush all). */

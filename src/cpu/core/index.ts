@@ -83,6 +83,7 @@ export function run(budget: i32): u32 {
   }
   put(PC, pc);
   put(PRIV, priv);
+  xw(0, 0); // the loop zeroes x0 before each instruction; the state block shows it zero too
   commitRetired();
   icount = 0;
   unretired = 0;
