@@ -57,7 +57,7 @@ async function json<T>(...args: string[]): Promise<T> {
   return JSON.parse(ok(await cli(...args, '--json'), args.join(' ')).stdout) as T;
 }
 
-interface Vm { id: string; name: string; state: string; vcpus: number; memoryMiB: number; stateReason: string | null; disks: unknown[]; console: string; autoStart: boolean; append: string | null }
+interface Vm { id: string; name: string; state: string; vcpus: number; memoryMiB: number; stateReason: string | null; disks: unknown[]; console: string; autoStart: boolean; append: string | null; jit: boolean }
 
 /** Polls `vm show --json` until the VM is in `state`. */
 async function waitState(name: string, state: string, ms = 60_000): Promise<Vm> {
@@ -119,8 +119,8 @@ test('host info: a table of the host, and the API\'s JSON', async () => {
 test('create: text and JSON; duplicates are refused (1), bad input is usage (2)', async () => {
   const r = ok(await cli('vm', 'create', 'web-1', '--memory', '128M'), 'create web-1');
   assert.match(r.stdout, /^created web-1 \(id [0-9a-f-]{36}\); start it with: tshv vm start web-1$/m);
-  const db = await json<Vm>('vm', 'create', 'db-2', '--vcpus', '2', '--memory', '1G', '--console', 'virtio');
-  assert.deepEqual([db.name, db.vcpus, db.memoryMiB, db.state], ['db-2', 2, 1024, 'off']);
+  const db = await json<Vm>('vm', 'create', 'db-2', '--vcpus', '2', '--memory', '1G', '--console', 'virtio', '--no-jit');
+  assert.deepEqual([db.name, db.vcpus, db.memoryMiB, db.state, db.jit], ['db-2', 2, 1024, 'off', false]);
 
   const dup = await cli('vm', 'create', 'web-1');
   exits(dup, 1, 'create a taken name');
@@ -153,6 +153,8 @@ test('show: by name and by id; an unknown VM is exit 4', async () => {
   assert.match(text, /^Name: +db-2$/m);
   assert.match(text, /^State: +off$/m);
   assert.match(text, /^Console: +virtio \(hvc0\)$/m);
+  assert.match(text, /^Processor: +interpreter only$/m, 'created with --no-jit');
+  assert.match(ok(await cli('vm', 'show', 'web-1'), 'show web-1').stdout, /^Processor: +translation on/m, 'the default');
   const byName = await json<Vm>('vm', 'show', 'web-1');
   const byId = await json<Vm>('vm', 'show', byName.id);
   assert.deepEqual(byId, byName);
@@ -169,6 +171,11 @@ test('update: only the options given change; nothing to change, bad values and a
   assert.deepEqual([after.id, after.name, after.memoryMiB, after.vcpus, after.console, after.autoStart], [before.id, 'db-3', 512, 2, 'virtio', true]);
   const back = await json<Vm>('vm', 'update', 'db-3', '--name', 'db-2', '--no-auto-start', '--memory', '1G', '--default', 'append');
   assert.deepEqual([back.name, back.memoryMiB, back.autoStart, back.append], ['db-2', 1024, false, null]);
+  assert.equal(back.jit, false, 'jit unchanged when not given');
+  assert.equal((await json<Vm>('vm', 'update', 'db-2', '--jit')).jit, true);
+  assert.equal((await json<Vm>('vm', 'update', 'db-2', '--no-jit')).jit, false);
+  assert.match(ok(await cli('vm', 'update', 'db-2', '--jit'), 'update --jit').stdout, /^updated db-2$/m);
+  assert.match(ok(await cli('vm', 'show', 'db-2'), 'show').stdout, /^Processor: +translation on/m);
   assert.match(exits(await cli('vm', 'update', 'db-2'), 2, 'update without options').stderr, /nothing to change/);
   assert.match(exits(await cli('vm', 'update', 'db-2', '--vcpus', '9'), 2, 'update --vcpus 9').stderr, /--vcpus/);
   exits(await cli('vm', 'update', 'nope', '--vcpus', '2'), 4, 'update nope');

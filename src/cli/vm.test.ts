@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ClientError, ClientExit } from './client.js';
-import { createBody, stateText, vmFields, vmTable, withFlag } from './vm.js';
+import { createBody, stateText, updateBody, vmFields, vmTable, withFlag } from './vm.js';
 import type { ApiVm } from './api-types.js';
 
 function usage(fn: () => unknown): string {
@@ -31,6 +31,14 @@ test('create: only the given fields are sent; memory in MiB; paths made absolute
   assert.equal(createBody('m', { memory: '524288K' }).memoryMiB, 512);
 });
 
+test('--no-jit: sent as jit false; create leaves the default (commander\'s true) to the service; update turns it either way', () => {
+  assert.deepEqual(createBody('i', { jit: false }), { name: 'i', jit: false });
+  assert.deepEqual(createBody('t', { jit: true }), { name: 't' });
+  assert.deepEqual(updateBody({ jit: false }), { jit: false });
+  assert.deepEqual(updateBody({ jit: true }), { jit: true });
+  assert.deepEqual(updateBody({ vcpus: '2' }), { vcpus: 2 }, 'not given: not changed');
+});
+
 test('create: bad flags are usage errors naming the flag', () => {
   assert.match(usage(() => createBody('a', { vcpus: 'two' })), /--vcpus must be a whole number/);
   assert.match(usage(() => createBody('a', { vcpus: '1.5' })), /--vcpus/);
@@ -42,7 +50,7 @@ test('create: bad flags are usage errors naming the flag', () => {
 
 const base: ApiVm = {
   id: '9b2c4f0e-1d2a-4c1e-9f7a-0b3c5d7e9f11', name: 'web-1', vcpus: 1, memoryMiB: 256, kernel: null, initrd: null, append: null,
-  root: null, disks: [], console: 'serial', autoStart: false, stopAction: 'stop', checkpoint: null, state: 'off', stateReason: null,
+  root: null, disks: [], console: 'serial', autoStart: false, stopAction: 'stop', jit: true, checkpoint: null, state: 'off', stateReason: null,
   createdAt: '2026-11-21T13:00:00.000Z', updatedAt: '2026-11-21T13:00:00.000Z', startedAt: null,
 };
 
@@ -73,6 +81,8 @@ test('show: defaults spelled out, disks one per line, the stop reason with the s
   assert.match(running, /^Started: +2026-11-21T13:00:00.000Z \(up 42s\)$/m);
   assert.match(running, /^Initrd: +\(the built-in initramfs\)$/m);
   assert.doesNotMatch(running, /^Root:/m);
+  assert.match(running, /^Processor: +translation on/m);
+  assert.match(vmFields({ ...base, jit: false }), /^Processor: +interpreter only$/m);
 });
 
 test('state text: a reason only for off and failed', () => {
@@ -88,6 +98,7 @@ test('create: the service\'s 400s are usage errors naming the option the field c
   assert.equal(memory.exit, ClientExit.usage);
   assert.equal((withFlag(e400('disks[1].path')) as Error).message, 'bad (--disk)');
   assert.equal((withFlag(e400('name')) as Error).message, 'bad');
+  assert.equal((withFlag(e400('jit')) as Error).message, 'bad (--no-jit)');
   assert.equal((withFlag(e400()) as ClientError).exit, ClientExit.usage);
   const e409 = new ClientError('taken', ClientExit.failed, 409, { error: 'taken', field: 'name' });
   assert.equal(withFlag(e409), e409);

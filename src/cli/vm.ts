@@ -19,7 +19,12 @@ const explain = (action: VmAction, what = LIFECYCLE[action].description) => `${w
 interface CreateFlags extends ClientFlags {
   vcpus?: string; memory?: string; kernel?: string; initrd?: string; append?: string; root?: string;
   disk?: string[]; console?: 'serial' | 'virtio'; autoStart?: boolean; stopAction?: 'stop' | 'save';
+  /** false: --no-jit. */
+  jit?: boolean;
 }
+
+/** What the processors do with guest code: the definition's jit field. */
+const JIT_HELP = 'interpret guest code only: do not translate hot code to WebAssembly (slower; for comparison and diagnosis)';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -40,7 +45,8 @@ Examples:
   tshv vm create web-1
   tshv vm create big --vcpus 4 --memory 1G --console virtio --auto-start
   tshv vm create db --root rootfs.qcow2 --disk data.qcow2 --disk seed.img,readonly
-  tshv vm create custom --kernel Image --initrd initrd.gz --append "console=ttyS0 quiet"`, `
+  tshv vm create custom --kernel Image --initrd initrd.gz --append "console=ttyS0 quiet"
+  tshv vm create slow --no-jit`, `
 Files are opened by the service, on its host, and only inside its storage roots: its data
 directory's images/ and the built-in guest images, unless tshv serve was given --storage-root.`)
     .argument('<name>', 'a unique name: a-z, 0-9, then also . _ - (at most 63 characters)')
@@ -53,7 +59,8 @@ directory's images/ and the built-in guest images, unless tshv serve was given -
     .option('-d, --disk <file[,readonly]>', 'attach a disk image: /dev/vdb, ... after the root disk; repeatable', collect)
     .addOption(new Option('--console <kind>', 'the console: serial (ttyS0) or virtio (hvc0)').choices(['serial', 'virtio']))
     .option('--auto-start', 'start the VM whenever the service starts')
-    .addOption(new Option('--stop-action <action>', 'when the service shuts down: stop the VM, or save it and resume it on start').choices(['stop', 'save'])), async (ctx) => {
+    .addOption(new Option('--stop-action <action>', 'when the service shuts down: stop the VM, or save it and resume it on start').choices(['stop', 'save']))
+    .option('--no-jit', JIT_HELP), async (ctx) => {
     const created = await ctx.api.post<ApiVm>('/api/vms', createBody(ctx.args[0], ctx.flags)).catch((e: unknown) => { throw withFlag(e); });
     if (ctx.flags.json) return printJson(created);
     process.stdout.write(`created ${created.name} (id ${created.id}); start it with: tshv vm start ${created.name}\n`);
@@ -63,7 +70,10 @@ directory's images/ and the built-in guest images, unless tshv serve was given -
   tshv vm update web-1 --memory 1G --vcpus 2
   tshv vm update web-1 --name web-2 --no-auto-start
   tshv vm update db --disk data.qcow2 --disk seed.img,readonly    # replaces the disk list
-  tshv vm update db --no-disks --default kernel initrd append`)
+  tshv vm update db --no-disks --default kernel initrd append
+  tshv vm update web-1 --no-jit                                   # from its next start`, `
+A VM's definition changes only while it is off or failed, so every change, --jit and
+--no-jit included, applies from its next start.`)
     .argument('<vm>', 'name or id')
     .option('-n, --name <name>', 'a new name')
     .option('-c, --vcpus <n>', `virtual processors, ${VCPUS}`)
@@ -78,6 +88,8 @@ directory's images/ and the built-in guest images, unless tshv serve was given -
     .option('--auto-start', 'start the VM whenever the service starts')
     .option('--no-auto-start', 'do not start it with the service')
     .addOption(new Option('--stop-action <action>', 'when the service shuts down: stop the VM, or save it and resume it on start').choices(['stop', 'save']))
+    .option('--jit', 'translate hot guest code to WebAssembly (the default)')
+    .option('--no-jit', JIT_HELP)
     .addOption(new Option('--default <field...>', 'back to the default for these fields').choices(['kernel', 'initrd', 'append', 'root'])), async (ctx) => {
     const body = updateBody(ctx.flags);
     if (Object.keys(body).length === 0) throw usageError('nothing to change: give at least one option (see --help)');
@@ -200,6 +212,8 @@ export function createBody(name: string, flags: Omit<CreateFlags, keyof ClientFl
   if (flags.console !== undefined) body.console = flags.console;
   if (flags.autoStart) body.autoStart = true;
   if (flags.stopAction) body.stopAction = flags.stopAction;
+  // Commander makes --no-jit's flag true unless given: only the change from the default is sent.
+  if (flags.jit === false) body.jit = false;
   return body;
 }
 
@@ -209,7 +223,7 @@ interface UpdateFlags extends Omit<CreateFlags, 'autoStart'> {
 
 /** The body of PATCH /api/vms/{vm}: only what the options change (docs/api.md). */
 export function updateBody(flags: Omit<UpdateFlags, keyof ClientFlags>, cwd = process.cwd()): VmPatchBody {
-  const { name, disks, autoStart, default: defaults, ...rest } = flags;
+  const { name, disks, autoStart, jit, default: defaults, ...rest } = flags;
   const body: VmPatchBody = createBody('', { ...rest, autoStart: false }, cwd);
   delete (body as { name?: string }).name;
   if (name !== undefined) body.name = name;
@@ -218,6 +232,7 @@ export function updateBody(flags: Omit<UpdateFlags, keyof ClientFlags>, cwd = pr
     body.disks = [];
   }
   if (autoStart !== undefined) body.autoStart = autoStart;
+  if (jit !== undefined) body.jit = jit;
   for (const f of defaults ?? []) {
     if (body[f] !== undefined) throw usageError(`--${f} and --default ${f} contradict each other`);
     body[f] = null;
@@ -228,7 +243,7 @@ export function updateBody(flags: Omit<UpdateFlags, keyof ClientFlags>, cwd = pr
 /** The create option behind each field of the API's body, to name it in the service's 400s. */
 const FIELD_FLAGS: Record<string, string> = {
   vcpus: '--vcpus', memoryMiB: '--memory', kernel: '--kernel', initrd: '--initrd', append: '--append',
-  root: '--root', disks: '--disk', console: '--console', autoStart: '--auto-start', stopAction: '--stop-action',
+  root: '--root', disks: '--disk', console: '--console', autoStart: '--auto-start', stopAction: '--stop-action', jit: '--no-jit',
 };
 
 /**
@@ -268,6 +283,7 @@ export function vmFields(v: ApiVm, now = Date.now()): string {
     ['Console', v.console === 'virtio' ? 'virtio (hvc0)' : 'serial (ttyS0)'],
     ['Auto-start', v.autoStart ? 'yes' : 'no'],
     ['Stop action', v.stopAction === 'save' ? 'save (resumed when the service starts)' : 'stop'],
+    ['Processor', v.jit ? 'translation on (hot code runs as WebAssembly)' : 'interpreter only'],
     ['Created', v.createdAt],
     ['Updated', v.updatedAt],
   ]);

@@ -183,7 +183,8 @@ export class Host extends EventEmitter<HostEvents> {
     let restored: Vm;
     try {
       // The definition's disks: a checkpoint applied since the save has put new overlays there.
-      restored = (await Vm.restore(path, { disks: definitionDisks(before), imagePolicy: this.storage?.policy() })).vm;
+      // How the processors run is the definition's too (a state file does not record it).
+      restored = (await Vm.restore(path, { disks: definitionDisks(before), imagePolicy: this.storage?.policy(), jit: before.jit })).vm;
     } catch (e) {
       const message = `cannot resume from ${path}: ${(e as Error).message}`;
       this.record(before.id, [{ type: 'error', message }]);
@@ -638,8 +639,8 @@ export class Host extends EventEmitter<HostEvents> {
 }
 
 function definitionOf(vm: VmRecord): VmDefinition {
-  const { name, vcpus, memoryMiB, kernel, initrd, append, root, disks, console, autoStart, stopAction } = vm;
-  return { name, vcpus, memoryMiB, kernel, initrd, append, root, disks, console, autoStart, stopAction };
+  const { name, vcpus, memoryMiB, kernel, initrd, append, root, disks, console, autoStart, stopAction, jit } = vm;
+  return { name, vcpus, memoryMiB, kernel, initrd, append, root, disks, console, autoStart, stopAction, jit };
 }
 
 function normalizeDisks(disks: readonly { path: string; readOnly?: boolean }[]): VmDefinition['disks'] {

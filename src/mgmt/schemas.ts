@@ -46,6 +46,10 @@ const definition = {
     type: 'string', enum: ['stop', 'save'],
     description: 'when the service shuts down: stop the VM, or save it (memory and devices) and resume it when the service starts',
   },
+  jit: {
+    type: 'boolean',
+    description: 'translate hot guest code to WebAssembly (default true); false = interpret only (slower). Read at every start, so a change applies from the next one',
+  },
 } as const;
 
 export const VmCreateSchema = { type: 'object', additionalProperties: false, required: ['name'], properties: definition } as const;
@@ -56,7 +60,7 @@ const TIME = { type: 'string', format: 'date-time' } as const;
 
 export const VmSchema = {
   type: 'object',
-  required: ['id', 'name', 'vcpus', 'memoryMiB', 'kernel', 'initrd', 'append', 'root', 'disks', 'console', 'autoStart', 'stopAction', 'state',
+  required: ['id', 'name', 'vcpus', 'memoryMiB', 'kernel', 'initrd', 'append', 'root', 'disks', 'console', 'autoStart', 'stopAction', 'jit', 'state',
     'checkpoint', 'stateReason', 'createdAt', 'updatedAt', 'startedAt'],
   properties: {
     id: { type: 'string', format: 'uuid' },

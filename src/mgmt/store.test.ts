@@ -10,7 +10,7 @@ import type { CheckpointRecord, VmRecord } from './vm-record.js';
 const dir = mkdtempSync(join(tmpdir(), 'tshv-store-'));
 const vm = (id: string, name: string): VmRecord => ({
   id, name, vcpus: 2, memoryMiB: 64, kernel: '/k', initrd: null, append: 'console=ttyS0', root: null,
-  disks: [{ path: '/d.qcow2', readOnly: true }], console: 'virtio', autoStart: true, stopAction: 'stop', checkpoint: null, state: 'off', stateReason: null,
+  disks: [{ path: '/d.qcow2', readOnly: true }], console: 'virtio', autoStart: true, stopAction: 'stop', jit: false, checkpoint: null, state: 'off', stateReason: null,
   createdAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:00.000Z', startedAt: null,
 });
 
@@ -27,7 +27,9 @@ test('VMs round-trip with their events; the schema is versioned; it survives reo
   store.close();
 
   const again = new Store(path);
-  assert.deepEqual(again.vms().map((v) => [v.name, v.state, v.disks, v.autoStart]), [['a', 'running', [{ path: '/d.qcow2', readOnly: true }], true]]);
+  assert.deepEqual(again.vms().map((v) => [v.name, v.state, v.disks, v.autoStart, v.jit]), [['a', 'running', [{ path: '/d.qcow2', readOnly: true }], true, false]]);
+  again.save({ ...a, jit: true }, []);
+  assert.equal(again.vm(a.id)?.jit, true, 'jit can be turned back on');
   assert.deepEqual(again.events(a.id, 10).map((e) => [e.id, e.type, e.state, e.message]), [[1, 'created', undefined, 'hi'], [2, 'state', 'running', undefined]]);
   assert.deepEqual(again.events(a.id, 1).map((e) => e.id), [2], 'the newest, oldest first');
   again.remove(a.id, [{ vmId: a.id, type: 'deleted' }]);
@@ -35,7 +37,7 @@ test('VMs round-trip with their events; the schema is versioned; it survives reo
   assert.deepEqual(again.eventsAfter(1, 10).map((e) => e.type), ['state', 'deleted'], 'a deleted VM keeps its events');
   again.close();
   const db = new Database(path);
-  assert.equal(db.pragma('user_version', { simple: true }), 3, 'every migration ran');
+  assert.equal(db.pragma('user_version', { simple: true }), 4, 'every migration ran');
   assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
   db.close();
 });
@@ -56,8 +58,8 @@ test('checkpoints round-trip with the VM in one transaction; deleting a VM delet
   const store = new Store(join(dir, 'cp.db'));
   const a = vm('00000000-0000-4000-8000-0000000000c1', 'cpvm');
   store.save(a, []);
-  const { name, vcpus, memoryMiB, kernel, initrd, append, root, disks, console, autoStart, stopAction } = a;
-  const definition = { name, vcpus, memoryMiB, kernel, initrd, append, root, disks, console, autoStart, stopAction };
+  const { name, vcpus, memoryMiB, kernel, initrd, append, root, disks, console, autoStart, stopAction, jit } = a;
+  const definition = { name, vcpus, memoryMiB, kernel, initrd, append, root, disks, console, autoStart, stopAction, jit };
   const one: CheckpointRecord = { id: 'c-1', vmId: a.id, name: 'one', parentId: null, createdAt: '2026-01-01T00:00:00.000Z', stateFile: '/s', definition };
   const two: CheckpointRecord = { ...one, id: 'c-2', name: 'two', parentId: 'c-1', createdAt: '2026-01-02T00:00:00.000Z', stateFile: null };
   const events = store.checkpointChange({ put: [one, two], vm: { ...a, checkpoint: 'c-2' }, events: [{ vmId: a.id, type: 'checkpoint', message: 'taken' }] });
@@ -71,4 +73,30 @@ test('checkpoints round-trip with the VM in one transaction; deleting a VM delet
   store.remove(a.id, []);
   assert.deepEqual(store.checkpoints(a.id), []);
   store.close();
+});
+
+test('migration 4: VMs and checkpoints of an older database translate (jit true)', () => {
+  const path = join(dir, 'v3.db');
+  const store = new Store(path);
+  const a = vm('00000000-0000-4000-8000-0000000000d1', 'old');
+  store.save(a, []);
+  store.close();
+  // Back to schema 3 as a tshv before this setting wrote it: no jit column, checkpoint
+  // definitions without the field.
+  const db = new Database(path);
+  db.exec('ALTER TABLE vms DROP COLUMN jit');
+  db.prepare('INSERT INTO checkpoints (id, vm_id, name, parent_id, created_at, state_file, definition) VALUES (?, ?, ?, NULL, ?, NULL, ?)')
+    .run('c-old', a.id, 'before', '2026-01-01T00:00:00.000Z', JSON.stringify({ name: 'old', vcpus: 2 }));
+  db.pragma('user_version = 3');
+  db.close();
+
+  const migrated = new Store(path);
+  assert.equal(migrated.vm(a.id)?.jit, true, 'an existing VM keeps translating');
+  assert.deepEqual(migrated.checkpoints(a.id).map((c) => c.definition), [{ name: 'old', vcpus: 2, jit: true }]);
+  migrated.save({ ...a, jit: false }, []);
+  assert.equal(migrated.vm(a.id)?.jit, false);
+  migrated.close();
+  const after = new Database(path);
+  assert.equal(after.pragma('user_version', { simple: true }), 4);
+  after.close();
 });

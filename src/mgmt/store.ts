@@ -58,6 +58,10 @@ const MIGRATIONS: readonly string[] = [
      UNIQUE (vm_id, name)
    );
    ALTER TABLE vms ADD COLUMN checkpoint_id TEXT;`,
+  // Whether the processors translate hot code (1) or only interpret (0). A checkpoint's
+  // definition is the VM's as it was: the ones taken before this setting ran translated.
+  `ALTER TABLE vms ADD COLUMN jit INTEGER NOT NULL DEFAULT 1;
+   UPDATE checkpoints SET definition = json_set(definition, '$.jit', json('true'));`,
 ];
 
 /** The event log keeps this many events; older ones are pruned. */
@@ -65,7 +69,7 @@ const MAX_EVENTS = 100_000;
 
 interface VmRow {
   id: string; name: string; vcpus: number; memory_mib: number; kernel: string | null; initrd: string | null; append: string | null;
-  root: string | null; disks: string; console: string; auto_start: number; stop_action: string; checkpoint_id: string | null; state: string; state_reason: string | null;
+  root: string | null; disks: string; console: string; auto_start: number; stop_action: string; jit: number; checkpoint_id: string | null; state: string; state_reason: string | null;
   created_at: string; updated_at: string; started_at: string | null;
 }
 interface EventRow { id: number; vm_id: string; at: string; type: string; state: string | null; message: string | null }
@@ -86,11 +90,11 @@ export class Store {
       byId: this.db.prepare<[string], VmRow>('SELECT * FROM vms WHERE id = ?'),
       byName: this.db.prepare<[string], VmRow>('SELECT * FROM vms WHERE name = ?'),
       upsert: this.db.prepare<VmRow>(`INSERT INTO vms (id, name, vcpus, memory_mib, kernel, initrd, append, root, disks, console, auto_start,
-          stop_action, checkpoint_id, state, state_reason, created_at, updated_at, started_at)
+          stop_action, jit, checkpoint_id, state, state_reason, created_at, updated_at, started_at)
         VALUES (@id, @name, @vcpus, @memory_mib, @kernel, @initrd, @append, @root, @disks,
-          @console, @auto_start, @stop_action, @checkpoint_id, @state, @state_reason, @created_at, @updated_at, @started_at)
+          @console, @auto_start, @stop_action, @jit, @checkpoint_id, @state, @state_reason, @created_at, @updated_at, @started_at)
         ON CONFLICT (id) DO UPDATE SET name = @name, vcpus = @vcpus, memory_mib = @memory_mib, kernel = @kernel, initrd = @initrd,
-          append = @append, root = @root, disks = @disks, console = @console, auto_start = @auto_start, stop_action = @stop_action, checkpoint_id = @checkpoint_id, state = @state,
+          append = @append, root = @root, disks = @disks, console = @console, auto_start = @auto_start, stop_action = @stop_action, jit = @jit, checkpoint_id = @checkpoint_id, state = @state,
           state_reason = @state_reason, updated_at = @updated_at, started_at = @started_at`),
       remove: this.db.prepare<[string]>('DELETE FROM vms WHERE id = ?'),
       addEvent: this.db.prepare<[string, string, string, string | null, string | null]>(
@@ -181,7 +185,7 @@ export class Store {
 function toRow(vm: VmRecord): VmRow {
   return {
     id: vm.id, name: vm.name, vcpus: vm.vcpus, memory_mib: vm.memoryMiB, kernel: vm.kernel, initrd: vm.initrd, append: vm.append,
-    root: vm.root, disks: JSON.stringify(vm.disks), console: vm.console, auto_start: vm.autoStart ? 1 : 0, stop_action: vm.stopAction, checkpoint_id: vm.checkpoint, state: vm.state,
+    root: vm.root, disks: JSON.stringify(vm.disks), console: vm.console, auto_start: vm.autoStart ? 1 : 0, stop_action: vm.stopAction, jit: vm.jit ? 1 : 0, checkpoint_id: vm.checkpoint, state: vm.state,
     state_reason: vm.stateReason, created_at: vm.createdAt, updated_at: vm.updatedAt, started_at: vm.startedAt,
   };
 }
@@ -189,7 +193,7 @@ function toRow(vm: VmRecord): VmRow {
 function fromRow(r: VmRow): VmRecord {
   return {
     id: r.id, name: r.name, vcpus: r.vcpus, memoryMiB: r.memory_mib, kernel: r.kernel, initrd: r.initrd, append: r.append, root: r.root,
-    disks: JSON.parse(r.disks) as VmRecord['disks'], console: r.console as VmRecord['console'], autoStart: r.auto_start !== 0, stopAction: r.stop_action as VmRecord['stopAction'], checkpoint: r.checkpoint_id,
+    disks: JSON.parse(r.disks) as VmRecord['disks'], console: r.console as VmRecord['console'], autoStart: r.auto_start !== 0, stopAction: r.stop_action as VmRecord['stopAction'], jit: r.jit !== 0, checkpoint: r.checkpoint_id,
     state: r.state as VmState, stateReason: r.state_reason, createdAt: r.created_at, updatedAt: r.updated_at, startedAt: r.started_at,
   };
 }

@@ -25,6 +25,11 @@ export interface VmDefinition {
   autoStart: boolean;
   /** What the service does with the VM when it shuts down: stop it (default), or save it and resume it on start. */
   stopAction: StopAction;
+  /**
+   * Whether the processors translate hot guest code to WebAssembly (true, the default) or
+   * only interpret it. Read at every start, resume and reboot; not part of a saved state.
+   */
+  jit: boolean;
 }
 
 export type StopAction = 'stop' | 'save';
@@ -71,7 +76,7 @@ export type VmInput = Partial<VmDefinition> & { name: string };
 export type VmPatch = Partial<VmDefinition>;
 
 export const DEFINITION_DEFAULTS: Omit<VmDefinition, 'name'> = {
-  vcpus: 1, memoryMiB: 256, kernel: null, initrd: null, append: null, root: null, disks: [], console: 'serial', autoStart: false, stopAction: 'stop',
+  vcpus: 1, memoryMiB: 256, kernel: null, initrd: null, append: null, root: null, disks: [], console: 'serial', autoStart: false, stopAction: 'stop', jit: true,
 };
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -130,7 +135,7 @@ export async function vmConfig(d: VmDefinition & { id?: string }, storage?: Stor
     });
     // The worker checks every layer it opens against the roots too: a qcow2 image inside a
     // root may name a backing file anywhere.
-    return storage ? { ...config, imagePolicy: storage.policy() } : config;
+    return { ...config, jit: d.jit, ...(storage ? { imagePolicy: storage.policy() } : {}) };
   } catch (e) {
     if (e instanceof GuestConfigError) throw badInput(e.field, e.message);
     throw e;

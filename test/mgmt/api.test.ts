@@ -193,6 +193,9 @@ test('400 names the field: bad values, wrong types, unknown fields, missing file
     [{ vcpus: 1 }, 'name'],
     [{ name: 'a', console: 'tty' }, 'console'],
     [{ name: 'a', autoStart: 'yes' }, 'autoStart'],
+    [{ name: 'a', jit: 'no' }, 'jit'],
+    [{ name: 'a', jit: 0 }, 'jit'],
+    [{ name: 'a', jit: null }, 'jit'],
     [{ name: 'a', kernel: 5 }, 'kernel'],
     [{ name: 'a', kernel: 'relative/Image' }, 'kernel'],
     [{ name: 'a', kernel: join(files, 'missing') }, 'kernel'],
@@ -219,22 +222,39 @@ test('400 names the field: bad values, wrong types, unknown fields, missing file
     assert.ok(r.body.error.includes(field) || field === 'body', `the message names ${field}: ${r.body.error}`);
   }
   assert.equal((await s.api('POST', '/api/vms')).status, 400, 'no body');
+  assert.equal((await s.api('POST', '/api/vms', { name: 'a', jit: 'false' })).body.error, 'jit must be a boolean');
   // None of them was created.
   assert.deepEqual((await s.ok('GET', '/api/vms')).map((v: any) => v.name).filter((n: string) => !['auth-probe', 'spelled'].includes(n)), []);
 
   // The same checks on update; a failed update changes nothing.
   await s.ok('POST', '/api/vms', { name: 'target', disks: [{ path: disk }] }, 201);
-  for (const [body, field] of [[{ vcpus: 0 }, 'vcpus'], [{ kernel: join(files, 'missing') }, 'kernel'], [{ id: 'x' }, 'id'], [{ state: 'running' }, 'state']] as const) {
+  for (const [body, field] of [[{ vcpus: 0 }, 'vcpus'], [{ kernel: join(files, 'missing') }, 'kernel'], [{ id: 'x' }, 'id'], [{ state: 'running' }, 'state'], [{ jit: 'off' }, 'jit']] as const) {
     const r = await s.api('PATCH', '/api/vms/target', body);
     assert.equal(r.status, 400, JSON.stringify(r.body));
     assert.equal(r.body.field, field);
   }
   const target = await s.ok('GET', '/api/vms/target');
   assert.equal(target.vcpus, 1);
+  assert.equal(target.jit, true);
   assert.deepEqual(target.disks, [{ path: disk, readOnly: false }]);
   const patched = await s.ok('PATCH', '/api/vms/target', { vcpus: 2, memoryMiB: 64, disks: [], append: 'console=ttyS0 quiet' });
   assert.deepEqual([patched.vcpus, patched.memoryMiB, patched.disks, patched.append], [2, 64, [], 'console=ttyS0 quiet']);
   assert.equal((await s.api('GET', '/api/vms/target/events?limit=abc')).body.field, 'limit');
+});
+
+test('jit: true by default; false round-trips through create, get, list and update', async () => {
+  assert.equal((await s.ok('POST', '/api/vms', { name: 'jit-default' }, 201)).jit, true);
+  const created = await s.ok('POST', '/api/vms', { name: 'jit-off', jit: false }, 201);
+  assert.equal(created.jit, false);
+  assert.equal((await s.ok('GET', `/api/vms/${created.id}`)).jit, false);
+  assert.deepEqual((await s.ok('GET', '/api/vms')).filter((v: any) => v.name.startsWith('jit-')).map((v: any) => [v.name, v.jit]),
+    [['jit-default', true], ['jit-off', false]]);
+  assert.equal((await s.ok('PATCH', '/api/vms/jit-off', { jit: true })).jit, true);
+  assert.equal((await s.ok('PATCH', '/api/vms/jit-default', { jit: false })).jit, false);
+  assert.equal((await s.ok('GET', '/api/vms/jit-default')).jit, false);
+  const events = await s.ok('GET', '/api/vms/jit-default/events');
+  assert.equal(events.at(-1).message, 'changed: jit');
+  for (const name of ['jit-default', 'jit-off']) assert.equal((await s.api('DELETE', `/api/vms/${name}`)).status, 204);
 });
 
 test('404: unknown VMs by id or name, on every VM endpoint and the console; unknown endpoints', async () => {
@@ -272,6 +292,7 @@ test('409 names the state: start a running VM, change or delete it, pause or res
   await s.waitForVm('busy', (v) => v.state === 'running', 'running');
   for (const [method, path, body] of [
     ['POST', '/start', undefined], ['POST', '/resume', undefined], ['DELETE', '', undefined], ['PATCH', '', { vcpus: 2 }],
+    ['PATCH', '', { jit: false }], // like every field: changed while off, used from the next start
   ] as const) {
     const r = await s.api(method, `/api/vms/busy${path}`, body);
     assert.equal(r.status, 409, `${method} ${path}`);
@@ -315,6 +336,8 @@ test('the host and the OpenAPI document (3.x, every path, every reference resolv
   assert.equal(doc.components.schemas.Vm.properties.kernel.type, 'string');
   assert.equal(doc.components.schemas.Vm.properties.kernel.nullable, true);
   assert.deepEqual(doc.components.schemas.VmCreate.required, ['name']);
+  assert.equal(doc.components.schemas.VmCreate.properties.jit.type, 'boolean');
+  assert.ok(doc.components.schemas.Vm.required.includes('jit'));
   assert.deepEqual(doc.components.schemas.VmCreate.properties.vcpus, { type: 'integer', minimum: 1, maximum: 8, description: 'virtual processors (default 1)' });
   // OpenAPI 3.0 has no type arrays; every $ref points at a component.
   const walk = (x: unknown): void => {
@@ -362,6 +385,7 @@ test('static files: the web console page, its assets and xterm.js, public; no wa
 
 test('SIGTERM: the VMs stop, the service exits 0 and removes service.json', async () => {
   await s.ok('POST', '/api/vms', { name: 'at-exit', memoryMiB: 64 }, 201);
+  await s.ok('POST', '/api/vms', { name: 'interpreted', jit: false }, 201);
   await s.ok('POST', '/api/vms/at-exit/start');
   const exit = await s.kill('SIGTERM');
   assert.deepEqual(exit, { code: 0, signal: null }, s.output);
@@ -371,6 +395,8 @@ test('SIGTERM: the VMs stop, the service exits 0 and removes service.json', asyn
   const vm = await s.ok('GET', '/api/vms/at-exit');
   assert.equal(vm.state, 'off');
   assert.equal(vm.stateReason, 'stopped');
+  assert.equal((await s.ok('GET', '/api/vms/interpreted')).jit, false, 'the setting is in the database');
+  assert.equal(vm.jit, true);
   const events = await s.ok('GET', '/api/vms/at-exit/events');
   assert.equal(events.some((e: any) => e.type === 'host-restart'), false);
   assert.match(events.at(-2).message, /shutting down/);

@@ -26,7 +26,7 @@ test('a VM from create to delete, with a real guest', { timeout: 300_000 }, asyn
       { ...created, id: undefined, createdAt: undefined, updatedAt: undefined },
       {
         id: undefined, name: 'life', vcpus: 1, memoryMiB: 256, kernel: null, initrd: null, append: null, root: null, disks: [],
-        console: 'serial', autoStart: false, stopAction: 'stop', checkpoint: null, state: 'off', stateReason: null, createdAt: undefined, updatedAt: undefined, startedAt: null,
+        console: 'serial', autoStart: false, stopAction: 'stop', jit: true, checkpoint: null, state: 'off', stateReason: null, createdAt: undefined, updatedAt: undefined, startedAt: null,
       },
     );
     assert.ok(!Number.isNaN(Date.parse(created.createdAt)));

@@ -184,6 +184,7 @@ export class VmDetail {
       ['vCPUs', String(vm.vcpus)],
       ['Memory', formatMiB(vm.memoryMiB)],
       ['Console', vm.console === 'virtio' ? 'virtio (hvc0)' : 'serial (ttyS0)'],
+      ['Processor', vm.jit ? 'translation on' : 'interpreter only'],
       ['Kernel', vm.kernel ?? 'default'],
       ['Initramfs', vm.initrd ?? (vm.root ? 'none' : 'default')],
     ];

@@ -66,6 +66,7 @@ const definitionArb = fc.record({
   ),
   console: fc.oneof(fc.constantFrom('serial', 'virtio'), fc.constantFrom('Serial', '', 'hvc0'), junk),
   autoStart: fc.oneof(fc.boolean(), junk),
+  jit: fc.oneof(fc.boolean(), junk),
   memoryMb: junk, // not a field: "memoryMb is not a known field"
 }, { requiredKeys: [] });
 

@@ -24,7 +24,7 @@ export class ApiError extends Error {
  *   id: string, name: string, vcpus: number, memoryMiB: number, kernel: string | null,
  *   initrd: string | null, append: string | null, root: string | null,
  *   disks: { path: string, readOnly: boolean }[], console: 'serial' | 'virtio',
- *   autoStart: boolean, stopAction: 'stop' | 'save', state: import('./vm-state.js').VmState, stateReason: string | null,
+ *   autoStart: boolean, stopAction: 'stop' | 'save', jit: boolean, state: import('./vm-state.js').VmState, stateReason: string | null,
  *   checkpoint: string | null, createdAt: string, updatedAt: string, startedAt: string | null
  * }} Vm
  * @typedef {{
