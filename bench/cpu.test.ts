@@ -45,3 +45,16 @@ test('parseExecStats reads the tshv exec --stats line and ignores guest lines', 
   assert.equal(parseExecStats('cpu-mix: 5 instructions in 1 s\n'), undefined);
   assert.equal(parseExecStats('tshv exec: FAIL: test 1\n'), undefined);
 });
+
+test('parseExecStats reads the translation tier\'s line when there is one', () => {
+  const stderr =
+    'tshv exec: 2034783464 instructions in 1.903 s (1069.3 MIPS)\n' +
+    'tshv exec: translated 412 regions (20931 instructions, 1290 KiB) in 841 ms; 2 flushes, 1 given up\n';
+  assert.deepEqual(parseExecStats(stderr), {
+    instret: 2034783464,
+    seconds: 1.903,
+    translation: { regions: 412, instructions: 20931, kib: 1290, compileMs: 841, flushes: 2, failed: 1 },
+  });
+  // --no-jit: no translation line, no translation field
+  assert.equal(parseExecStats('tshv exec: 10 instructions in 1.000 s (0.0 MIPS)\n')?.translation, undefined);
+});

@@ -1,6 +1,7 @@
 /**
  * CPU benchmark: the cpu-mix workload (bench/cpu/, a CoreMark-like integer mix with
- * a self-checking checksum) run bare-metal on tshv and on QEMU TCG.
+ * a self-checking checksum) run bare-metal on QEMU TCG and on tshv, twice: with its
+ * translation tier (the default) and interpreting only (`tshv exec --no-jit`).
  *
  * Method. Each machine runs the workload ELF `repeat` times and the same program
  * with zero iterations (cpu-mix-null.elf) as many times; the best wall time of the
@@ -12,17 +13,21 @@
  * program's own: it reads minstret around the workload and prints the difference,
  * so on tshv it is tshv's count. The program is deterministic, so that count is the
  * same on every correct machine; bench/cpu/cpu-mix.json holds the reference measured
- * on QEMU with -icount, and a tshv count that disagrees fails the bench.
+ * on QEMU with -icount, and a tshv count that disagrees fails the bench. Both tiers of
+ * tshv are held to the same checks (checksum, minstret against the reference).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BenchContext, BenchReport, Benchmark } from './lib/benchmark.js';
 import {
+  contenders,
   describeExit,
+  INTERPRETER_LABEL,
   qemuVirtArgs,
   runTimed,
   tshvExecArgs,
   tshvSupports,
+  type Contender,
   type Machine,
   type ProcessRun,
 } from './lib/machines.js';
@@ -49,13 +54,26 @@ interface GuestOutput {
 }
 
 /** Counters `tshv exec --stats` reports on stderr, when it has them. */
-interface ExecStats {
+export interface ExecStats {
   readonly instret: number;
   readonly seconds: number;
+  /** The translation tier's line, when tshv translated anything. */
+  readonly translation?: TranslationStats;
+}
+
+/** `tshv exec: translated 412 regions (20931 instructions, 1290 KiB) in 841 ms; 0 flushes, 0 given up`. */
+export interface TranslationStats {
+  readonly regions: number;
+  readonly instructions: number;
+  readonly kib: number;
+  readonly compileMs: number;
+  readonly flushes: number;
+  readonly failed: number;
 }
 
 interface MachineFigures {
   readonly label: string;
+  readonly isTshv: boolean;
   /** True when the figures are correct runs, or the machine is optional and missing. */
   readonly ok: boolean;
   readonly missing: boolean;
@@ -74,7 +92,7 @@ const BENCH_DIR = join('bench', 'cpu');
 
 export const cpuBenchmark: Benchmark = {
   id: 'cpu',
-  summary: 'cpu-mix (CoreMark-like integer mix), bare metal, tshv exec vs QEMU TCG',
+  summary: 'cpu-mix (CoreMark-like integer mix), bare metal, tshv exec (translated and --no-jit) vs QEMU TCG',
   run,
 };
 
@@ -84,43 +102,53 @@ async function run(ctx: BenchContext): Promise<BenchReport> {
   const nullElf = join(ctx.root, BENCH_DIR, manifest.nullElf);
 
   const statsFlag = tshvSupports(ctx.machines.tshv, 'exec', '--stats') ? ['--stats'] : [];
-  const contestant = (machine: Machine, argsFor: (e: string) => string[]): Contestant | undefined =>
-    machine.state === 'available' ? { machine, argsFor, wall: [], startup: [] } : undefined;
-  const tshvRuns = contestant(ctx.machines.tshv, (e) => tshvExecArgs(e, statsFlag));
-  const qemuRuns = contestant(ctx.machines.qemu, (e) => qemuVirtArgs(e));
-  await measureAll(ctx, [tshvRuns, qemuRuns].filter((c) => c !== undefined), manifest, { elf, nullElf });
-  // tshv is what is being measured: without it the bench fails. QEMU is the yardstick.
-  const tshv = figures(ctx.machines.tshv, true, tshvRuns);
-  const qemu = figures(ctx.machines.qemu, false, qemuRuns);
+  const entrants = contenders(ctx.machines, 'exec');
+  const runs = entrants.map((c): Contestant | undefined => {
+    if (c.machine.state !== 'available') return undefined;
+    const options = [...c.options, ...statsFlag];
+    const argsFor = c.isTshv ? (e: string) => tshvExecArgs(e, options) : (e: string) => qemuVirtArgs(e);
+    return { machine: c.machine, argsFor, wall: [], startup: [] };
+  });
+  await measureAll(ctx, runs.filter((c) => c !== undefined), manifest, { elf, nullElf });
+  // tshv is what is being measured: without it the bench fails; its interpreter-only tier
+  // may be missing (an older tshv), not wrong. QEMU is the yardstick.
+  let machines = entrants.map((c, i) => figures(c, runs[i]));
 
   const notes: string[] = [];
-  let ok = tshv.ok && qemu.ok;
 
-  // The instruction count: tshv's own (the program's minstret), else the reference.
-  const tshvInstret = tshv.ok && !tshv.missing ? tshv.output?.workloadInstret : undefined;
+  // The instruction count: tshv's own (the program's minstret), else the reference. Every
+  // tshv tier's count is checked against the reference (or, without one, against the
+  // first tier's), and a tier that miscounts fails.
   const reference = manifest.workloadInstret ?? undefined;
-  let instret = reference;
-  let instretSource = 'QEMU -icount reference in cpu-mix.json';
-  if (tshvInstret !== undefined && tshvInstret > 0) {
-    instret = tshvInstret;
-    instretSource = 'minstret on tshv';
-  }
-  if (tshvInstret !== undefined && reference !== undefined) {
-    const diff = tshvInstret - reference;
+  const counted = machines.filter((m) => m.isTshv && m.ok && !m.missing && (m.output?.workloadInstret ?? 0) > 0);
+  const against = reference ?? counted[0]?.output?.workloadInstret;
+  const miscounted = new Map<string, string>();
+  for (const m of counted) {
+    const own = m.output!.workloadInstret!;
+    const diff = own - against!;
     if (Math.abs(diff) > INSTRET_SLACK) {
-      ok = false;
-      notes.push(
-        `FAIL tshv retired ${tshvInstret} instructions in the workload, the reference is ${reference} ` +
+      miscounted.set(
+        m.label,
+        `retired ${own} instructions in the workload, ${reference !== undefined ? 'the reference is' : `${counted[0]!.label} retired`} ${against!} ` +
           `(${diff > 0 ? '+' : ''}${diff}): the core executes a different path or miscounts minstret`,
       );
-      instret = reference;
-      instretSource = 'QEMU -icount reference in cpu-mix.json';
     } else if (diff !== 0) {
-      notes.push(`tshv's minstret differs from the reference by ${diff} (counter read semantics)`);
+      notes.push(`${m.label}'s minstret differs from the reference by ${diff} (counter read semantics)`);
     }
   }
+  machines = machines.map((m) => (miscounted.has(m.label) ? { ...m, ok: false, problem: miscounted.get(m.label)! } : m));
+  const trusted = counted.find((m) => !miscounted.has(m.label));
+  let instret = reference;
+  let instretSource = 'QEMU -icount reference in cpu-mix.json';
+  if (trusted !== undefined) {
+    instret = trusted.output!.workloadInstret!;
+    instretSource = `minstret on ${trusted.label}`;
+  }
+  const ok = machines.every((m) => m.ok);
+  const qemu = machines.find((m) => !m.isTshv)!;
+  const interpreter = machines.find((m) => m.label === INTERPRETER_LABEL);
 
-  const rows = [tshv, qemu].map((m) => row(m, instret, qemu));
+  const rows = machines.map((m) => row(m, instret, qemu, interpreter));
   const table: Table = {
     columns: [
       { header: 'machine', align: 'left' },
@@ -132,6 +160,7 @@ async function run(ctx: BenchContext): Promise<BenchReport> {
       { header: 'M instr', align: 'right' },
       { header: 'MIPS', align: 'right' },
       { header: 'speed vs QEMU', align: 'right' },
+      { header: 'vs interpreter', align: 'right' },
     ],
     rows: rows.map((r) => r.cells),
   };
@@ -141,30 +170,40 @@ async function run(ctx: BenchContext): Promise<BenchReport> {
       `${instret === undefined ? 'unknown' : instret.toLocaleString('en-US')} instructions retired ` +
       `(${instretSource}` +
       (reference !== undefined && instret !== reference ? `; reference ${reference.toLocaleString('en-US')}` : '') +
-      (reference !== undefined && instret === reference && tshvInstret === reference ? '; equals the QEMU -icount reference' : '') +
+      (reference !== undefined && instret === reference && trusted !== undefined ? '; equals the QEMU -icount reference' : '') +
       ')',
   );
-  for (const m of [tshv, qemu]) {
+  for (const m of machines) {
     if (m.output !== undefined) {
       notes.push(
         `${m.label}: checksum ${m.output.checksum === undefined ? 'missing' : hex(m.output.checksum)} ` +
-          `${m.ok ? 'PASS' : 'FAIL'}`,
+          `${m.output.pass && m.output.checksum === manifest.checksum ? 'PASS' : 'FAIL'}`,
       );
     }
-    if (m.problem !== undefined) notes.push(`${m.label}: ${m.problem}`);
+    if (m.problem !== undefined) notes.push(`${m.ok ? '' : 'FAIL '}${m.label}: ${m.problem}`);
   }
-  if (tshv.stats !== undefined) {
-    const { instret: all, seconds } = tshv.stats;
+  for (const m of machines) {
+    if (m.stats === undefined) continue;
+    const { instret: all, seconds, translation: t } = m.stats;
     notes.push(
-      `tshv exec --stats (last run): ${all.toLocaleString('en-US')} instructions for the whole program ` +
-        `in ${seconds.toFixed(3)} s of guest execution, ${(all / seconds / 1e6).toFixed(1)} MIPS`,
+      `${m.label}: tshv exec --stats (last run): ${all.toLocaleString('en-US')} instructions for the whole program ` +
+        `in ${seconds.toFixed(3)} s of guest execution, ${(all / seconds / 1e6).toFixed(1)} MIPS` +
+        (t === undefined
+          ? ''
+          : `; ${t.regions} regions translated (${t.instructions.toLocaleString('en-US')} instructions, ${t.kib} KiB of wasm) ` +
+            `in ${t.compileMs} ms, ${t.flushes} flushes, ${t.failed} given up`),
     );
-  } else if (ctx.machines.tshv.state === 'available' && statsFlag.length === 0) {
+  }
+  if (ctx.machines.tshv.state === 'available' && statsFlag.length === 0) {
     notes.push('tshv exec has no --stats: the count is the one the program reads from minstret');
   }
+  const mipsOfRow = (label: string): number | undefined => rows[machines.findIndex((m) => m.label === label)]?.mips;
+  const speedUp = ratioOf(mipsOfRow(ctx.machines.tshv.label), mipsOfRow(INTERPRETER_LABEL));
+  if (speedUp !== undefined) notes.push(`translation: tshv runs the workload ${speedUp.toFixed(2)}x as fast as ${INTERPRETER_LABEL} (tshv exec --no-jit)`);
   notes.push(
     'wall = best of the runs (spread = (slowest - best) / best); ' +
-      'workload = wall minus the best wall time of cpu-mix-null.elf (start-up)',
+      'workload = wall minus the best wall time of cpu-mix-null.elf (start-up); ' +
+      'speed vs QEMU / vs interpreter = MIPS over that machine\'s MIPS',
   );
 
   return {
@@ -186,15 +225,16 @@ function row(
   m: MachineFigures,
   instret: number | undefined,
   qemu: MachineFigures,
-): { cells: string[]; data: Record<string, unknown> } {
+  interpreter: MachineFigures | undefined,
+): { cells: string[]; mips: number | undefined; data: Record<string, unknown> } {
   const measured = m.ok && !m.missing;
   const wall = measured ? min(m.wall) : undefined;
   const startup = measured ? min(m.startup) : undefined;
   const spread = measured ? (max(m.wall) - min(m.wall)) / min(m.wall) : undefined;
   const seconds = wall !== undefined && startup !== undefined ? Math.max(wall - startup, 1e-9) : undefined;
   const mips = seconds !== undefined && instret !== undefined ? instret / seconds / 1e6 : undefined;
-  const qemuMips = mipsOf(qemu, instret);
-  const ratio = mips !== undefined && qemuMips !== undefined ? mips / qemuMips : undefined;
+  const ratio = ratioOf(mips, mipsOf(qemu, instret));
+  const overInterpreter = interpreter === undefined ? undefined : ratioOf(mips, mipsOf(interpreter, instret));
   const status = m.missing ? ' (missing)' : m.ok ? '' : ' (FAILED)';
   return {
     cells: [
@@ -207,7 +247,9 @@ function row(
       fmt(measured && instret !== undefined ? instret / 1e6 : undefined, 1),
       fmt(mips, 1),
       ratio === undefined ? '-' : `${ratio.toFixed(3)}x`,
+      overInterpreter === undefined ? '-' : `${overInterpreter.toFixed(2)}x`,
     ],
+    mips,
     data: {
       machine: m.label,
       ok: m.ok,
@@ -216,8 +258,15 @@ function row(
       startupSeconds: m.startup,
       workloadSeconds: seconds ?? null,
       mips: mips ?? null,
+      speedVsQemu: ratio ?? null,
+      speedVsInterpreter: overInterpreter ?? null,
+      translation: m.stats?.translation ?? null,
     },
   };
+}
+
+function ratioOf(a: number | undefined, b: number | undefined): number | undefined {
+  return a !== undefined && b !== undefined ? a / b : undefined;
 }
 
 function mipsOf(m: MachineFigures, instret: number | undefined): number | undefined {
@@ -273,13 +322,14 @@ async function measureAll(
   }
 }
 
-function figures(machine: Machine, required: boolean, c: Contestant | undefined): MachineFigures {
+function figures({ machine, isTshv, required }: Contender, c: Contestant | undefined): MachineFigures {
   if (machine.state === 'missing' || c === undefined) {
     const problem = machine.state === 'missing' ? `missing: ${machine.reason}` : 'not run';
-    return { label: machine.label, ok: !required, missing: true, problem, wall: [], startup: [] };
+    return { label: machine.label, isTshv, ok: !required, missing: true, problem, wall: [], startup: [] };
   }
   return {
     label: machine.label,
+    isTshv,
     ok: c.problem === undefined,
     missing: false,
     wall: c.wall,
@@ -327,8 +377,9 @@ export function parseGuestOutput(text: string): GuestOutput {
 
 /**
  * Reads the instruction count and guest execution time that `tshv exec --stats`
- * prints on stderr: `tshv exec: 2034783464 instructions in 14.903 s (136.5 MIPS)`.
- * Lines from the guest (`cpu-mix: ...`) are skipped.
+ * prints on stderr: `tshv exec: 2034783464 instructions in 14.903 s (136.5 MIPS)`, and
+ * the translation tier's line after it when there is one. Lines from the guest
+ * (`cpu-mix: ...`) are skipped.
  */
 export function parseExecStats(stderr: string): ExecStats | undefined {
   const text = stderr
@@ -337,7 +388,12 @@ export function parseExecStats(stderr: string): ExecStats | undefined {
     .join('\n');
   const m = /\b(\d+) instructions in ([\d.]+) s\b/.exec(text);
   if (m === null) return undefined;
-  return { instret: Number(m[1]), seconds: Number(m[2]) };
+  const t = /\btranslated (\d+) regions \((\d+) instructions, (\d+) KiB\) in (\d+) ms; (\d+) flushes, (\d+) given up\b/.exec(text);
+  const translation: TranslationStats | undefined =
+    t === null
+      ? undefined
+      : { regions: Number(t[1]), instructions: Number(t[2]), kib: Number(t[3]), compileMs: Number(t[4]), flushes: Number(t[5]), failed: Number(t[6]) };
+  return { instret: Number(m[1]), seconds: Number(m[2]), ...optional('translation', translation) };
 }
 
 function readManifest(path: string): Manifest {

@@ -44,7 +44,8 @@ import { closeSync, fsyncSync, mkdtempSync, openSync, readFileSync, readSync, rm
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { parseBootLog } from './boot.js';
+import { APPEND, checkSession, INITRD, KERNEL, MEMORY } from './lib/guest.js';
+export { checkSession } from './lib/guest.js';
 import { consoleSession, type ConsoleStep, type SessionRun } from './lib/console-session.js';
 export { consoleSession, type ConsoleStep, type SessionRun } from './lib/console-session.js';
 import type { BenchContext, BenchReport, Benchmark } from './lib/benchmark.js';
@@ -52,10 +53,6 @@ import { tshvSupports, type Machine } from './lib/machines.js';
 import { max, median } from './lib/stats.js';
 import { fmt, type Table } from './lib/table.js';
 
-const KERNEL = join('guest', 'images', 'Image.gz');
-const INITRD = join('guest', 'images', 'initramfs.cpio.gz');
-const APPEND = 'console=ttyS0';
-const MEMORY = '256M';
 const MiB = 1024 * 1024;
 /** The scratch disk's size. */
 export const DISK_BYTES = 128 * MiB;
@@ -214,20 +211,6 @@ export function imageProblem(path: string, format: DiskFormat, expectedRaw: stri
   if (check.status !== 0) return `qemu-img check: ${check.output || `exit status ${String(check.status)}`}`;
   const cmp = qemuImg(['compare', '-q', '-f', 'qcow2', '-F', 'raw', path, expectedRaw]);
   return cmp.status === 0 ? undefined : `the image on the host differs from what the guest wrote (qemu-img compare: ${cmp.output || `exit status ${String(cmp.status)}`})`;
-}
-
-/** Why a session is not a clean boot of one hart that ran every command and powered off. */
-export function checkSession(r: SessionRun, commands: readonly string[]): string | undefined {
-  if (r.timedOut !== undefined) return `no answer before the time limit: waited for ${r.timedOut}`;
-  const ended = r.signal !== null ? `killed by ${r.signal}` : `exit status ${String(r.exitCode)}`;
-  if (r.promptSeconds === undefined) return `exited before the shell prompt (${ended})`;
-  if (r.steps.length < commands.length) return `exited while running "${commands[r.steps.length]!}" (${ended})`;
-  const log = parseBootLog(r.log);
-  if (log.trouble.length > 0) return `kernel trouble on the console: ${log.trouble.join(', ')}`;
-  if (log.harts !== 1) return `the banner says ${log.harts === undefined ? 'nothing' : `${log.harts} hart(s)`}, expected 1`;
-  if (r.poweroffHung) return `still running after poweroff (killed)`;
-  if (r.exitCode !== 0) return `poweroff ended it with ${ended}`;
-  return undefined;
 }
 
 /** The figures of one correct run, or why the run is wrong. */

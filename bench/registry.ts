@@ -8,5 +8,6 @@ import { bootBenchmark } from './boot.js';
 import { cpuBenchmark } from './cpu.js';
 import { diskBenchmark } from './disk.js';
 import { saveBenchmark } from './save.js';
+import { shellBenchmark } from './shell.js';
 
-export const benchmarks: readonly Benchmark[] = [cpuBenchmark, bootBenchmark, diskBenchmark, saveBenchmark];
+export const benchmarks: readonly Benchmark[] = [cpuBenchmark, bootBenchmark, shellBenchmark, diskBenchmark, saveBenchmark];

@@ -125,3 +125,48 @@ export function describeExit(run: ProcessRun): string {
   if (run.signal !== null) return `killed by ${run.signal}`;
   return `exit status ${String(run.exitCode)}`;
 }
+
+/** The row label of tshv interpreting only (`--no-jit`). */
+export const INTERPRETER_LABEL = 'tshv (interpreter)';
+/** tshv's option that turns the translation tier off. */
+export const NO_JIT = '--no-jit';
+
+/**
+ * One row of a benchmark's table: a machine and, for tshv, the options its subcommand
+ * gets. The same tshv is two contenders: with translation (its default) and
+ * interpreting only (`--no-jit`).
+ */
+export interface Contender {
+  /** The machine, labelled as the row (its label is the contender's). */
+  readonly machine: Machine;
+  /** tshv (either tier): a wrong result fails the bench. QEMU is the yardstick. */
+  readonly isTshv: boolean;
+  /** Whether a missing machine fails the bench (tshv's default tier only). */
+  readonly required: boolean;
+  /** Options that go right after tshv's subcommand (`--no-jit`); none for QEMU. */
+  readonly options: readonly string[];
+}
+
+/**
+ * QEMU TCG, tshv (translation on, the default) and tshv interpreting only, in that
+ * order. The interpreter is a missing machine when `tshv <subcommand> --help` does not
+ * list --no-jit (an older tshv), so a benchmark reports it missing rather than failing.
+ */
+export function contenders(machines: Machines, subcommand: string): Contender[] {
+  const { tshv, qemu } = machines;
+  let interpreter: Machine;
+  if (tshv.state !== 'available') interpreter = { state: 'missing', label: INTERPRETER_LABEL, reason: tshv.reason };
+  else if (tshvSupports(tshv, subcommand, NO_JIT)) interpreter = { ...tshv, label: INTERPRETER_LABEL };
+  else {
+    interpreter = {
+      state: 'missing',
+      label: INTERPRETER_LABEL,
+      reason: `\`tshv ${subcommand} --help\` does not list ${NO_JIT} (a tshv without the translation tier's switch)`,
+    };
+  }
+  return [
+    { machine: qemu, isTshv: false, required: false, options: [] },
+    { machine: tshv, isTshv: true, required: true, options: [] },
+    { machine: interpreter, isTshv: true, required: false, options: [NO_JIT] },
+  ];
+}
