@@ -3,6 +3,7 @@ import { readFileSync, writeSync } from 'node:fs';
 import { runBareMetal } from '../parent/baremetal.js';
 import { ElfError } from '../parent/loader/elf.js';
 import { parseSize, parseCount } from './units.js';
+import { JIT_THRESHOLD_DEFAULT } from '../cpu/wasm-hart.js';
 
 /** Exit codes of `tshv exec`, documented in --help. */
 export const ExecExit = { pass: 0, fail: 1, usage: 2, limit: 3, error: 4 } as const;
@@ -22,7 +23,7 @@ export function execCommand(file: string, flags: ExecFlags): number {
   let ramBytes: number, maxInstructions: bigint | undefined, jitThreshold: number;
   try {
     ramBytes = parseSize(flags.memory, '--memory');
-    jitThreshold = Number(parseCount(flags.jitThreshold ?? '64', '--jit-threshold'));
+    jitThreshold = Number(parseCount(flags.jitThreshold ?? String(JIT_THRESHOLD_DEFAULT), '--jit-threshold'));
     if (jitThreshold < 1 || jitThreshold > 1_000_000) throw new Error('--jit-threshold must be 1..1000000');
     maxInstructions = flags.maxInstructions === undefined ? undefined : parseCount(flags.maxInstructions, '--max-instructions');
   } catch (e) {

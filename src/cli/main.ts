@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { execCommand, ExecExit } from './exec.js';
+import { JIT_THRESHOLD_DEFAULT } from '../cpu/wasm-hart.js';
 import { runConfig, runVm, UsageError, DEFAULT_APPEND, type RunFlags } from './run.js';
 import { addVmCommands } from './vm.js';
 import { addHostCommands } from './host.js';
@@ -31,7 +32,7 @@ export function main(argv: string[]): void {
     .addOption(new Option('-m, --memory <size>', 'guest RAM size, e.g. 64M, 1G').default('128M'))
     .option('--stats', 'print instructions retired, time and MIPS on stderr (and what the translation tier did)')
     .option('--no-jit', 'interpret only: do not translate hot code to WebAssembly')
-    .addOption(new Option('--jit-threshold <n>', 'entries of a block before it is translated (1: translate all code at once)').default('64'))
+    .addOption(new Option('--jit-threshold <n>', 'entries of a block before it is translated (1: translate all code at once)').default(String(JIT_THRESHOLD_DEFAULT)))
     .addHelpText('after', `
 Devices: ns16550a UART at 0x10000000 (output goes to stdout exactly as written),
 sifive,test0 syscon at 0x100000, CLINT at 0x2000000 (10 MHz), HTIF tohost (the ELF symbol).

@@ -30,12 +30,18 @@ export interface HartOptions {
   jit?: boolean;
   /** Translations held before all are dropped. */
   maxTranslations?: number;
-  /** Entries of a block before it is translated (default 64; 1 translates all code, for tests). */
+  /** Entries of a block before it is translated (JIT_THRESHOLD_DEFAULT; 1 translates all code, for tests). */
   jitThreshold?: number;
 }
 
 /** Translation is on unless a caller turns it off. */
 export const JIT_DEFAULT = true;
+/**
+ * Entries of a block before it is translated. Translating costs about 1-2 ms a region
+ * (docs/cpu.md), so code must run often to repay it: at 4000, booting Linux costs about
+ * what interpreting it does while CPU-bound code still runs several times faster.
+ */
+export const JIT_THRESHOLD_DEFAULT = 4000;
 
 export { Exit, Priv, Irq, TIMEBASE_HZ } from './types.js';
 import { Exit, Priv, TIMEBASE_HZ } from './types.js';
@@ -96,7 +102,7 @@ export class WasmHart implements Hart {
       translator = new Translator(memory, table, instance.exports as unknown as CoreForTranslation, this.stateBase,
         codeMap, { maxFunctions: opts.maxTranslations });
       this.translator = translator;
-      this.core.enableTranslation(codeMap.offset, opts.jitThreshold ?? 64);
+      this.core.enableTranslation(codeMap.offset, opts.jitThreshold ?? JIT_THRESHOLD_DEFAULT);
     }
   }
 

@@ -23,7 +23,7 @@ export interface BareMetalOptions {
   maxInstructions?: bigint;
   /** Translate hot code (default true); false interprets only. */
   jit?: boolean;
-  /** Block entries before translation (default 64; 1 translates everything). */
+  /** Block entries before translation (default JIT_THRESHOLD_DEFAULT; 1 translates everything). */
   jitThreshold?: number;
   /** Receives the bytes the guest writes to the UART, in order. */
   output: (bytes: Uint8Array) => void;

@@ -35,8 +35,8 @@ declare function translate(host: u32, pc: u64): u32;
 /** Host offset of the code map (a u32 generation per RAM page), 0 while translation is off. */
 export let codeMap: u32 = 0;
 
-/** Times a block is entered, interpreted, before it is translated. */
-let hot: u32 = 64;
+/** Times a block is entered, interpreted, before it is translated (set by enableTranslation). */
+let hot: u32 = 1;
 
 /**
  * Turns translation on, with the code map at host offset `map` (0: off), translating a
