@@ -371,14 +371,17 @@ class Generator {
   }
 
   /**
-   * After a slow path: on a trap or exit, leave with the core's count; if the slice was
-   * ended (limit lowered), leave after this instruction.
+   * After a slow path: on a trap or exit, leave with the core's count; else a load's value
+   * (on the stack when rd is given) goes to rd; if the slice was ended (limit lowered),
+   * leave after this instruction.
    */
-  private afterSlowPath(insn: Insn, j: number): void {
+  private afterSlowPath(insn: Insn, j: number, rd?: number): void {
+    if (rd !== undefined) this.lset(L_T);
     this.gget(G.excepted);
     this.open(Op.if);
     this.gget(G.icount); this.lset(L_N); this.brExit();
     this.close();
+    if (rd !== undefined) { this.lget(L_T); this.set(rd); }
     this.gget(G.limit); this.lget(L_N); this.i32(j + 1); this.op(Op.i32_add); this.op(Op.i32_le_s);
     this.open(Op.if);
     this.lget(L_N); this.i32(j + 1); this.op(Op.i32_add); this.lset(L_N);
@@ -401,22 +404,7 @@ class Generator {
     this.lget(L_VA); this.i32(size); this.i32(rd | (f3 < 3 ? RD_SIGNED : 0)); this.i32(insn.len);
     this.call(F.loadSlow);
     if (f3 < 3) { const sh = 64 - 8 * size; this.i64(sh); this.op(Op.i64_shl); this.i64(sh); this.op(Op.i64_shr_s); }
-    this.afterSlowPathWithValue(insn, j, rd);
-    this.close();
-  }
-
-  /** A slow load's value is on the stack: it is only written if the load completed. */
-  private afterSlowPathWithValue(insn: Insn, j: number, rd: number): void {
-    this.lset(L_T);
-    this.gget(G.excepted);
-    this.open(Op.if);
-    this.gget(G.icount); this.lset(L_N); this.brExit();
-    this.close();
-    this.lget(L_T); this.set(rd);
-    this.gget(G.limit); this.lget(L_N); this.i32(j + 1); this.op(Op.i32_add); this.op(Op.i32_le_s);
-    this.open(Op.if);
-    this.lget(L_N); this.i32(j + 1); this.op(Op.i32_add); this.lset(L_N);
-    this.exitTo(insn.off + insn.len);
+    this.afterSlowPath(insn, j, rd);
     this.close();
   }
 
