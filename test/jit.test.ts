@@ -9,6 +9,8 @@ import assert from 'node:assert/strict';
 import { WasmHart, Exit, Priv, coreModule } from '../src/cpu/wasm-hart.js';
 import { createVmMemory, ramBytes } from '../src/cpu/memory.js';
 import { WrittenLog } from '../src/cpu/written-log.js';
+import { CompileThread, compileChannel } from '../src/cpu/jit/compile-thread.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { MTIMECMP } from '../src/cpu/layout.js';
 import {
   aluImm, aluReg, lui, auipc, jal, jalr, branch, load, store, csr, csrr, csrw, type Insn,
@@ -22,11 +24,12 @@ const spin = () => jal(0, 0);
 
 interface Machine { memory: WebAssembly.Memory; ram: Uint8Array; harts: WasmHart[]; log: WrittenLog }
 
-function machine(jit: boolean, opts: { harts?: number; maxTranslations?: number; time?: () => bigint } = {}): Machine {
+function machine(jit: boolean, opts: { harts?: number; maxTranslations?: number; time?: () => bigint; compiler?: (m: WebAssembly.Memory) => CompileThread } = {}): Machine {
   const memory = createVmMemory(RAM_SIZE);
+  const compiler = opts.compiler?.(memory);
   const harts = Array.from({ length: opts.harts ?? 1 }, (_, i) =>
     new WasmHart(memory, i, RAM_BASE, BigInt(RAM_SIZE), opts.time ?? (() => 0n), coreModule(),
-      { jit, jitThreshold: 1, maxTranslations: opts.maxTranslations }));
+      { jit, jitThreshold: 1, maxTranslations: opts.maxTranslations, compileChannel: compiler && compileChannel(compiler.port()) }));
   for (const h of harts) h.reset(RAM_BASE, Priv.M);
   return { memory, ram: ramBytes(memory, RAM_SIZE), harts, log: new WrittenLog(memory, RAM_SIZE) };
 }
@@ -84,6 +87,46 @@ test('a write by the host (a device, a loader) to translated code is seen at the
   m.log.mark(0x1000, 4); // what every host writer does (GuestMemory.willWrite, the loaders)
   assert.equal(h.run(400), Exit.Budget);
   assert.equal(h.x(10), 100n + 100n * 100n, 'the 100 calls after the write ran the new code');
+});
+
+test('on a compile thread: the hart interprets until the translation comes back, then runs it', async () => {
+  let thread: CompileThread | undefined;
+  const m = machine(true, { compiler: (mem) => (thread = new CompileThread(mem)) });
+  try {
+    put(m, 0, LOOP);
+    put(m, 0x1000, F);
+    const h = m.harts[0];
+    assert.equal(h.run(400), Exit.Budget);
+    assert.equal(h.x(10), 100n, 'interpreted while the compile thread works');
+    for (let i = 0; i < 200 && h.translation!.translated < 2; i++) { await sleep(10); h.run(4); }
+    assert.ok(h.translation!.translated >= 2, 'f and the loop came back translated');
+    assert.ok(h.translation!.hartMs < h.translation!.compileMs, 'compiling was not done on the hart\'s thread');
+    const calls = h.x(10);
+    assert.equal(h.run(4000), Exit.Budget);
+    assert.equal(h.x(10), calls + 1000n, 'the translated loop computes what the interpreter does');
+  } finally {
+    await thread?.terminate();
+  }
+});
+
+test('on a compile thread: a translation of code written while it was compiled is dropped', async () => {
+  let thread: CompileThread | undefined;
+  const m = machine(true, { compiler: (mem) => (thread = new CompileThread(mem)) });
+  try {
+    put(m, 0, LOOP);
+    put(m, 0x1000, F);
+    const h = m.harts[0];
+    assert.equal(h.run(8), Exit.Budget); // f and the loop are asked for
+    m.log.mark(0x1000, 4);
+    put(m, 0x1000, [F_PATCHED]); // before the answer is taken
+    for (let i = 0; i < 200 && h.translation!.failed + h.translation!.translated < 2; i++) { await sleep(10); h.run(0); }
+    assert.ok(h.translation!.failed >= 1, 'the translation of f made before the write was not installed');
+    const before = h.x(10);
+    assert.equal(h.run(400), Exit.Budget);
+    assert.equal(h.x(10), before + 100n * 100n, 'the 100 calls after the write ran the new code');
+  } finally {
+    await thread?.terminate();
+  }
 });
 
 test('a write by another hart to code this hart translated is seen, even through a store TLB entry made before', () => {

@@ -23,8 +23,7 @@ export function execCommand(file: string, flags: ExecFlags): number {
   let ramBytes: number, maxInstructions: bigint | undefined, jitThreshold: number;
   try {
     ramBytes = parseSize(flags.memory, '--memory');
-    jitThreshold = Number(parseCount(flags.jitThreshold ?? String(JIT_THRESHOLD_DEFAULT), '--jit-threshold'));
-    if (jitThreshold < 1 || jitThreshold > 1_000_000) throw new Error('--jit-threshold must be 1..1000000');
+    jitThreshold = parseJitThreshold(flags.jitThreshold);
     maxInstructions = flags.maxInstructions === undefined ? undefined : parseCount(flags.maxInstructions, '--max-instructions');
   } catch (e) {
     process.stderr.write(`tshv exec: ${(e as Error).message}\n`);
@@ -76,4 +75,11 @@ function writeAll(fd: number, bytes: Uint8Array): void {
       throw e;
     }
   }
+}
+
+/** --jit-threshold of exec and run: 1..1000000, default JIT_THRESHOLD_DEFAULT. */
+export function parseJitThreshold(text: string | undefined): number {
+  const n = Number(parseCount(text ?? String(JIT_THRESHOLD_DEFAULT), '--jit-threshold'));
+  if (n < 1 || n > 1_000_000) throw new Error('--jit-threshold must be 1..1000000');
+  return n;
 }

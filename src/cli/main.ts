@@ -1,7 +1,7 @@
 // The `tshv` command.
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { execCommand, ExecExit } from './exec.js';
+import { execCommand, ExecExit, parseJitThreshold } from './exec.js';
 import { JIT_THRESHOLD_DEFAULT } from '../cpu/wasm-hart.js';
 import { runConfig, runVm, UsageError, DEFAULT_APPEND, type RunFlags } from './run.js';
 import { addVmCommands } from './vm.js';
@@ -57,6 +57,7 @@ Exit codes: 0 pass, 1 the program reported a failure, 2 bad usage or unreadable 
     .option('--save-to <file>', 'Ctrl-A S (or SIGTERM) saves the running VM to this file and exits; resume it with --restore')
     .option('--restore <file>', 'resume a VM saved with --save-to (or `tshv vm save`) exactly where it was, instead of booting')
     .option('--no-jit', 'interpret guest code only: do not translate hot code to WebAssembly (slower; for comparison and diagnosis)')
+    .addOption(new Option('--jit-threshold <n>', 'entries of a block before it is translated (1..1000000)').default(String(JIT_THRESHOLD_DEFAULT)))
     .addHelpText('after', `
 The console is attached to this terminal in raw mode: Ctrl-A X quits, Ctrl-A H lists the keys.
 With --save-to FILE, Ctrl-A S saves the VM (RAM, processors, devices) and exits; so does
@@ -71,7 +72,7 @@ files). An image is locked while a VM uses it. Example with a copy-on-write over
 Exit codes: 0 the guest powered off (or Ctrl-A X, or it was saved), 1 the guest panicked
 or the hypervisor failed, 2 bad usage, unreadable images or a state file that cannot be restored.`)
     .action(async (flags: RunFlags, cmd: Command) => {
-      let config;
+      let config, jitThreshold;
       try {
         if (cmd.args.length) {
           throw new UsageError(`unexpected argument${cmd.args.length > 1 ? 's' : ''} ${cmd.args.map((a) => `"${a}"`).join(' ')}: ` +
@@ -85,6 +86,7 @@ or the hypervisor failed, 2 bad usage, unreadable images or a state file that ca
         } else {
           config = await runConfig(flags);
         }
+        try { jitThreshold = parseJitThreshold(flags.jitThreshold); } catch (e) { throw new UsageError((e as Error).message); }
       } catch (e) {
         if (e instanceof UsageError || (e as Error).name === 'LinuxImageError') {
           process.stderr.write(`tshv run: ${(e as Error).message}\n`);
@@ -93,7 +95,7 @@ or the hypervisor failed, 2 bad usage, unreadable images or a state file that ca
         }
         throw e;
       }
-      process.exitCode = await runVm(config ? { config } : { restore: flags.restore! }, { saveTo: flags.saveTo, jit: flags.jit !== false });
+      process.exitCode = await runVm(config ? { config } : { restore: flags.restore! }, { saveTo: flags.saveTo, jit: flags.jit !== false, jitThreshold });
       process.exit();
     });
 

@@ -15,7 +15,7 @@ export { DEFAULT_KERNEL, DEFAULT_INITRD, DEFAULT_APPEND } from '../parent/guest-
 export interface RunFlags {
   kernel?: string; initrd?: string | false; append?: string; memory: string; cpus: string;
   disk?: string[]; root?: string; console?: ConsoleKind;
-  saveTo?: string; restore?: string; jit?: boolean;
+  saveTo?: string; restore?: string; jit?: boolean; jitThreshold?: string;
 }
 
 export class UsageError extends Error {}
@@ -75,6 +75,8 @@ export interface RunOptions {
   saveTo?: string;
   /** --no-jit (false): the processors interpret only. */
   jit?: boolean;
+  /** --jit-threshold N. */
+  jitThreshold?: number;
 }
 
 type RunIo = { stdin: NodeJS.ReadStream; stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream };
@@ -157,7 +159,7 @@ export function runVm(source: RunSource, options: RunOptions = {}, io: RunIo = {
     const reboot = async () => {
       try {
         bootConfig ??= await rebootConfig(restoredConfig!);
-        attach(new Vm({ ...bootConfig, jit: options.jit }));
+        attach(new Vm({ ...bootConfig, jit: options.jit, jitThreshold: options.jitThreshold }));
       } catch (e) {
         io.stderr.write(`tshv: cannot boot the guest again: ${(e as Error).message}\n`);
         end(1);
@@ -172,9 +174,9 @@ export function runVm(source: RunSource, options: RunOptions = {}, io: RunIo = {
     io.stdin.on('data', onInput);
     io.stdin.resume();
     process.on('SIGTERM', onTerm);
-    if ('config' in source) { attach(new Vm({ ...source.config, jit: options.jit })); return; }
+    if ('config' in source) { attach(new Vm({ ...source.config, jit: options.jit, jitThreshold: options.jitThreshold })); return; }
     const bar = progressBar(io.stderr, 'restoring');
-    Vm.restore(source.restore, { onProgress: bar.update, jit: options.jit }).then(
+    Vm.restore(source.restore, { onProgress: bar.update, jit: options.jit, jitThreshold: options.jitThreshold }).then(
       ({ vm: restored, config }) => { bar.done(); restoredConfig = config; attach(restored); },
       (e: Error) => { bar.done(); io.stderr.write(`tshv run: cannot restore ${source.restore}: ${e.message}\n`); end(ExecExit.usage); },
     );

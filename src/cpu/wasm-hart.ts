@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import * as L from './layout.js';
 import type { Hart } from './processor.js';
 import { codeMapOf, hasCodeMap } from './memory.js';
-import { Translator, type TranslationStats, type CoreForTranslation } from './jit/translator.js';
+import { Translator, type TranslationStats, type CoreForTranslation, type CompileChannel } from './jit/translator.js';
 
 /** The core's exports (src/cpu/core/index.ts). */
 interface CoreExports {
@@ -32,6 +32,8 @@ export interface HartOptions {
   maxTranslations?: number;
   /** Entries of a block before it is translated (JIT_THRESHOLD_DEFAULT; 1 translates all code, for tests). */
   jitThreshold?: number;
+  /** Compile on a compile thread (jit/compile-thread.ts) rather than on the hart's thread. */
+  compileChannel?: CompileChannel;
 }
 
 /** Translation is on unless a caller turns it off. */
@@ -100,7 +102,7 @@ export class WasmHart implements Hart {
     if ((opts.jit ?? JIT_DEFAULT) && hasCodeMap(memory, Number(ramSize))) {
       const codeMap = codeMapOf(Number(ramSize));
       translator = new Translator(memory, table, instance.exports as unknown as CoreForTranslation, this.stateBase,
-        codeMap, { maxFunctions: opts.maxTranslations });
+        codeMap, { maxFunctions: opts.maxTranslations, channel: opts.compileChannel });
       this.translator = translator;
       this.core.enableTranslation(codeMap.offset, opts.jitThreshold ?? JIT_THRESHOLD_DEFAULT);
     }
@@ -110,7 +112,10 @@ export class WasmHart implements Hart {
   get translation(): TranslationStats | undefined { return this.translator?.stats; }
 
   reset(pc: bigint, priv: Priv): void { this.core.reset(BigInt(this.hartId), pc, priv); }
-  run(budget: number): Exit { return this.core.run(budget) as Exit; }
+  run(budget: number): Exit {
+    this.translator?.poll(); // translations finished on the compile thread
+    return this.core.run(budget) as Exit;
+  }
   mmioComplete(value: bigint): void { this.core.mmioComplete(value); }
   mmioFault(): void { this.core.mmioFault(); }
   flushTlb(): void { this.core.flushTlb(); }

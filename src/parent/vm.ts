@@ -16,6 +16,7 @@ import { openStateStream } from './state/reader.js';
 import { Partition, type PartitionAction, type VpStats } from '../hypervisor/partition.js';
 import { createPlicState } from '../hypervisor/plic.js';
 import type { VpThreadData } from './vp-thread.js';
+import { CompileThread } from '../cpu/jit/compile-thread.js';
 import { VIRT_MAP } from './machine/virt.js';
 import type { VmWorkerData, VmEvent, StopReason, DiskSpec, ConsoleKind, VmCommand, DiskStats } from './vm-protocol.js';
 import { createChannelTable } from '../vmbus/channel.js';
@@ -37,6 +38,8 @@ export interface VmConfig {
   boot?: BootFiles;
   /** Translate hot guest code to WebAssembly (default true); false interprets only (`--no-jit`). */
   jit?: boolean;
+  /** Entries of a block before it is translated (JIT_THRESHOLD_DEFAULT; `--jit-threshold`). */
+  jitThreshold?: number;
 }
 
 /** How a save went (Vm.save). */
@@ -69,6 +72,7 @@ export interface RestoreOptions {
   disks?: DiskSpec[];
   /** As VmConfig.jit: how the processors run is the host's choice, not part of the saved VM. */
   jit?: boolean;
+  jitThreshold?: number;
   imagePolicy?: ImagePolicy;
   onProgress?: (done: number, total: number) => void;
 }
@@ -102,6 +106,8 @@ export class Vm extends EventEmitter<VmEvents> {
   private readonly input = ByteRing.create();
   private readonly worker: Worker;
   private readonly vpThreads: Worker[] = [];
+  /** Compiles the VPs' hot code (with jit). */
+  private readonly compiler?: CompileThread;
   private readonly partition: Partition;
   private pendingInput: Uint8Array[] = [];
   private pendingBytes = 0;
@@ -140,12 +146,15 @@ export class Vm extends EventEmitter<VmEvents> {
       channelTable, disks: config.disks ?? [], console: config.console ?? 'serial', restore: restored?.state,
     };
     this.worker = new Worker(new URL('./vm-worker.js', import.meta.url), { workerData: data, transferList: channels.map((c) => c.port1) });
+    const jit = config.jit ?? true;
+    if (jit) this.compiler = new CompileThread(memory);
     for (let index = 0; index < config.cpus; index++) {
+      const compilePort = this.compiler?.port();
       const vp: VpThreadData = {
         index, memory, control: this.control.buffer, plicState, channelTable, ramBase: VIRT_MAP.ram.base, ramSize: BigInt(config.memoryBytes),
-        port: channels[index].port2, core, jit: config.jit ?? true,
+        port: channels[index].port2, core, jit, jitThreshold: config.jitThreshold, compilePort,
       };
-      const t = new Worker(new URL('./vp-thread.js', import.meta.url), { workerData: vp, transferList: [channels[index].port2] });
+      const t = new Worker(new URL('./vp-thread.js', import.meta.url), { workerData: vp, transferList: [channels[index].port2, ...(compilePort ? [compilePort] : [])] });
       t.on('error', (err) => this.finish({ kind: 'error', message: `virtual processor ${index} failed: ${err.message}` }));
       this.vpThreads.push(t);
     }
@@ -247,7 +256,7 @@ export class Vm extends EventEmitter<VmEvents> {
       const memory = createVmMemory(saved.memoryBytes);
       const config: VmConfig = {
         kernel: new Uint8Array(0), append: saved.append, memoryBytes: saved.memoryBytes, cpus: saved.cpus,
-        disks, console: saved.console, imagePolicy: options.imagePolicy, boot: saved.boot, jit: options.jit,
+        disks, console: saved.console, imagePolicy: options.imagePolicy, boot: saved.boot, jit: options.jit, jitThreshold: options.jitThreshold,
       };
       // The threads start (and the worker opens the disks) while RAM is read: the worker
       // restores nothing until it hears that RAM is in.
@@ -386,5 +395,6 @@ export class Vm extends EventEmitter<VmEvents> {
     this.emit('stopped', why);
     void this.worker.terminate();
     for (const t of this.vpThreads) void t.terminate();
+    void this.compiler?.terminate();
   }
 }

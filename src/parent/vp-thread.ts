@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { workerData, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { WasmHart, timebaseNow } from '../cpu/wasm-hart.js';
+import { compileChannel } from '../cpu/jit/compile-thread.js';
 import { ControlBlock, VpState, PartitionState } from '../hypervisor/control-block.js';
 import type { InterceptMapMessage } from './vm-protocol.js';
 import { Plic } from '../hypervisor/plic.js';
@@ -26,6 +27,10 @@ export interface VpThreadData {
   core: WebAssembly.Module;
   /** Translate hot guest code (src/cpu/jit); false interprets only. */
   jit: boolean;
+  /** Entries of a block before it is translated (default JIT_THRESHOLD_DEFAULT). */
+  jitThreshold?: number;
+  /** With jit: the VM's compile thread (src/cpu/jit/compile-thread.ts). */
+  compilePort?: MessagePort;
 }
 
 export type VpThreadMessage = { type: 'error'; index: number; message: string };
@@ -34,7 +39,8 @@ const d = workerData as VpThreadData;
 const cb = new ControlBlock(d.control);
 // Guest time is host time less the partition's epoch, which a restore moves (control block).
 const now = () => timebaseNow() - cb.epoch();
-const hart = new WasmHart(d.memory, d.index, d.ramBase, d.ramSize, now, d.core, { jit: d.jit });
+const hart = new WasmHart(d.memory, d.index, d.ramBase, d.ramSize, now, d.core,
+  { jit: d.jit, jitThreshold: d.jitThreshold, compileChannel: d.compilePort && compileChannel(d.compilePort) });
 const plic = new Plic(d.plicState, d.memory, cb.vpCount, cb);
 
 /**

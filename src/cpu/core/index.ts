@@ -155,4 +155,4 @@ export { S, pc, icount, limit, tlbLoad, tlbStore } from './hart';
 export { excepted } from './trap';
 export { loadSlow, storeSlow } from './mmu';
 export { mulh, mulhu, mulhsu } from './muldiv';
-export { enableTranslation } from './jit';
+export { enableTranslation, installTranslation } from './jit';

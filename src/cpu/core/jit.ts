@@ -83,6 +83,20 @@ export function lookupMiss(h: u32, pc: u64, e: u32): u32 {
 }
 
 /**
+ * Puts a translation finished after its block was counted (on a compile thread) in the
+ * lookup cache: block `block` of table function `fn`, valid while the page of host offset h
+ * has generation `gen`. Another block's live translation in the entry is kept, unless
+ * `evict` (the block asked for is then the one that missed last).
+ */
+export function installTranslation(h: u32, fn: u32, block: u32, gen: u32, evict: bool): void {
+  if (codeMap == 0) return;
+  const e = cacheEntry(h);
+  const other = load<u32>(e);
+  if (!evict && other != h && load<u32>(e, 4) != 0 && load<u32>(e, 8) == load<u32>(generationAt(other))) return;
+  store<u32>(e, h); store<u32>(e, fn, 4); store<u32>(e, gen, 8); store<u32>(e, block, 12);
+}
+
+/**
  * Watches the page holding host offset h and returns its (odd) generation: no store TLB
  * entry of any hart may map a watched page, so entries for it are dropped here, after the
  * generation is made odd (a hart filling an entry concurrently re-checks the generation

@@ -1,4 +1,4 @@
-// Emits one WebAssembly function for a region (region.ts): its guest registers in wasm
+// Emits a WebAssembly function for each region (region.ts): its guest registers in wasm
 // locals, its blocks in a loop dispatched by a br_table (a block's fall-through successor
 // placed right after it needs no dispatch), the TLB fast path of loads and stores inline.
 // Node-free.
@@ -14,7 +14,7 @@
 //     writes its registers back and returns the core's count, the trap already taken;
 //   - after a slow path that ended the slice (a store to a translated page, HTIF), it
 //     stops after that instruction.
-import { Bytes, Op, I32, I64, VOID, writeModule, type ValType } from './wasm-writer.js';
+import { Bytes, Op, I32, I64, VOID, writeModule, type FuncDef, type ValType } from './wasm-writer.js';
 import type { Region, Block, Insn } from './region.js';
 
 /** The core's exports a translation imports (src/cpu/core/index.ts), in import order. */
@@ -42,10 +42,18 @@ const PARAMS: ValType[] = [I64, I32, I32, I32];
 const FIXED_LOCALS: ValType[] = [I32, I32, I32, I64, I32, I64]; // s, tl, ts, va, e, t
 const FIRST_REG_LOCAL = PARAMS.length + FIXED_LOCALS.length;
 
-/** Emits the module for a region whose entry has page offset region.entry. */
-export function generate(region: Region, layout: CoreLayout): Uint8Array<ArrayBuffer> {
-  return new Generator(region, layout).module();
+/** Emits one module for regions: region i is the function exported as `exportName(i)`. */
+export function generate(regions: readonly Region[], layout: CoreLayout): Uint8Array<ArrayBuffer> {
+  return writeModule({
+    memory: { module: 'env', name: 'memory', maximum: layout.memoryMaximumPages },
+    globals: CORE_GLOBALS.map(([name, type]) => ({ module: 'core', name, type, mutable: true })),
+    funcs: CORE_FUNCS.map((f) => ({ module: 'core', name: f.name, params: [...f.params], results: [...f.results] })),
+    fns: regions.map((r, i) => new Generator(r, layout).func(exportName(i))),
+  });
 }
+
+/** The export name of a module's i-th region. */
+export const exportName = (i: number): string => `r${i}`;
 
 class Generator {
   private readonly out = new Bytes();
@@ -62,15 +70,10 @@ class Generator {
     for (const b of region.blocks) for (const insn of b.insns) this.noteRegisters(insn);
   }
 
-  module(): Uint8Array<ArrayBuffer> {
+  func(exportName: string): FuncDef {
     this.body();
     const locals: ValType[] = [...FIXED_LOCALS, ...[...this.regLocal.keys()].map(() => I64 as ValType)];
-    return writeModule({
-      memory: { module: 'env', name: 'memory', maximum: this.layout.memoryMaximumPages },
-      globals: CORE_GLOBALS.map(([name, type]) => ({ module: 'core', name, type, mutable: true })),
-      funcs: CORE_FUNCS.map((f) => ({ module: 'core', name: f.name, params: [...f.params], results: [...f.results] })),
-      fn: { params: PARAMS, results: [I32], locals, body: this.out, exportName: 'block' },
-    });
+    return { params: PARAMS, results: [I32], locals, body: this.out, exportName };
   }
 
   // --- registers ---------------------------------------------------------------------------

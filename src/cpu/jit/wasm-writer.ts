@@ -86,15 +86,18 @@ export class Bytes {
 export interface FuncImport { module: string; name: string; params: ValType[]; results: ValType[] }
 export interface GlobalImport { module: string; name: string; type: ValType; mutable: boolean }
 
+/** A defined function of a module. */
+export interface FuncDef { params: ValType[]; results: ValType[]; locals: ValType[]; body: Bytes; exportName: string }
+
 /**
- * A module of imports (a shared memory, globals, functions) and one exported function.
- * Function indices: the imported functions in order, then the defined one.
+ * A module of imports (a shared memory, globals, functions) and exported functions.
+ * Function indices: the imported functions in order, then the defined ones.
  */
 export function writeModule(opts: {
   memory: { module: string; name: string; maximum: number };
   globals: GlobalImport[];
   funcs: FuncImport[];
-  fn: { params: ValType[]; results: ValType[]; locals: ValType[]; body: Bytes; exportName: string };
+  fns: FuncDef[];
 }): Uint8Array<ArrayBuffer> {
   const types: string[] = [];
   const typeIndex = (params: ValType[], results: ValType[]): number => {
@@ -104,7 +107,7 @@ export function writeModule(opts: {
     return i;
   };
   const importTypes = opts.funcs.map((f) => typeIndex(f.params, f.results));
-  const fnType = typeIndex(opts.fn.params, opts.fn.results);
+  const fnTypes = opts.fns.map((f) => typeIndex(f.params, f.results));
 
   const out = new Bytes().bytes([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
   const section = (id: number, body: Bytes) => { out.byte(id).sized(body); };
@@ -123,18 +126,26 @@ export function writeModule(opts: {
   opts.funcs.forEach((f, i) => imports.name(f.module).name(f.name).byte(0x00).u32(importTypes[i]));
   section(2, imports);
 
-  section(3, new Bytes().u32(1).u32(fnType));
-  section(7, new Bytes().u32(1).name(opts.fn.exportName).byte(0x00).u32(opts.funcs.length));
+  const funcSec = new Bytes().u32(opts.fns.length);
+  for (const t of fnTypes) funcSec.u32(t);
+  section(3, funcSec);
+  const exportSec = new Bytes().u32(opts.fns.length);
+  opts.fns.forEach((f, i) => exportSec.name(f.exportName).byte(0x00).u32(opts.funcs.length + i));
+  section(7, exportSec);
 
-  // Locals are declared in runs of one type (5.5.13).
-  const runs: [number, ValType][] = [];
-  for (const t of opts.fn.locals) {
-    if (runs.length && runs[runs.length - 1][1] === t) runs[runs.length - 1][0]++;
-    else runs.push([1, t]);
+  const codeSec = new Bytes().u32(opts.fns.length);
+  for (const f of opts.fns) {
+    // Locals are declared in runs of one type (5.5.13).
+    const runs: [number, ValType][] = [];
+    for (const t of f.locals) {
+      if (runs.length && runs[runs.length - 1][1] === t) runs[runs.length - 1][0]++;
+      else runs.push([1, t]);
+    }
+    const fnBody = new Bytes().u32(runs.length);
+    for (const [count, t] of runs) fnBody.u32(count).byte(t);
+    fnBody.bytes(f.body.view()).byte(Op.end);
+    codeSec.sized(fnBody);
   }
-  const fnBody = new Bytes().u32(runs.length);
-  for (const [count, t] of runs) fnBody.u32(count).byte(t);
-  fnBody.bytes(opts.fn.body.view()).byte(Op.end);
-  section(10, new Bytes().u32(1).sized(fnBody));
+  section(10, codeSec);
   return out.view().slice();
 }
