@@ -378,7 +378,7 @@ export class Vm extends EventEmitter<VmEvents> {
       case 'console': this.emit('console', e.data); this.panicWatch.feed(e.data); break;
       case 'log': this.emit('log', e.message); break;
       case 'io-error': this.emit('log', `${e.disk}: I/O error: ${e.message}`); this.emit('io-error', e.disk, e.message); break;
-      case 'started': this.emit('started'); break;
+      case 'started': this.compiler?.start(); this.emit('started'); break;
       case 'io': this.diskStats = e.disks; break;
       case 'stopped': this.finish(e.reason); break;
     }

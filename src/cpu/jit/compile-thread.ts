@@ -19,25 +19,42 @@ interface ThreadData { memory: WebAssembly.Memory }
 type Attach = { port: MessagePort };
 type Request = { hosts: number[] };
 
-/** A VM's compile thread, seen from the thread that owns the VM. */
+/**
+ * A VM's compile thread, seen from the thread that owns the VM. Harts get their ports at
+ * once; the thread itself starts at start() (a VM starts it once it runs, so that it does
+ * not compete with the VM's own threads while they start): requests wait in the ports.
+ */
 export class CompileThread {
-  private readonly worker: Worker;
+  private worker?: Worker;
+  private readonly waiting: MessagePort[] = [];
 
-  constructor(memory: WebAssembly.Memory) {
-    const data: ThreadData = { memory };
-    this.worker = new Worker(new URL(import.meta.url), { workerData: data });
-    this.worker.unref();
-  }
+  constructor(private readonly memory: WebAssembly.Memory) {}
 
   /** A port for one hart (pass it to that hart's thread, then compileChannel there). */
   port(): MessagePort {
     const { port1, port2 } = new MessageChannel();
-    const attach: Attach = { port: port1 };
-    this.worker.postMessage(attach, [port1]);
+    if (this.worker) this.attach(port1);
+    else this.waiting.push(port1);
     return port2;
   }
 
-  async terminate(): Promise<void> { await this.worker.terminate(); }
+  start(): void {
+    if (this.worker) return;
+    const data: ThreadData = { memory: this.memory };
+    this.worker = new Worker(new URL(import.meta.url), { workerData: data });
+    this.worker.unref();
+    for (const p of this.waiting.splice(0)) this.attach(p);
+  }
+
+  async terminate(): Promise<void> {
+    for (const p of this.waiting.splice(0)) p.close();
+    await this.worker?.terminate();
+  }
+
+  private attach(port: MessagePort): void {
+    const attach: Attach = { port };
+    this.worker!.postMessage(attach, [port]);
+  }
 }
 
 /** The hart's side of a port from CompileThread.port. */
