@@ -91,14 +91,14 @@ test('a write by the host (a device, a loader) to translated code is seen at the
 
 test('on a compile thread: the hart interprets until the translation comes back, then runs it', async () => {
   let thread: CompileThread | undefined;
-  const m = machine(true, { compiler: (mem) => (thread = new CompileThread(mem)) });
+  const m = machine(true, { compiler: (mem) => { thread = new CompileThread(mem); thread.start(); return thread; } });
   try {
     put(m, 0, LOOP);
     put(m, 0x1000, F);
     const h = m.harts[0];
     assert.equal(h.run(400), Exit.Budget);
     assert.equal(h.x(10), 100n, 'interpreted while the compile thread works');
-    for (let i = 0; i < 200 && h.translation!.translated < 2; i++) { await sleep(10); h.run(4); }
+    for (let i = 0; i < 1000 && h.translation!.translated < 2; i++) { await sleep(10); h.run(4); }
     assert.ok(h.translation!.translated >= 2, 'f and the loop came back translated');
     assert.ok(h.translation!.hartMs < h.translation!.compileMs, 'compiling was not done on the hart\'s thread');
     const calls = h.x(10);
@@ -111,7 +111,7 @@ test('on a compile thread: the hart interprets until the translation comes back,
 
 test('on a compile thread: a translation of code written while it was compiled is dropped', async () => {
   let thread: CompileThread | undefined;
-  const m = machine(true, { compiler: (mem) => (thread = new CompileThread(mem)) });
+  const m = machine(true, { compiler: (mem) => { thread = new CompileThread(mem); thread.start(); return thread; } });
   try {
     put(m, 0, LOOP);
     put(m, 0x1000, F);
@@ -119,7 +119,7 @@ test('on a compile thread: a translation of code written while it was compiled i
     assert.equal(h.run(8), Exit.Budget); // f and the loop are asked for
     m.log.mark(0x1000, 4);
     put(m, 0x1000, [F_PATCHED]); // before the answer is taken
-    for (let i = 0; i < 200 && h.translation!.failed + h.translation!.translated < 2; i++) { await sleep(10); h.run(0); }
+    for (let i = 0; i < 1000 && h.translation!.failed + h.translation!.translated < 2; i++) { await sleep(10); h.run(0); }
     assert.ok(h.translation!.failed >= 1, 'the translation of f made before the write was not installed');
     const before = h.x(10);
     assert.equal(h.run(400), Exit.Budget);

@@ -91,8 +91,20 @@ export const IRQ_LINES = 960;
 export const TLB_FLUSH_REQ = 968;
 /** non-zero: another thread asks run() to return early (exit BUDGET) */
 export const STOP_REQ = 976;
+/** calls of translated code from the dispatcher (lookup cache hits) */
+export const JIT_RUNS = 984;
+/** block entries the lookup cache had no translation for */
+export const JIT_MISSES = 992;
+/** stores by this hart that made a translated page stale */
+export const JIT_INVALIDATIONS = 1000;
+/** regions translated */
+export const JIT_TRANSLATED = 1008;
+/** microseconds spent translating them (compile thread and hart) */
+export const JIT_COMPILE_US = 1016;
+/** translations given up: code written while compiled, or a translator error */
+export const JIT_DROPPED = 1024;
 /** software TLB, see state-table.mjs */
-export const TLB_OFFSET = 1024;
+export const TLB_OFFSET = 2048;
 /** entries per TLB (direct-mapped) */
 export const TLB_ENTRIES = 256;
 /** tag + addend */
@@ -104,7 +116,7 @@ export const TLB_SET_BYTES = 12288;
 /** privilege sets: U, S, M */
 export const TLB_SETS = 3;
 /** translation lookup cache, see state-table.mjs */
-export const JIT_CACHE_OFFSET = 37888;
+export const JIT_CACHE_OFFSET = 39936;
 /** entries of the lookup cache (direct-mapped) */
 export const JIT_CACHE_ENTRIES = 1024;
 /** host pc, table index, generation, entry count */

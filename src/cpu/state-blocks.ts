@@ -2,7 +2,10 @@
 // h's fields lie in the VM's shared memory (layout.ts, generated from state-table.mjs).
 // Only the fields meant for cross-thread signalling are offered, each with the atomic
 // access its protocol needs; a hart's own thread uses its Hart instead.
-import { STATE_BLOCKS_OFFSET, STATE_BLOCK_BYTES, MAX_HARTS, IRQ_LINES, STOP_REQ, TLB_FLUSH_REQ, INSTRET } from './layout.js';
+import {
+  STATE_BLOCKS_OFFSET, STATE_BLOCK_BYTES, MAX_HARTS, IRQ_LINES, STOP_REQ, TLB_FLUSH_REQ, INSTRET,
+  JIT_RUNS, JIT_MISSES, JIT_INVALIDATIONS, JIT_TRANSLATED, JIT_COMPILE_US, JIT_DROPPED,
+} from './layout.js';
 
 export class StateBlocks {
   private readonly i32: Int32Array;
@@ -35,6 +38,31 @@ export class StateBlocks {
   /** Instructions the hart has retired (a plain read: a statistic, not a signal). */
   instret(hart: number): bigint { return this.u64[this.at64(hart, INSTRET)]; }
 
+  /** What the hart's translation tier has done (plain reads of its counters; all 0 without translation). */
+  translation(hart: number): TranslationCounters {
+    const at = (f: number) => Number(this.u64[this.at64(hart, f)]);
+    return {
+      runs: at(JIT_RUNS), misses: at(JIT_MISSES), invalidations: at(JIT_INVALIDATIONS),
+      translated: at(JIT_TRANSLATED), compileSeconds: at(JIT_COMPILE_US) / 1e6, dropped: at(JIT_DROPPED),
+    };
+  }
+
   private at32(hart: number, field: number): number { return (hart * STATE_BLOCK_BYTES + field) >> 2; }
   private at64(hart: number, field: number): number { return (hart * STATE_BLOCK_BYTES + field) >> 3; }
+}
+
+/** Counters of a hart's translation tier (docs/cpu.md "Translation"), since the hart was made. */
+export interface TranslationCounters {
+  /** Calls of translated code (lookup cache hits). */
+  runs: number;
+  /** Block entries without a translation in the lookup cache. */
+  misses: number;
+  /** Stores by this hart that made translated code stale. */
+  invalidations: number;
+  /** Regions translated. */
+  translated: number;
+  /** Time spent translating them, on the compile thread and the hart's. */
+  compileSeconds: number;
+  /** Translations given up (the code was written while compiled). */
+  dropped: number;
 }

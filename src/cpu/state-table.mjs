@@ -78,12 +78,21 @@ export const STATE_FIELDS = [
   ['IRQ_LINES', 8, 1, SAVED, 'interrupt lines raised by the host, in mip bit positions (MSIP, MTIP, SEIP, MEIP)'],
   ['TLB_FLUSH_REQ', 8, 1, TRANSIENT, 'non-zero: another thread asks this hart to flush its TLB before running on'],
   ['STOP_REQ', 8, 1, TRANSIENT, 'non-zero: another thread asks run() to return early (exit BUDGET)'],
+
+  // Counters of the translation tier (docs/cpu.md "Translation"), for metrics: the core
+  // counts the first three, the hart's translator (src/cpu/jit/translator.ts) the others.
+  ['JIT_RUNS', 8, 1, TRANSIENT, 'calls of translated code from the dispatcher (lookup cache hits)'],
+  ['JIT_MISSES', 8, 1, TRANSIENT, 'block entries the lookup cache had no translation for'],
+  ['JIT_INVALIDATIONS', 8, 1, TRANSIENT, 'stores by this hart that made a translated page stale'],
+  ['JIT_TRANSLATED', 8, 1, TRANSIENT, 'regions translated'],
+  ['JIT_COMPILE_US', 8, 1, TRANSIENT, 'microseconds spent translating them (compile thread and hart)'],
+  ['JIT_DROPPED', 8, 1, TRANSIENT, 'translations given up: code written while compiled, or a translator error'],
 ];
 
 // Software TLB: after the fields, at TLB_OFFSET. Three privilege sets (U, S, M) of three
 // access kinds (load, store, fetch), each TLB_ENTRIES direct-mapped entries of 16 bytes:
 // [tag: virtual page number, or -1] [addend: host offset minus virtual address].
-export const TLB_OFFSET = 1024;
+export const TLB_OFFSET = 2048;
 export const TLB_ENTRIES = 256;
 export const TLB_ENTRY_BYTES = 16;
 export const TLB_KINDS = 3;
@@ -93,7 +102,7 @@ export const TLB_SETS = 3;
 // direct-mapped table the dispatcher consults at each block entry, JIT_CACHE_ENTRIES
 // entries of 16 bytes: [host offset of the entry pc][table index of its translation, 0 =
 // none][code-page generation it was made at][times entered while untranslated].
-export const JIT_CACHE_OFFSET = 0x9400;
+export const JIT_CACHE_OFFSET = 0x9c00;
 export const JIT_CACHE_ENTRIES = 1024;
 export const JIT_CACHE_ENTRY_BYTES = 16;
 

@@ -9,7 +9,7 @@
 //       `------stop-------+----------stop-----------'--> Stopping --(all VPs halted)--> Stopped
 
 import { ControlBlock, PartitionState, VpState, VP_EXIT_REASONS } from './control-block.js';
-import { StateBlocks } from '../cpu/state-blocks.js';
+import { StateBlocks, type TranslationCounters } from '../cpu/state-blocks.js';
 import { Plic, SOURCES } from './plic.js';
 import type { InterruptLine } from './interrupt-line.js';
 import { saveVpStates, checkVpStates, writeVpStates, type VpsState } from './vp-state.js';
@@ -45,6 +45,8 @@ export interface VpStats {
   cpuSeconds: number;
   instructions: number;
   exits: VpExitCounts;
+  /** Its processor's translation tier. */
+  translation: TranslationCounters;
 }
 
 export class Partition {
@@ -152,6 +154,7 @@ export class Partition {
         runSeconds: Number(this.cb.runTimeNs(vp)) / 1e9,
         cpuSeconds: Number(this.cb.cpuTimeNs(vp)) / 1e9,
         instructions: Number(this.harts.instret(vp)),
+        translation: this.harts.translation(vp),
         exits: Object.fromEntries(VP_EXIT_REASONS.map((r, i) => [r, counts[i]])) as VpExitCounts,
       };
     });

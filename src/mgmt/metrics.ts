@@ -5,10 +5,11 @@ import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { VmStats } from '../parent/vm.js';
 import type { Host } from './host.js';
+import type { TranslationCounters } from '../cpu/state-blocks.js';
 import { HostMetricsSchema, VmMetricsSchema, VmParamsSchema, errors } from './schemas.js';
 
 export interface VmMetrics {
-  vcpus: { vp: number; runSeconds: number; cpuSeconds: number; instructions: number }[];
+  vcpus: { vp: number; runSeconds: number; cpuSeconds: number; instructions: number; translation: TranslationCounters }[];
   exits: Record<string, number>;
   io: { disks: { name: string; reads: number; writes: number; readBytes: number; writtenBytes: number; flushes: number; errors: number }[] };
   memoryBytes: number;
@@ -19,7 +20,7 @@ export function vmMetrics(stats: VmStats | undefined): VmMetrics {
   const exits: Record<string, number> = {};
   for (const vp of stats.vps) for (const [reason, n] of Object.entries(vp.exits)) exits[reason] = (exits[reason] ?? 0) + n;
   return {
-    vcpus: stats.vps.map(({ vp, runSeconds, cpuSeconds, instructions }) => ({ vp, runSeconds, cpuSeconds, instructions })),
+    vcpus: stats.vps.map(({ vp, runSeconds, cpuSeconds, instructions, translation }) => ({ vp, runSeconds, cpuSeconds, instructions, translation })),
     exits,
     io: { disks: stats.disks.map(({ name, reads, writes, readBytes, writtenBytes, flushes, errors }) => ({ name, reads, writes, readBytes, writtenBytes, flushes, errors })) },
     memoryBytes: stats.memoryBytes,
@@ -32,6 +33,14 @@ class PrometheusMetrics {
   private readonly vpRunSeconds = this.counter('tshv_vp_run_seconds_total', 'Time virtual processors spent running guest code, in seconds', ['vm', 'vp']);
   private readonly vpCpuSeconds = this.counter('tshv_vp_cpu_seconds_total', 'Host CPU time of virtual processor threads, in seconds', ['vm', 'vp']);
   private readonly vpInstructions = this.counter('tshv_vp_instructions_total', 'Instructions retired by virtual processors', ['vm', 'vp']);
+  private readonly jit = {
+    runs: this.counter('tshv_vp_jit_runs_total', 'Calls of translated guest code (translation lookup hits)', ['vm', 'vp']),
+    misses: this.counter('tshv_vp_jit_misses_total', 'Block entries with no translation in the lookup cache', ['vm', 'vp']),
+    invalidations: this.counter('tshv_vp_jit_invalidations_total', 'Guest stores that made translated code stale', ['vm', 'vp']),
+    translated: this.counter('tshv_vp_jit_translated_total', 'Regions of guest code translated to WebAssembly', ['vm', 'vp']),
+    compileSeconds: this.counter('tshv_vp_jit_compile_seconds_total', 'Time spent translating guest code, in seconds', ['vm', 'vp']),
+    dropped: this.counter('tshv_vp_jit_dropped_total', 'Translations given up (code written while compiled)', ['vm', 'vp']),
+  } satisfies Record<keyof TranslationCounters, Counter>;
   private readonly vpExits = this.counter('tshv_vp_exits_total', 'Virtual processor exits to the hypervisor, by reason', ['vm', 'reason']);
   private readonly disk = {
     reads: this.counter('tshv_disk_reads_total', 'Disk read requests completed', ['vm', 'disk']),
@@ -54,7 +63,7 @@ class PrometheusMetrics {
 
   /** Sets every tshv_* series from the VMs as they are now (VMs that stopped drop out). */
   refresh(): void {
-    const all = [this.vpRunSeconds, this.vpCpuSeconds, this.vpInstructions, this.vpExits, this.memory, ...Object.values(this.disk)];
+    const all = [this.vpRunSeconds, this.vpCpuSeconds, this.vpInstructions, this.vpExits, this.memory, ...Object.values(this.disk), ...Object.values(this.jit)];
     for (const m of all) m.reset();
     for (const [state, n] of Object.entries(this.host.stateCounts())) this.vms.set({ state }, n);
     for (const vm of this.host.list()) {
@@ -65,6 +74,7 @@ class PrometheusMetrics {
         this.vpRunSeconds.inc({ vm: vm.name, vp: vp.vp }, vp.runSeconds);
         this.vpCpuSeconds.inc({ vm: vm.name, vp: vp.vp }, vp.cpuSeconds);
         this.vpInstructions.inc({ vm: vm.name, vp: vp.vp }, vp.instructions);
+        for (const [key, counter] of Object.entries(this.jit)) counter.inc({ vm: vm.name, vp: vp.vp }, vp.translation[key as keyof TranslationCounters]);
       }
       for (const [reason, n] of Object.entries(m.exits)) this.vpExits.inc({ vm: vm.name, reason }, n);
       for (const d of m.io.disks) for (const [key, counter] of Object.entries(this.disk)) counter.inc({ vm: vm.name, disk: d.name }, d[key as keyof typeof this.disk]);

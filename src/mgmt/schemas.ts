@@ -158,8 +158,16 @@ export const VmMetricsSchema = {
       type: 'array',
       items: {
         type: 'object',
-        required: ['vp', 'runSeconds', 'cpuSeconds', 'instructions'],
-        properties: { vp: count, runSeconds: { type: 'number' }, cpuSeconds: { type: 'number' }, instructions: count },
+        required: ['vp', 'runSeconds', 'cpuSeconds', 'instructions', 'translation'],
+        properties: {
+          vp: count, runSeconds: { type: 'number' }, cpuSeconds: { type: 'number' }, instructions: count,
+          translation: {
+            type: 'object',
+            description: 'the translation tier (docs/cpu.md "Translation"): calls of translated code, lookup misses, stores that made translations stale, regions translated, time translating, translations given up',
+            required: ['runs', 'misses', 'invalidations', 'translated', 'compileSeconds', 'dropped'],
+            properties: { runs: count, misses: count, invalidations: count, translated: count, compileSeconds: { type: 'number' }, dropped: count },
+          },
+        },
       },
     },
     exits: { type: 'object', additionalProperties: count, description: 'VP exits by reason, all VPs' },

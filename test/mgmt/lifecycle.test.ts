@@ -60,6 +60,9 @@ test('a VM from create to delete, with a real guest', { timeout: 300_000 }, asyn
     assert.ok(m.vcpus[0].instructions > 0 && m.vcpus[0].runSeconds > 0, JSON.stringify(m));
     // The VP thread's own host CPU time (Linux schedstat): it booted a kernel, so well above 0.
     assert.ok(m.vcpus[0].cpuSeconds > 0.05, JSON.stringify(m));
+    // Translation is on by default: a Linux boot makes hot code, which runs translated.
+    const t = m.vcpus[0].translation;
+    assert.ok(t.translated > 0 && t.runs > 0 && t.misses > 0 && t.compileSeconds > 0, JSON.stringify(t));
     assert.equal(m.memoryBytes, 256 << 20);
     assert.ok(Object.values(m.exits).some((n) => (n as number) > 0));
     const hostMetrics = await s.ok('GET', '/api/metrics');
@@ -73,6 +76,7 @@ test('a VM from create to delete, with a real guest', { timeout: 300_000 }, asyn
     assert.ok(Number(/^tshv_vp_cpu_seconds_total\{vm="life",vp="0"\} ([\d.e-]+)$/m.exec(prom.body)?.[1]) > 0, 'tshv_vp_cpu_seconds_total > 0');
     assert.match(prom.body, /^tshv_vp_run_seconds_total\{vm="life",vp="0"\} [0-9.e-]+$/m);
     assert.match(prom.body, /^tshv_vp_exits_total\{vm="life",reason="\w+"\} \d+$/m);
+    assert.ok(Number(/^tshv_vp_jit_translated_total\{vm="life",vp="0"\} (\d+)$/m.exec(prom.body)?.[1]) > 0, 'tshv_vp_jit_translated_total > 0');
     assert.match(prom.body, /^tshv_vms\{state="running"\} 1$/m);
     assert.match(prom.body, /^process_resident_memory_bytes \d+/m, 'process defaults');
 

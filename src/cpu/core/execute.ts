@@ -6,7 +6,7 @@
 // An instruction that traps or exits sets `excepted` and leaves pc to the trap (or at
 // itself, for an exit); the loop then skips the rest of it.
 
-import { CTABLE_OFFSET, TLB_ENTRIES, X, F } from './state';
+import { CTABLE_OFFSET, TLB_ENTRIES, X, F, JIT_RUNS } from './state';
 import {
   S, pc, icount, limit, rawInst, tlbLoad, tlbStore, fetchPage, fetchAddend, INVALID_FETCH_PAGE,
 } from './hart';
@@ -89,6 +89,7 @@ export function runSlice(): void {
           // The translation runs its blocks while they fit before lim, sets pc and returns
           // the new count; on a trap or an exit it has set `excepted` (see jit/codegen.ts).
           const before = n - 1;
+          store<u64>(s, load<u64>(s, JIT_RUNS) + 1, JIT_RUNS);
           n = call_indirect<i32>(fn, lpc, before, lim, load<u32>(e, 12));
           lpc = pc; lim = limit; fPage = fetchPage; fAdd = fetchAddend; tLoad = tlbLoad; tStore = tlbStore;
           excepted = false;

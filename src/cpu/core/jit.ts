@@ -20,6 +20,7 @@
 import {
   JIT_CACHE_OFFSET, JIT_CACHE_ENTRIES, STATE_BLOCKS_OFFSET, STATE_BLOCK_BYTES, MAX_HARTS,
   TLB_OFFSET, TLB_SETS, TLB_SET_BYTES, TLB_KIND_BYTES, TLB_ENTRIES, TLB_ENTRY_BYTES,
+  JIT_MISSES, JIT_INVALIDATIONS,
 } from './state';
 import { S, ramBase, ramHost, endSlice, invalidTag } from './hart';
 
@@ -64,6 +65,7 @@ export function enableTranslation(map: u32, threshold: u32): void {
  * table index (the block index is then in the entry) or 0.
  */
 export function lookupMiss(h: u32, pc: u64, e: u32): u32 {
+  store<u64>(S, load<u64>(S, JIT_MISSES) + 1, JIT_MISSES);
   const now = load<u32>(generationAt(h));
   let count: u32 = 0;
   if (load<u32>(e) != h || load<u32>(e, 4) != 0 || load<u32>(e, 8) != now) {
@@ -138,7 +140,11 @@ function unwatch(at: u32): void {
   let g = atomic.or<u32>(at, 0); // a read-modify-write: ordered after the store (see above)
   while ((g & 1) != 0) {
     const seen = atomic.cmpxchg<u32>(at, g, g + 1);
-    if (seen == g) { endSlice(); return; }
+    if (seen == g) {
+      store<u64>(S, load<u64>(S, JIT_INVALIDATIONS) + 1, JIT_INVALIDATIONS);
+      endSlice();
+      return;
+    }
     g = seen;
   }
 }

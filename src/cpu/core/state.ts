@@ -91,8 +91,20 @@
 @inline export const TLB_FLUSH_REQ: u32 = 968;
 /** non-zero: another thread asks run() to return early (exit BUDGET) */
 @inline export const STOP_REQ: u32 = 976;
+/** calls of translated code from the dispatcher (lookup cache hits) */
+@inline export const JIT_RUNS: u32 = 984;
+/** block entries the lookup cache had no translation for */
+@inline export const JIT_MISSES: u32 = 992;
+/** stores by this hart that made a translated page stale */
+@inline export const JIT_INVALIDATIONS: u32 = 1000;
+/** regions translated */
+@inline export const JIT_TRANSLATED: u32 = 1008;
+/** microseconds spent translating them (compile thread and hart) */
+@inline export const JIT_COMPILE_US: u32 = 1016;
+/** translations given up: code written while compiled, or a translator error */
+@inline export const JIT_DROPPED: u32 = 1024;
 /** software TLB, see state-table.mjs */
-@inline export const TLB_OFFSET: u32 = 1024;
+@inline export const TLB_OFFSET: u32 = 2048;
 /** entries per TLB (direct-mapped) */
 @inline export const TLB_ENTRIES: u32 = 256;
 /** tag + addend */
@@ -104,7 +116,7 @@
 /** privilege sets: U, S, M */
 @inline export const TLB_SETS: u32 = 3;
 /** translation lookup cache, see state-table.mjs */
-@inline export const JIT_CACHE_OFFSET: u32 = 37888;
+@inline export const JIT_CACHE_OFFSET: u32 = 39936;
 /** entries of the lookup cache (direct-mapped) */
 @inline export const JIT_CACHE_ENTRIES: u32 = 1024;
 /** host pc, table index, generation, entry count */

@@ -63,6 +63,8 @@ export class Translator {
   /** The last error a translation hit (a bug in the translator: the block stays interpreted). */
   lastError: unknown;
   private readonly bytes: Uint8Array;
+  /** The hart's state block, 64-bit words: where the counters for metrics go. */
+  private readonly state: BigUint64Array;
   private readonly imports: WebAssembly.Imports;
   private readonly first: number;
   private next: number;
@@ -84,6 +86,7 @@ export class Translator {
     core: CoreForTranslation, private readonly stateBase: number, codeMap: { offset: number; bytes: number },
     opts: TranslatorOptions = {}) {
     this.bytes = new Uint8Array(memory.buffer);
+    this.state = new BigUint64Array(memory.buffer, stateBase, L.TLB_OFFSET / 8);
     this.generations = new Int32Array(memory.buffer, codeMap.offset, codeMap.bytes / 4);
     const coreImports: Record<string, WebAssembly.ExportValue> = {};
     for (const [name] of CORE_GLOBALS) coreImports[name] = need(core, name);
@@ -130,6 +133,13 @@ export class Translator {
     }
     this.take(batch, false);
     return this.find(host, generation);
+  }
+
+  /** Copies the counters metrics show into the state block (layout.ts JIT_*). */
+  private publish(): void {
+    this.state[L.JIT_TRANSLATED / 8] = BigInt(this.stats.translated);
+    this.state[L.JIT_COMPILE_US / 8] = BigInt(Math.round(this.stats.compileMs * 1000));
+    this.state[L.JIT_DROPPED / 8] = BigInt(this.stats.failed);
   }
 
   /** Installs the batches the compile thread has finished. Cheap when none are pending. */
@@ -202,6 +212,7 @@ export class Translator {
       const ms = performance.now() - t0;
       this.stats.hartMs += ms;
       this.stats.compileMs += ms;
+      this.publish();
     }
   }
 
