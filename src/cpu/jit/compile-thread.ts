@@ -77,15 +77,15 @@ if (!isMainThread && parentPort && (workerData as ThreadData | undefined)?.memor
       for (let more = receiveMessageOnPort(port); more && hosts.length < MAX_BATCH; more = receiveMessageOnPort(port)) {
         hosts.push(...(more.message as Request).hosts);
       }
-      for (let i = 0; i < hosts.length; i += MAX_BATCH) port.postMessage(batch(hosts.slice(i, i + MAX_BATCH)));
+      for (let i = 0; i < hosts.length; i += MAX_BATCH) for (const b of batches(hosts.slice(i, i + MAX_BATCH))) port.postMessage(b);
     });
   });
-  const batch = (hosts: number[]): CompiledBatch => {
+  const batches = (hosts: number[]): CompiledBatch[] => {
     try {
       return compiler.compile(hosts, true);
     } catch {
       // A translator bug: the blocks stay interpreted (the hart counts them as given up).
-      return { regions: [], untranslatable: [], raced: hosts, bytes: 0, ms: 0 };
+      return [{ regions: [], untranslatable: [], raced: hosts, bytes: 0, ms: 0 }];
     }
   };
 }

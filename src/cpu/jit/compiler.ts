@@ -35,6 +35,12 @@ export interface CompiledBatch {
   ms: number;
 }
 
+/** Translations remembered for other harts asking for the same block (bounds memory). */
+const MAX_REMEMBERED = 4096;
+
+/** A translation made before, with the code it was made from: [page offset, bytes] per block. */
+interface Remembered { module: WebAssembly.Module; region: CompiledRegion; page: number; code: [number, Uint8Array][] }
+
 const LAYOUT = { tlbEntries: L.TLB_ENTRIES, tlbEntryBytes: L.TLB_ENTRY_BYTES, memoryMaximumPages: 65536 };
 
 export class RegionCompiler {
@@ -42,6 +48,8 @@ export class RegionCompiler {
   private readonly ctable: DataView;
   /** Imports for the warm-up instance: a scratch memory, so warming touches no guest state. */
   private warmImports?: WebAssembly.Imports;
+  /** By host offset of the block asked for: the harts of a VM run the same code. */
+  private readonly remembered = new Map<number, Remembered>();
 
   constructor(memory: WebAssembly.Memory) {
     this.bytes = new Uint8Array(memory.buffer);
@@ -49,11 +57,32 @@ export class RegionCompiler {
   }
 
   /**
-   * Translates the blocks at host offsets `hosts` into one module. `warm` makes V8 compile
-   * every function now, on this thread: it compiles a function lazily at its first call,
-   * and the code is kept in the Module, which every thread shares.
+   * Translations of the blocks at host offsets `hosts`: those translated before (for another
+   * hart) from code still the same come back in their modules, the others are translated
+   * into one new module (the first batch). `warm` makes V8 compile every function now, on
+   * this thread: it compiles a function lazily at its first call, and the code is kept in
+   * the Module, which every thread shares.
    */
-  compile(hosts: readonly number[], warm: boolean): CompiledBatch {
+  compile(hosts: readonly number[], warm: boolean): CompiledBatch[] {
+    const fresh: number[] = [];
+    const reused = new Map<WebAssembly.Module, CompiledRegion[]>();
+    for (const host of hosts) {
+      const r = this.remembered.get(host);
+      if (r && r.code.every(([off, bytes]) => bytes.every((b, i) => this.bytes[r.page + off + i] === b))) {
+        const list = reused.get(r.module) ?? [];
+        if (list.length === 0) reused.set(r.module, list);
+        list.push(r.region);
+      } else {
+        this.remembered.delete(host);
+        fresh.push(host);
+      }
+    }
+    const out = [...reused].map(([module, regions]): CompiledBatch => ({ module, regions, untranslatable: [], raced: [], bytes: 0, ms: 0 }));
+    if (fresh.length > 0) out.unshift(this.translate(fresh, warm));
+    return out;
+  }
+
+  private translate(hosts: readonly number[], warm: boolean): CompiledBatch {
     const t0 = performance.now();
     const found: { host: number; page: number; code: Uint8Array; region: NonNullable<ReturnType<typeof findRegion>> }[] = [];
     const untranslatable: number[] = [], raced: number[] = [];
@@ -74,7 +103,14 @@ export class RegionCompiler {
     const regions: CompiledRegion[] = [];
     found.forEach((f, i) => {
       if (!this.unchanged(f.page, f.code, f.region)) { raced.push(f.host); return; }
-      regions.push({ host: f.host, exportName: exportName(i), blocks: f.region.blocks.map((b) => b.start), instructions: f.region.size });
+      const compiled: CompiledRegion = { host: f.host, exportName: exportName(i), blocks: f.region.blocks.map((b) => b.start), instructions: f.region.size };
+      regions.push(compiled);
+      if (this.remembered.size >= MAX_REMEMBERED) this.remembered.clear();
+      const code = f.region.blocks.map((b): [number, Uint8Array] => {
+        const last = b.insns[b.insns.length - 1];
+        return [b.start, f.code.slice(b.start, last.off + last.len)];
+      });
+      this.remembered.set(f.host, { module, region: compiled, page: f.page, code });
     });
     return { module, regions, untranslatable, raced, bytes: wasm.length, ms: performance.now() - t0 };
   }

@@ -120,9 +120,9 @@ export class Translator {
     }
     this.pending.set(host, generation);
     const t0 = performance.now();
-    let batch: CompiledBatch;
+    let batches: CompiledBatch[];
     try {
-      batch = this.compiler!.compile([host], false);
+      batches = this.compiler!.compile([host], false);
     } catch (e) {
       this.pending.delete(host);
       this.stats.failed++;
@@ -131,7 +131,7 @@ export class Translator {
     } finally {
       this.stats.hartMs += performance.now() - t0;
     }
-    this.take(batch, false);
+    for (const batch of batches) this.take(batch, false);
     return this.find(host, generation);
   }
 
