@@ -89,45 +89,40 @@ test('a write by the host (a device, a loader) to translated code is seen at the
   assert.equal(h.x(10), 100n + 100n * 100n, 'the 100 calls after the write ran the new code');
 });
 
-test('on a compile thread: the hart interprets until the translation comes back, then runs it', async () => {
+/** LOOP calling F on a hart whose translations come from a compile thread. */
+async function onCompileThread(body: (m: Machine, h: WasmHart) => Promise<void>): Promise<void> {
   let thread: CompileThread | undefined;
   const m = machine(true, { compiler: (mem) => { thread = new CompileThread(mem); thread.start(); return thread; } });
   try {
     put(m, 0, LOOP);
     put(m, 0x1000, F);
-    const h = m.harts[0];
-    assert.equal(h.run(400), Exit.Budget);
-    assert.equal(h.x(10), 100n, 'interpreted while the compile thread works');
-    for (let i = 0; i < 1000 && h.translation!.translated < 2; i++) { await sleep(10); h.run(4); }
-    assert.ok(h.translation!.translated >= 2, 'f and the loop came back translated');
-    assert.ok(h.translation!.hartMs < h.translation!.compileMs, 'compiling was not done on the hart\'s thread');
-    const calls = h.x(10);
-    assert.equal(h.run(4000), Exit.Budget);
-    assert.equal(h.x(10), calls + 1000n, 'the translated loop computes what the interpreter does');
+    await body(m, m.harts[0]);
   } finally {
     await thread?.terminate();
   }
-});
+}
 
-test('on a compile thread: a translation of code written while it was compiled is dropped', async () => {
-  let thread: CompileThread | undefined;
-  const m = machine(true, { compiler: (mem) => { thread = new CompileThread(mem); thread.start(); return thread; } });
-  try {
-    put(m, 0, LOOP);
-    put(m, 0x1000, F);
-    const h = m.harts[0];
-    assert.equal(h.run(8), Exit.Budget); // f and the loop are asked for
-    m.log.mark(0x1000, 4);
-    put(m, 0x1000, [F_PATCHED]); // before the answer is taken
-    for (let i = 0; i < 1000 && h.translation!.failed + h.translation!.translated < 2; i++) { await sleep(10); h.run(0); }
-    assert.ok(h.translation!.failed >= 1, 'the translation of f made before the write was not installed');
-    const before = h.x(10);
-    assert.equal(h.run(400), Exit.Budget);
-    assert.equal(h.x(10), before + 100n * 100n, 'the 100 calls after the write ran the new code');
-  } finally {
-    await thread?.terminate();
-  }
-});
+test('on a compile thread: the hart interprets until the translation comes back, then runs it', () => onCompileThread(async (_m, h) => {
+  assert.equal(h.run(400), Exit.Budget);
+  assert.equal(h.x(10), 100n, 'interpreted while the compile thread works');
+  for (let i = 0; i < 1000 && h.translation!.translated < 2; i++) { await sleep(10); h.run(4); }
+  assert.ok(h.translation!.translated >= 2, 'f and the loop came back translated');
+  assert.ok(h.translation!.hartMs < h.translation!.compileMs, 'compiling was not done on the hart\'s thread');
+  const calls = h.x(10);
+  assert.equal(h.run(4000), Exit.Budget);
+  assert.equal(h.x(10), calls + 1000n, 'the translated loop computes what the interpreter does');
+}));
+
+test('on a compile thread: a translation of code written while it was compiled is dropped', () => onCompileThread(async (m, h) => {
+  assert.equal(h.run(8), Exit.Budget); // f and the loop are asked for
+  m.log.mark(0x1000, 4);
+  put(m, 0x1000, [F_PATCHED]); // before the answer is taken
+  for (let i = 0; i < 1000 && h.translation!.failed + h.translation!.translated < 2; i++) { await sleep(10); h.run(0); }
+  assert.ok(h.translation!.failed >= 1, 'the translation of f made before the write was not installed');
+  const before = h.x(10);
+  assert.equal(h.run(400), Exit.Budget);
+  assert.equal(h.x(10), before + 100n * 100n, 'the 100 calls after the write ran the new code');
+}));
 
 test('a write by another hart to code this hart translated is seen, even through a store TLB entry made before', () => {
   const m = machine(true, { harts: 2 });
