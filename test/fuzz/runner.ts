@@ -98,15 +98,21 @@ export async function fuzzTarget(name: string, o: FuzzOptions = {}): Promise<Fuz
     };
     /** The replay path of the case running now (a replay's own path, or the case's index). */
     const here = () => o.path ?? String(i32[HB.index]!);
+    // A watchdog tick that comes late means this process was stopped or starved (SIGSTOP
+    // during a benchmark, a suspended laptop): the case running then is timed afresh.
+    let lastTick = Date.now(), excused = { index: -1, from: 0 };
     const watch = setInterval(() => {
-      const index = i32[HB.index]!;
-      if (Atomics.load(i32, HB.busy) === 1 && Date.now() - started[0]! > hangAfterMs) {
+      const index = i32[HB.index]!, now = Date.now();
+      if (now - lastTick > WATCH_MS + 1000) excused = { index, from: now };
+      lastTick = now;
+      const from = excused.index === index ? Math.max(started[0]!, excused.from) : started[0]!;
+      if (Atomics.load(i32, HB.busy) === 1 && now - from > hangAfterMs) {
         finish({ failure: { kind: 'hang', path: here(), whileShrinking: Atomics.load(i32, HB.shrinking) === 1,
           error: `case ${index} ran for more than ${caseTimeoutMs} ms` } });
       } else if (process.memoryUsage.rss() - rssBase > rssLimit) {
         finish({ failure: { kind: 'unbounded-allocation', path: here(), error: `the process grew by more than ${rssLimit} bytes during case ${index}` } });
       }
-    }, 100);
+    }, WATCH_MS);
     worker.on('message', (m: WorkerMessage) => {
       if (m.type === 'ready') {
         corpus = m.corpus;
@@ -200,6 +206,9 @@ export async function fuzzLogged(name: string, o: FuzzOptions & { log: string })
   }
   return summary();
 }
+
+/** How often the watchdog looks at the worker's heartbeat. */
+const WATCH_MS = 100;
 
 /** Async targets time out inside fast-check (which then shrinks); the watchdog comes later. */
 function asyncSlack(ms: number): number {
