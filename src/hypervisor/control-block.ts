@@ -13,7 +13,7 @@
 import { MAX_HARTS } from '../cpu/layout.js';
 
 export const HEADER_BYTES = 64;
-export const VP_BLOCK_BYTES = 1024;
+export const VP_BLOCK_BYTES = 8192;
 /** A VP runs one hart, whose state block the VM's memory reserves (cpu/layout.ts). */
 export const MAX_VPS = MAX_HARTS;
 export const CONTROL_BLOCK_BYTES = HEADER_BYTES + MAX_VPS * VP_BLOCK_BYTES;
@@ -81,7 +81,7 @@ export const VP_CPU_NS64 = 13;      // byte 104
  * stores to a device sees them done.
  */
 export const POSTED_RING64 = 16;
-export const POSTED_ENTRIES = 32;
+export const POSTED_ENTRIES = 256;
 
 /**
  * Where a VP's exit was served, the words of its exit counters (and of the metrics): the

@@ -4,9 +4,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
 import {
-  ControlBlock, MailboxState, PartitionState, MAILBOX_STATE, POSTED_ENTRIES, POSTED_HEAD, POSTED_TAIL,
+  ControlBlock, MailboxState, PartitionState, MAILBOX_STATE, POSTED_ENTRIES, POSTED_HEAD, POSTED_TAIL, DOORBELL,
 } from './control-block.js';
-import { MailboxSink, MailboxOp } from './intercept.js';
+import { MailboxSink, MailboxOp, InterceptService } from './intercept.js';
 import type { ParentData, Store } from './intercept.test-worker.js';
 
 const STORES_DONE = 0x1000_0f00n;
@@ -104,3 +104,27 @@ test('post returns false once the partition is Stopping while the ring is full',
   assert.equal(p.channel.post(DEVICE, 4, 99n), false, 'no room, and no parent to make it');
   assert.deepEqual(await p.finish(), []);
 }));
+
+test('post rings the doorbell only into an empty ring; a drain takes what is posted while it runs', () => {
+  const cb = ControlBlock.create(2);
+  cb.setPartitionState(PartitionState.Running);
+  const sink = new MailboxSink(cb, VP, [{ base: DEVICE, size: 0x100n }]);
+  const parent = new InterceptService(cb, VP);
+  const bell = () => Atomics.load(cb.i32, DOORBELL);
+  const before = bell();
+  assert.equal(sink.post(DEVICE, 1, 1n), true);
+  assert.equal(bell(), before + 1, 'the first store wakes the parent');
+  assert.equal(sink.post(DEVICE, 1, 2n), true);
+  assert.equal(bell(), before + 1, 'the parent has not taken the first yet: no second wake-up');
+  const performed: bigint[] = [];
+  parent.drainStores((_addr, _width, value) => {
+    performed.push(value);
+    // The VP posts while the parent drains (it sees the ring not empty, so it does not ring).
+    if (value === 2n) assert.equal(sink.post(DEVICE, 1, 3n), true);
+  });
+  assert.deepEqual(performed, [1n, 2n, 3n], 'the store posted during the drain is not left behind');
+  assert.equal(bell(), before + 1);
+  assert.equal(parent.queuedStores, 0);
+  assert.equal(sink.post(DEVICE, 1, 4n), true);
+  assert.equal(bell(), before + 2, 'an empty ring again: the next store rings');
+});

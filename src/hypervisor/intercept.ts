@@ -150,7 +150,10 @@ export class MailboxSink implements InterceptSink {
 
   /**
    * Queues an MMIO store without waiting for the device (a posted write). Waits only when
-   * the ring is full. Returns false if the partition is stopping.
+   * the ring is full. Rings the doorbell only when the parent had taken every earlier store:
+   * while it has not, it is awake or will be for those (drainStores looks again before it
+   * stops), so a console line costs one wake-up, not one per character. Returns false if
+   * the partition is stopping.
    */
   post(addr: bigint, width: number, value: bigint): boolean {
     if (!this.waitForOtherVpsStores()) return false;
@@ -169,7 +172,7 @@ export class MailboxSink implements InterceptSink {
     i64[e + 1] = value;
     i64[e + 2] = BigInt(width);
     Atomics.store(i32, this.at32 + POSTED_HEAD, (head + 1) | 0);
-    this.cb.ringDoorbell();
+    if (Atomics.load(i32, this.at32 + POSTED_TAIL) === head) this.cb.ringDoorbell();
     return true;
   }
 }
@@ -198,15 +201,20 @@ export class InterceptService {
   /** Performs every posted store; true if there were any. */
   drainStores(perform: (addr: bigint, width: number, value: bigint) => void): boolean {
     const { i32, i64 } = this.cb;
-    const head = Atomics.load(i32, this.at32 + POSTED_HEAD);
+    let head = Atomics.load(i32, this.at32 + POSTED_HEAD);
     let tail = i32[this.at32 + POSTED_TAIL];
     if (head === tail) return false;
-    for (; tail !== head; tail = (tail + 1) | 0) {
-      const e = this.at64 + POSTED_RING64 + (tail & (POSTED_ENTRIES - 1)) * 3;
-      perform(BigInt.asUintN(64, i64[e]), Number(i64[e + 2]), BigInt.asUintN(64, i64[e + 1]));
-    }
-    Atomics.store(i32, this.at32 + POSTED_TAIL, tail);
-    Atomics.notify(i32, this.at32 + POSTED_TAIL); // a VP may wait for room in the ring
+    do {
+      for (; tail !== head; tail = (tail + 1) | 0) {
+        const e = this.at64 + POSTED_RING64 + (tail & (POSTED_ENTRIES - 1)) * 3;
+        perform(BigInt.asUintN(64, i64[e]), Number(i64[e + 2]), BigInt.asUintN(64, i64[e + 1]));
+      }
+      Atomics.store(i32, this.at32 + POSTED_TAIL, tail);
+      Atomics.notify(i32, this.at32 + POSTED_TAIL); // a VP may wait for room in the ring
+      // The VP rings only when it finds the ring empty (post): a store it made while this
+      // drain ran, before the tail moved, is taken now, not left for a doorbell that never comes.
+      head = Atomics.load(i32, this.at32 + POSTED_HEAD);
+    } while (head !== tail);
     return true;
   }
 
