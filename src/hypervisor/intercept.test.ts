@@ -128,3 +128,30 @@ test('post rings the doorbell only into an empty ring; a drain takes what is pos
   assert.equal(sink.post(DEVICE, 1, 4n), true);
   assert.equal(bell(), before + 2, 'an empty ring again: the next store rings');
 });
+
+test('an ordered shadow register is served only when no posted store is still to be performed, a status one always', () => {
+  const cb = ControlBlock.create(2);
+  cb.setPartitionState(PartitionState.Running);
+  const shadow = { bytes: new Uint8Array(new SharedArrayBuffer(0x100)), readable: new Uint8Array(0x100) };
+  shadow.readable[1] = 2; // SHADOW_ORDERED, like the 16550's IER
+  shadow.readable[5] = 1; // SHADOW_STATUS, like its LSR
+  shadow.bytes[1] = 0x0f; // what the device showed before the store below
+  const sink = new MailboxSink(cb, VP, [{ base: DEVICE, size: 0x100n, shadow }]);
+  const calls: bigint[] = [];
+  const mailbox = (_kind: MailboxOp, addr: bigint) => { calls.push(addr); return { ok: true as const, value: 0n }; };
+  sink.call = mailbox;
+  assert.deepEqual(sink.mmioLoad(DEVICE + 1n, 1), { ok: true, value: 0x0fn }, 'nothing pending: from the shadow');
+  assert.deepEqual(calls, []);
+  assert.equal(sink.post(DEVICE + 1n, 1, 0n), true); // e.g. the 8250 driver masking IER
+  assert.deepEqual(sink.mmioLoad(DEVICE + 1n, 1), { ok: true, value: 0n }, 'its own store pending: through the mailbox');
+  assert.equal(calls.length, 1);
+  assert.deepEqual(sink.mmioLoad(DEVICE + 5n, 1), { ok: true, value: 0n }, 'a status register: from the shadow all the same');
+  assert.equal(calls.length, 1);
+  const other = new MailboxSink(cb, 0, [{ base: DEVICE, size: 0x100n, shadow }]);
+  other.call = mailbox;
+  other.mmioLoad(DEVICE + 1n, 1);
+  assert.equal(calls.length, 2, "another VP's store pending: through the mailbox too");
+  new InterceptService(cb, VP).drainStores(() => { shadow.bytes[1] = 0; });
+  assert.deepEqual(other.mmioLoad(DEVICE + 1n, 1), { ok: true, value: 0n }, 'performed: from the shadow again');
+  assert.equal(calls.length, 2);
+});

@@ -31,14 +31,20 @@ export interface MmioRange {
   syncStores?: readonly number[];
 }
 
-/** A load served from a register shadow, if every byte it reads is marked readable. */
-function readShadow(shadow: NonNullable<MmioRange['shadow']>, offset: number, width: number): bigint | undefined {
-  let v = 0n;
+/**
+ * A load served from a register shadow, if every byte it reads is mirrored: 1 for a status
+ * register (served at once), 2 for one served once every posted store is performed (the
+ * parent's mmio.ts SHADOW_* contract).
+ */
+function readShadow(shadow: NonNullable<MmioRange['shadow']>, offset: number, width: number, performed: () => boolean): bigint | undefined {
+  let v = 0n, ordered = false;
   for (let i = width - 1; i >= 0; i--) {
-    if (shadow.readable[offset + i] !== 1) return undefined;
+    const kind = shadow.readable[offset + i];
+    if (kind !== 1 && kind !== 2) return undefined;
+    ordered ||= kind === 2;
     v = (v << 8n) | BigInt(Atomics.load(shadow.bytes, offset + i));
   }
-  return v;
+  return ordered && !performed() ? undefined : v;
 }
 
 const FAULT: InterceptResult = { ok: false };
@@ -70,10 +76,23 @@ export class MailboxSink implements InterceptSink {
     const range = this.rangeOf(addr, width);
     if (!range) return FAULT;
     if (range.shadow) {
-      const value = readShadow(range.shadow, Number(addr - range.base), width);
+      const value = readShadow(range.shadow, Number(addr - range.base), width, () => this.storesPerformed());
       if (value !== undefined) return { ok: true, value };
     }
     return this.call(MailboxOp.MmioLoad, addr, width, 0n);
+  }
+
+  /**
+   * True when no VP has a posted store the parent has not performed: an ordered shadow
+   * register then shows every store made before this load (a device's shadow changes as it
+   * performs them), so reading it is ordered as the mailbox would be. Otherwise the load
+   * takes the mailbox, which waits for those stores.
+   */
+  private storesPerformed(): boolean {
+    const i32 = this.cb.i32;
+    if (Atomics.load(i32, this.at32 + POSTED_HEAD) !== Atomics.load(i32, this.at32 + POSTED_TAIL)) return false;
+    for (const at of this.others) if (Atomics.load(i32, at + POSTED_HEAD) !== Atomics.load(i32, at + POSTED_TAIL)) return false;
+    return true;
   }
 
   mmioStore(addr: bigint, width: AccessWidth, value: bigint): InterceptResult | undefined {

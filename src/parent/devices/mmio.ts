@@ -5,20 +5,27 @@ export type Width = 1 | 2 | 4 | 8;
 
 /**
  * Registers a device publishes for the hypervisor to answer loads from directly: `bytes`
- * mirrors the device's registers (kept current by the device) and `readable[offset]` is 1
- * where a load has no side effect and may be served from the mirror without a round trip
- * to the parent (an optimisation like KVM's coalesced MMIO, for the read side).
+ * mirrors the device's registers (kept current by the device) and `readable[offset]` says
+ * whether a load there has no side effect and may be served from the mirror without a
+ * round trip to the parent (an optimisation like KVM's coalesced MMIO, for the read side):
  *
- * Contract: a shadowed load does not wait for stores the VP has posted but the parent has
- * not performed yet, so it may see the register as it was before them. A device shadows
- * only registers for which that is harmless. The 16550's LSR qualifies: a THR write never
- * changes it (transmission is instant), and after a posted FIFO clear a stale "data ready"
- * only makes the driver read RBR, which answers through the parent, in order.
+ *   SHADOW_NONE     0  not mirrored: the load goes to the parent;
+ *   SHADOW_STATUS   1  served even while stores the VPs posted are not performed yet, so
+ *                      it may see the register as it was before them: only for registers
+ *                      where that is harmless. The 16550's LSR qualifies: a THR write never
+ *                      changes it (transmission is instant), and after a posted FIFO clear
+ *                      a stale "data ready" only makes the driver read RBR, which answers
+ *                      through the parent, in order;
+ *   SHADOW_ORDERED  2  served only when every posted store has been performed (the mirror
+ *                      then shows them all), otherwise through the parent like any load:
+ *                      for registers the guest writes and reads back (the 16550's IER).
  */
 export interface RegisterShadow {
   readonly bytes: Uint8Array;     // over a SharedArrayBuffer, device-sized
   readonly readable: Uint8Array;  // over a SharedArrayBuffer, device-sized
 }
+
+export const SHADOW_NONE = 0, SHADOW_STATUS = 1, SHADOW_ORDERED = 2;
 
 export function createShadow(size: number): RegisterShadow {
   return { bytes: new Uint8Array(new SharedArrayBuffer(size)), readable: new Uint8Array(new SharedArrayBuffer(size)) };

@@ -82,6 +82,29 @@ test('the register shadow mirrors LSR for loads served without a round trip', ()
   assert.equal(u.dev.shadow.bytes[LSR] & LSR_DR, 0);
 });
 
+test('every mirrored register reads from the shadow as from the device, DLAB included; RBR and IIR are not mirrored', () => {
+  const u = uart();
+  const MCR = 4;
+  const mirrored = [IER, LCR, MCR, LSR, MSR, SCR];
+  const same = (when: string) => {
+    for (const r of mirrored) {
+      assert.equal(u.dev.shadow.readable[r], r === LSR || r === MSR ? 1 : 2, `register ${r} is mirrored`);
+      assert.equal(u.dev.shadow.bytes[r], u.r(r), `register ${r} ${when}`);
+    }
+  };
+  same('at reset');
+  u.w(IER, IER_RDI | IER_THRI); u.w(MCR, 0x0b); u.w(SCR, 0x77); u.w(LCR, 0x03);
+  same('after writes');
+  u.w(LCR, 0x83); u.w(1, 0x01); // DLAB: offset 1 is the divisor latch's high byte
+  same('with DLAB set');
+  assert.equal(u.dev.shadow.bytes[IER], 0x01);
+  u.w(LCR, 0x03);
+  same('with DLAB clear again');
+  assert.equal(u.dev.shadow.bytes[IER], IER_RDI | IER_THRI);
+  assert.equal(u.dev.shadow.readable[RBR_THR], 0, 'reading RBR takes a byte');
+  assert.equal(u.dev.shadow.readable[IIR_FCR], 0, 'reading IIR clears THRI');
+});
+
 // --- Save and restore ---------------------------------------------------------------------------
 
 /** The state through JSON, as a state stream carries it. */

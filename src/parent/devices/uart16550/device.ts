@@ -10,7 +10,7 @@
 // bound, for a caller that does not, and for a restored state.
 //
 // Saved state (state.ts): every register, the FIFO and the backlog.
-import { createShadow, type MmioDevice, type Width } from '../mmio.js';
+import { createShadow, SHADOW_ORDERED, SHADOW_STATUS, type MmioDevice, type Width } from '../mmio.js';
 import type { Stateful } from '../../../state/contract.js';
 import { parseUartState, saveUart, type Uart16550State } from './state.js';
 
@@ -24,14 +24,20 @@ const FCR_ENABLE = 0x01, FCR_CLEAR_RX = 0x02;
 const FIFO_BYTES = 16;
 /** Host input the device holds beyond the FIFO; more is dropped. */
 export const MAX_BACKLOG = 1 << 16;
-const LSR = 5, MSR = 6;
+const IER = 1, LCR = 3, MCR = 4, LSR = 5, MSR = 6, SCR = 7;
 /** DCD, DSR, CTS asserted: a modem that is always ready. */
 const MSR_VALUE = 0xb0;
 
 export class Uart16550 implements MmioDevice, Stateful<Uart16550State> {
   readonly name = 'ns16550a';
   readonly size = 0x100;
-  /** LSR and MSR are side-effect free: polling them (every console character) needs no round trip. */
+  /**
+   * Registers whose reads have no side effect, mirrored for the VPs (mmio.ts): polling LSR
+   * (every console character) and reading IER (every console line: the 8250 driver saves
+   * it, masks it and restores it around each write) need no round trip. IER, LCR, MCR and
+   * SCR are what the guest wrote, so they are served only once its stores are performed.
+   * RBR and IIR change the device when read, so they are not mirrored.
+   */
   readonly shadow = createShadow(0x100);
   private ier = 0;
   private lcr = 0;
@@ -50,9 +56,8 @@ export class Uart16550 implements MmioDevice, Stateful<Uart16550State> {
    * @param irq drives the device's interrupt line (level)
    */
   constructor(private readonly transmit: (byte: number) => void, private readonly irq: (level: boolean) => void = () => {}) {
-    this.shadow.readable[LSR] = 1;
-    this.shadow.readable[MSR] = 1;
-    this.shadow.bytes[MSR] = MSR_VALUE;
+    for (const r of [LSR, MSR]) this.shadow.readable[r] = SHADOW_STATUS;
+    for (const r of [IER, LCR, MCR, SCR]) this.shadow.readable[r] = SHADOW_ORDERED;
     this.update();
   }
 
@@ -99,12 +104,12 @@ export class Uart16550 implements MmioDevice, Stateful<Uart16550State> {
     const dlab = (this.lcr & LCR_DLAB) !== 0;
     switch (offset) {
       case 0:
-        if (dlab) { this.dll = v; return; }
+        if (dlab) { this.dll = v; break; }
         this.transmit(v);
         this.thrEmptyPending = true; // sent at once: THR is empty again
         break;
       case 1:
-        if (dlab) { this.dlm = v; return; }
+        if (dlab) { this.dlm = v; break; }
         // Enabling THRI with an empty THR raises it immediately (drivers rely on this).
         if ((v & IER_THRI) && !(this.ier & IER_THRI)) this.thrEmptyPending = true;
         this.ier = v & 0x0f;
@@ -113,9 +118,9 @@ export class Uart16550 implements MmioDevice, Stateful<Uart16550State> {
         this.fifoEnabled = (v & FCR_ENABLE) !== 0;
         if (v & FCR_CLEAR_RX) this.rx.length = 0;
         break;
-      case 3: this.lcr = v; return;
-      case 4: this.mcr = v & 0x1f; return;
-      case 7: this.scr = v; return;
+      case 3: this.lcr = v; break;
+      case 4: this.mcr = v & 0x1f; break;
+      case 7: this.scr = v; break;
       default: return;
     }
     this.update();
@@ -152,7 +157,18 @@ export class Uart16550 implements MmioDevice, Stateful<Uart16550State> {
 
   private update(): void {
     this.refill();
-    Atomics.store(this.shadow.bytes, LSR, this.lsr());
+    this.publish();
     this.irq(this.interruptId() !== IIR_NONE);
+  }
+
+  /** The mirrored registers as read() would return them now. */
+  private publish(): void {
+    const b = this.shadow.bytes;
+    Atomics.store(b, IER, (this.lcr & LCR_DLAB) !== 0 ? this.dlm : this.ier);
+    Atomics.store(b, LCR, this.lcr);
+    Atomics.store(b, MCR, this.mcr);
+    Atomics.store(b, LSR, this.lsr());
+    Atomics.store(b, MSR, MSR_VALUE);
+    Atomics.store(b, SCR, this.scr);
   }
 }
