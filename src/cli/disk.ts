@@ -4,8 +4,8 @@ import { existsSync } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import { openDisk, probeFormat } from '../parent/drivers/disk/open.js';
-import { createQcow2, qcow2MaxSize } from '../parent/drivers/disk/qcow2-create.js';
+// The disk drivers load when a disk command runs, not with every tshv command.
+const drivers = async () => ({ ...await import('../parent/drivers/disk/open.js'), ...await import('../parent/drivers/disk/qcow2-create.js') });
 import type { BlockDevice } from '../parent/drivers/disk/block-device.js';
 import { parseSize } from './units.js';
 import { formatBytes } from './table.js';
@@ -34,6 +34,7 @@ Examples:
   tshv disk create scratch.raw --format raw --size 64M`)
     .action(async (file: string, flags: CreateFlags) => {
       process.exitCode = await guarded('create', async () => {
+        const { openDisk, createQcow2, qcow2MaxSize } = await drivers();
         if (existsSync(file)) throw new Usage(`${file} already exists`);
         const size = flags.size === undefined ? undefined : usage(() => parseSize(flags.size!, '--size'));
         let clusterBits: number | undefined;
@@ -96,6 +97,7 @@ Examples:
     .option('--json', 'print JSON')
     .action(async (file: string, flags: { json?: boolean }) => {
       process.exitCode = await guarded('info', async () => {
+        const { openDisk, probeFormat } = await drivers();
         if (!existsSync(file)) throw new Usage(`${file}: no such file`);
         await probeFormat(file);
         const d = await openDisk(file, { readOnly: true });

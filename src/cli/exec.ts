@@ -2,11 +2,9 @@
 import { readFileSync, writeSync } from 'node:fs';
 import { runBareMetal } from '../parent/baremetal.js';
 import { ElfError } from '../parent/loader/elf.js';
-import { parseSize, parseCount } from './units.js';
-import { JIT_THRESHOLD_DEFAULT } from '../cpu/wasm-hart.js';
+import { parseSize, parseCount, parseJitThreshold } from './units.js';
 
-/** Exit codes of `tshv exec`, documented in --help. */
-export const ExecExit = { pass: 0, fail: 1, usage: 2, limit: 3, error: 4 } as const;
+import { ExecExit } from './errors.js';
 
 export interface ExecFlags { maxInstructions?: string; memory: string; stats?: boolean; jit?: boolean; jitThreshold?: string }
 
@@ -77,9 +75,3 @@ function writeAll(fd: number, bytes: Uint8Array): void {
   }
 }
 
-/** --jit-threshold of exec and run: 1..1000000, default JIT_THRESHOLD_DEFAULT. */
-export function parseJitThreshold(text: string | undefined): number {
-  const n = Number(parseCount(text ?? String(JIT_THRESHOLD_DEFAULT), '--jit-threshold'));
-  if (n < 1 || n > 1_000_000) throw new Error('--jit-threshold must be 1..1000000');
-  return n;
-}

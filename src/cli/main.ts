@@ -1,9 +1,13 @@
 // The `tshv` command.
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { execCommand, ExecExit, parseJitThreshold } from './exec.js';
-import { JIT_THRESHOLD_DEFAULT } from '../cpu/wasm-hart.js';
-import { runConfig, runVm, UsageError, DEFAULT_APPEND, type RunFlags } from './run.js';
+import { ExecExit, UsageError } from './errors.js';
+import { parseJitThreshold } from './units.js';
+import { JIT_THRESHOLD_DEFAULT } from '../cpu/jit/threshold.js';
+import { DEFAULT_APPEND } from '../parent/guest-defaults.js';
+import { MACHINE_LIMITS } from '../parent/machine/limits.js';
+import { VmThreads } from '../parent/vm-threads.js';
+import type { RunFlags } from './run.js';
 import { addVmCommands } from './vm.js';
 import { addHostCommands } from './host.js';
 import { addDiskCommands } from './disk.js';
@@ -14,6 +18,17 @@ function packageVersion(): string {
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+/**
+ * The threads of a VM of `--cpus` VPs, started before the images are read so that they load
+ * while the kernel is unpacked; undefined if the value is not one runConfig accepts (it then
+ * says why).
+ */
+function startThreads(cpusFlag: string): VmThreads | undefined {
+  const cpus = Number(cpusFlag);
+  const { min, max } = MACHINE_LIMITS.cpus;
+  return Number.isInteger(cpus) && cpus >= min && cpus <= max ? VmThreads.start(cpus) : undefined;
+}
 
 export function main(argv: string[]): void {
   const program = new Command();
@@ -40,7 +55,7 @@ The run ends when the program writes tohost (1 = pass, (n<<1)|1 = failure n) or 
 
 Exit codes: 0 pass, 1 the program reported a failure, 2 bad usage or unreadable ELF,
 3 --max-instructions reached, 4 the program hung (WFI with nothing to wake it) or reset.`)
-    .action((elf: string, flags) => { process.exitCode = execCommand(elf, flags); });
+    .action(async (elf: string, flags) => { process.exitCode = (await import('./exec.js')).execCommand(elf, flags); });
 
   program
     .command('run', { isDefault: false })
@@ -73,6 +88,10 @@ Exit codes: 0 the guest powered off (or Ctrl-A X, or it was saved), 1 the guest 
 or the hypervisor failed, 2 bad usage, unreadable images or a state file that cannot be restored.`)
     .action(async (flags: RunFlags, cmd: Command) => {
       let config, jitThreshold;
+      // The VM's threads load their code while the kernel is read and unpacked (run.ts).
+      const threads = flags.restore === undefined ? startThreads(flags.cpus) : undefined;
+      // Commands load what they run when they run: `tshv run` reaches its VM sooner.
+      const { runConfig, runVm } = await import('./run.js');
       try {
         if (cmd.args.length) {
           throw new UsageError(`unexpected argument${cmd.args.length > 1 ? 's' : ''} ${cmd.args.map((a) => `"${a}"`).join(' ')}: ` +
@@ -88,6 +107,7 @@ or the hypervisor failed, 2 bad usage, unreadable images or a state file that ca
         }
         try { jitThreshold = parseJitThreshold(flags.jitThreshold); } catch (e) { throw new UsageError((e as Error).message); }
       } catch (e) {
+        threads?.terminate();
         if (e instanceof UsageError || (e as Error).name === 'LinuxImageError') {
           process.stderr.write(`tshv run: ${(e as Error).message}\n`);
           process.exitCode = ExecExit.usage;
@@ -95,7 +115,7 @@ or the hypervisor failed, 2 bad usage, unreadable images or a state file that ca
         }
         throw e;
       }
-      process.exitCode = await runVm(config ? { config } : { restore: flags.restore! }, { saveTo: flags.saveTo, jit: flags.jit !== false, jitThreshold });
+      process.exitCode = await runVm(config ? { config } : { restore: flags.restore! }, { saveTo: flags.saveTo, jit: flags.jit !== false, jitThreshold, threads });
       process.exit();
     });
 

@@ -2,13 +2,14 @@
 // when they are not a terminal), like `qemu-system-riscv64 -nographic`.
 import { existsSync } from 'node:fs';
 import { Vm, type VmConfig } from '../parent/vm.js';
+import type { VmThreads } from '../parent/vm-threads.js';
 import type { StopReason } from '../parent/vm-protocol.js';
 import { guestConfig, sharedImage } from '../parent/guest-config.js';
 import { MACHINE_LIMITS, MEMORY_MIB } from '../parent/machine/limits.js';
 import { parseDiskSpec, parseSize } from './units.js';
 import type { ConsoleKind, DiskSpec } from '../parent/vm-protocol.js';
 import type { SavedConfig } from '../parent/machine/state.js';
-import { ExecExit } from './exec.js';
+import { ExecExit, UsageError } from './errors.js';
 
 export { DEFAULT_KERNEL, DEFAULT_INITRD, DEFAULT_APPEND } from '../parent/guest-config.js';
 
@@ -18,7 +19,6 @@ export interface RunFlags {
   saveTo?: string; restore?: string; jit?: boolean; jitThreshold?: string;
 }
 
-export class UsageError extends Error {}
 
 /** Validates the flags and reads the images: everything that can fail before a VM exists. */
 export async function runConfig(flags: RunFlags): Promise<VmConfig> {
@@ -77,6 +77,8 @@ export interface RunOptions {
   jit?: boolean;
   /** --jit-threshold N. */
   jitThreshold?: number;
+  /** The first VM's threads, started early (startThreads); later VMs (a reboot) start their own. */
+  threads?: VmThreads;
 }
 
 type RunIo = { stdin: NodeJS.ReadStream; stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream };
@@ -174,7 +176,7 @@ export function runVm(source: RunSource, options: RunOptions = {}, io: RunIo = {
     io.stdin.on('data', onInput);
     io.stdin.resume();
     process.on('SIGTERM', onTerm);
-    if ('config' in source) { attach(new Vm({ ...source.config, jit: options.jit, jitThreshold: options.jitThreshold })); return; }
+    if ('config' in source) { attach(new Vm({ ...source.config, jit: options.jit, jitThreshold: options.jitThreshold }, undefined, options.threads)); return; }
     const bar = progressBar(io.stderr, 'restoring');
     Vm.restore(source.restore, { onProgress: bar.update, jit: options.jit, jitThreshold: options.jitThreshold }).then(
       ({ vm: restored, config }) => { bar.done(); restoredConfig = config; attach(restored); },

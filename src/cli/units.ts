@@ -1,4 +1,5 @@
 // Parsing of the sizes and counts users type on the command line.
+import { JIT_THRESHOLD_DEFAULT } from '../cpu/jit/threshold.js';
 
 const UNITS: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
 
@@ -31,4 +32,11 @@ export function parseDiskSpec(spec: string, option: string): { path: string; rea
   }
   if (!path) throw new Error(`${option} ${spec}: no image file`);
   return { path, readOnly };
+}
+
+/** --jit-threshold of exec and run: 1..1000000, default JIT_THRESHOLD_DEFAULT. */
+export function parseJitThreshold(text: string | undefined): number {
+  const n = Number(parseCount(text ?? String(JIT_THRESHOLD_DEFAULT), '--jit-threshold'));
+  if (n < 1 || n > 1_000_000) throw new Error('--jit-threshold must be 1..1000000');
+  return n;
 }

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import * as L from './layout.js';
 import type { Hart } from './processor.js';
 import { codeMapOf, hasCodeMap } from './memory.js';
+import { JIT_THRESHOLD_DEFAULT } from './jit/threshold.js';
 import { Translator, type TranslationStats, type CoreForTranslation, type CompileChannel } from './jit/translator.js';
 
 /** The core's exports (src/cpu/core/index.ts). */
@@ -38,13 +39,6 @@ export interface HartOptions {
 
 /** Translation is on unless a caller turns it off. */
 export const JIT_DEFAULT = true;
-/**
- * Entries of a block before it is translated. Translating costs about 1-2 ms a region
- * (docs/cpu.md), so code must run often to repay it: at 4000, booting Linux costs about
- * what interpreting it does while CPU-bound code still runs several times faster.
- */
-export const JIT_THRESHOLD_DEFAULT = 4000;
-
 export { Exit, Priv, Irq, TIMEBASE_HZ } from './types.js';
 import { Exit, Priv, TIMEBASE_HZ } from './types.js';
 

@@ -9,18 +9,15 @@
 import { constants as fsc, existsSync, statSync, type Stats } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { createGunzip } from 'node:zlib';
-import { fileURLToPath } from 'node:url';
 import type { VmConfig } from './vm.js';
 import type { ConsoleKind, DiskSpec } from './vm-protocol.js';
 import { checkLinuxImage } from './linux-boot.js';
 import { formatBytes } from './machine/boot.js';
 import { MAX_DISKS } from './vsp/synthetic.js';
 
-/** The repository (or installed package) root: dist/src/parent/ is three levels down. */
-export const PACKAGE_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-export const DEFAULT_KERNEL = PACKAGE_ROOT + 'guest/images/Image.gz';
-export const DEFAULT_INITRD = PACKAGE_ROOT + 'guest/images/initramfs.cpio.gz';
-export const DEFAULT_APPEND = 'console=ttyS0';
+import { DEFAULT_KERNEL, DEFAULT_INITRD, DEFAULT_APPEND } from './guest-defaults.js';
+
+export { PACKAGE_ROOT, DEFAULT_KERNEL, DEFAULT_INITRD, DEFAULT_APPEND } from './guest-defaults.js';
 
 export interface GuestSpec {
   /** Kernel Image path; undefined = the default guest kernel. */

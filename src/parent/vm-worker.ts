@@ -5,7 +5,8 @@
 // while it serves intercepts, and a failure here ends this VM only.
 //
 // main() below is the boot script: how a VM comes to life, in order.
-import { parentPort, workerData, receiveMessageOnPort } from 'node:worker_threads';
+import { parentPort, receiveMessageOnPort } from 'node:worker_threads';
+import { threadData } from './thread-data.js';
 import { ramBytes } from '../cpu/memory.js';
 import { ControlBlock, PartitionState, DOORBELL } from '../hypervisor/control-block.js';
 import { Partition } from '../hypervisor/partition.js';
@@ -24,7 +25,7 @@ import { parseMachineState, type MachineState } from './machine/state.js';
 import type { VpThreadMessage } from './vp-thread.js';
 import type { VmWorkerData, VmEvent, StopReason, InterceptMapMessage, VmCommand } from './vm-protocol.js';
 
-const d = workerData as VmWorkerData;
+const d = await threadData<VmWorkerData>();
 const post = (e: VmEvent) => parentPort!.postMessage(e);
 
 /** How long buffered console output may wait before it is sent to the main thread. */

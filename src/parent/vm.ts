@@ -2,7 +2,8 @@
 // ways and reports how the VM stopped (a kernel panic seen on the console included).
 import type { ImagePolicy } from './drivers/disk/image-policy.js';
 import { EventEmitter } from 'node:events';
-import { Worker, MessageChannel } from 'node:worker_threads';
+import { type Worker, MessageChannel } from 'node:worker_threads';
+import { VmThreads } from './vm-threads.js';
 import { ControlBlock, PartitionState } from '../hypervisor/control-block.js';
 import { ByteRing } from './byte-ring.js';
 import { coreModule, timebaseNow } from '../cpu/wasm-hart.js';
@@ -105,7 +106,7 @@ export class Vm extends EventEmitter<VmEvents> {
   private readonly control: ControlBlock;
   private readonly input = ByteRing.create();
   private readonly worker: Worker;
-  private readonly vpThreads: Worker[] = [];
+  private readonly vpThreads: Worker[];
   /** Compiles the VPs' hot code (with jit). */
   private readonly compiler?: CompileThread;
   private readonly partition: Partition;
@@ -127,12 +128,17 @@ export class Vm extends EventEmitter<VmEvents> {
    * Boots the guest of `config`; with `restored` (Vm.restore), resumes a saved one instead:
    * its memory already holds the guest's RAM and `state` is the machine state to restore.
    */
-  constructor(config: VmConfig, restored?: { memory: WebAssembly.Memory; state: unknown }) {
+  constructor(config: VmConfig, restored?: { memory: WebAssembly.Memory; state: unknown }, threads?: VmThreads) {
     super();
     this.config = { ...config }; // its disks change with a checkpoint (switchDisks)
     this.control = ControlBlock.create(config.cpus);
-    // The VM worker and the VP threads start together (a thread takes ~0.1 s to start):
-    // the VP threads wait for the worker to build the machine and send its device map.
+    // The VM worker and the VP threads start together (or were started before the VM was
+    // configured: VmThreads): the VP threads wait for the worker to build the machine and
+    // send its device map.
+    threads ??= VmThreads.start(config.cpus);
+    if (threads.vps.length !== config.cpus) throw new RangeError(`${threads.vps.length} VP threads for a VM of ${config.cpus} VPs`);
+    this.worker = threads.worker;
+    this.vpThreads = [...threads.vps];
     const memory = this.memory = restored?.memory ?? createVmMemory(config.memoryBytes);
     this.written = new WrittenLog(memory, config.memoryBytes);
     this.partition = new Partition(this.control, memory);
@@ -145,22 +151,23 @@ export class Vm extends EventEmitter<VmEvents> {
       ...config, memory, plicState, vpPorts: channels.map((c) => c.port1), control: this.control.buffer, input: this.input.buffer,
       channelTable, disks: config.disks ?? [], console: config.console ?? 'serial', restore: restored?.state,
     };
-    this.worker = new Worker(new URL('./vm-worker.js', import.meta.url), { workerData: data, transferList: channels.map((c) => c.port1) });
     const jit = config.jit ?? true;
     if (jit) this.compiler = new CompileThread(memory);
-    for (let index = 0; index < config.cpus; index++) {
+    const vps = channels.map((channel, index) => {
       const compilePort = this.compiler?.port();
       const vp: VpThreadData = {
         index, memory, control: this.control.buffer, plicState, channelTable, ramBase: VIRT_MAP.ram.base, ramSize: BigInt(config.memoryBytes),
-        port: channels[index].port2, core, jit, jitThreshold: config.jitThreshold, compilePort,
+        port: channel.port2, core, jit, jitThreshold: config.jitThreshold, compilePort,
       };
-      const t = new Worker(new URL('./vp-thread.js', import.meta.url), { workerData: vp, transferList: [channels[index].port2, ...(compilePort ? [compilePort] : [])] });
-      t.on('error', (err) => this.finish({ kind: 'error', message: `virtual processor ${index} failed: ${err.message}` }));
-      this.vpThreads.push(t);
-    }
+      return { data: vp, transfer: [channel.port2, ...(compilePort ? [compilePort] : [])] };
+    });
+    this.vpThreads.forEach((t, index) => t.on('error', (err) => this.finish({ kind: 'error', message: `virtual processor ${index} failed: ${err.message}` })));
     this.worker.on('message', (e: VmEvent) => this.onEvent(e));
     this.worker.on('error', (err) => this.finish({ kind: 'error', message: `VM worker failed: ${err.message}` }));
     this.worker.on('exit', (code) => { if (code !== 0) this.finish({ kind: 'error', message: `VM worker exited with code ${code}` }); });
+    threads.give({ data, transfer: channels.map((c) => c.port1) }, vps);
+    const early = threads.failure;
+    if (early) queueMicrotask(() => this.finish({ kind: 'error', message: `a thread of the VM failed as it started: ${early.message}` }));
   }
 
   get stopped(): StopReason | undefined { return this.stoppedWith; }

@@ -1,7 +1,8 @@
 // Entry point of a VP thread (worker_thread): the logical processor on which the
 // hypervisor runs one virtual processor of a partition (src/hypervisor/vp.ts).
 import { readFileSync } from 'node:fs';
-import { workerData, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+import { threadData } from './thread-data.js';
 import { WasmHart, timebaseNow } from '../cpu/wasm-hart.js';
 import { compileChannel } from '../cpu/jit/compile-thread.js';
 import { ControlBlock, VpState, PartitionState } from '../hypervisor/control-block.js';
@@ -35,7 +36,7 @@ export interface VpThreadData {
 
 export type VpThreadMessage = { type: 'error'; index: number; message: string };
 
-const d = workerData as VpThreadData;
+const d = await threadData<VpThreadData>();
 const cb = new ControlBlock(d.control);
 // Guest time is host time less the partition's epoch, which a restore moves (control block).
 const now = () => timebaseNow() - cb.epoch();
