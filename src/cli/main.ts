@@ -91,7 +91,7 @@ or the hypervisor failed, 2 bad usage, unreadable images or a state file that ca
       // The VM's threads load their code while the kernel is read and unpacked (run.ts).
       const threads = flags.restore === undefined ? startThreads(flags.cpus) : undefined;
       // Commands load what they run when they run: `tshv run` reaches its VM sooner.
-      const { runConfig, runVm } = await import('./run.js');
+      const [{ runConfig, runVm }, { coreModule }] = await Promise.all([import('./run.js'), import('../cpu/wasm-hart.js')]);
       try {
         if (cmd.args.length) {
           throw new UsageError(`unexpected argument${cmd.args.length > 1 ? 's' : ''} ${cmd.args.map((a) => `"${a}"`).join(' ')}: ` +
@@ -103,7 +103,11 @@ or the hypervisor failed, 2 bad usage, unreadable images or a state file that ca
             .concat(['memory', 'cpus', 'console'].filter((k) => cmd.getOptionValueSource(k) === 'cli'));
           if (given.length) throw new UsageError(`--restore takes the VM's configuration from the file: --${given.join(', --')} cannot be given with it`);
         } else {
-          config = await runConfig(flags);
+          // The images are read and the kernel unpacked on libuv's threads while this one
+          // compiles the processor core (~40 ms) that the VM's threads will share.
+          const reading = runConfig(flags);
+          coreModule();
+          config = await reading;
         }
         try { jitThreshold = parseJitThreshold(flags.jitThreshold); } catch (e) { throw new UsageError((e as Error).message); }
       } catch (e) {

@@ -9,6 +9,7 @@ import * as L from './layout.js';
 import type { Hart } from './processor.js';
 import { codeMapOf, hasCodeMap } from './memory.js';
 import { JIT_THRESHOLD_DEFAULT } from './jit/threshold.js';
+import { timebaseNow } from './timebase.js';
 import { Translator, type TranslationStats, type CoreForTranslation, type CompileChannel } from './jit/translator.js';
 
 /** The core's exports (src/cpu/core/index.ts). */
@@ -40,7 +41,7 @@ export interface HartOptions {
 /** Translation is on unless a caller turns it off. */
 export const JIT_DEFAULT = true;
 export { Exit, Priv, Irq, TIMEBASE_HZ } from './types.js';
-import { Exit, Priv, TIMEBASE_HZ } from './types.js';
+import { Exit, Priv } from './types.js';
 
 let compiled: WebAssembly.Module | undefined;
 /**
@@ -65,11 +66,6 @@ export function coreModule(): WebAssembly.Module {
   return compiled;
 }
 
-/** The platform timebase: 10 MHz ticks of the host's monotonic clock (one clock for all threads). */
-export function timebaseNow(): bigint {
-  return process.hrtime.bigint() / NS_PER_TICK;
-}
-const NS_PER_TICK = BigInt(1e9 / TIMEBASE_HZ);
 
 export class WasmHart implements Hart {
   readonly stateBase: number;

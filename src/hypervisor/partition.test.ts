@@ -5,7 +5,7 @@ import { Partition, IllegalTransition } from './partition.js';
 import { Plic, createPlicState } from './plic.js';
 import { STATE_BLOCKS_OFFSET, STATE_BLOCK_BYTES, STOP_REQ, INSTRET, TLB_OFFSET, MHARTID, PRIV, PC, X, TLB_FLUSH_REQ } from '../cpu/layout.js';
 import { StateBlocks } from '../cpu/state-blocks.js';
-import { timebaseNow } from '../cpu/wasm-hart.js';
+import { timebaseNow } from '../cpu/timebase.js';
 import { StateError } from '../state/contract.js';
 import type { VpsState } from './vp-state.js';
 import { testMachine, until, untilQuiescent, RAM_BASE, SPIN, IDLE, SUSPEND, type TestMachine } from '../../test/lib/vp-machine.js';

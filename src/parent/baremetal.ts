@@ -2,7 +2,8 @@
 // UART, the sifive,test0 syscon, a CLINT and HTIF tohost, as riscv-tests and Spike expect.
 // Used for ISA tests and CPU benchmarks (`tshv exec`); Linux guests boot through the
 // hypervisor instead.
-import { WasmHart, Exit, Priv, timebaseNow, coreModule } from '../cpu/wasm-hart.js';
+import { WasmHart, Exit, Priv, coreModule } from '../cpu/wasm-hart.js';
+import { timebaseNow } from '../cpu/timebase.js';
 import type { TranslationStats } from '../cpu/jit/translator.js';
 import { TICKS_PER_MS } from '../cpu/types.js';
 import { createVmMemory, ramBytes } from '../cpu/memory.js';

@@ -16,11 +16,9 @@ import { buildMachine, type Machine } from './machine/build.js';
 import { loadLinux } from './linux-boot.js';
 import { InterceptServer } from './intercept-server.js';
 import { rm } from 'node:fs/promises';
-import { createQcow2 } from './drivers/disk/qcow2-create.js';
-import { openDisk } from './drivers/disk/open.js';
 import { Plic } from '../hypervisor/plic.js';
 import { WrittenLog, PAGE_BYTES } from '../cpu/written-log.js';
-import { timebaseNow } from '../cpu/wasm-hart.js';
+import { timebaseNow } from '../cpu/timebase.js';
 import { parseMachineState, type MachineState } from './machine/state.js';
 import type { VpThreadMessage } from './vp-thread.js';
 import type { VmWorkerData, VmEvent, StopReason, InterceptMapMessage, VmCommand } from './vm-protocol.js';
@@ -211,6 +209,8 @@ class StateSaver {
  * switched so far are switched back and the old images reopened: all or none.
  */
 async function switchDisks(machine: Machine, overlays: readonly (string | null)[]): Promise<void> {
+  const { createQcow2 } = await import('./drivers/disk/qcow2-create.js');
+  const { openDisk } = await import('./drivers/disk/open.js');
   const disks = machine.synthetic.disks;
   if (overlays.length !== disks.length) throw new Error(`${overlays.length} overlay paths for ${disks.length} disks`);
   const done: { blk: (typeof disks)[number]; old: { path: string; format: string }; overlay: string }[] = [];

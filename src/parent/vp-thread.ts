@@ -3,7 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { threadData } from './thread-data.js';
-import { WasmHart, timebaseNow } from '../cpu/wasm-hart.js';
+import { WasmHart } from '../cpu/wasm-hart.js';
+import { timebaseNow } from '../cpu/timebase.js';
 import { compileChannel } from '../cpu/jit/compile-thread.js';
 import { ControlBlock, VpState, PartitionState } from '../hypervisor/control-block.js';
 import type { InterceptMapMessage } from './vm-protocol.js';

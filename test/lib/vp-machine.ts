@@ -6,7 +6,8 @@ import { ControlBlock, PartitionState, VpState, DOORBELL } from '../../src/hyper
 import { Partition } from '../../src/hypervisor/partition.js';
 import { createPlicState } from '../../src/hypervisor/plic.js';
 import { createChannelTable } from '../../src/vmbus/channel.js';
-import { coreModule, timebaseNow } from '../../src/cpu/wasm-hart.js';
+import { coreModule } from '../../src/cpu/wasm-hart.js';
+import { timebaseNow } from '../../src/cpu/timebase.js';
 import { createVmMemory } from '../../src/cpu/memory.js';
 import { RAM_OFFSET } from '../../src/cpu/layout.js';
 import type { VpThreadData, VpThreadMessage } from '../../src/parent/vp-thread.js';

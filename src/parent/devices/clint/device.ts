@@ -2,7 +2,8 @@
 // 0x0, mtimecmp per hart at 0x4000, mtime at 0xbff8. mtimecmp lives in each hart's state
 // block so the core raises MTIP itself; msip drives the hart's MSIP line.
 import type { MmioDevice, Width } from '../mmio.js';
-import { WasmHart, Irq } from '../../../cpu/wasm-hart.js';
+import type { WasmHart } from '../../../cpu/wasm-hart.js';
+import { Irq } from '../../../cpu/types.js';
 import { MTIMECMP } from '../../../cpu/layout.js';
 
 const MSIP_BASE = 0x0, MTIMECMP_BASE = 0x4000, MTIME = 0xbff8;
