@@ -98,15 +98,20 @@ export async function fuzzTarget(name: string, o: FuzzOptions = {}): Promise<Fuz
     };
     /** The replay path of the case running now (a replay's own path, or the case's index). */
     const here = () => o.path ?? String(i32[HB.index]!);
-    // A watchdog tick that comes late means this process was stopped or starved (SIGSTOP
-    // during a benchmark, a suspended laptop): the case running then is timed afresh.
-    let lastTick = Date.now(), excused = { index: -1, from: 0 };
+    // A case is hung when it has spent its bound in CPU time, not on the wall clock: a
+    // process that is stopped or starved (SIGSTOP during a benchmark, nice 19 beside a busy
+    // build, a suspended laptop) is not hanging. The process's CPU time counts from the
+    // first tick that sees the case (so up to WATCH_MS is missed, never added); a case
+    // that blocks without spinning is still caught by the wall clock, at WALL_FACTOR times
+    // the bound.
+    let seen = { start: -1, cpuMs: 0 };
+    const cpuMs = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
     const watch = setInterval(() => {
-      const index = i32[HB.index]!, now = Date.now();
-      if (now - lastTick > WATCH_MS + 1000) excused = { index, from: now };
-      lastTick = now;
-      const from = excused.index === index ? Math.max(started[0]!, excused.from) : started[0]!;
-      if (Atomics.load(i32, HB.busy) === 1 && now - from > hangAfterMs) {
+      const index = i32[HB.index]!, busy = Atomics.load(i32, HB.busy) === 1;
+      // A case is known by its start time: while shrinking, every candidate has the same index.
+      if (!busy) seen = { start: -1, cpuMs: 0 };
+      else if (seen.start !== started[0]) seen = { start: started[0]!, cpuMs: cpuMs() };
+      if (busy && (cpuMs() - seen.cpuMs > hangAfterMs || Date.now() - started[0]! > WALL_FACTOR * hangAfterMs)) {
         finish({ failure: { kind: 'hang', path: here(), whileShrinking: Atomics.load(i32, HB.shrinking) === 1,
           error: `case ${index} ran for more than ${caseTimeoutMs} ms` } });
       } else if (process.memoryUsage.rss() - rssBase > rssLimit) {
@@ -209,6 +214,8 @@ export async function fuzzLogged(name: string, o: FuzzOptions & { log: string })
 
 /** How often the watchdog looks at the worker's heartbeat. */
 const WATCH_MS = 100;
+/** A case that blocks (burns no CPU) for this many times its bound is hung too. */
+const WALL_FACTOR = 10;
 
 /** Async targets time out inside fast-check (which then shrinks); the watchdog comes later. */
 function asyncSlack(ms: number): number {
