@@ -55,6 +55,24 @@ export class WrittenLog {
     }
   }
 
+  /**
+   * Takes the log: returns its bits (one per page, as the log holds them) and clears them,
+   * word by word atomically, so a bit set meanwhile is either in the result or still in
+   * the log, never lost. A live migration harvests once per pass (docs/migration.md); it
+   * puts back what it took (restore) if it does not finish, since a save trusts the log.
+   */
+  harvest(): Uint32Array {
+    const out = new Uint32Array(this.words.length);
+    for (let w = 0; w < out.length; w++) if (Atomics.load(this.words, w) !== 0) out[w] = Atomics.exchange(this.words, w, 0);
+    return out;
+  }
+
+  /** Sets again every bit of `bits` (a harvest's result, or the union of several). */
+  restore(bits: Uint32Array): void {
+    const n = Math.min(bits.length, this.words.length);
+    for (let w = 0; w < n; w++) if (bits[w] !== 0) Atomics.or(this.words, w, bits[w]!);
+  }
+
   /** Whether page p may have been written. */
   written(p: number): boolean { return (Atomics.load(this.words, p >>> 5) & (1 << (p & 31))) !== 0; }
 

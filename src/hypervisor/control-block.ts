@@ -2,7 +2,7 @@
 // VM signal each other (ARCHITECTURE.md "Threads"). One SharedArrayBuffer per partition,
 // defined once here for the hypervisor (VP threads) and the parent (VM worker, main).
 //
-//   header  [doorbell][partition state][vp count][timebase epoch]  VM worker wakes on the doorbell
+//   header  [doorbell][partition state][vp count][timebase epoch][throttle]  VM worker wakes on the doorbell
 //   VP i    [run state][wake][mailbox ...][HSM start ...]           one block per virtual processor
 //
 // The mailbox carries intercepts the hypervisor forwards to the parent (MMIO to emulated
@@ -29,6 +29,12 @@ export const VP_COUNT = 2;
  * writing it once (Partition.rebaseTime).
  */
 export const TIMEBASE_EPOCH64 = 2;
+/**
+ * Header, i32 (byte 24): the share of their time, in percent (0-99), every VP of the
+ * partition spends parked rather than running guest code. A live migration raises it for
+ * a guest that writes memory faster than the link copies it (auto-converge).
+ */
+export const THROTTLE_PCT = 6;
 
 /** Partition states (the Hyper-V-style lifecycle the parent reports). */
 export enum PartitionState { Created = 0, Running = 1, Paused = 2, Stopping = 3, Stopped = 4 }
@@ -181,6 +187,10 @@ export class ControlBlock {
   /** Host timebase ticks at guest time 0 (see TIMEBASE_EPOCH64). */
   epoch(): bigint { return Atomics.load(this.i64, TIMEBASE_EPOCH64); }
   setEpoch(ticks: bigint): void { Atomics.store(this.i64, TIMEBASE_EPOCH64, ticks); }
+
+  /** The partition's throttle (THROTTLE_PCT): 0 runs freely. */
+  throttle(): number { return Atomics.load(this.i32, THROTTLE_PCT); }
+  setThrottle(pct: number): void { Atomics.store(this.i32, THROTTLE_PCT, Math.max(0, Math.min(99, Math.floor(pct)))); }
 
   /** Set by VP i when it has parked for a pause, cleared when it leaves; the doorbell tells the VM worker. */
   setPauseAcknowledged(i: number, on: boolean): void {

@@ -8,7 +8,7 @@
 //      \                  |                         |
 //       `------stop-------+----------stop-----------'--> Stopping --(all VPs halted)--> Stopped
 
-import { ControlBlock, PartitionState, VpState, VP_EXIT_REASONS } from './control-block.js';
+import { ControlBlock, PartitionState, VpState, VP_EXIT_REASONS, VP_IN_GUEST } from './control-block.js';
 import { StateBlocks, type TranslationCounters } from '../cpu/state-blocks.js';
 import { Plic, SOURCES } from './plic.js';
 import type { InterruptLine } from './interrupt-line.js';
@@ -98,6 +98,27 @@ export class Partition {
       if (this.cb.vpState(i) !== VpState.Halted && !(paused && this.cb.pauseAcknowledged(i))) return false;
     }
     return true;
+  }
+
+  /**
+   * Asks every VP to flush its TLB before it runs another guest instruction (the dirty
+   * log's harvest: a page reachable through a store TLB entry filled before the harvest
+   * would be written without being logged again). See flushesPending.
+   */
+  requestTlbFlushes(): void {
+    for (let i = 0; i < this.cb.vpCount; i++) this.harts.requestTlbFlush(i);
+  }
+
+  /**
+   * True while some VP is in guest code with the flush still to do. A VP outside run()
+   * flushes when it enters it, before its first instruction (the request is read after
+   * VP_IN_GUEST is set: both are sequentially consistent, so one of the two sees the other).
+   */
+  tlbFlushesPending(): boolean {
+    for (let i = 0; i < this.cb.vpCount; i++) {
+      if (this.harts.tlbFlushPending(i) && Atomics.load(this.cb.i32, this.cb.vp32(i) + VP_IN_GUEST) !== 0) return true;
+    }
+    return false;
   }
 
   /** The guest's timebase (its `time` CSR) at host timebase tick `hostTicks`; the hypervisor has no clock of its own. */

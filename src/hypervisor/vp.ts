@@ -80,6 +80,8 @@ export class VirtualProcessor implements SbiHost {
   private pauseAcknowledged = false;
   /** When the thread's CPU time was last sampled (clock ns). */
   private cpuSampledAt = 0n;
+  /** Parked time the throttle asks for and this VP has not yet paid (ns). */
+  private owedNs = 0n;
 
   constructor(private readonly env: VpEnv) {
     this.vpIndex = env.index;
@@ -112,10 +114,12 @@ export class VirtualProcessor implements SbiHost {
       Atomics.store(cb.i32, cb.vp32(index) + VP_IN_GUEST, 0);
       const going = this.dispatch(exit);
       const t1 = this.env.clock();
-      cb.addRunTime(index, t1 - t0 - this.parkedNs);
+      const ran = t1 - t0 - this.parkedNs;
+      cb.addRunTime(index, ran);
       this.parkedNs = 0n;
       if (t1 - this.cpuSampledAt >= CPU_SAMPLE_NS) this.sampleCpuTime(t1);
       if (!going) break;
+      this.throttle(ran);
     }
     cb.setVpState(index, VpState.Halted);
     return 'partition-stopped';
@@ -181,6 +185,24 @@ export class VirtualProcessor implements SbiHost {
       const ms = deadline > t ? Number(deadline - t) / TICKS_PER_MS : Infinity;
       this.parkTimed(seq, Math.min(ms, PARK_MS));
     }
+  }
+
+  /**
+   * Keeps the VP parked for the partition's throttle share of its time (THROTTLE_PCT):
+   * each run adds its share of parked time owed, paid once a millisecond is owed, so a
+   * guest of short runs is held back as much as one of long ones.
+   */
+  private throttle(ranNs: bigint): void {
+    const pct = this.env.cb.throttle();
+    if (pct <= 0) { this.owedNs = 0n; return; }
+    this.owedNs += (ranNs * BigInt(pct)) / BigInt(100 - pct);
+    if (this.owedNs < 1_000_000n) return;
+    const ms = Math.min(Number(this.owedNs) / 1e6, PARK_MS);
+    this.owedNs = 0n;
+    const { cb, index } = this.env;
+    const seq = cb.wakeSeq(index);
+    if (cb.partitionState() === PartitionState.Running) this.parkTimed(seq, ms);
+    this.parkedNs = 0n; // parked between runs: outside the run time the loop measures
   }
 
   /** Publishes the thread's CPU time for metrics (a read of /proc costs ~20 us: not each exit). */

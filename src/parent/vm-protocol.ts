@@ -37,6 +37,12 @@ export interface VmWorkerData {
    * part is validated by its owner.
    */
   restore?: unknown;
+  /**
+   * An incoming live migration: RAM arrives while the worker waits, and the machine state
+   * comes with 'ram-loaded' at the end. The machine (disks included) is built only then:
+   * until the source has released the disks, they are its.
+   */
+  incoming?: boolean;
 }
 
 export interface DiskSpec { path: string; readOnly: boolean }
@@ -51,15 +57,26 @@ export type VmCommand =
    * the machine state ('state') and freeze (nothing changes RAM or devices) until 'thaw'.
    */
   | { type: 'save-state' }
-  /** A restoring VM's RAM is in its memory: restore the rest and run. */
-  | { type: 'ram-loaded' }
+  /**
+   * A restoring VM's RAM is in its memory: restore the rest and run. An incoming
+   * migration's carries the machine state, and how far guest time moves on from the
+   * saved timebase (the time the VM spent between hosts, 10 MHz ticks).
+   */
+  | { type: 'ram-loaded'; state?: unknown; advanceTicks?: bigint }
   /** The saved state is written (or the save failed): serve again. */
   | { type: 'thaw' }
   /**
    * While frozen (a checkpoint): each disk with an overlay path gets a new qcow2 image
    * there, backed by its current image, and goes on in it (the current image is frozen).
    */
-  | { type: 'switch-disks'; overlays: (string | null)[] };
+  | { type: 'switch-disks'; overlays: (string | null)[] }
+  /**
+   * While frozen (the end of a migration): every disk image is flushed, unlocked and
+   * closed, so the destination can open it; 'reopen-disks' takes them back (a migration
+   * that failed after that). Answered with 'disks-released' / 'disks-reopened' or 'disks-error'.
+   */
+  | { type: 'release-disks' }
+  | { type: 'reopen-disks' };
 
 /** VM worker -> VP thread, before the partition starts running. */
 export interface InterceptMapMessage { type: 'intercepts'; ranges: MmioRange[]; channels: ChannelOffer[] }
@@ -69,6 +86,7 @@ export type StopReason =
   | { kind: 'reboot' }        // the guest asked for a reset
   | { kind: 'stopped' }       // the host stopped it (hard power-off)
   | { kind: 'saved'; path: string } // the host saved it and then stopped it (Vm.save)
+  | { kind: 'migrated'; to: string } // it runs on another host now (docs/migration.md)
   | { kind: 'panic'; message: string }   // the guest kernel panicked (src/parent/panic-watch.ts)
   | { kind: 'killed'; message: string }  // Vm.kill(): its threads were ended ("killed: why")
   | { kind: 'error'; message: string };
@@ -77,7 +95,8 @@ export type StopReason =
 export type DiskStats = { name: string } & BlkCounters;
 
 export type VmEvent =
-  | { type: 'started' }
+  /** The partition runs; `at`: when (epoch ms, fractional: performance.timeOrigin + now()). */
+  | { type: 'started'; at: number }
   | { type: 'io'; disks: DiskStats[] }
   | { type: 'console'; data: Uint8Array }
   | { type: 'log'; message: string }
@@ -85,8 +104,12 @@ export type VmEvent =
   | { type: 'io-error'; disk: string; message: string }
   | { type: 'stopped'; reason: StopReason }
   /** The answer to 'save-state': the machine state (machine/state.ts), or why there is none. */
-  | { type: 'state'; state: unknown }
+  /** `at`: when the last VP parked, the guest's last instruction (epoch ms, as 'started'). */
+  | { type: 'state'; state: unknown; at: number }
   | { type: 'state-error'; message: string }
   /** The answer to 'switch-disks': done, or why not (every disk is then as it was). */
   | { type: 'disks-switched' }
-  | { type: 'switch-error'; message: string };
+  | { type: 'switch-error'; message: string }
+  | { type: 'disks-released' }
+  | { type: 'disks-reopened' }
+  | { type: 'disks-error'; message: string };

@@ -47,8 +47,8 @@ const waitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync;
 
 let stopReason: StopReason | undefined;
 /** A restoring VM's RAM is in (VmCommand 'ram-loaded'); listened for from the start. */
-const ramLoaded = new Promise<void>((resolve) => {
-  const listen = (m: VmCommand) => { if (m.type === 'ram-loaded') { parentPort!.off('message', listen); resolve(); } };
+const ramLoaded = new Promise<Extract<VmCommand, { type: 'ram-loaded' }>>((resolve) => {
+  const listen = (m: VmCommand) => { if (m.type === 'ram-loaded') { parentPort!.off('message', listen); resolve(m); } };
   parentPort!.on('message', listen);
 });
 let requestStop: (reason: StopReason) => void = (reason) => { stopReason ??= reason; };
@@ -83,7 +83,11 @@ async function main(): Promise<void> {
   const output = new ConsoleOutput();
   const log = (message: string) => post({ type: 'log', message });
 
-  // 2. The machine: emulated devices and the synthetic devices' back-ends (disks opened here).
+  // 2. The machine: emulated devices and the synthetic devices' back-ends (disks opened
+  //    here). An incoming migration's disks are the source's until its very end: the
+  //    machine is built when RAM and the state are in.
+  const incoming = d.incoming ? await ramLoaded : undefined;
+  if (d.incoming && (stopReason || cb.partitionState() === PartitionState.Stopping)) return;
   const written = new WrittenLog(d.memory, d.memoryBytes);
   const machine = await buildMachine({ disks: d.disks, console: d.console, ram, channelTable: d.channelTable, imagePolicy: d.imagePolicy, written }, partition, {
     consoleByte: (b) => output.push(b),
@@ -104,10 +108,14 @@ async function main(): Promise<void> {
     else if (m.type === 'thaw') saver.thaw();
     else if (m.type === 'switch-disks') {
       switchDisks(machine, m.overlays).then(() => post({ type: 'disks-switched' }), (e: Error) => post({ type: 'switch-error', message: e.message }));
+    } else if (m.type === 'release-disks') {
+      releaseDisks(machine).then(() => post({ type: 'disks-released' }), (e: Error) => post({ type: 'disks-error', message: e.message }));
+    } else if (m.type === 'reopen-disks') {
+      reopenDisks(machine).then(() => post({ type: 'disks-reopened' }), (e: Error) => post({ type: 'disks-error', message: e.message }));
     }
   });
   try {
-    if (d.restore === undefined) {
+    if (d.restore === undefined && !incoming) {
       // 3. Boot: the kernel, initrd and device tree in RAM; VP 0 starts at the kernel entry
       //    (a0 = hart id, a1 = FDT), the others wait for SBI HSM hart_start.
       const boot = loadLinux(ram, {
@@ -118,10 +126,10 @@ async function main(): Promise<void> {
     } else {
       // 3'. Restore: RAM is loaded already; the VPs, the PLIC and the devices take their
       //     saved state, and guest time goes on from where it was saved.
-      const state = parseMachineState(d.restore);
+      const state = parseMachineState(incoming ? incoming.state : d.restore);
       await ramLoaded;
       if (stopReason || cb.partitionState() === PartitionState.Stopping) return;
-      partition.restoreVps(state.partition, timebaseNow());
+      partition.restoreVps(state.partition, timebaseNow() - (incoming?.advanceTicks ?? 0n));
       plic.restore(state.plic);
       machine.restore(state);
     }
@@ -132,7 +140,7 @@ async function main(): Promise<void> {
     // Stopped while the disks were opening, or by the parent before the partition ran.
     if (stopReason || cb.partitionState() === PartitionState.Stopping) return;
     partition.apply('start');
-    post({ type: 'started' });
+    post({ type: 'started', at: performance.timeOrigin + performance.now() });
 
     // 5. Serve the VPs until the partition has stopped.
     await serve(machine, partition, cb, ram, output, log, saver);
@@ -178,6 +186,7 @@ class StateSaver {
     if (this.phase !== 'parking') return;
     if (this.partition.state !== PartitionState.Paused) { this.fail('the VM is not paused'); return; }
     if (!this.partition.quiescent()) return;
+    const at = performance.timeOrigin + performance.now();
     drain();
     this.phase = 'quiescing';
     this.machine.quiesce().then(() => {
@@ -187,7 +196,7 @@ class StateSaver {
           version: 1, partition: this.partition.saveVps(timebaseNow()), plic: this.plic.save(), ...this.machine.save(),
         };
         this.phase = 'frozen';
-        post({ type: 'state', state });
+        post({ type: 'state', state, at });
       } catch (e) {
         this.fail((e as Error).message);
       }
@@ -240,6 +249,28 @@ async function switchDisks(machine: Machine, overlays: readonly (string | null)[
     }
     throw e;
   }
+}
+
+/**
+ * The end of an outgoing migration, while frozen with no request in flight: every disk
+ * image is closed (flushed, unlocked), so the destination can open it. The disks keep
+ * their paths; reopenDisks takes them back if the migration does not complete.
+ */
+let disksReleased = false;
+async function releaseDisks(machine: Machine): Promise<void> {
+  if (disksReleased) return;
+  disksReleased = true;
+  for (const blk of machine.synthetic.disks) await blk.image.close();
+}
+
+async function reopenDisks(machine: Machine): Promise<void> {
+  if (!disksReleased) return;
+  const { openDisk } = await import('./drivers/disk/open.js');
+  for (const blk of machine.synthetic.disks) {
+    const { path, readOnly, format } = blk.image;
+    blk.replaceImage(await openDisk(path, { readOnly, format: format as 'raw' | 'qcow2', policy: d.imagePolicy }));
+  }
+  disksReleased = false;
 }
 
 /** Sends the disks' I/O counters to the main thread (for metrics) when they have changed. */

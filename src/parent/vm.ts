@@ -124,12 +124,20 @@ export class Vm extends EventEmitter<VmEvents> {
   private saving = false;
   /** Set by a save that stops the VM: its stop reason becomes 'saved'. */
   private savedTo: string | undefined;
+  /** Set when the VM runs on another host now: its stop reason becomes 'migrated'. */
+  private migratedTo: string | undefined;
+  /** While a migration harvests the written-page log: the union of what it took (endHarvests puts it back). */
+  private harvested: Uint32Array | undefined;
+  /** A frozen VM (freeze) was running before. */
+  private frozenFromRunning: boolean | undefined;
+  /** When the partition last started running (epoch ms, 'started'). */
+  private startedAt: number | undefined;
 
   /**
    * Boots the guest of `config`; with `restored` (Vm.restore), resumes a saved one instead:
    * its memory already holds the guest's RAM and `state` is the machine state to restore.
    */
-  constructor(config: VmConfig, restored?: { memory: WebAssembly.Memory; state: unknown }, threads?: VmThreads) {
+  constructor(config: VmConfig, restored?: { memory: WebAssembly.Memory; state: unknown; incoming?: boolean }, threads?: VmThreads) {
     super();
     this.config = { ...config }; // its disks change with a checkpoint (switchDisks)
     this.control = ControlBlock.create(config.cpus);
@@ -151,6 +159,7 @@ export class Vm extends EventEmitter<VmEvents> {
     const data: VmWorkerData = {
       ...config, memory, plicState, vpPorts: channels.map((c) => c.port1), control: this.control.buffer, input: this.input.buffer,
       channelTable, disks: config.disks ?? [], console: config.console ?? 'serial', restore: restored?.state,
+      ...(restored?.incoming ? { incoming: true } : {}),
     };
     const jit = config.jit ?? true;
     if (jit) this.compiler = new CompileThread(memory);
@@ -286,21 +295,133 @@ export class Vm extends EventEmitter<VmEvents> {
   }
 
   /** Asks the (frozen) worker to move disks onto new overlays; the configuration follows. */
-  private switchDisks(overlays: (string | null)[]): Promise<void> {
+  private async switchDisks(overlays: (string | null)[]): Promise<void> {
+    await this.ask({ type: 'switch-disks', overlays }, 'disks-switched', 'switch-error', 'the disks could not be switched to new overlays', 'while its disks were switched');
+    this.config.disks = (this.config.disks ?? []).map((d, i) => (overlays[i] ? { path: overlays[i]!, readOnly: false } : d));
+  }
+
+  /**
+   * Posts a command to the worker and waits for its answer: the event `ok`, or `fail`
+   * (whose message becomes a VmStateError after `what`), or the VM stopping (`during`).
+   */
+  private ask<T extends VmEvent['type']>(command: VmCommand, ok: T, fail: VmEvent['type'], what: string, during: string): Promise<Extract<VmEvent, { type: T }>> {
     return new Promise((resolve, reject) => {
       const onEvent = (e: VmEvent) => {
-        if (e.type === 'disks-switched') {
-          done();
-          this.config.disks = (this.config.disks ?? []).map((d, i) => (overlays[i] ? { path: overlays[i]!, readOnly: false } : d));
-          resolve();
-        } else if (e.type === 'switch-error') { done(); reject(new VmStateError(`the disks could not be switched to new overlays: ${e.message}`)); }
+        if (e.type === ok) { done(); resolve(e as Extract<VmEvent, { type: T }>); }
+        else if (e.type === fail) { done(); reject(new VmStateError(`${what}: ${(e as { message?: string }).message}`)); }
       };
-      const onStopped = (r: StopReason) => { done(); reject(new VmStateError(`the VM stopped while its disks were switched (${r.kind})`)); };
+      const onStopped = (r: StopReason) => { done(); reject(new VmStateError(`the VM stopped ${during} (${r.kind})`)); };
       const done = () => { this.worker.off('message', onEvent); this.off('stopped', onStopped); };
       this.worker.on('message', onEvent);
       this.on('stopped', onStopped);
-      this.post({ type: 'switch-disks', overlays });
+      this.post(command);
     });
+  }
+
+  // --- live migration (docs/migration.md) -------------------------------------------------
+
+  /** Guest RAM: a view of the VM's shared memory (never a copy). */
+  get ram(): Uint8Array { return ramBytes(this.memory, this.config.memoryBytes); }
+
+  /** What a destination needs to build the same machine (the state file's CONF). */
+  machineConfig(): SavedConfig { return this.savedConfig(); }
+
+  /** When the partition last started running (epoch ms), if it has. */
+  get runningSince(): number | undefined { return this.startedAt; }
+
+  /**
+   * Takes the written-page log (one bit per RAM page): the pages written since the last
+   * harvest, or ever, at the first. Every VP then flushes its TLB before its next guest
+   * instruction, and this waits until those in guest code have: from then on a store to
+   * a harvested page logs it again, so the caller may read the harvested pages and later
+   * harvests catch every change after that read. The log is put back by endHarvests.
+   */
+  async harvestWritten(): Promise<Uint32Array> {
+    const bits = this.written.harvest();
+    const union = this.harvested ??= new Uint32Array(bits.length);
+    for (let w = 0; w < bits.length; w++) union[w]! |= bits[w]!;
+    this.partition.requestTlbFlushes();
+    // Each VP reaches a slice boundary within microseconds; a stopped VM has none in guest code.
+    while (this.partition.tlbFlushesPending() && !this.stoppedWith) await new Promise((r) => setImmediate(r));
+    return bits;
+  }
+
+  /** A migration is over: what it harvested is in the log again (a later save trusts it). */
+  endHarvests(): void {
+    if (this.harvested) this.written.restore(this.harvested);
+    this.harvested = undefined;
+  }
+
+  /**
+   * Pauses the VM (if it runs), lets its requests in flight finish and returns the machine
+   * state and when the guest's last instruction ran. The VM stays frozen until unfreeze()
+   * (or it stops): nothing changes RAM or devices.
+   */
+  async freeze(): Promise<{ state: unknown; at: number }> {
+    if (this.saving) throw new VmStateError('a save is already in progress');
+    const wasRunning = this.state === PartitionState.Running;
+    if (this.stoppedWith || (!wasRunning && this.state !== PartitionState.Paused)) {
+      throw new VmStateError(`cannot freeze a VM that is ${this.stoppedWith ? 'stopped' : PartitionState[this.state].toLowerCase()}`);
+    }
+    this.saving = true;
+    this.frozenFromRunning = wasRunning;
+    if (wasRunning) this.partition.apply('pause');
+    try {
+      const e = await this.ask({ type: 'save-state' }, 'state', 'state-error', "the VM's state could not be taken", 'while its state was taken');
+      return { state: e.state, at: e.at };
+    } catch (e) {
+      this.unfreeze();
+      throw e;
+    }
+  }
+
+  /** Lets a frozen VM go on as it was before freeze(). */
+  unfreeze(): void {
+    if (!this.saving) return;
+    this.saving = false;
+    this.post({ type: 'thaw' });
+    if (this.frozenFromRunning && this.partition.can('resume')) this.partition.apply('resume');
+    this.frozenFromRunning = undefined;
+  }
+
+  /** While frozen: flushes, unlocks and closes every disk image, for the destination to open. */
+  async releaseDisks(): Promise<void> {
+    await this.ask({ type: 'release-disks' }, 'disks-released', 'disks-error', 'the disks could not be released', 'while its disks were released');
+  }
+
+  /** Takes back the disks releaseDisks gave up (a migration that did not complete). */
+  async reopenDisks(): Promise<void> {
+    await this.ask({ type: 'reopen-disks' }, 'disks-reopened', 'disks-error', 'the disks could not be reopened', 'while its disks were reopened');
+  }
+
+  /** Parks every VP for `pct` percent of its time (0: none): auto-converge's brake. */
+  setThrottle(pct: number): void { this.control.setThrottle(pct); }
+
+  /** The VM runs on another host now: this copy stops, with the reason 'migrated'. */
+  migratedAway(to: string): void {
+    this.migratedTo = to;
+    this.saving = false;
+    this.stop();
+  }
+
+  /**
+   * The destination's side of a migration: the same machine as `saved` describes, with its
+   * threads started (they load while RAM arrives) and RAM to be filled. `complete` gives
+   * it the machine state once RAM is in; it then builds its devices (opening the disks,
+   * which the source has released by then) and runs, guest time moved on by `advanceTicks`.
+   */
+  static incoming(saved: SavedConfig, options: RestoreOptions = {}): { vm: Vm; ram: Uint8Array; markRun(first: number, count: number): void; complete(state: unknown, advanceTicks: bigint): void } {
+    const memory = createVmMemory(saved.memoryBytes);
+    const config: VmConfig = {
+      kernel: new Uint8Array(0), append: saved.append, memoryBytes: saved.memoryBytes, cpus: saved.cpus,
+      disks: options.disks ?? saved.disks, console: saved.console, imagePolicy: options.imagePolicy, boot: saved.boot, jit: options.jit, jitThreshold: options.jitThreshold,
+    };
+    const vm = new Vm(config, { memory, state: undefined, incoming: true });
+    return {
+      vm, ram: ramBytes(memory, saved.memoryBytes),
+      markRun: (first, count) => vm.written.mark(first * PAGE_BYTES, count * PAGE_BYTES),
+      complete: (state, advanceTicks) => vm.post({ type: 'ram-loaded', state, advanceTicks }),
+    };
   }
 
   /**
@@ -328,18 +449,8 @@ export class Vm extends EventEmitter<VmEvents> {
   }
 
   /** Asks the worker for the machine state (it holds still from then until 'thaw'). */
-  private takeState(): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-      const onEvent = (e: VmEvent) => {
-        if (e.type === 'state') { done(); resolve(e.state); }
-        else if (e.type === 'state-error') { done(); reject(new VmStateError(`the VM's state could not be taken: ${e.message}`)); }
-      };
-      const onStopped = (r: StopReason) => { done(); reject(new VmStateError(`the VM stopped during the save (${r.kind})`)); };
-      const done = () => { this.worker.off('message', onEvent); this.off('stopped', onStopped); };
-      this.worker.on('message', onEvent);
-      this.on('stopped', onStopped);
-      this.post({ type: 'save-state' });
-    });
+  private async takeState(): Promise<unknown> {
+    return (await this.ask({ type: 'save-state' }, 'state', 'state-error', "the VM's state could not be taken", 'during the save')).state;
   }
 
   private post(command: VmCommand): void { this.worker.postMessage(command); }
@@ -386,7 +497,7 @@ export class Vm extends EventEmitter<VmEvents> {
       case 'console': this.emit('console', e.data); this.panicWatch.feed(e.data); break;
       case 'log': this.emit('log', e.message); break;
       case 'io-error': this.emit('log', `${e.disk}: I/O error: ${e.message}`); this.emit('io-error', e.disk, e.message); break;
-      case 'started': this.compiler?.start(); this.emit('started'); break;
+      case 'started': this.startedAt = e.at; this.compiler?.start(); this.emit('started'); break;
       case 'io': this.diskStats = e.disks; break;
       case 'stopped': this.finish(e.reason); break;
     }
@@ -397,7 +508,8 @@ export class Vm extends EventEmitter<VmEvents> {
     this.panicWatch.cancel();
     // After a panic the panic is why, however the run then ended (the stop it asked for, or anything else).
     const why: StopReason = this.panicWatch.panicked ? { ...PANIC_STOP }
-      : reason.kind === 'stopped' && this.savedTo ? { kind: 'saved', path: this.savedTo } : reason;
+      : reason.kind === 'stopped' && this.savedTo ? { kind: 'saved', path: this.savedTo }
+      : reason.kind === 'stopped' && this.migratedTo ? { kind: 'migrated', to: this.migratedTo } : reason;
     this.stoppedWith = why;
     if (this.inputTimer) clearTimeout(this.inputTimer);
     this.emit('stopped', why);

@@ -23,6 +23,9 @@ export class GuestMemory {
   /** Notes that the device side may write [gpa, gpa+len) (which must be RAM). */
   willWrite(gpa: Gpa, len: number): void { this.writes?.mark(gpa - this.base, len); }
 
+  /** Notes that the device side has written `view` (a view of this RAM, as bytes() and the rings hand out). */
+  wrote(view: ArrayBufferView): void { this.writes?.mark(view.byteOffset - this.ram.byteOffset, view.byteLength); }
+
   /** True if [gpa, gpa+len) lies wholly in RAM. */
   contains(gpa: Gpa, len: number): boolean {
     return Number.isSafeInteger(gpa) && Number.isSafeInteger(len) && len >= 0 && gpa >= this.base && gpa + len <= this.end;

@@ -331,8 +331,8 @@ test('push writes id and len before publishing used.idx', () => {
   const a = s.drv.add([writable(s.ram, 16)]);
   const b = s.drv.add([readable(s.ram, [1])]);
   const ca = s.q.pop()!, cb = s.q.pop()!;
-  s.q.push(cb.head, 0); // out of order is allowed
-  s.q.push(ca.head, 12);
+  s.q.push(cb, 0); // out of order is allowed
+  s.q.push(ca, 12);
   assert.equal(s.drv.usedIdx(), 2);
   assert.deepEqual(s.drv.usedElem(0), { id: b, len: 0 });
   assert.deepEqual(s.drv.usedElem(1), { id: a, len: 12 });
@@ -344,16 +344,16 @@ test('without EVENT_IDX: an interrupt per batch unless avail.flags has NO_INTERR
   const s = setup(4, PLAIN);
   assert.equal(s.q.needsInterrupt(), false); // nothing used yet
   s.drv.add([writable(s.ram, 1)]);
-  s.q.push(s.q.pop()!.head, 1);
+  s.q.push(s.q.pop()!, 1);
   assert.equal(s.q.needsInterrupt(), true);
   assert.equal(s.q.needsInterrupt(), false); // nothing new since
   s.drv.setAvailFlags(AVAIL_F_NO_INTERRUPT);
   s.drv.add([writable(s.ram, 1)]);
-  s.q.push(s.q.pop()!.head, 1);
+  s.q.push(s.q.pop()!, 1);
   assert.equal(s.q.needsInterrupt(), false);
   s.drv.setAvailFlags(0);
   s.drv.add([writable(s.ram, 1)]);
-  s.q.push(s.q.pop()!.head, 1);
+  s.q.push(s.q.pop()!, 1);
   assert.equal(s.q.needsInterrupt(), true);
 });
 
@@ -361,7 +361,7 @@ test('with EVENT_IDX: an interrupt when used.idx passes used_event; avail.flags 
   const s = setup(8, EVENT_IDX);
   const use = (n: number) => {
     for (let i = 0; i < n; i++) s.drv.add([writable(s.ram, 1)]);
-    for (let c = s.q.pop(); c; c = s.q.pop()) s.q.push(c.head, 1);
+    for (let c = s.q.pop(); c; c = s.q.pop()) s.q.push(c, 1);
     s.drv.collect();
   };
   s.drv.setAvailFlags(AVAIL_F_NO_INTERRUPT); // MUST be ignored with EVENT_IDX (§2.7.10)
@@ -407,7 +407,7 @@ test('the 16-bit indices wrap around: requests keep flowing past 65535, interrup
     const head = s.drv.add([w]);
     const c = s.q.pop()!;
     assert.equal(c.head, head);
-    s.q.push(c.head, 2);
+    s.q.push(c, 2);
     s.drv.collect();
     n++;
   };
@@ -421,7 +421,7 @@ test('the 16-bit indices wrap around: requests keep flowing past 65535, interrup
   const chains = [0, 1, 2, 3].map(() => s.q.pop()!);
   assert.deepEqual(chains.map((c) => c.head), heads);
   assert.equal(s.q.pop(), undefined);
-  chains.forEach((c, i) => { c.writable[0][0] = 10 + i; s.q.push(c.head, 1); });
+  chains.forEach((c, i) => { c.writable[0][0] = 10 + i; s.q.push(c, 1); });
   assert.equal(s.drv.usedIdx(), 2);
   s.drv.setUsedEvent(0); // the element at used index 0 was in this batch
   assert.equal(s.q.needsInterrupt(), true);
@@ -519,7 +519,7 @@ test('save/restore: a queue rebuilt from its saved indices takes the chains post
   const s = setup(8, EVENT_IDX);
   const heads = [0, 1, 2].map(() => s.drv.add([writable(s.ram, 4)]));
   const first = s.q.pop()!;
-  s.q.push(first.head, 4);
+  s.q.push(first, 4);
   assert.equal(s.q.needsInterrupt(), true);
   const saved = roundTrip(s.q.save());
   assert.deepEqual(saved, { lastAvail: 1, usedIdx: 1, signalledUsed: 1 });
@@ -530,7 +530,7 @@ test('save/restore: a queue rebuilt from its saved indices takes the chains post
   for (const head of heads.slice(1)) {
     const c = q.pop()!;
     assert.equal(c.head, head);
-    q.push(c.head, 3);
+    q.push(c, 3);
   }
   assert.deepEqual(s.drv.collect(), [{ id: heads[0], len: 4 }, { id: heads[1], len: 3 }, { id: heads[2], len: 3 }],
     'the used ring continues where the saved queue left it');
@@ -547,7 +547,7 @@ test('save/restore: indices near the 16-bit wrap continue across it', () => {
   const q = new SplitQueue(ram.mem, drv.layout, PLAIN, parseSplitQueueState({ lastAvail: 0xfffe, usedIdx: 0xfffe, signalledUsed: 0xfffe }, 'queue 0'));
   const heads = [drv.add([writable(ram, 1)]), drv.add([writable(ram, 1)])];
   assert.equal(q.pending(), 2);
-  for (const head of heads) { const c = q.pop()!; assert.equal(c.head, head); q.push(c.head, 1); }
+  for (const head of heads) { const c = q.pop()!; assert.equal(c.head, head); q.push(c, 1); }
   assert.equal(drv.usedIdx(), 0);
   assert.deepEqual([drv.usedElem(0xfffe).id, drv.usedElem(0xffff).id], heads);
   assert.deepEqual(q.save(), { lastAvail: 0, usedIdx: 0, signalledUsed: 0xfffe });

@@ -144,13 +144,21 @@ export class SplitQueue {
     return this.walk(head);
   }
 
-  /** Returns chain `head` to the driver, `written` bytes having been written into it. */
-  push(head: number, written: number): void {
+  /**
+   * Returns a chain to the driver, `written` bytes having been written into it. Its
+   * writable buffers and the used ring are logged as written again, now that the writes
+   * are done: a live migration may have harvested (and copied) their pages between pop()
+   * and now, and must copy them again (docs/migration.md "The dirty log").
+   */
+  push(chain: Chain, written: number): void {
     const slot = this.usedIdx % this.size;
-    this.usedRing[2 * slot] = head;
+    this.usedRing[2 * slot] = chain.head;
     this.usedRing[2 * slot + 1] = written;
     this.usedIdx = (this.usedIdx + 1) & 0xffff;
     Atomics.store(this.usedHeader, 1, this.usedIdx); // publishes the element (§2.7.8.2)
+    for (const b of chain.writable) this.mem.wrote(b);
+    this.mem.wrote(this.usedRing.subarray(2 * slot, 2 * slot + 2));
+    this.mem.wrote(this.usedHeader);
   }
 
   /**

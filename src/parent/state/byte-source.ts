@@ -5,12 +5,15 @@
 // (guest RAM), so memory is never held twice. Running out of bytes early is a
 // StateStreamError naming the offset and what was being read.
 import type { FileHandle } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 import { StateStreamError } from './format.js';
 
 /** Reads into `into` at `position`; returns how many bytes came (0: the stream ended). */
 export type ReadAt = (into: Uint8Array, position: number) => Promise<number>;
 
 const BUFFER_BYTES = 1 << 20;
+/** Bytes of a stream source held unread before the stream is paused. */
+const STREAM_HIGH_WATER = 16 << 20;
 
 export class ByteSource {
   private readonly buf: Uint8Array;
@@ -40,6 +43,40 @@ export class ByteSource {
       into.set(part);
       return part.length;
     }, bytes.length, name);
+  }
+
+  /**
+   * Bytes as they arrive on a stream (a migration's connection). Its size is not known,
+   * so only each frame's own bound limits what a length may claim. The stream is paused
+   * while more than STREAM_HIGH_WATER bytes wait unread: a fast sender cannot fill memory.
+   */
+  static ofReadable(stream: Readable, name: string): ByteSource {
+    const chunks: Uint8Array[] = [];
+    let queued = 0, consumed = 0, ended = false, failure: Error | undefined, wake: (() => void) | undefined;
+    const poke = () => { const w = wake; wake = undefined; w?.(); };
+    stream.on('data', (c: Buffer) => { chunks.push(c); queued += c.length; if (queued >= STREAM_HIGH_WATER) stream.pause(); poke(); });
+    stream.on('end', () => { ended = true; poke(); });
+    stream.on('close', () => { ended = true; poke(); });
+    stream.on('error', (e) => { failure = e; poke(); });
+    return new ByteSource(async (into, position) => {
+      if (position !== consumed) throw new RangeError('a stream is read in order');
+      while (chunks.length === 0) {
+        if (failure) throw new StateStreamError(`${name}: ${failure.message}`, { cause: failure });
+        if (ended) return 0;
+        await new Promise<void>((r) => { wake = r; });
+      }
+      let n = 0;
+      while (n < into.length && chunks.length) {
+        const c = chunks[0]!, take = Math.min(c.length, into.length - n);
+        into.set(c.subarray(0, take), n);
+        n += take;
+        if (take === c.length) chunks.shift(); else chunks[0] = c.subarray(take);
+      }
+      queued -= n;
+      consumed += n;
+      if (queued < STREAM_HIGH_WATER / 2 && stream.isPaused()) stream.resume();
+      return n;
+    }, Number.MAX_SAFE_INTEGER, name);
   }
 
   /** Bytes consumed so far: the offset of the next byte a caller gets. */

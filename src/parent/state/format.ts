@@ -53,8 +53,8 @@ export const MAX_STATE_JSON_BYTES = 16 << 20;
 export const MAX_SKIPPED_FRAME_BYTES = 64 << 20;
 
 /** A frame tag: its four ASCII letters, as they appear in the file. */
-const tag = (s: string): number => (s.charCodeAt(0) | (s.charCodeAt(1) << 8) | (s.charCodeAt(2) << 16) | (s.charCodeAt(3) << 24)) >>> 0;
-export const TAG = { CONF: tag('CONF'), STAT: tag('STAT'), RAM: tag('RAM '), END: tag('END ') } as const;
+export const frameTag = (s: string): number => (s.charCodeAt(0) | (s.charCodeAt(1) << 8) | (s.charCodeAt(2) << 16) | (s.charCodeAt(3) << 24)) >>> 0;
+export const TAG = { CONF: frameTag('CONF'), STAT: frameTag('STAT'), RAM: frameTag('RAM '), END: frameTag('END ') } as const;
 export const FLAG_IGNORABLE = 1;
 
 /** A tag as text for messages: its letters when printable, else hexadecimal. */

@@ -50,3 +50,49 @@ export function* nonZeroRuns(ram: Uint8Array, maxPages: number, written?: (page:
   }
   if (count > 0) yield { first, count };
 }
+
+/** A run of consecutive pages that are all zero, or all not. */
+export interface MarkedRun extends PageRun { zero: boolean }
+
+/**
+ * The pages whose bit is set in `bits` (one per page, as the written-page log holds them),
+ * as runs of consecutive pages, each all zero or all non-zero, none longer than `maxPages`:
+ * what a migration pass sends (the zero ones as ZERO frames, or not at all in the first
+ * pass, when the destination's memory is zero).
+ */
+export function* markedRuns(ram: Uint8Array, bits: Uint32Array, maxPages: number): Generator<MarkedRun> {
+  const mem = Buffer.from(ram.buffer, ram.byteOffset, ram.byteLength);
+  const pages = ram.length / PAGE_BYTES;
+  let run: MarkedRun | undefined;
+  for (let w = 0; w < bits.length; w++) {
+    const word = bits[w]!;
+    if (word === 0) {
+      if (run) { yield run; run = undefined; }
+      continue;
+    }
+    for (let b = 0; b < 32; b++) {
+      const p = w * 32 + b;
+      if (p >= pages) break;
+      if ((word & (1 << b)) === 0) {
+        if (run) { yield run; run = undefined; }
+        continue;
+      }
+      const at = p * PAGE_BYTES;
+      const zero = mem.compare(ZERO_BLOCK, 0, PAGE_BYTES, at, at + PAGE_BYTES) === 0;
+      if (run && run.zero === zero && run.first + run.count === p && run.count < maxPages) { run.count++; continue; }
+      if (run) yield run;
+      run = { first: p, count: 1, zero };
+    }
+  }
+  if (run) yield run;
+}
+
+/** How many bits of `bits` are set: the pages a harvest found written. */
+export function countMarked(bits: Uint32Array): number {
+  let n = 0;
+  for (let w = 0; w < bits.length; w++) {
+    let v = bits[w]!;
+    while (v !== 0) { v &= v - 1; n++; }
+  }
+  return n;
+}

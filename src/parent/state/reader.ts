@@ -52,7 +52,7 @@ export interface ReadRamOptions {
 /** What the frames before RAM say, in one format version's form. */
 interface Head { memoryBytes: number; config: unknown; state: unknown }
 
-interface FormatRules {
+export interface FormatRules {
   /** The largest payload of each frame the version has, by tag. */
   readonly maxPayload: ReadonlyMap<number, number>;
   /** Turns this version's Head into the next version's (every version but the current one). */
@@ -194,10 +194,10 @@ export class StateStream<C = unknown> {
 }
 
 /** A frame's header, as read: its tag, flags, payload length and where it starts. */
-interface Frame { tag: number; flags: number; length: number; at: number; index: number }
+export interface Frame { tag: number; flags: number; length: number; at: number; index: number }
 
 /** Frames one after the other, each bounded before its payload is read, the check following every byte. */
-class FrameReader {
+export class FrameReader {
   readonly check = new RunningCheck();
   /** Frames read to their end. */
   count = 0;

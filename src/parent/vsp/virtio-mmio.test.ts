@@ -206,7 +206,7 @@ test('at DRIVER_OK every enabled queue is looked at once: buffers queued before 
   const done: number[] = [];
   device.onNotify = (q) => {
     const queue = device.ctx!.queues[q]!;
-    for (let c = queue.pop(); c; c = queue.pop()) { queue.push(c.head, 0); done.push(c.head); }
+    for (let c = queue.pop(); c; c = queue.pop()) { queue.push(c, 0); done.push(c.head); }
   };
   b.negotiate();
   const d0 = { size: 8, desc: b.ram.alloc(16 * 8, 16), driver: b.ram.alloc(22, 2), device: b.ram.alloc(70, 4) };
@@ -244,7 +244,7 @@ test('notifyUsed interrupts as the queue asks; the guest acks through the hyperv
   const [d] = b.start([8]);
   device.onNotify = (q) => {
     const queue = device.ctx!.queues[q]!;
-    for (let c = queue.pop(); c; c = queue.pop()) queue.push(c.head, 1);
+    for (let c = queue.pop(); c; c = queue.pop()) queue.push(c, 1);
     device.ctx!.notifyUsed(queue);
   };
   d!.add([writable(b.ram, 1)]);
@@ -293,7 +293,7 @@ test('reset (Status 0) clears status, queues, features and interrupts, and close
   // A stale context can no longer interrupt.
   d!.add([writable(b.ram, 1)]);
   const q0 = ctx.queues[0]!;
-  q0.push(q0.pop()!.head, 1);
+  q0.push(q0.pop()!, 1);
   ctx.notifyUsed(q0);
   ctx.configChanged();
   assert.equal(b.read(REG.interruptStatus), 0);
@@ -428,7 +428,7 @@ const roundTrip = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
 function serve(device: FakeDevice): void {
   device.onNotify = (q) => {
     const queue = device.ctx!.queues[q]!;
-    for (let c = queue.pop(); c; c = queue.pop()) queue.push(c.head, 1);
+    for (let c = queue.pop(); c; c = queue.pop()) queue.push(c, 1);
     device.ctx!.notifyUsed(queue);
   };
 }

@@ -227,7 +227,7 @@ function runOps(ram: TestRam, q: SplitQueue, layout: { size: number; driver: num
           }
           break;
         }
-        case 'push': q.push(o.head % layout.size, o.written); break;
+        case 'push': q.push({ head: o.head % layout.size, readable: [], writable: [], readableBytes: 0, writableBytes: 0 }, o.written); break;
         case 'interrupt': q.needsInterrupt(); break;
         case 'arm': q.armNotify(); break;
         case 'availIdx': ram.setU16(layout.driver + 2, o.idx); break;

@@ -136,7 +136,7 @@ export class VirtioBlk implements VirtioDevice {
       (written) => {
         try {
           if (this.ctx !== ctx) return; // reset while in flight: the chain is no longer ours
-          q.push(chain.head, written);
+          q.push(chain, written);
           ctx.notifyUsed(q);
         } finally {
           this.finished();

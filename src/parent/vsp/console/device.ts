@@ -74,7 +74,7 @@ export class VirtioConsole implements VirtioDevice {
           this.output(b.slice(0, n));
           left -= n;
         }
-        q.push(chain.head, 0);
+        q.push(chain, 0);
       }
       this.ctx!.notifyUsed(q);
     } while (q.armNotify());
@@ -95,7 +95,7 @@ export class VirtioConsole implements VirtioDevice {
           if (n < head.length) this.backlog[0] = head.subarray(n);
           else this.backlog.shift();
         }
-        q.push(chain.head, written);
+        q.push(chain, written);
       }
       this.ctx!.notifyUsed(q);
       // With EVENT_IDX a buffer posted before avail_event was written brings no kick:

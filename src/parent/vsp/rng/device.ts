@@ -34,7 +34,7 @@ export class VirtioRng implements VirtioDevice {
           left -= n;
           if (left === 0) break;
         }
-        q.push(chain.head, written);
+        q.push(chain, written);
       }
       this.ctx!.notifyUsed(q);
     } while (q.armNotify());

@@ -1,0 +1,160 @@
+// The destination's side of a migration (docs/migration.md): reads the stream (stream.ts)
+// as it arrives, RAM straight into the new VM's memory, and runs the VM once the machine
+// state is in. The stream is untrusted: every frame is bounded before it is read (the
+// shared FrameReader), every run of pages checked against the VM's memory, the identity
+// and configuration validated (the host's accept() and parseSavedConfig) before memory
+// is made. Any failure kills the half-made VM and is answered with an error line; the
+// source then resumes the VM there.
+import type { Duplex } from 'node:stream';
+import { Vm, type RestoreOptions } from '../vm.js';
+import { ByteSource } from '../state/byte-source.js';
+import { FrameReader, type Frame } from '../state/reader.js';
+import { END_BYTES, MAX_RUN_PAGES, PAGE_BYTES, RUN_HEADER_BYTES, tagName } from '../state/format.js';
+import { parseSavedConfig, type SavedConfig } from '../machine/state.js';
+import { MIGRATION_HEADER_BYTES, MIGRATION_MAGIC, MIGRATION_RULES, MIGRATION_VERSION, MTAG, MigrationError, PASS_BYTES, STAT_HEAD_BYTES, type Reply } from './stream.js';
+import { TICKS_PER_MS } from '../../cpu/types.js';
+
+export interface IncomingOptions {
+  /**
+   * Decides whether this host takes the VM (its identity and machine, both untrusted) and
+   * how it runs here (its disks' paths, the image policy, the processors' tier); throws
+   * to refuse, the message going back to the source.
+   */
+  accept(identity: unknown, config: SavedConfig): Promise<RestoreOptions> | RestoreOptions;
+  /** Progress: the pass the source is on, bytes received. */
+  onProgress?(pass: number, bytes: number): void;
+}
+
+export interface IncomingVm {
+  vm: Vm;
+  identity: unknown;
+  config: SavedConfig;
+  /** When the guest's last instruction ran on the source and its first here (epoch ms). */
+  pausedAt: number;
+  startedAt: number;
+}
+
+/** Guest time moves on by the time between hosts, up to this much (hosts' clocks may disagree). */
+const MAX_ADVANCE_MS = 60 * 60 * 1000;
+
+/** Receives a VM from the source at the other end of `conn`; resolves once it runs here. */
+export async function migrateIn(conn: Duplex, options: IncomingOptions): Promise<IncomingVm> {
+  const src = ByteSource.ofReadable(conn, 'migration stream');
+  const frames = new FrameReader(src, MIGRATION_RULES);
+  let incoming: ReturnType<typeof Vm.incoming> | undefined;
+  try {
+    const header = await src.take(MIGRATION_HEADER_BYTES, 'the stream header');
+    if ([...MIGRATION_MAGIC].some((c, i) => header[i] !== c.charCodeAt(0))) throw new MigrationError('not a tshv migration stream');
+    const version = new DataView(header.buffer, header.byteOffset, MIGRATION_HEADER_BYTES).getUint32(8, true);
+    if (version !== MIGRATION_VERSION) throw new MigrationError(`migration stream version ${version}; this tshv speaks version ${MIGRATION_VERSION}`);
+    frames.check.update(header);
+
+    const identity = await parseJson(frames, await want(frames, MTAG.HELO), 0, "identity");
+    const confFrame = await want(frames, MTAG.CONF);
+    const conf = await frames.payload(confFrame);
+    if (conf.length < 8) throw frames.error(confFrame, 'is too short to hold the memory size');
+    const memoryBytes = new DataView(conf.buffer, conf.byteOffset, 8).getBigUint64(0, true);
+    const config = parseSavedConfig(parseBytes(frames, confFrame, conf.subarray(8), 'machine configuration'));
+    if (BigInt(config.memoryBytes) !== memoryBytes) throw frames.error(confFrame, `says ${memoryBytes} bytes of RAM, its configuration ${config.memoryBytes}`);
+    const restore = await options.accept(identity, config);
+    incoming = Vm.incoming(config, restore);
+    reply(conn, { type: 'ready' });
+
+    const { ram } = incoming;
+    const pages = ram.length / PAGE_BYTES;
+    let pass = 0, pagesIn = 0;
+    for (;;) {
+      const f = await frames.next();
+      if (f.tag === MTAG.PASS) {
+        if (f.length !== PASS_BYTES) throw frames.error(f, `is ${f.length} bytes, not ${PASS_BYTES}`);
+        pass = new DataView((await frames.payload(f)).buffer).getUint32(0, true);
+        options.onProgress?.(pass, src.offset);
+      } else if (f.tag === MTAG.RAM || f.tag === MTAG.ZERO) {
+        const run = new DataView((await frames.part(f, RUN_HEADER_BYTES)).slice().buffer);
+        const first = run.getBigUint64(0, true), count = run.getUint32(8, true);
+        const bytes = f.tag === MTAG.RAM ? count * PAGE_BYTES : 0;
+        if (count < 1 || count > MAX_RUN_PAGES || f.length !== RUN_HEADER_BYTES + bytes) {
+          throw frames.error(f, `a run of ${count} pages in ${f.length} bytes (a run is 1..${MAX_RUN_PAGES} pages)`);
+        }
+        if (first + BigInt(count) > BigInt(pages)) throw frames.error(f, `pages ${first}..${first + BigInt(count) - 1n} are beyond memory (${pages} pages)`);
+        const at = Number(first) * PAGE_BYTES, span = ram.subarray(at, at + count * PAGE_BYTES);
+        if (f.tag === MTAG.RAM) await frames.into(f, span); else span.fill(0);
+        await frames.endFrame(f);
+        incoming.markRun(Number(first), count);
+        pagesIn += f.tag === MTAG.RAM ? count : 0;
+      } else if (f.tag === MTAG.STAT) {
+        const payload = await frames.payload(f);
+        if (payload.length < STAT_HEAD_BYTES) throw frames.error(f, 'is too short to hold when the guest stopped');
+        const pausedAt = new DataView(payload.buffer, payload.byteOffset, STAT_HEAD_BYTES).getFloat64(0, true);
+        if (!Number.isFinite(pausedAt)) throw frames.error(f, 'gives no time the guest stopped');
+        const state = parseBytes(frames, f, payload.subarray(STAT_HEAD_BYTES), 'machine state');
+        await readEnd(frames, pagesIn);
+        const advanceMs = Math.min(Math.max(0, Date.now() - pausedAt), MAX_ADVANCE_MS);
+        const { vm } = incoming;
+        const started = untilStarted(vm);
+        incoming.complete(state, BigInt(Math.round(advanceMs * TICKS_PER_MS)));
+        const startedAt = await started;
+        reply(conn, { type: 'running', at: startedAt });
+        conn.end();
+        return { vm, identity, config, pausedAt, startedAt };
+      } else {
+        throw frames.error(f, `is not expected here (pass ${pass})`);
+      }
+    }
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    incoming?.vm.kill(`the incoming migration failed: ${message}`);
+    reply(conn, { type: 'error', message });
+    conn.end();
+    throw e instanceof MigrationError || !(e instanceof Error) ? e : new MigrationError(message, { cause: e });
+  }
+}
+
+async function want(frames: FrameReader, tag: number): Promise<Frame> {
+  const f = await frames.next();
+  if (f.tag !== tag) throw frames.error(f, `is here where ${tagName(tag)} was due`);
+  return f;
+}
+
+async function readEnd(frames: FrameReader, pagesIn: number): Promise<void> {
+  const f = await want(frames, MTAG.END);
+  if (f.length !== END_BYTES) throw frames.error(f, `is ${f.length} bytes, not ${END_BYTES}`);
+  const before = frames.count;
+  const end = new DataView((await frames.payload(f)).buffer);
+  const pages = end.getBigUint64(0, true), count = end.getBigUint64(8, true);
+  if (pages !== BigInt(pagesIn) || count !== BigInt(before)) {
+    throw frames.error(f, `says ${pages} pages in ${count} frames; the stream had ${pagesIn} pages in ${before} frames`);
+  }
+}
+
+/** When the VM's partition runs (its first instruction), or why it stopped first. */
+function untilStarted(vm: Vm): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const started = () => { vm.off('stopped', stopped); resolve(vm.runningSince ?? performance.timeOrigin + performance.now()); };
+    const stopped = (r: { kind: string; message?: string }) => {
+      vm.off('started', started);
+      reject(new MigrationError(`the VM stopped before it ran here (${r.kind}${r.message ? `: ${r.message}` : ''})`));
+    };
+    vm.once('started', started);
+    vm.once('stopped', stopped);
+  });
+}
+
+async function parseJson(frames: FrameReader, f: Frame, skip: number, what: string): Promise<unknown> {
+  return parseBytes(frames, f, (await frames.payload(f)).subarray(skip), what);
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function parseBytes(frames: FrameReader, f: Frame, bytes: Uint8Array, what: string): unknown {
+  try {
+    return JSON.parse(utf8.decode(bytes));
+  } catch (e) {
+    throw frames.error(f, `holds a ${what} that is not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+function reply(conn: Duplex, r: Reply): void {
+  if (!conn.writable) return;
+  conn.write(JSON.stringify(r) + '\n');
+}

@@ -1,0 +1,291 @@
+// The source's side of a migration (docs/migration.md): pre-copy, then stop-and-copy.
+//
+//   setup      HELO and CONF go out; the destination makes the VM's memory and says ready.
+//   pass 0     every page ever written (the written-page log), the zero ones left out.
+//   pass n     the pages written during pass n-1 (one harvest of the log per pass), until
+//              what is left would cross the link within the downtime budget, judged
+//              against the throughput the passes measured. A guest that writes faster than
+//              the link copies is throttled (auto-converge), more with each pass that gains
+//              nothing, and after MAX_PASSES the copy stops anyway.
+//   stop-copy  the VM is frozen (paused, its requests in flight finished), its disks
+//              released; the last written pages, the machine state and END go out.
+//   handover   the destination restores and runs the VM and says when its first instruction
+//              ran; this side's copy stops. Downtime is from the last instruction here to
+//              that one there.
+//
+// Until the handover, any failure or a cancel leaves the VM running here as it was: the
+// disks are taken back, the VM thawed, the written-page log put back.
+import type { Duplex } from 'node:stream';
+import type { Vm } from '../vm.js';
+import { MAX_RUN_PAGES, PAGE_BYTES, END_BYTES } from '../state/format.js';
+import { markedRuns, countMarked } from '../state/page-scan.js';
+import { FrameWriter, MTAG, MigrationError, PASS_BYTES, STAT_HEAD_BYTES, type Reply } from './stream.js';
+
+export interface OutgoingOptions {
+  /** What the destination's host needs to take the VM over (opaque here: the service's record). */
+  identity: unknown;
+  /** The destination, for messages and the VM's stop reason. */
+  to: string;
+  /** Quick migration: no pre-copy; the VM is frozen, sent whole, and resumed there. */
+  quick?: boolean;
+  /** The downtime the last pass may take, ms (default 50). */
+  maxDowntimeMs?: number;
+  /** Bytes per second the stream may use (default: as fast as the link goes). */
+  bandwidth?: number;
+  /** Throttle a guest that writes faster than the link copies (default true). */
+  autoConverge?: boolean;
+  signal?: AbortSignal;
+  onProgress?(status: MigrationStatus): void;
+}
+
+export type MigrationPhase = 'setup' | 'active' | 'stop-copy' | 'completed' | 'failed' | 'cancelled';
+
+/** Where a migration is, like QEMU's query-migrate. Times in ms, sizes in bytes. */
+export interface MigrationStatus {
+  phase: MigrationPhase;
+  /** The pre-copy pass under way (0 = the first, full one). */
+  pass: number;
+  /** Pages written since they were last sent (what the next pass sends). */
+  remainingPages: number;
+  /** Pages the guest wrote per second during the last pass. */
+  dirtyRate: number;
+  /** Bytes per second the stream moved during the last pass. */
+  throughput: number;
+  bytes: number;
+  pagesSent: number;
+  zeroPages: number;
+  /** Auto-converge's throttle, percent of the guest's time. */
+  throttle: number;
+  setupMs: number;
+  totalMs: number;
+  /** From the last instruction here to the first on the destination (when completed). */
+  downtimeMs?: number;
+  error?: string;
+}
+
+/** After MAX_PASSES pre-copy passes the copy stops, converged or not. */
+const MAX_PASSES = 30;
+/** What the stop-copy costs besides its pages (state, disks, restore there), ms: a first guess, refined by nothing yet. */
+const FIXED_DOWNTIME_MS = 15;
+/** A pass that leaves more than this share of the previous one's pages has gained nothing. */
+const NO_PROGRESS = 0.9;
+const THROTTLE_START = 20, THROTTLE_STEP = 10, THROTTLE_MAX = 99;
+
+/** Moves `vm` to the destination at the other end of `conn`. Resolves with the final status (completed, failed or cancelled). */
+export async function migrateOut(vm: Vm, conn: Duplex, options: OutgoingOptions): Promise<MigrationStatus> {
+  const t0 = performance.now();
+  const out = new FrameWriter(conn);
+  const replies = new ReplyReader(conn);
+  const status: MigrationStatus = {
+    phase: 'setup', pass: 0, remainingPages: 0, dirtyRate: 0, throughput: 0, bytes: 0, pagesSent: 0, zeroPages: 0, throttle: 0, setupMs: 0, totalMs: 0,
+  };
+  const report = () => { status.bytes = out.bytes; status.totalMs = performance.now() - t0; options.onProgress?.({ ...status }); };
+  const pacer = new Pacer(options.bandwidth);
+  let frozen = false, released = false;
+  const onAbort = () => conn.destroy(new MigrationError('cancelled'));
+  options.signal?.addEventListener('abort', onAbort);
+  try {
+    if (options.signal?.aborted) throw new MigrationError('cancelled');
+    out.header();
+    out.json(MTAG.HELO, options.identity);
+    const config = vm.machineConfig();
+    const conf = new Uint8Array(8);
+    new DataView(conf.buffer).setBigUint64(0, BigInt(config.memoryBytes), true);
+    out.json(MTAG.CONF, config, conf);
+    await out.flush();
+    await replies.expect('ready');
+    status.setupMs = performance.now() - t0;
+    status.phase = 'active';
+    report();
+
+    const ram = vm.ram;
+    let bits = await vm.harvestWritten();
+    if (!options.quick) {
+      let previous = Infinity;
+      for (;;) {
+        const passStart = performance.now(), bytesBefore = out.bytes;
+        await sendPass(out, ram, bits, status, pacer, report, status.pass === 0);
+        const seconds = Math.max((performance.now() - passStart) / 1000, 1e-3);
+        status.throughput = (out.bytes - bytesBefore) / seconds;
+        bits = await vm.harvestWritten();
+        const remaining = status.remainingPages = countMarked(bits);
+        status.dirtyRate = remaining / seconds;
+        report();
+        const expectedMs = (remaining * PAGE_BYTES) / Math.max(status.throughput, 1) * 1000 + FIXED_DOWNTIME_MS;
+        if (expectedMs <= (options.maxDowntimeMs ?? 50) || status.pass + 1 >= MAX_PASSES) break;
+        if ((options.autoConverge ?? true) && remaining > previous * NO_PROGRESS) {
+          status.throttle = status.throttle === 0 ? THROTTLE_START : Math.min(THROTTLE_MAX, status.throttle + THROTTLE_STEP);
+          vm.setThrottle(status.throttle);
+        }
+        previous = remaining;
+        status.pass++;
+      }
+    }
+
+    status.phase = 'stop-copy';
+    report();
+    const frozenState = await vm.freeze();
+    frozen = true;
+    vm.setThrottle(0);
+    const releasing = vm.releaseDisks().then(() => { released = true; });
+    releasing.catch(() => undefined); // awaited below
+    const last = await vm.harvestWritten();
+    for (let w = 0; w < bits.length; w++) bits[w]! |= last[w]!;
+    if (!options.quick) status.pass++;
+    status.remainingPages = countMarked(bits);
+    await sendPass(out, ram, bits, status, pacer, report, options.quick === true);
+    await releasing;
+    const stat = new Uint8Array(STAT_HEAD_BYTES);
+    new DataView(stat.buffer).setFloat64(0, frozenState.at, true);
+    out.json(MTAG.STAT, frozenState.state, stat);
+    const end = new Uint8Array(END_BYTES);
+    const v = new DataView(end.buffer);
+    v.setBigUint64(0, BigInt(status.pagesSent), true);
+    v.setBigUint64(8, BigInt(out.frames), true);
+    out.frame(MTAG.END, end);
+    await out.flush();
+    const running = await replies.expect('running');
+    // The VM runs there: from here on nothing may resume it here.
+    vm.migratedAway(options.to);
+    vm.endHarvests();
+    status.phase = 'completed';
+    status.downtimeMs = Math.max(0, running.at - frozenState.at);
+    report();
+    conn.end();
+    return { ...status };
+  } catch (e) {
+    const cancelled = options.signal?.aborted === true;
+    status.phase = cancelled ? 'cancelled' : 'failed';
+    status.error = cancelled ? 'cancelled' : (e as Error).message;
+    conn.destroy();
+    vm.setThrottle(0);
+    if (released) {
+      try {
+        await vm.reopenDisks();
+      } catch (r) {
+        // The disks are someone else's now (the destination opened them after all?): the
+        // VM cannot go on here without them.
+        status.error += `; and the disks could not be taken back (${(r as Error).message}): the VM is stopped`;
+        vm.stop();
+        frozen = false;
+      }
+    }
+    if (frozen) vm.unfreeze();
+    vm.endHarvests();
+    report();
+    return { ...status };
+  } finally {
+    options.signal?.removeEventListener('abort', onAbort);
+    replies.close();
+  }
+}
+
+/** Sends the pages of `bits`: zero ones as ZERO frames, or not at all when the destination has only zeros there. */
+async function sendPass(out: FrameWriter, ram: Uint8Array, bits: Uint32Array, status: MigrationStatus, pacer: Pacer,
+  report: () => void, destinationZero: boolean): Promise<void> {
+  const pass = new Uint8Array(PASS_BYTES);
+  const v = new DataView(pass.buffer);
+  v.setUint32(0, status.pass, true);
+  v.setUint32(4, countMarked(bits), true);
+  out.frame(MTAG.PASS, pass);
+  let since = out.bytes, lastReport = performance.now();
+  for (const run of markedRuns(ram, bits, MAX_RUN_PAGES)) {
+    if (run.zero) {
+      status.zeroPages += run.count;
+      if (!destinationZero) out.run(MTAG.ZERO, run.first, run.count);
+    } else {
+      out.run(MTAG.RAM, run.first, run.count, ram.subarray(run.first * PAGE_BYTES, (run.first + run.count) * PAGE_BYTES));
+      status.pagesSent += run.count;
+    }
+    if (out.bytes - since >= FLUSH_BYTES) {
+      await pacer.pace(out.bytes - since);
+      since = out.bytes;
+      await out.flush();
+      if (performance.now() - lastReport >= 250) { lastReport = performance.now(); report(); }
+    }
+  }
+  await pacer.pace(out.bytes - since);
+  await out.flush();
+}
+
+/** Bytes queued between flushes (each flush waits for the link). */
+const FLUSH_BYTES = 1 << 20;
+
+/** Keeps the stream under a bandwidth limit: a token bucket with a burst of one flush. */
+class Pacer {
+  private readonly start = performance.now();
+  private sent = 0;
+  constructor(private readonly bytesPerSecond?: number) {}
+  async pace(bytes: number): Promise<void> {
+    if (!this.bytesPerSecond) return;
+    this.sent += bytes;
+    const due = this.start + (this.sent / this.bytesPerSecond) * 1000;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+  }
+}
+
+/** The destination's replies: JSON lines, read as they come. */
+class ReplyReader {
+  private buffered = '';
+  private readonly queue: Reply[] = [];
+  private failure: Error | undefined;
+  private wake: (() => void) | undefined;
+  private readonly onData = (chunk: Buffer) => {
+    this.buffered += chunk.toString('utf8');
+    if (this.buffered.length > MAX_REPLY_BYTES) { this.fail(new MigrationError('the destination sent an over-long reply')); return; }
+    for (let nl = this.buffered.indexOf('\n'); nl >= 0; nl = this.buffered.indexOf('\n')) {
+      const line = this.buffered.slice(0, nl);
+      this.buffered = this.buffered.slice(nl + 1);
+      try {
+        this.queue.push(parseReply(JSON.parse(line)));
+      } catch (e) {
+        this.fail(new MigrationError(`the destination sent a reply that is not one: ${(e as Error).message}`));
+        return;
+      }
+    }
+    this.poke();
+  };
+  private readonly onEnd = () => this.fail(new MigrationError('the destination closed the connection'));
+  private readonly onError = (e: Error) => this.fail(new MigrationError(`the connection failed: ${e.message}`));
+
+  constructor(private readonly conn: Duplex) {
+    conn.on('data', this.onData);
+    conn.on('end', this.onEnd);
+    conn.on('close', this.onEnd);
+    conn.on('error', this.onError);
+  }
+
+  /** The next reply, which must be of `type` (an error reply is thrown as its message). */
+  async expect<T extends Reply['type']>(type: T): Promise<Extract<Reply, { type: T }>> {
+    while (this.queue.length === 0) {
+      if (this.failure) throw this.failure;
+      await new Promise<void>((r) => { this.wake = r; });
+    }
+    const r = this.queue.shift()!;
+    if (r.type === 'error') throw new MigrationError(`the destination refused: ${r.message}`);
+    if (r.type !== type) throw new MigrationError(`the destination said "${r.type}" where "${type}" was due`);
+    return r as Extract<Reply, { type: T }>;
+  }
+
+  close(): void {
+    this.conn.off('data', this.onData);
+    this.conn.off('end', this.onEnd);
+    this.conn.off('close', this.onEnd);
+    this.conn.off('error', this.onError);
+  }
+
+  private fail(e: Error): void { this.failure ??= e; this.poke(); }
+  private poke(): void { const w = this.wake; this.wake = undefined; w?.(); }
+}
+
+const MAX_REPLY_BYTES = 64 << 10;
+
+function parseReply(v: unknown): Reply {
+  if (typeof v !== 'object' || v === null) throw new Error('not an object');
+  const r = v as Record<string, unknown>;
+  if (r['type'] === 'ready') return { type: 'ready' };
+  if (r['type'] === 'running' && typeof r['at'] === 'number' && Number.isFinite(r['at'])) return { type: 'running', at: r['at'] };
+  if (r['type'] === 'error' && typeof r['message'] === 'string') return { type: 'error', message: r['message'].slice(0, 1000) };
+  throw new Error(`unknown reply ${JSON.stringify(r['type'])}`);
+}
