@@ -4,6 +4,7 @@ import { Option, type Command } from 'commander';
 import { apiAction, apiCommand, printJson, usageError, type ActionContext, type ClientFlags } from './api-command.js';
 import { ClientError, ClientExit, vmPath, type ApiClient } from './client.js';
 import { attachConsole, type ConsoleFlags } from './console.js';
+import { addMigrateCommand } from './migrate.js';
 import { formatDuration, formatFields, formatMiB, formatTable } from './table.js';
 import { parseDiskSpec, parseSize } from './units.js';
 import type { ApiVm, VmCreateBody, VmPatchBody } from './api-types.js';
@@ -156,6 +157,7 @@ A VM's definition changes only while it is off or failed, so every change, --jit
   });
 
   addCheckpointCommands(vm);
+  addMigrateCommand(vm);
 
   apiAction<ConsoleFlags>(apiCommand(vm, 'console', explain('console', 'attach this terminal to the VM\'s console'), `
   tshv vm console web-1                      # interactive; Ctrl-] detaches

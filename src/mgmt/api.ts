@@ -14,14 +14,18 @@ import { registerEvents } from './events.js';
 import { registerMetrics } from './metrics.js';
 import { registerStatic } from './static.js';
 import { OpenApiCollector } from './openapi.js';
+import { Migrations, type MigrateRequest } from './migration.js';
+import { createWebSocketStream } from 'ws';
 import { definitionDisks, type CheckpointRecord, type VmInput, type VmPatch } from './vm-record.js';
 import { LIFECYCLE, LIVE_STATES, POWER_ACTIONS, legalStates, lifecycleTable, type PowerAction, type VmAction } from './lifecycle.js';
 import {
-  CheckpointCreateSchema, CheckpointParamsSchema, CheckpointSchema, HostSchema, LifecycleSchema, NAMED_SCHEMAS, PATTERN_MESSAGES, VmCreateSchema, VmParamsSchema, VmPatchSchema, VmSchema, errors,
+  CheckpointCreateSchema, CheckpointParamsSchema, CheckpointSchema, HostSchema, LifecycleSchema, MigrateSchema, MigrationSchema, NAMED_SCHEMAS, PATTERN_MESSAGES, VmCreateSchema, VmParamsSchema, VmPatchSchema, VmSchema, errors,
 } from './schemas.js';
 
 export interface AppOptions {
   host: Host; store: Store; token: string; version: string; log?: (line: string) => void;
+  /** Migrations to and from this host (default: one whose host calls itself "another host"). */
+  migrations?: Migrations;
   /** Host names the service answers to besides the loopback ones (host-check.ts): the --listen host, --allow-host values. */
   hostNames?: readonly string[];
 }
@@ -207,6 +211,35 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     await host.deleteCheckpoint(req.params.vm, req.params.checkpoint);
     return reply.code(204).send();
   });
+
+  // Migration (docs/migration.md).
+  const migrations = o.migrations ?? new Migrations(host, () => 'another host');
+  app.post<VmParams & { Body: MigrateRequest }>('/api/vms/:vm/migrate', {
+    schema: {
+      operationId: 'migrateVm', ...actionDoc('migrate', '; answers once it has begun (202): GET /api/vms/{vm}/migration follows it'),
+      tags: ['migration'], params: VmParamsSchema, body: MigrateSchema, response: { 202: MigrationSchema, ...errors(400, 401, 404, 409) },
+    },
+  }, async (req, reply) => reply.code(202).send(await migrations.start(req.params.vm, req.body)));
+  app.get<VmParams>('/api/vms/:vm/migration', {
+    schema: {
+      operationId: 'getMigration', summary: "The VM's migration under way, or its last one (kept for an hour, also after the VM has left)", tags: ['migration'],
+      params: VmParamsSchema, response: { 200: MigrationSchema, ...errors(401, 404) },
+    },
+  }, async (req) => migrations.status(req.params.vm));
+  app.delete<VmParams>('/api/vms/:vm/migration', {
+    schema: {
+      operationId: 'cancelMigration', summary: 'Cancel the migration under way: the VM runs on here as before', tags: ['migration'],
+      params: VmParamsSchema, response: { 200: MigrationSchema, ...errors(401, 404, 409) },
+    },
+  }, async (req) => migrations.cancel(req.params.vm));
+  app.get('/api/migrations/incoming', {
+    websocket: true,
+    schema: {
+      operationId: 'incomingMigration', tags: ['migration'],
+      summary: 'Receive a VM another tshv host migrates here: a WebSocket carrying the migration stream (binary frames) and the answers (text lines)',
+      description: 'Token in the Authorization header only. The stream is checked as untrusted input; the VM keeps its id, name and definition.',
+    },
+  }, (ws) => { void migrations.incoming(createWebSocketStream(ws)); });
 
   registerConsole(app, host);
   registerEvents(app, host, o.store);

@@ -29,6 +29,7 @@ const act: Record<Exclude<VmAction, 'console'>, (ref: string) => unknown> = {
   update: (ref) => host.update(ref, { vcpus: 2 }), delete: (ref) => host.remove(ref),
   save: (ref) => host.save(ref), 'discard-state': (ref) => host.discardState(ref), checkpoint: (ref) => host.checkpoint(ref),
   'apply-checkpoint': (ref) => host.applyCheckpoint(ref, 'cp'), 'delete-checkpoint': (ref) => host.deleteCheckpoint(ref, 'cp'),
+  migrate: (ref) => host.migrating(ref, async () => undefined),
 };
 
 async function refusal(action: keyof typeof act, state: VmState): Promise<ApiError> {

@@ -9,7 +9,7 @@ import { link, mkdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { applyOverlays, collect, createOverlays, overlayPaths } from './checkpoint-disks.js';
 import { randomUUID } from 'node:crypto';
-import { Vm, type VmConfig, type VmStats } from '../parent/vm.js';
+import { Vm, type RestoreOptions, type VmConfig, type VmStats } from '../parent/vm.js';
 import type { StopReason } from '../parent/vm-protocol.js';
 import type { EventRecord, NewEvent, Store } from './store.js';
 import {
@@ -18,6 +18,8 @@ import {
 import { LIFECYCLE, LIVE_STATES, VM_STATES, type VmAction, type VmState } from './lifecycle.js';
 import { ApiError, conflict, notFound } from './errors.js';
 import type { StorageRoots } from './storage.js';
+import { checkJson } from './json-check.js';
+import { IncomingVmSchema } from './schemas.js';
 
 /** How long start waits for the machine to be built, stop for the VM to be off, before answering. */
 const START_WAIT_MS = 10_000;
@@ -68,6 +70,8 @@ export class Host extends EventEmitter<HostEvents> {
   private readonly reboots = new Map<string, number[]>();
   /** VMs with a checkpoint operation under way, and which. */
   private readonly busy = new Map<string, string>();
+  /** VMs migrating to this host, by id, with their names: both are taken until they arrive or do not. */
+  private readonly arriving = new Map<string, string>();
 
   /**
    * @param storage where definitions may name images (the service always has roots; none = any path)
@@ -367,6 +371,65 @@ export class Host extends EventEmitter<HostEvents> {
     return join(dirname(this.savedDir), 'checkpoints', id);
   }
 
+  // --- Migration (docs/migration.md; migration.ts drives it) ------------------------------
+
+  /**
+   * Runs `fn` (the outgoing migration) with the Vm of a running VM, no other multi-step
+   * operation overlapping. A VM whose migration completes stops here as 'migrated', and
+   * its record is removed (ended()).
+   */
+  async migrating<T>(ref: string, fn: (vm: Vm, record: VmRecord) => Promise<T>): Promise<T> {
+    const record = this.get(ref);
+    this.requireState(record, 'migrate');
+    if (this.store.checkpoints(record.id).length) {
+      throw conflict(`cannot migrate ${record.name}: its checkpoints are kept on this host; delete them first`, record.state);
+    }
+    return this.exclusive(record, 'migrate', () => fn(this.live.get(record.id)!.vm, record));
+  }
+
+  /**
+   * An incoming VM (from a migration stream: untrusted) checked as a create request is
+   * (VmCreateSchema, its files inside this host's storage roots) and its id and name taken
+   * until adoptIncoming or releaseIncoming. Refused (ApiError) if either is in use here.
+   */
+  async reserveIncoming(v: unknown): Promise<{ record: VmRecord; restore: RestoreOptions }> {
+    checkJson(IncomingVmSchema, v, 'vm');
+    const { id, createdAt, startedAt, ...definition } = v as VmDefinition & { id: string; createdAt: string; startedAt?: string | null };
+    const d: VmDefinition = { ...DEFINITION_DEFAULTS, ...definition, disks: normalizeDisks(definition.disks ?? []) };
+    const vmId = id.toLowerCase();
+    if (this.store.vm(vmId) || this.arriving.has(vmId)) throw conflict(`a VM with id ${vmId} is already on this host`, 'off');
+    this.checkNameFree(d.name);
+    await validateDefinition({ ...d, id: vmId }, this.storage);
+    if (this.store.vm(vmId) || this.arriving.has(vmId)) throw conflict(`a VM with id ${vmId} is already on this host`, 'off');
+    this.checkNameFree(d.name);
+    this.arriving.set(vmId, d.name);
+    const at = now();
+    return {
+      // It has run since it started on the first host: its uptime goes on.
+      record: { ...d, id: vmId, state: 'starting', checkpoint: null, stateReason: null, createdAt: isoOr(createdAt, at), updatedAt: at, startedAt: isoOr(startedAt, at) },
+      restore: { disks: definitionDisks(d), imagePolicy: this.storage?.policy(), jit: d.jit },
+    };
+  }
+
+  /** The incoming VM did not arrive: its id and name are free again. */
+  releaseIncoming(id: string): void { this.arriving.delete(id); }
+
+  /** The incoming VM runs here: its record is stored (running) and its Vm is this host's. */
+  adoptIncoming(record: VmRecord, vm: Vm, message: string): VmRecord {
+    this.arriving.delete(record.id);
+    const running: VmRecord = { ...record, state: 'running', updatedAt: now() };
+    this.commit(running, [{ type: 'migration', message }, { type: 'state', state: 'running', message: 'migrated here' }]);
+    this.log(`${record.name}: running (${message})`);
+    const live: Live = { vm, after: 'off', stopRequested: false };
+    this.live.set(record.id, live);
+    this.attach(record.id, live);
+    if (vm.stopped) this.ended(record.id, live, vm.stopped);
+    return running;
+  }
+
+  /** Records an event of a VM (a migration's phases). */
+  note(id: string, type: 'migration' | 'progress' | 'error', message: string): void { this.record(id, [{ type, message }]); }
+
   /** Runs a multi-step operation on a VM that no other such operation may overlap. */
   private async exclusive<T>(vm: VmRecord, what: string, fn: () => Promise<T>): Promise<T> {
     if (this.busy.has(vm.id)) throw conflict(`cannot ${what} ${vm.name}: ${this.busy.get(vm.id)} is under way`, vm.state);
@@ -500,6 +563,12 @@ export class Host extends EventEmitter<HostEvents> {
     const live: Live = { vm, after: 'off', stopRequested: false };
     this.live.set(id, live);
     this.transition(id, 'starting', { startedAt: now(), message: why, ...(stateReason ? { stateReason } : {}) });
+    this.attach(id, live);
+  }
+
+  /** Follows a live VM: its start, console, log, I/O errors and end. */
+  private attach(id: string, live: Live): void {
+    const { vm } = live;
     vm.on('started', () => {
       if (this.live.get(id) === live && this.store.vm(id)?.state === 'starting') this.transition(id, 'running', { message: 'the machine is built' });
     });
@@ -518,6 +587,13 @@ export class Host extends EventEmitter<HostEvents> {
     if (live.vm.pendingInputBytes) this.emit('input-drained', id); // the input went with the run
     const vm = this.store.vm(id);
     if (!vm) return;
+    if (reason.kind === 'migrated') {
+      for (const e of this.store.remove(id, [{ vmId: id, type: 'migration', message: `it runs on ${reason.to} now: its record here is removed` }])) this.emit('event', e);
+      this.reboots.delete(id);
+      this.log(`${vm.name}: migrated to ${reason.to}`);
+      this.emit('removed', id);
+      return;
+    }
     if (reason.kind === 'panic') {
       this.transition(id, 'failed', { stateReason: reason.message, startedAt: null, message: reason.message, error: true });
       return;
@@ -621,6 +697,7 @@ export class Host extends EventEmitter<HostEvents> {
   private checkNameFree(name: string): void {
     const holder = this.store.vmByName(name);
     if (holder) throw conflict(`the name ${name} is taken by VM ${holder.id}`, holder.state);
+    for (const [id, arriving] of this.arriving) if (arriving === name) throw conflict(`the name ${name} is taken by VM ${id}, which is migrating here`, 'starting');
   }
 
   /** Resolves when the VM's state satisfies test, it is deleted, or ms have passed. */
@@ -648,3 +725,5 @@ function normalizeDisks(disks: readonly { path: string; readOnly?: boolean }[]):
 }
 
 const now = () => new Date().toISOString();
+/** A time from elsewhere (a migration stream) as ISO text, or `fallback` if it is none. */
+const isoOr = (t: string | null | undefined, fallback: string) => (typeof t === 'string' && !Number.isNaN(Date.parse(t)) ? new Date(t).toISOString() : fallback);

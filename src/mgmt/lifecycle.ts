@@ -34,7 +34,7 @@ const STATE_DESCRIPTIONS: Record<VmState, string> = {
 /** The actions that change whether and how a VM runs (POST /api/vms/{vm}/{action}). */
 export const POWER_ACTIONS = ['start', 'stop', 'restart', 'pause', 'resume', 'save', 'discard-state'] as const;
 export type PowerAction = (typeof POWER_ACTIONS)[number];
-export type VmAction = PowerAction | 'update' | 'delete' | 'console' | 'checkpoint' | 'apply-checkpoint' | 'delete-checkpoint';
+export type VmAction = PowerAction | 'update' | 'delete' | 'console' | 'checkpoint' | 'apply-checkpoint' | 'delete-checkpoint' | 'migrate';
 
 export interface ActionRule {
   /** The states in which the action is legal; in any other the service answers 409. */
@@ -78,6 +78,10 @@ export const LIFECYCLE: { readonly [A in VmAction]: ActionRule } = {
   'delete-checkpoint': {
     states: ['off', 'failed', 'running', 'paused', 'saved'], underWayIn: [],
     description: "delete a checkpoint: its differencing images are merged into their children (once the VM is not running)",
+  },
+  migrate: {
+    states: ['running'], underWayIn: [],
+    description: 'move the running VM to another tshv host (live: it runs while its memory is copied; quick: saved, sent, resumed there)',
   },
   console: {
     states: ['starting', 'running', 'paused'], underWayIn: [],

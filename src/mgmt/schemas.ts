@@ -53,10 +53,54 @@ const definition = {
 } as const;
 
 export const VmCreateSchema = { type: 'object', additionalProperties: false, required: ['name'], properties: definition } as const;
+/** A VM arriving by migration: its definition as create takes it, its id and when it was created. */
+export const IncomingVmSchema = {
+  type: 'object', additionalProperties: false, required: ['name', 'id', 'createdAt'],
+  properties: {
+    ...definition,
+    id: { type: 'string', pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$' },
+    createdAt: { type: 'string', maxLength: 64 },
+    startedAt: { type: ['string', 'null'], maxLength: 64 },
+  },
+} as const;
 export const VmPatchSchema = { type: 'object', additionalProperties: false, properties: definition } as const;
 
 const VM_STATE = { type: 'string', enum: VM_STATES } as const;
 const TIME = { type: 'string', format: 'date-time' } as const;
+
+/** POST /api/vms/{vm}/migrate. */
+export const MigrateSchema = {
+  type: 'object', additionalProperties: false, required: ['to', 'token'],
+  properties: {
+    to: { type: 'string', minLength: 1, maxLength: 2048, description: "the destination host's API: http://HOST:PORT" },
+    token: { type: 'string', minLength: 1, maxLength: 1024, description: "the destination's token (its data directory's token file)" },
+    quick: { type: 'boolean', description: 'quick migration: the VM is frozen, sent whole and resumed there (default false: live)' },
+    maxDowntimeMs: { type: 'integer', minimum: 1, maximum: 60_000, description: 'the pause a live migration aims for, ms (default 50)' },
+    bandwidth: { type: 'integer', minimum: 1 << 20, maximum: 2 ** 40, description: 'bytes per second the migration may use (default: the link\'s speed)' },
+  },
+} as const;
+
+/** A migration's status (like QEMU's query-migrate). */
+export const MigrationSchema = {
+  type: 'object', additionalProperties: false,
+  required: ['vmId', 'vmName', 'to', 'quick', 'startedAt', 'finishedAt', 'phase', 'pass', 'remainingPages', 'dirtyRate', 'throughput', 'bytes',
+    'pagesSent', 'zeroPages', 'throttle', 'setupMs', 'totalMs'],
+  properties: {
+    vmId: { type: 'string' }, vmName: { type: 'string' }, to: { type: 'string' }, quick: { type: 'boolean' },
+    startedAt: TIME, finishedAt: { type: ['string', 'null'], format: 'date-time' },
+    phase: { type: 'string', enum: ['setup', 'active', 'stop-copy', 'completed', 'failed', 'cancelled'] },
+    pass: { type: 'integer', description: 'the pre-copy pass under way (0: the first, full copy)' },
+    remainingPages: { type: 'integer', description: 'pages written since they were last sent' },
+    dirtyRate: { type: 'number', description: 'pages the guest wrote per second during the last pass' },
+    throughput: { type: 'number', description: 'bytes per second the last pass sent' },
+    bytes: { type: 'integer' }, pagesSent: { type: 'integer' }, zeroPages: { type: 'integer' },
+    throttle: { type: 'integer', description: "auto-converge: percent of the guest's time it is held back" },
+    setupMs: { type: 'number' }, totalMs: { type: 'number' },
+    downtimeMs: { type: 'number', description: 'from the last guest instruction here to the first there' },
+    error: { type: 'string' },
+  },
+} as const;
+
 
 export const VmSchema = {
   type: 'object',

@@ -6,6 +6,7 @@ import { DataDir, dataDirPath } from './data-dir.js';
 import { Store } from './store.js';
 import { Host } from './host.js';
 import { StorageRoots } from './storage.js';
+import { Migrations } from './migration.js';
 import { buildApp } from './api.js';
 import { parseHost } from './host-check.js';
 import { PACKAGE_ROOT } from '../parent/guest-config.js';
@@ -66,7 +67,9 @@ export async function serve(flags: ServeFlags): Promise<number> {
   const host = new Host(store, log, storage, dir.savedPath);
   host.settleAfterRestart();
   const version = (JSON.parse(readFileSync(PACKAGE_ROOT + 'package.json', 'utf8')) as { version: string }).version;
-  const app = await buildApp({ host, store, token, version, log, hostNames: [listen.host, ...allowHost] });
+  let url = '';
+  const migrations = new Migrations(host, () => url);
+  const app = await buildApp({ host, store, token, version, log, hostNames: [listen.host, ...allowHost], migrations });
   try {
     await app.listen({ host: listen.host, port: listen.port });
   } catch (e) {
@@ -77,7 +80,7 @@ export async function serve(flags: ServeFlags): Promise<number> {
   }
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : listen.port;
-  const url = `http://${urlHost(listen.host)}:${port}`;
+  url = `http://${urlHost(listen.host)}:${port}`;
   dir.writeService({ url, pid: process.pid });
   process.stdout.write(`tshv serve: listening on ${url}\n` +
     `  web console: ${url}/#token=${token}\n` +

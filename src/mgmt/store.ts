@@ -7,9 +7,9 @@ import type { CheckpointRecord, VmDefinition, VmRecord } from './vm-record.js';
 import type { VmState } from './lifecycle.js';
 
 export type EventType = 'created' | 'updated' | 'deleted' | 'state' | 'console-closed' | 'host-restart' | 'error' | 'io-error' | 'progress' | 'saved'
-  | 'checkpoint';
+  | 'checkpoint' | 'migration';
 export const EVENT_TYPES: readonly EventType[] = ['created', 'updated', 'deleted', 'state', 'console-closed', 'host-restart', 'error', 'io-error',
-  'progress', 'saved', 'checkpoint'];
+  'progress', 'saved', 'checkpoint', 'migration'];
 
 export interface NewEvent { vmId: string; type: EventType; state?: VmState; message?: string }
 export interface EventRecord extends NewEvent { id: number; at: string }

@@ -33,6 +33,8 @@ export const MTAG = {
 export const MAX_IDENTITY_JSON_BYTES = 1 << 20;
 export const PASS_BYTES = 8;
 export const STAT_HEAD_BYTES = 8;
+/** The largest piece handed to the connection in one write. */
+const WRITE_BYTES = 256 << 10;
 
 /** The largest payload of each frame (FrameReader refuses a longer one before reading it). */
 export const MIGRATION_RULES: FormatRules = {
@@ -111,7 +113,8 @@ export class FrameWriter {
   private put(b: Uint8Array): void {
     if (!this.corked) { this.corked = true; this.out.cork(); }
     this.check.update(b);
-    this.out.write(b);
+    // In pieces: a WebSocket carries each write as one message, and the receiver bounds those.
+    for (let at = 0; at < b.length; at += WRITE_BYTES) this.out.write(b.subarray(at, at + WRITE_BYTES));
     this.bytes += b.length;
   }
 }

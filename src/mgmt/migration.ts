@@ -1,0 +1,207 @@
+// Migration between tshv hosts, the service's part (docs/migration.md). On the source,
+// POST /api/vms/{vm}/migrate starts one: this host connects to the destination's API
+// (GET /api/migrations/incoming upgraded to a WebSocket, with the destination's token)
+// and runs the VM's migration over it (parent/migration/source.ts); its status is kept for
+// GET /api/vms/{vm}/migration, and its phases go to the VM's event log. On the
+// destination, that route receives the VM (parent/migration/destination.ts): the identity
+// in the stream is the VM's record, checked as a create request is (Host.reserveIncoming),
+// and the VM keeps its id, name and definition here.
+import WebSocket, { createWebSocketStream } from 'ws';
+import type { Duplex } from 'node:stream';
+import type { Host } from './host.js';
+import { ApiError, badInput, conflict } from './errors.js';
+import { definitionDisks, type VmRecord } from './vm-record.js';
+import { migrateOut, type MigrationStatus } from '../parent/migration/source.js';
+import { migrateIn } from '../parent/migration/destination.js';
+import { MigrationError } from '../parent/migration/stream.js';
+import type { SavedConfig } from '../parent/machine/state.js';
+
+export interface MigrateRequest {
+  /** The destination's API: http://HOST:PORT. */
+  to: string;
+  /** The destination's token. */
+  token: string;
+  quick?: boolean;
+  maxDowntimeMs?: number;
+  /** Bytes per second. */
+  bandwidth?: number;
+}
+
+/** A migration as the API shows it: the status (source.ts) and what it is of. */
+export interface MigrationInfo extends MigrationStatus {
+  vmId: string;
+  vmName: string;
+  to: string;
+  quick: boolean;
+  startedAt: string;
+  finishedAt: string | null;
+}
+
+/** What the source puts in the stream's HELO frame. */
+interface Identity { vm: unknown; from: unknown }
+
+/** How long a finished migration's status is kept for GET. */
+const KEEP_FINISHED_MS = 60 * 60 * 1000;
+
+export class Migrations {
+  private readonly byVm = new Map<string, { info: MigrationInfo; abort: AbortController; timer?: NodeJS.Timeout }>();
+
+  /** @param self this host as others name it (its API's URL, known once it listens), for their event logs */
+  constructor(private readonly host: Host, private readonly self: () => string) {}
+
+  /**
+   * Starts moving a running VM to `req.to`; answers with its first status once it has
+   * begun (a 409 if the VM cannot migrate now, a 400 for a bad request).
+   */
+  async start(ref: string, req: MigrateRequest): Promise<MigrationInfo> {
+    const to = destinationUrl(req.to);
+    const record = this.host.get(ref);
+    const running = this.byVm.get(record.id);
+    if (running && !running.info.finishedAt) throw conflict(`${record.name} is migrating to ${running.info.to} already`, record.state);
+    const abort = new AbortController();
+    const info: MigrationInfo = {
+      vmId: record.id, vmName: record.name, to, quick: req.quick === true, startedAt: new Date().toISOString(), finishedAt: null,
+      phase: 'setup', pass: 0, remainingPages: 0, dirtyRate: 0, throughput: 0, bytes: 0, pagesSent: 0, zeroPages: 0, throttle: 0, setupMs: 0, totalMs: 0,
+    };
+    let begun!: () => void;
+    const begins = new Promise<void>((resolve) => { begun = resolve; });
+    const run = this.host.migrating(record.id, async (vm, rec) => {
+      const entry: { info: MigrationInfo; abort: AbortController; timer?: NodeJS.Timeout } = { info, abort };
+      const previous = this.byVm.get(rec.id);
+      if (previous?.timer) clearTimeout(previous.timer);
+      this.byVm.set(rec.id, entry);
+      begun();
+      this.host.note(rec.id, 'migration', `${info.quick ? 'quick' : 'live'} migration to ${to} started`);
+      let lastPass = -1, lastPhase = info.phase;
+      const update = (s: MigrationStatus) => {
+        Object.assign(info, s);
+        if (s.phase === 'active' && s.pass !== lastPass) {
+          lastPass = s.pass;
+          if (s.pass > 0) this.host.note(rec.id, 'progress', `migration pass ${s.pass}: ${s.remainingPages} pages written since the last, ${mib(s.throughput)} MiB/s${s.throttle ? `, guest throttled to ${100 - s.throttle}%` : ''}`);
+        }
+        if (s.phase !== lastPhase && s.phase === 'stop-copy') this.host.note(rec.id, 'migration', `stop-and-copy: ${s.remainingPages} pages left to send`);
+        lastPhase = s.phase;
+      };
+      let status: MigrationStatus;
+      try {
+        const conn = await connect(to, req.token, abort.signal);
+        status = await migrateOut(vm, conn, {
+          identity: { vm: identityOf(rec), from: this.self() } satisfies Identity, to, quick: req.quick, maxDowntimeMs: req.maxDowntimeMs,
+          bandwidth: req.bandwidth, signal: abort.signal, onProgress: update,
+        });
+      } catch (e) {
+        status = { ...info, phase: abort.signal.aborted ? 'cancelled' : 'failed', error: (e as Error).message };
+      }
+      update(status);
+      info.finishedAt = new Date().toISOString();
+      entry.timer = setTimeout(() => { if (this.byVm.get(rec.id) === entry) this.byVm.delete(rec.id); }, KEEP_FINISHED_MS);
+      entry.timer.unref();
+      const summary = `${mib(status.bytes)} MiB in ${status.pass + 1} pass(es), ${Math.round(status.totalMs)} ms`;
+      if (status.phase === 'completed') this.host.note(rec.id, 'migration', `migrated to ${to}: downtime ${status.downtimeMs?.toFixed(1)} ms, ${summary}`);
+      else this.host.note(rec.id, status.phase === 'cancelled' ? 'migration' : 'error', `migration to ${to} ${status.phase}: ${status.error}; the VM runs here as before`);
+    });
+    await Promise.race([begins, run]);
+    run.catch(() => undefined); // its errors after the start are in the status
+    return { ...info };
+  }
+
+  /** The migration of a VM under way, or its last one (kept an hour); by VM id or name. */
+  status(ref: string): MigrationInfo {
+    const found = this.find(ref);
+    if (!found) throw new ApiError(404, `no migration of ${ref} is known here`);
+    return { ...found.info };
+  }
+
+  /** Cancels a migration under way: the VM runs on here as before. */
+  cancel(ref: string): MigrationInfo {
+    const found = this.find(ref);
+    if (!found) throw new ApiError(404, `no migration of ${ref} is known here`);
+    if (found.info.finishedAt) throw conflict(`the migration of ${found.info.vmName} is ${found.info.phase} already`, 'running');
+    found.abort.abort();
+    return { ...found.info };
+  }
+
+  /** Receives a VM on a connection the source opened (the incoming route). */
+  async incoming(conn: Duplex): Promise<void> {
+    let reserved: VmRecord | undefined, from = 'another host';
+    try {
+      const arrived = await migrateIn(conn, {
+        accept: async (identity, config) => {
+          const id = (typeof identity === 'object' && identity !== null ? identity : {}) as Partial<Identity>;
+          if (typeof id.from === 'string' && id.from.length <= 200) from = id.from;
+          const { record, restore } = await this.host.reserveIncoming(id.vm);
+          reserved = record;
+          checkMachine(record, config);
+          return restore;
+        },
+      });
+      const downtime = arrived.startedAt - arrived.pausedAt;
+      this.host.adoptIncoming(reserved!, arrived.vm,
+        `migrated here from ${from}: it stopped there at ${iso(arrived.pausedAt)} and ran here at ${iso(arrived.startedAt)} (${downtime.toFixed(1)} ms later)`);
+    } catch {
+      // The source has the reason (the stream's error reply) and keeps the VM.
+      if (reserved) this.host.releaseIncoming(reserved.id);
+    }
+  }
+
+  private find(ref: string): { info: MigrationInfo; abort: AbortController } | undefined {
+    const byId = this.byVm.get(ref.toLowerCase());
+    if (byId) return byId;
+    let latest: { info: MigrationInfo; abort: AbortController } | undefined;
+    for (const m of this.byVm.values()) if (m.info.vmName === ref && (!latest || m.info.startedAt > latest.info.startedAt)) latest = m;
+    return latest;
+  }
+}
+
+/** The machine in the stream must be the one the record defines. */
+function checkMachine(record: VmRecord, config: SavedConfig): void {
+  const disks = definitionDisks(record).length;
+  if (config.cpus !== record.vcpus || config.memoryBytes !== record.memoryMiB * 2 ** 20 || config.disks.length !== disks) {
+    throw new MigrationError(`the machine (${config.cpus} VPs, ${config.memoryBytes} bytes, ${config.disks.length} disks) is not the one ${record.name} defines`);
+  }
+}
+
+/** What the destination needs of the VM's record: its definition, id and creation time. */
+function identityOf(r: VmRecord): Record<string, unknown> {
+  const { name, vcpus, memoryMiB, kernel, initrd, append, root, disks, console, autoStart, stopAction, jit, id, createdAt, startedAt } = r;
+  return { name, vcpus, memoryMiB, kernel, initrd, append, root, disks, console, autoStart, stopAction, jit, id, createdAt, startedAt };
+}
+
+/** The destination as an http(s) URL with no path: "HOST:PORT" is taken as http. */
+export function destinationUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(/^[a-z]+:\/\//i.test(text) ? text : `http://${text}`);
+  } catch {
+    throw badInput('to', `to: ${JSON.stringify(text)} is not a URL (expected http://HOST:PORT)`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw badInput('to', `to: ${text}: only http and https destinations are known`);
+  if (url.pathname !== '/' || url.search || url.hash || url.username) throw badInput('to', `to: ${text}: give the destination's address only (http://HOST:PORT)`);
+  return url.origin;
+}
+
+/** Opens the migration connection to the destination's API (a WebSocket), or says why not. */
+function connect(to: string, token: string, signal: AbortSignal): Promise<Duplex> {
+  const url = new URL('/api/migrations/incoming', to);
+  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+  const ws = new WebSocket(url, { headers: { authorization: `Bearer ${token}` }, perMessageDeflate: false, maxPayload: 1 << 20 });
+  return new Promise((resolve, reject) => {
+    const onAbort = () => { ws.terminate(); reject(new MigrationError('cancelled')); };
+    signal.addEventListener('abort', onAbort, { once: true });
+    ws.once('open', () => { signal.removeEventListener('abort', onAbort); resolve(createWebSocketStream(ws)); });
+    ws.once('unexpected-response', (_req, res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => { if (body.length < 4096) body += c.toString('utf8'); });
+      res.on('end', () => {
+        let why = body;
+        try { why = (JSON.parse(body) as { error?: string }).error ?? body; } catch { /* not JSON: as it came */ }
+        reject(new MigrationError(`${to} refused the migration: ${res.statusCode} ${why}`.trim()));
+      });
+      ws.terminate();
+    });
+    ws.once('error', (e) => reject(new MigrationError(`cannot reach ${to}: ${e.message}`)));
+  });
+}
+
+const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
+const iso = (ms: number) => new Date(ms).toISOString();
