@@ -186,20 +186,23 @@ function connect(to: string, token: string, signal: AbortSignal): Promise<Duplex
   url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
   const ws = new WebSocket(url, { headers: { authorization: `Bearer ${token}` }, perMessageDeflate: false, maxPayload: 1 << 20 });
   return new Promise((resolve, reject) => {
+    let refused = false;
     const onAbort = () => { ws.terminate(); reject(new MigrationError('cancelled')); };
     signal.addEventListener('abort', onAbort, { once: true });
     ws.once('open', () => { signal.removeEventListener('abort', onAbort); resolve(createWebSocketStream(ws)); });
-    ws.once('unexpected-response', (_req, res) => {
+    // An HTTP answer instead of the upgrade: its body says why (a wrong token, say).
+    ws.once('unexpected-response', (req, res) => {
+      refused = true;
       let body = '';
       res.on('data', (c: Buffer) => { if (body.length < 4096) body += c.toString('utf8'); });
       res.on('end', () => {
         let why = body;
         try { why = (JSON.parse(body) as { error?: string }).error ?? body; } catch { /* not JSON: as it came */ }
         reject(new MigrationError(`${to} refused the migration: ${res.statusCode} ${why}`.trim()));
+        req.destroy();
       });
-      ws.terminate();
     });
-    ws.once('error', (e) => reject(new MigrationError(`cannot reach ${to}: ${e.message}`)));
+    ws.on('error', (e) => { if (!refused) reject(new MigrationError(`cannot reach ${to}: ${e.message}`)); });
   });
 }
 

@@ -1,0 +1,166 @@
+// `tshv vm migrate` as a user runs it: two real `tshv serve` hosts on loopback, a real
+// guest moved between them live (4 VPs, processes running, tmpfs data) and quick (a root
+// disk with writes in flight), and the failures that must leave the VM running where it
+// was: a wrong token, a destination killed in the middle, a cancel.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+import { ConsoleShell, ROOT, TSHV } from './lib/guest-shell.js';
+import { createQcow2 } from '../src/parent/drivers/disk/qcow2-create.js';
+
+const TEST_MS = 600_000;
+const work = mkdtempSync(join(tmpdir(), 'tshv-cli-migrate-'));
+const images = join(work, 'images');
+mkdirSync(images);
+const emptyXdg = join(work, 'xdg');
+mkdirSync(emptyXdg);
+const services: Service[] = [];
+after(() => {
+  for (const s of services) s.child.kill('SIGKILL');
+  rmSync(work, { recursive: true, force: true });
+});
+
+interface Service { child: ChildProcessWithoutNullStreams; dir: string; url: string; token: string; log: string }
+
+async function serve(name: string): Promise<Service> {
+  const dir = join(work, name);
+  const child = spawn(process.execPath, [TSHV, 'serve', '--data-dir', dir, '--listen', '127.0.0.1:0', '--storage-root', images, '--storage-root', join(ROOT, 'guest/images')],
+    { cwd: ROOT, env: { ...process.env, XDG_DATA_HOME: emptyXdg } });
+  const s: Service = { child, dir, url: '', token: '', log: '' };
+  services.push(s);
+  child.stdout.setEncoding('utf8').on('data', (t: string) => { s.log += t; });
+  child.stderr.setEncoding('utf8').on('data', (t: string) => { s.log += t; });
+  for (let i = 0; i < 300 && !/listening on (\S+)/.test(s.log); i++) await new Promise((r) => setTimeout(r, 100));
+  s.url = /listening on (\S+)/.exec(s.log)![1]!;
+  s.token = readFileSync(join(dir, 'token'), 'utf8').trim();
+  return s;
+}
+
+interface Run { code: number | null; stdout: string; stderr: string }
+function tshv(args: string[]): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [TSHV, ...args], { cwd: ROOT, env: { ...process.env, XDG_DATA_HOME: emptyXdg } });
+    let stdout = '', stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (t: string) => { stdout += t; });
+    child.stderr.setEncoding('utf8').on('data', (t: string) => { stderr += t; });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end();
+  });
+}
+const on = (s: Service, ...args: string[]) => tshv([...args, '--data-dir', s.dir]);
+function ok(r: Run, what: string): Run {
+  assert.equal(r.code, 0, `${what}: exit ${r.code}\n${r.stdout}\n${r.stderr}\n--- services ---\n${services.map((s) => s.log.slice(-1500)).join('\n---\n')}`);
+  return r;
+}
+
+/** A VM's console through its host's API (a WebSocket), driven like a shell. */
+class ServiceShell extends ConsoleShell {
+  private readonly ws: WebSocket;
+  constructor(s: Service, vm: string) {
+    super();
+    this.ws = new WebSocket(`${s.url.replace('http', 'ws')}/api/vms/${vm}/console`, { headers: { authorization: `Bearer ${s.token}` } });
+    this.ws.on('message', (d: Buffer) => this.output(d.toString('latin1')));
+  }
+  write(text: string): void {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(Buffer.from(text));
+    else this.ws.once('open', () => this.ws.send(Buffer.from(text)));
+  }
+  close(): void { this.ws.close(); }
+}
+
+async function vmOn(s: Service, name: string): Promise<{ id: string; state: string; name: string; startedAt: string } | undefined> {
+  const list = JSON.parse(ok(await on(s, 'vm', 'list', '--json'), 'vm list').stdout) as { id: string; state: string; name: string; startedAt: string }[];
+  return list.find((v) => v.name === name);
+}
+
+const counter = '(i=0; while true; do i=$((i+1)); echo $i > /run/t/count; sleep 0.02; done) >/dev/null 2>&1 & true';
+
+test('a VM moves between two hosts live (4 VPs) and quick (with its root disk), keeping its id, processes, data and console', { timeout: TEST_MS }, async () => {
+  const a = await serve('a'), b = await serve('b');
+  const disk = join(images, 'root.qcow2');
+  await createQcow2(disk, { backing: join(ROOT, 'guest/images/rootfs.qcow2'), backingFormat: 'qcow2' });
+  ok(await on(a, 'vm', 'create', 'mover', '--vcpus', '4', '--memory', '256M', '--root', disk), 'create');
+  ok(await on(a, 'vm', 'start', 'mover'), 'start');
+  const before = await vmOn(a, 'mover');
+  let g = new ServiceShell(a, 'mover');
+  await g.waitForPrompt(180_000);
+  assert.match(await g.run('grep -c ^processor /proc/cpuinfo'), /^4$/m);
+  await g.run('mkdir -p /run/t && mount -t tmpfs none /run/t && dd if=/dev/urandom of=/run/t/data bs=64k count=64 2>/dev/null');
+  const sum = (await g.run('md5sum /run/t/data | cut -d" " -f1')).trim();
+  await g.run(counter);
+  await new Promise((r) => setTimeout(r, 500));
+  const counted = Number((await g.run('cat /run/t/count')).trim());
+
+  // Live, A to B: the CLI prints the final status as JSON.
+  const live = JSON.parse(ok(await on(a, 'vm', 'migrate', 'mover', '--to-data-dir', b.dir, '--json'), 'migrate live').stdout) as
+    { phase: string; downtimeMs: number; pass: number; bytes: number; vmId: string };
+  g.close();
+  assert.equal(live.phase, 'completed');
+  assert.equal(live.vmId, before!.id);
+  assert.ok(live.downtimeMs > 0 && live.downtimeMs < 2000, `downtime ${live.downtimeMs} ms`);
+  assert.equal(await vmOn(a, 'mover'), undefined, "the source's record is removed");
+  const there = await vmOn(b, 'mover');
+  assert.equal(there?.id, before!.id, 'the VM keeps its id');
+  assert.equal(there?.state, 'running');
+  assert.equal(there?.startedAt, before!.startedAt, 'its uptime goes on');
+  g = new ServiceShell(b, 'mover');
+  const after1 = Number((await g.run('cat /run/t/count')).trim());
+  assert.ok(after1 > counted, `the counter went on (${counted} -> ${after1})`);
+  assert.equal((await g.run('md5sum /run/t/data | cut -d" " -f1')).trim(), sum, 'tmpfs survived');
+
+  // Quick, B back to A, with a disk write going on.
+  g.write('dd if=/dev/urandom of=/root/big bs=64k count=128 2>/dev/null && sync && md5sum /root/big > /root/big.sum && echo write-done\n');
+  await new Promise((r) => setTimeout(r, 300));
+  const quick = ok(await on(b, 'vm', 'migrate', 'mover', '--to', a.url, '--to-token', a.token, '--quick'), 'migrate quick');
+  g.close();
+  assert.match(quick.stdout, /migrated mover to http:\/\/127\.0\.0\.1:\d+: downtime [\d.]+ ms/);
+  assert.equal(await vmOn(b, 'mover'), undefined);
+  g = new ServiceShell(a, 'mover');
+  await g.waitFor('the disk write to finish', () => g.log.includes('write-done'), 120_000);
+  await g.run('echo 3 > /proc/sys/vm/drop_caches');
+  assert.match(await g.run('md5sum -c /root/big.sum'), /OK/);
+  const after2 = Number((await g.run('cat /run/t/count')).trim());
+  assert.ok(after2 > after1, 'the counter still counts');
+  // The event log on A tells the whole journey (a VM's events stay with its id).
+  const events = (await (await fetch(`${a.url}/api/vms/${before!.id}/events`, { headers: { authorization: `Bearer ${a.token}` } })).json()) as { message: string }[];
+  const log = events.map((e) => e.message).join('\n');
+  assert.match(log, /live migration to http:\/\/127\.0\.0\.1:\d+ started/);
+  assert.match(log, /migrated to http:\/\/127\.0\.0\.1:\d+: downtime/);
+  assert.match(log, /migrated here from http:\/\/127\.0\.0\.1:\d+/);
+
+  // A wrong token: refused, the VM runs on.
+  const refused = await on(a, 'vm', 'migrate', 'mover', '--to', b.url, '--to-token', 'not-the-token');
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /wrong token/);
+  assert.equal((await vmOn(a, 'mover'))?.state, 'running');
+
+  // The destination dies in the middle (a slow link, so there is a middle): the VM runs on here.
+  const slow = on(a, 'vm', 'migrate', 'mover', '--to', b.url, '--to-token', b.token, '--bandwidth', '2M', '--json');
+  await new Promise((r) => setTimeout(r, 2500));
+  b.child.kill('SIGKILL');
+  const died = await slow;
+  assert.equal(died.code, 1);
+  assert.equal((JSON.parse(died.stdout) as { phase: string }).phase, 'failed');
+  assert.equal((await vmOn(a, 'mover'))?.state, 'running');
+  const after3 = Number((await g.run('cat /run/t/count')).trim());
+  assert.ok(after3 > after2, 'the counter still counts after the failed migration');
+  assert.equal((await g.run('md5sum /run/t/data | cut -d" " -f1')).trim(), sum);
+
+  // A cancel: the same.
+  const c = await serve('c');
+  const cancelling = on(a, 'vm', 'migrate', 'mover', '--to-data-dir', c.dir, '--bandwidth', '2M');
+  await new Promise((r) => setTimeout(r, 2500));
+  ok(await on(a, 'vm', 'migrate', 'mover', '--cancel'), 'cancel');
+  const cancelled = await cancelling;
+  assert.equal(cancelled.code, 1);
+  assert.match(cancelled.stderr, /cancelled/);
+  assert.equal(await vmOn(c, 'mover'), undefined, 'nothing is left on the destination');
+  assert.equal((await vmOn(a, 'mover'))?.state, 'running');
+  assert.match(await g.run('echo $((6*7))ok'), /42ok/);
+  g.close();
+});
