@@ -21,8 +21,6 @@ export interface IncomingOptions {
    * to refuse, the message going back to the source.
    */
   accept(identity: unknown, config: SavedConfig): Promise<RestoreOptions> | RestoreOptions;
-  /** Progress: the pass the source is on, bytes received. */
-  onProgress?(pass: number, bytes: number): void;
 }
 
 export interface IncomingVm {
@@ -37,70 +35,98 @@ export interface IncomingVm {
 /** Guest time moves on by the time between hosts, up to this much (hosts' clocks may disagree). */
 const MAX_ADVANCE_MS = 60 * 60 * 1000;
 
+/**
+ * Where an incoming stream goes (the Vm in migrateIn; plain memory in tests and the fuzzer).
+ * begin() makes the VM's memory once the identity and machine are known (it may refuse);
+ * finish() gets the machine state once RAM is complete and checked.
+ */
+export interface MigrationSink {
+  begin(identity: unknown, config: SavedConfig): Promise<{ ram: Uint8Array; markRun(first: number, count: number): void }>;
+  finish(state: unknown, pausedAt: number): Promise<void>;
+}
+
+/**
+ * Reads a migration stream (stream.ts) from `src` into `sink`, every field checked before
+ * it is used. Resolves once finish() has; throws a StateStreamError (a MigrationError for
+ * a wrong header) on the first thing wrong.
+ */
+export async function readMigration(src: ByteSource, sink: MigrationSink): Promise<void> {
+  const frames = new FrameReader(src, MIGRATION_RULES);
+  const header = await src.take(MIGRATION_HEADER_BYTES, 'the stream header');
+  if ([...MIGRATION_MAGIC].some((c, i) => header[i] !== c.charCodeAt(0))) throw new MigrationError('not a tshv migration stream');
+  const version = new DataView(header.buffer, header.byteOffset, MIGRATION_HEADER_BYTES).getUint32(8, true);
+  if (version !== MIGRATION_VERSION) throw new MigrationError(`migration stream version ${version}; this tshv speaks version ${MIGRATION_VERSION}`);
+  frames.check.update(header);
+
+  const identity = parseBytes(frames, ...(await whole(frames, MTAG.HELO)), 'identity');
+  const [confFrame, conf] = await whole(frames, MTAG.CONF);
+  if (conf.length < 8) throw frames.error(confFrame, 'is too short to hold the memory size');
+  const memoryBytes = new DataView(conf.buffer, conf.byteOffset, 8).getBigUint64(0, true);
+  const config = parseSavedConfig(parseBytes(frames, confFrame, conf.subarray(8), 'machine configuration'));
+  if (BigInt(config.memoryBytes) !== memoryBytes) throw frames.error(confFrame, `says ${memoryBytes} bytes of RAM, its configuration ${config.memoryBytes}`);
+  const { ram, markRun } = await sink.begin(identity, config);
+  if (ram.length !== config.memoryBytes) throw new RangeError('the sink gave memory of another size');
+
+  const pages = ram.length / PAGE_BYTES;
+  let pass = 0, pagesIn = 0;
+  for (;;) {
+    const f = await frames.next();
+    if (f.tag === MTAG.PASS) {
+      if (f.length !== PASS_BYTES) throw frames.error(f, `is ${f.length} bytes, not ${PASS_BYTES}`);
+      pass = new DataView((await frames.payload(f)).buffer).getUint32(0, true);
+    } else if (f.tag === MTAG.RAM || f.tag === MTAG.ZERO) {
+      const run = new DataView((await frames.part(f, RUN_HEADER_BYTES)).slice().buffer);
+      const first = run.getBigUint64(0, true), count = run.getUint32(8, true);
+      const bytes = f.tag === MTAG.RAM ? count * PAGE_BYTES : 0;
+      if (count < 1 || count > MAX_RUN_PAGES || f.length !== RUN_HEADER_BYTES + bytes) {
+        throw frames.error(f, `a run of ${count} pages in ${f.length} bytes (a run is 1..${MAX_RUN_PAGES} pages)`);
+      }
+      if (first + BigInt(count) > BigInt(pages)) throw frames.error(f, `pages ${first}..${first + BigInt(count) - 1n} are beyond memory (${pages} pages)`);
+      const at = Number(first) * PAGE_BYTES, span = ram.subarray(at, at + count * PAGE_BYTES);
+      if (f.tag === MTAG.RAM) await frames.into(f, span); else span.fill(0);
+      await frames.endFrame(f);
+      markRun(Number(first), count);
+      if (f.tag === MTAG.RAM) pagesIn += count;
+    } else if (f.tag === MTAG.STAT) {
+      const payload = await frames.payload(f);
+      if (payload.length < STAT_HEAD_BYTES) throw frames.error(f, 'is too short to hold when the guest stopped');
+      const pausedAt = new DataView(payload.buffer, payload.byteOffset, STAT_HEAD_BYTES).getFloat64(0, true);
+      if (!Number.isFinite(pausedAt)) throw frames.error(f, 'gives no time the guest stopped');
+      const state = parseBytes(frames, f, payload.subarray(STAT_HEAD_BYTES), 'machine state');
+      await readEnd(frames, pagesIn);
+      await sink.finish(state, pausedAt);
+      return;
+    } else {
+      throw frames.error(f, `is not expected here (pass ${pass})`);
+    }
+  }
+}
+
 /** Receives a VM from the source at the other end of `conn`; resolves once it runs here. */
 export async function migrateIn(conn: Duplex, options: IncomingOptions): Promise<IncomingVm> {
-  const src = ByteSource.ofReadable(conn, 'migration stream');
-  const frames = new FrameReader(src, MIGRATION_RULES);
   let incoming: ReturnType<typeof Vm.incoming> | undefined;
+  let identity: unknown, config: SavedConfig | undefined, pausedAt = 0, startedAt = 0;
   try {
-    const header = await src.take(MIGRATION_HEADER_BYTES, 'the stream header');
-    if ([...MIGRATION_MAGIC].some((c, i) => header[i] !== c.charCodeAt(0))) throw new MigrationError('not a tshv migration stream');
-    const version = new DataView(header.buffer, header.byteOffset, MIGRATION_HEADER_BYTES).getUint32(8, true);
-    if (version !== MIGRATION_VERSION) throw new MigrationError(`migration stream version ${version}; this tshv speaks version ${MIGRATION_VERSION}`);
-    frames.check.update(header);
-
-    const identity = await parseJson(frames, await want(frames, MTAG.HELO), 0, "identity");
-    const confFrame = await want(frames, MTAG.CONF);
-    const conf = await frames.payload(confFrame);
-    if (conf.length < 8) throw frames.error(confFrame, 'is too short to hold the memory size');
-    const memoryBytes = new DataView(conf.buffer, conf.byteOffset, 8).getBigUint64(0, true);
-    const config = parseSavedConfig(parseBytes(frames, confFrame, conf.subarray(8), 'machine configuration'));
-    if (BigInt(config.memoryBytes) !== memoryBytes) throw frames.error(confFrame, `says ${memoryBytes} bytes of RAM, its configuration ${config.memoryBytes}`);
-    const restore = await options.accept(identity, config);
-    incoming = Vm.incoming(config, restore);
-    reply(conn, { type: 'ready' });
-
-    const { ram } = incoming;
-    const pages = ram.length / PAGE_BYTES;
-    let pass = 0, pagesIn = 0;
-    for (;;) {
-      const f = await frames.next();
-      if (f.tag === MTAG.PASS) {
-        if (f.length !== PASS_BYTES) throw frames.error(f, `is ${f.length} bytes, not ${PASS_BYTES}`);
-        pass = new DataView((await frames.payload(f)).buffer).getUint32(0, true);
-        options.onProgress?.(pass, src.offset);
-      } else if (f.tag === MTAG.RAM || f.tag === MTAG.ZERO) {
-        const run = new DataView((await frames.part(f, RUN_HEADER_BYTES)).slice().buffer);
-        const first = run.getBigUint64(0, true), count = run.getUint32(8, true);
-        const bytes = f.tag === MTAG.RAM ? count * PAGE_BYTES : 0;
-        if (count < 1 || count > MAX_RUN_PAGES || f.length !== RUN_HEADER_BYTES + bytes) {
-          throw frames.error(f, `a run of ${count} pages in ${f.length} bytes (a run is 1..${MAX_RUN_PAGES} pages)`);
-        }
-        if (first + BigInt(count) > BigInt(pages)) throw frames.error(f, `pages ${first}..${first + BigInt(count) - 1n} are beyond memory (${pages} pages)`);
-        const at = Number(first) * PAGE_BYTES, span = ram.subarray(at, at + count * PAGE_BYTES);
-        if (f.tag === MTAG.RAM) await frames.into(f, span); else span.fill(0);
-        await frames.endFrame(f);
-        incoming.markRun(Number(first), count);
-        pagesIn += f.tag === MTAG.RAM ? count : 0;
-      } else if (f.tag === MTAG.STAT) {
-        const payload = await frames.payload(f);
-        if (payload.length < STAT_HEAD_BYTES) throw frames.error(f, 'is too short to hold when the guest stopped');
-        const pausedAt = new DataView(payload.buffer, payload.byteOffset, STAT_HEAD_BYTES).getFloat64(0, true);
-        if (!Number.isFinite(pausedAt)) throw frames.error(f, 'gives no time the guest stopped');
-        const state = parseBytes(frames, f, payload.subarray(STAT_HEAD_BYTES), 'machine state');
-        await readEnd(frames, pagesIn);
-        const advanceMs = Math.min(Math.max(0, Date.now() - pausedAt), MAX_ADVANCE_MS);
-        const { vm } = incoming;
-        const started = untilStarted(vm);
-        incoming.complete(state, BigInt(Math.round(advanceMs * TICKS_PER_MS)));
-        const startedAt = await started;
-        reply(conn, { type: 'running', at: startedAt });
-        conn.end();
-        return { vm, identity, config, pausedAt, startedAt };
-      } else {
-        throw frames.error(f, `is not expected here (pass ${pass})`);
-      }
-    }
+    await readMigration(ByteSource.ofReadable(conn, 'migration stream'), {
+      begin: async (id, conf) => {
+        identity = id;
+        config = conf;
+        const restore = await options.accept(id, conf);
+        incoming = Vm.incoming(conf, restore);
+        reply(conn, { type: 'ready' });
+        return incoming;
+      },
+      finish: async (state, at) => {
+        pausedAt = at;
+        const advanceMs = Math.min(Math.max(0, Date.now() - at), MAX_ADVANCE_MS);
+        const started = untilStarted(incoming!.vm);
+        incoming!.complete(state, BigInt(Math.round(advanceMs * TICKS_PER_MS)));
+        startedAt = await started;
+      },
+    });
+    reply(conn, { type: 'running', at: startedAt });
+    conn.end();
+    return { vm: incoming!.vm, identity, config: config!, pausedAt, startedAt };
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
     incoming?.vm.kill(`the incoming migration failed: ${message}`);
@@ -108,6 +134,12 @@ export async function migrateIn(conn: Duplex, options: IncomingOptions): Promise
     conn.end();
     throw e instanceof MigrationError || !(e instanceof Error) ? e : new MigrationError(message, { cause: e });
   }
+}
+
+/** The next frame, which must be `tag`, with its whole payload. */
+async function whole(frames: FrameReader, tag: number): Promise<[Frame, Uint8Array]> {
+  const f = await want(frames, tag);
+  return [f, await frames.payload(f)];
 }
 
 async function want(frames: FrameReader, tag: number): Promise<Frame> {
@@ -138,10 +170,6 @@ function untilStarted(vm: Vm): Promise<number> {
     vm.once('started', started);
     vm.once('stopped', stopped);
   });
-}
-
-async function parseJson(frames: FrameReader, f: Frame, skip: number, what: string): Promise<unknown> {
-  return parseBytes(frames, f, (await frames.payload(f)).subarray(skip), what);
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
