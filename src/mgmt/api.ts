@@ -8,14 +8,13 @@ import type { Host } from './host.js';
 import type { Store } from './store.js';
 import { ApiError } from './errors.js';
 import { registerAuth } from './auth.js';
-import { registerHostCheck } from './host-check.js';
+import { registerHostCheck, serverHosts } from './host-check.js';
 import { CONSOLE_FRAME_BYTES, registerConsole } from './console.js';
 import { registerEvents } from './events.js';
 import { registerMetrics } from './metrics.js';
 import { registerStatic } from './static.js';
 import { OpenApiCollector } from './openapi.js';
-import { Migrations, type MigrateRequest } from './migration.js';
-import { createWebSocketStream } from 'ws';
+import { Migrations, registerMigrationUpgrade, type MigrateRequest } from './migration.js';
 import { definitionDisks, type CheckpointRecord, type VmInput, type VmPatch } from './vm-record.js';
 import { LIFECYCLE, LIVE_STATES, POWER_ACTIONS, legalStates, lifecycleTable, type PowerAction, type VmAction } from './lifecycle.js';
 import {
@@ -232,14 +231,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
       params: VmParamsSchema, response: { 200: MigrationSchema, ...errors(401, 404, 409) },
     },
   }, async (req) => migrations.cancel(req.params.vm));
-  app.get('/api/migrations/incoming', {
-    websocket: true,
-    schema: {
-      operationId: 'incomingMigration', tags: ['migration'],
-      summary: 'Receive a VM another tshv host migrates here: a WebSocket carrying the migration stream (binary frames) and the answers (text lines)',
-      description: 'Token in the Authorization header only. The stream is checked as untrusted input; the VM keeps its id, name and definition.',
-    },
-  }, (ws) => { void migrations.incoming(createWebSocketStream(ws)); });
+  registerMigrationUpgrade(app, migrations, o.token, serverHosts(app, o.hostNames ?? []));
 
   registerConsole(app, host);
   registerEvents(app, host, o.store);

@@ -59,23 +59,33 @@ export function originAllowed(origin: string, allowed: ReadonlySet<string>): boo
  * the one the server listens on. Runs before authentication, on every route.
  */
 export function registerHostCheck(app: FastifyInstance, names: readonly string[]): void {
-  let allowed: Set<string> | undefined;
+  const allowed = serverHosts(app, names);
   app.addHook('onRequest', async (req, reply) => {
+    const refusal = hostRefusal(req.headers.host, allowed());
+    if (refusal) return reply.code(403).send({ error: refusal });
+    const origin = req.headers.origin;
+    if (req.ws && origin !== undefined && !originAllowed(origin, allowed())) {
+      return reply.code(403).send({ error: `WebSocket from the page ${origin} refused: only pages of this service may open one` });
+    }
+  });
+}
+
+/** The hosts a server answers to (allowedHosts), worked out once it is bound. */
+export function serverHosts(app: Pick<FastifyInstance, 'server'>, names: readonly string[]): () => ReadonlySet<string> {
+  let allowed: Set<string> | undefined;
+  return () => {
     if (!allowed) {
       const address = app.server.address();
       const bound = typeof address === 'object' && address ? address : undefined;
       allowed = allowedHosts(bound ? [...names, bound.address] : names, bound?.port ?? 80);
     }
-    const host = req.headers.host;
-    if (!hostAllowed(host, allowed)) {
-      const name = (host !== undefined && parseHost(host)?.name) || 'NAME';
-      return reply.code(403).send({
-        error: `this service does not answer to the host name "${host ?? ''}"; to reach it by that name, start it with: tshv serve --allow-host ${name}`,
-      });
-    }
-    const origin = req.headers.origin;
-    if (req.ws && origin !== undefined && !originAllowed(origin, allowed)) {
-      return reply.code(403).send({ error: `WebSocket from the page ${origin} refused: only pages of this service may open one` });
-    }
-  });
+    return allowed;
+  };
+}
+
+/** Why a request for `host` is refused (403), or undefined if the service answers to it. */
+export function hostRefusal(host: string | undefined, allowed: ReadonlySet<string>): string | undefined {
+  if (hostAllowed(host, allowed)) return undefined;
+  const name = (host !== undefined && parseHost(host)?.name) || 'NAME';
+  return `this service does not answer to the host name "${host ?? ''}"; to reach it by that name, start it with: tshv serve --allow-host ${name}`;
 }
