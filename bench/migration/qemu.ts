@@ -40,8 +40,10 @@ export async function qemuRound(
   const source = start(m, 'source', [...base, ...qmpArgs(sockets.source)], ticks);
   const sessions: Qmp[] = [];
   try {
-    const [srcQmp, dstQmp] = await Promise.all([Qmp.connect(sockets.source), Qmp.connect(sockets.destination)]);
-    sessions.push(srcQmp, dstQmp);
+    const dstQmp = await Qmp.connect(sockets.destination);
+    sessions.push(dstQmp);
+    const srcQmp = await Qmp.connect(sockets.source);
+    sessions.push(srcQmp);
     const status = await dstQmp.execute('query-status');
     if (!isObject(status) || status['status'] !== 'inmigrate') throw new Error(`the destination is not waiting for a migration: query-status says ${JSON.stringify(status)}`);
     let dirtyMiBps = 0;
