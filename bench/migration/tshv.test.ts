@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseMigrateJson } from './tshv.js';
 
-const DONE = { state: 'completed', totalMs: 2100, downtimeMs: 80, setupMs: 12, bytes: 16_000_000, passes: 4 };
+const DONE = { phase: 'completed', totalMs: 2100, downtimeMs: 80, setupMs: 12, bytes: 16_000_000, pass: 3 };
 const FIGURES = { totalMs: 2100, downtimeMs: 80, setupMs: 12, bytes: 16_000_000, passes: 4 };
 
 test('parseMigrateJson: the object alone, pretty-printed, or after progress lines', () => {
@@ -12,7 +12,7 @@ test('parseMigrateJson: the object alone, pretty-printed, or after progress line
 });
 
 test('parseMigrateJson: a migration that did not complete, a missing figure, or no JSON is refused', () => {
-  assert.throws(() => parseMigrateJson(JSON.stringify({ ...DONE, state: 'failed' })), /ended in state "failed"/);
+  assert.throws(() => parseMigrateJson(JSON.stringify({ ...DONE, phase: 'failed' })), /ended in phase "failed"/);
   assert.throws(() => parseMigrateJson(JSON.stringify({ ...DONE, downtimeMs: undefined })), /no downtimeMs/);
   assert.throws(() => parseMigrateJson(JSON.stringify({ ...DONE, bytes: -1 })), /no bytes/);
   assert.throws(() => parseMigrateJson('migrated\n'), /printed no JSON object/);

@@ -6,8 +6,8 @@
  *   tshv vm create NAME --vcpus 1 --memory 256M --initrd FILE   (on SRC)
  *   tshv vm start NAME
  *   tshv vm migrate NAME --to http://127.0.0.1:DSTPORT --to-token TOKEN --json
- *     -> at the end, one JSON object:
- *        {"state":"completed","totalMs":n,"downtimeMs":n,"setupMs":n,"bytes":n,"passes":n}
+ *     -> at the end, the migration's status (GET /api/vms/{vm}/migration):
+ *        {"phase":"completed","totalMs":n,"downtimeMs":n,"setupMs":n,"bytes":n,"pass":n,...}
  *
  * The source VM's console is read over the source service's WebSocket, as `tshv vm
  * console` does; the destination's, once a VM of the same name is there and running on
@@ -116,13 +116,14 @@ export function parseMigrateJson(stdout: string): Migration {
   }
   const quote = () => JSON.stringify(doc ?? stdout).slice(0, 400);
   if (!isObject(doc)) throw new Error(`tshv vm migrate --json printed no JSON object: ${quote()}`);
-  if (doc['state'] !== 'completed') throw new Error(`tshv vm migrate ended in state ${JSON.stringify(doc['state'])}: ${quote()}`);
+  if (doc['phase'] !== 'completed') throw new Error(`tshv vm migrate ended in phase ${JSON.stringify(doc['phase'])}: ${quote()}`);
   const figure = (key: string): number => {
     const v = doc[key];
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new Error(`tshv vm migrate --json: no ${key}: ${quote()}`);
     return v;
   };
-  return { totalMs: figure('totalMs'), downtimeMs: figure('downtimeMs'), setupMs: figure('setupMs'), bytes: figure('bytes'), passes: figure('passes') };
+  // `pass` is the last pass's number, counted from 0.
+  return { totalMs: figure('totalMs'), downtimeMs: figure('downtimeMs'), setupMs: figure('setupMs'), bytes: figure('bytes'), passes: figure('pass') + 1 };
 }
 
 /** A `tshv serve` on 127.0.0.1 (any free port) with its own data directory. */

@@ -71,7 +71,7 @@ export class Host extends EventEmitter<HostEvents> {
   /** VMs with a checkpoint operation under way, and which. */
   private readonly busy = new Map<string, string>();
   /** VMs migrating to this host, by id, with their names: both are taken until they arrive or do not. */
-  private readonly arriving = new Map<string, string>();
+  private readonly incoming = new Map<string, string>();
 
   /**
    * @param storage where definitions may name images (the service always has roots; none = any path)
@@ -397,12 +397,12 @@ export class Host extends EventEmitter<HostEvents> {
     const { id, createdAt, startedAt, ...definition } = v as VmDefinition & { id: string; createdAt: string; startedAt?: string | null };
     const d: VmDefinition = { ...DEFINITION_DEFAULTS, ...definition, disks: normalizeDisks(definition.disks ?? []) };
     const vmId = id.toLowerCase();
-    if (this.store.vm(vmId) || this.arriving.has(vmId)) throw conflict(`a VM with id ${vmId} is already on this host`, 'off');
+    if (this.store.vm(vmId) || this.incoming.has(vmId)) throw conflict(`a VM with id ${vmId} is already on this host`, 'off');
     this.checkNameFree(d.name);
     await validateDefinition({ ...d, id: vmId }, this.storage);
-    if (this.store.vm(vmId) || this.arriving.has(vmId)) throw conflict(`a VM with id ${vmId} is already on this host`, 'off');
+    if (this.store.vm(vmId) || this.incoming.has(vmId)) throw conflict(`a VM with id ${vmId} is already on this host`, 'off');
     this.checkNameFree(d.name);
-    this.arriving.set(vmId, d.name);
+    this.incoming.set(vmId, d.name);
     const at = now();
     return {
       // It has run since it started on the first host: its uptime goes on.
@@ -411,20 +411,36 @@ export class Host extends EventEmitter<HostEvents> {
     };
   }
 
-  /** The incoming VM did not arrive: its id and name are free again. */
-  releaseIncoming(id: string): void { this.arriving.delete(id); }
-
-  /** The incoming VM runs here: its record is stored (running) and its Vm is this host's. */
-  adoptIncoming(record: VmRecord, vm: Vm, message: string): VmRecord {
-    this.arriving.delete(record.id);
-    const running: VmRecord = { ...record, state: 'running', updatedAt: now() };
-    this.commit(running, [{ type: 'migration', message }, { type: 'state', state: 'running', message: 'migrated here' }]);
-    this.log(`${record.name}: running (${message})`);
+  /**
+   * The incoming VM exists (its memory arrives; it runs once its state is in): from now on
+   * it is listed, starting, and its console can be opened, so nothing it prints is missed.
+   * Once it runs, it is running (attach).
+   */
+  arriving(record: VmRecord, vm: Vm, message: string): void {
+    this.commit({ ...record, stateReason: message }, [{ type: 'migration', message }, { type: 'state', state: 'starting', message }]);
+    this.log(`${record.name}: starting (${message})`);
+    this.incoming.delete(record.id); // the store holds its id and name now
     const live: Live = { vm, after: 'off', stopRequested: false };
     this.live.set(record.id, live);
     this.attach(record.id, live);
-    if (vm.stopped) this.ended(record.id, live, vm.stopped);
-    return running;
+  }
+
+  /**
+   * The incoming VM did not arrive: its record (if it had one yet: the id was free when it
+   * was reserved, so the record is the migration's) is removed, its id and name are free.
+   */
+  releaseIncoming(id: string, why: string): void {
+    this.incoming.delete(id);
+    const live = this.live.get(id);
+    if (live) {
+      this.live.delete(id);
+      live.vm.kill(`the migration failed: ${why}`);
+    }
+    const vm = this.store.vm(id);
+    if (!vm) return;
+    for (const e of this.store.remove(id, [{ vmId: id, type: 'migration', message: `the migration here failed: ${why}` }])) this.emit('event', e);
+    this.log(`${vm.name}: the migration here failed: ${why}`);
+    this.emit('removed', id);
   }
 
   /** Records an event of a VM (a migration's phases). */
@@ -697,7 +713,7 @@ export class Host extends EventEmitter<HostEvents> {
   private checkNameFree(name: string): void {
     const holder = this.store.vmByName(name);
     if (holder) throw conflict(`the name ${name} is taken by VM ${holder.id}`, holder.state);
-    for (const [id, arriving] of this.arriving) if (arriving === name) throw conflict(`the name ${name} is taken by VM ${id}, which is migrating here`, 'starting');
+    for (const [id, arriving] of this.incoming) if (arriving === name) throw conflict(`the name ${name} is taken by VM ${id}, which is migrating here`, 'starting');
   }
 
   /** Resolves when the VM's state satisfies test, it is deleted, or ms have passed. */

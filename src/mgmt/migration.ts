@@ -143,13 +143,14 @@ export class Migrations {
           checkMachine(record, config);
           return restore;
         },
+        created: (vm) => this.host.arriving(reserved!, vm, `migrating here from ${from}`),
       });
       const downtime = arrived.startedAt - arrived.pausedAt;
-      this.host.adoptIncoming(reserved!, arrived.vm,
+      this.host.note(reserved!.id, 'migration',
         `migrated here from ${from}: it stopped there at ${iso(arrived.pausedAt)} and ran here at ${iso(arrived.startedAt)} (${downtime.toFixed(1)} ms later)`);
-    } catch {
+    } catch (e) {
       // The source has the reason (the stream's error reply) and keeps the VM.
-      if (reserved) this.host.releaseIncoming(reserved.id);
+      if (reserved) this.host.releaseIncoming(reserved.id, (e as Error).message);
     }
   }
 

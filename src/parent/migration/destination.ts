@@ -21,6 +21,8 @@ export interface IncomingOptions {
    * to refuse, the message going back to the source.
    */
   accept(identity: unknown, config: SavedConfig): Promise<RestoreOptions> | RestoreOptions;
+  /** The VM being received exists (its threads load; it runs once its state is in): to follow it from the start. */
+  created?(vm: Vm): void;
 }
 
 export interface IncomingVm {
@@ -113,6 +115,7 @@ export async function migrateIn(conn: Duplex, options: IncomingOptions): Promise
         config = conf;
         const restore = await options.accept(id, conf);
         incoming = Vm.incoming(conf, restore);
+        options.created?.(incoming.vm);
         reply(conn, { type: 'ready' });
         return incoming;
       },
