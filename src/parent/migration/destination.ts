@@ -11,7 +11,7 @@ import { ByteSource } from '../state/byte-source.js';
 import { FrameReader, type Frame } from '../state/reader.js';
 import { END_BYTES, MAX_RUN_PAGES, PAGE_BYTES, RUN_HEADER_BYTES, tagName } from '../state/format.js';
 import { parseSavedConfig, type SavedConfig } from '../machine/state.js';
-import { MIGRATION_HEADER_BYTES, MIGRATION_MAGIC, MIGRATION_RULES, MIGRATION_VERSION, MTAG, MigrationError, PASS_BYTES, STAT_HEAD_BYTES, type Reply } from './stream.js';
+import { MIGRATION_HEADER_BYTES, MIGRATION_MAGIC, MIGRATION_RULES, MIGRATION_VERSION, MTAG, MigrationError, PASS_BYTES, STAT_HEAD_BYTES, SYNC_BYTES, type Reply } from './stream.js';
 import { TICKS_PER_MS } from '../../cpu/types.js';
 
 export interface IncomingOptions {
@@ -44,6 +44,8 @@ const MAX_ADVANCE_MS = 60 * 60 * 1000;
  */
 export interface MigrationSink {
   begin(identity: unknown, config: SavedConfig): Promise<{ ram: Uint8Array; markRun(first: number, count: number): void }>;
+  /** Everything before the source's SYNC frame for `pass` is read (the source waits for this answer). */
+  synced?(pass: number): void;
   finish(state: unknown, pausedAt: number): Promise<void>;
 }
 
@@ -76,6 +78,9 @@ export async function readMigration(src: ByteSource, sink: MigrationSink): Promi
     if (f.tag === MTAG.PASS) {
       if (f.length !== PASS_BYTES) throw frames.error(f, `is ${f.length} bytes, not ${PASS_BYTES}`);
       pass = new DataView((await frames.payload(f)).buffer).getUint32(0, true);
+    } else if (f.tag === MTAG.SYNC) {
+      if (f.length !== SYNC_BYTES) throw frames.error(f, `is ${f.length} bytes, not ${SYNC_BYTES}`);
+      sink.synced?.(new DataView((await frames.payload(f)).buffer).getUint32(0, true));
     } else if (f.tag === MTAG.RAM || f.tag === MTAG.ZERO) {
       const run = new DataView((await frames.part(f, RUN_HEADER_BYTES)).slice().buffer);
       const first = run.getBigUint64(0, true), count = run.getUint32(8, true);
@@ -119,6 +124,7 @@ export async function migrateIn(conn: Duplex, options: IncomingOptions): Promise
         reply(conn, { type: 'ready' });
         return incoming;
       },
+      synced: (pass) => reply(conn, { type: 'synced', pass }),
       finish: async (state, at) => {
         pausedAt = at;
         const advanceMs = Math.min(Math.max(0, Date.now() - at), MAX_ADVANCE_MS);

@@ -19,7 +19,7 @@ import type { Duplex } from 'node:stream';
 import type { Vm } from '../vm.js';
 import { MAX_RUN_PAGES, PAGE_BYTES, END_BYTES } from '../state/format.js';
 import { markedRuns, countMarked } from '../state/page-scan.js';
-import { FrameWriter, MTAG, MigrationError, PASS_BYTES, STAT_HEAD_BYTES, type Reply } from './stream.js';
+import { FrameWriter, MTAG, MigrationError, PASS_BYTES, STAT_HEAD_BYTES, SYNC_BYTES, type Reply } from './stream.js';
 
 export interface OutgoingOptions {
   /** What the destination's host needs to take the VM over (opaque here: the service's record). */
@@ -105,6 +105,13 @@ export async function migrateOut(vm: Vm, conn: Duplex, options: OutgoingOptions)
       for (;;) {
         const passStart = performance.now(), bytesBefore = out.bytes;
         await sendPass(out, ram, bits, status, pacer, report, status.pass === 0);
+        // The link's throughput is what the destination has read, not what the socket took.
+        const sync = new Uint8Array(SYNC_BYTES);
+        new DataView(sync.buffer).setUint32(0, status.pass, true);
+        out.frame(MTAG.SYNC, sync);
+        await out.flush();
+        const synced = await replies.expect('synced');
+        if (synced.pass !== status.pass) throw new MigrationError(`the destination synced pass ${synced.pass} where ${status.pass} was due`);
         const seconds = Math.max((performance.now() - passStart) / 1000, 1e-3);
         status.throughput = (out.bytes - bytesBefore) / seconds;
         bits = await vm.harvestWritten();
@@ -285,6 +292,7 @@ function parseReply(v: unknown): Reply {
   if (typeof v !== 'object' || v === null) throw new Error('not an object');
   const r = v as Record<string, unknown>;
   if (r['type'] === 'ready') return { type: 'ready' };
+  if (r['type'] === 'synced' && Number.isSafeInteger(r['pass'])) return { type: 'synced', pass: r['pass'] as number };
   if (r['type'] === 'running' && typeof r['at'] === 'number' && Number.isFinite(r['at'])) return { type: 'running', at: r['at'] };
   if (r['type'] === 'error' && typeof r['message'] === 'string') return { type: 'error', message: r['message'].slice(0, 1000) };
   throw new Error(`unknown reply ${JSON.stringify(r['type'])}`);

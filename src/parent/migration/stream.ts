@@ -10,6 +10,9 @@
 //   RAM     u64 first page | u32 count (1..MAX_RUN_PAGES) | the pages (a page may come
 //           again in a later pass: the last copy wins)
 //   ZERO    u64 first page | u32 count: these pages are all zero now
+//   SYNC    u32 pass: answered with a 'synced' line once everything before it is read,
+//           so the source knows the link's real throughput and starts the stop-and-copy
+//           with nothing of the passes still in flight
 //   STAT    f64 when the guest's last instruction ran (epoch ms) | the machine state, JSON
 //   END     u64 pages sent | u64 frames before END; nothing follows it
 //
@@ -28,10 +31,11 @@ export const MIGRATION_VERSION = 1;
 export const MIGRATION_HEADER_BYTES = 12;
 
 export const MTAG = {
-  HELO: frameTag('HELO'), CONF: TAG.CONF, PASS: frameTag('PASS'), RAM: TAG.RAM, ZERO: frameTag('ZERO'), STAT: TAG.STAT, END: TAG.END,
+  HELO: frameTag('HELO'), CONF: TAG.CONF, PASS: frameTag('PASS'), SYNC: frameTag('SYNC'), RAM: TAG.RAM, ZERO: frameTag('ZERO'), STAT: TAG.STAT, END: TAG.END,
 } as const;
 export const MAX_IDENTITY_JSON_BYTES = 1 << 20;
 export const PASS_BYTES = 8;
+export const SYNC_BYTES = 4;
 export const STAT_HEAD_BYTES = 8;
 /** The largest piece handed to the connection in one write. */
 const WRITE_BYTES = 256 << 10;
@@ -39,7 +43,7 @@ const WRITE_BYTES = 256 << 10;
 /** The largest payload of each frame (FrameReader refuses a longer one before reading it). */
 export const MIGRATION_RULES: FormatRules = {
   maxPayload: new Map([
-    [MTAG.HELO, MAX_IDENTITY_JSON_BYTES], [MTAG.CONF, 8 + MAX_CONFIG_JSON_BYTES], [MTAG.PASS, PASS_BYTES],
+    [MTAG.HELO, MAX_IDENTITY_JSON_BYTES], [MTAG.CONF, 8 + MAX_CONFIG_JSON_BYTES], [MTAG.PASS, PASS_BYTES], [MTAG.SYNC, SYNC_BYTES],
     [MTAG.RAM, RUN_HEADER_BYTES + MAX_RUN_PAGES * PAGE_BYTES], [MTAG.ZERO, RUN_HEADER_BYTES],
     [MTAG.STAT, STAT_HEAD_BYTES + MAX_STATE_JSON_BYTES], [MTAG.END, END_BYTES],
   ]),
@@ -49,6 +53,8 @@ export const MIGRATION_RULES: FormatRules = {
 export type Reply =
   /** The VM is accepted and its memory made: send RAM. */
   | { type: 'ready' }
+  /** Everything up to the SYNC of `pass` is read. */
+  | { type: 'synced'; pass: number }
   /** The VM runs here; its first instruction ran at `at` (epoch ms). */
   | { type: 'running'; at: number }
   | { type: 'error'; message: string };
