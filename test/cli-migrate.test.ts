@@ -162,5 +162,24 @@ test('a VM moves between two hosts live (4 VPs) and quick (with its root disk), 
   assert.equal(await vmOn(c, 'mover'), undefined, 'nothing is left on the destination');
   assert.equal((await vmOn(a, 'mover'))?.state, 'running');
   assert.match(await g.run('echo $((6*7))ok'), /42ok/);
+
+  // The source dies during the stop-and-copy (a slow link and a large last pass make it
+  // last): exactly one host owns the VM afterwards, the source, where it is off.
+  g.write('dd if=/dev/urandom of=/run/t/more bs=64k count=256 2>/dev/null; echo filled\n');
+  await g.waitFor('tmpfs to fill', () => g.log.includes('filled'), 60_000);
   g.close();
+  const dying = on(a, 'vm', 'migrate', 'mover', '--to-data-dir', c.dir, '--bandwidth', '4M', '--max-downtime', '60000');
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const r = await fetch(`${a.url}/api/vms/mover/migration`, { headers: { authorization: `Bearer ${a.token}` } });
+    if (r.ok && ((await r.json()) as { phase: string }).phase === 'stop-copy') break;
+    assert.ok(Date.now() < deadline, 'the migration reached its stop-and-copy');
+    await new Promise((r2) => setTimeout(r2, 50));
+  }
+  a.child.kill('SIGKILL');
+  await dying;
+  await new Promise((r) => setTimeout(r, 1000));
+  assert.equal(await vmOn(c, 'mover'), undefined, 'the destination did not keep a VM that never fully arrived');
+  const a2 = await serve('a');
+  assert.equal((await vmOn(a2, 'mover'))?.state, 'off', 'the source owns it, off (it was running when its service died)');
 });
