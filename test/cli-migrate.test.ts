@@ -96,7 +96,9 @@ test('a VM moves between two hosts live (4 VPs) and quick (with its root disk), 
   await new Promise((r) => setTimeout(r, 500));
   const counted = Number((await g.run('cat /run/t/count')).trim());
 
-  // Live, A to B: the CLI prints the final status as JSON.
+  // Live, A to B, with a disk write going on (4 MiB: the root file system has 32 MiB): the CLI prints the final status as JSON.
+  g.write('dd if=/dev/urandom of=/root/live bs=64k count=64 2>/dev/null && sync && md5sum /root/live > /root/live.sum\n');
+  await new Promise((r) => setTimeout(r, 300));
   const live = JSON.parse(ok(await on(a, 'vm', 'migrate', 'mover', '--to-data-dir', b.dir, '--json'), 'migrate live').stdout) as
     { phase: string; downtimeMs: number; pass: number; bytes: number; vmId: string };
   g.close();
@@ -112,17 +114,19 @@ test('a VM moves between two hosts live (4 VPs) and quick (with its root disk), 
   const after1 = Number((await g.run('cat /run/t/count')).trim());
   assert.ok(after1 > counted, `the counter went on (${counted} -> ${after1})`);
   assert.equal((await g.run('md5sum /run/t/data | cut -d" " -f1')).trim(), sum, 'tmpfs survived');
+  // It finished on one host or the other: its sum is written last.
+  await g.run('while [ ! -s /root/live.sum ]; do sleep 0.2; done; echo 3 > /proc/sys/vm/drop_caches', 120_000);
+  assert.match(await g.run('md5sum -c /root/live.sum'), /OK/, 'the disk write in flight reached the disk');
 
   // Quick, B back to A, with a disk write going on.
-  g.write('dd if=/dev/urandom of=/root/big bs=64k count=128 2>/dev/null && sync && md5sum /root/big > /root/big.sum && echo write-done\n');
+  g.write('dd if=/dev/urandom of=/root/big bs=64k count=64 2>/dev/null && sync && md5sum /root/big > /root/big.sum\n');
   await new Promise((r) => setTimeout(r, 300));
   const quick = ok(await on(b, 'vm', 'migrate', 'mover', '--to', a.url, '--to-token', a.token, '--quick'), 'migrate quick');
   g.close();
   assert.match(quick.stdout, /migrated mover to http:\/\/127\.0\.0\.1:\d+: downtime [\d.]+ ms/);
   assert.equal(await vmOn(b, 'mover'), undefined);
   g = new ServiceShell(a, 'mover');
-  await g.waitFor('the disk write to finish', () => g.log.includes('write-done'), 120_000);
-  await g.run('echo 3 > /proc/sys/vm/drop_caches');
+  await g.run('while [ ! -s /root/big.sum ]; do sleep 0.2; done; echo 3 > /proc/sys/vm/drop_caches', 120_000);
   assert.match(await g.run('md5sum -c /root/big.sum'), /OK/);
   const after2 = Number((await g.run('cat /run/t/count')).trim());
   assert.ok(after2 > after1, 'the counter still counts');
