@@ -93,6 +93,24 @@ test('quick migration: the VM is frozen, sent whole and resumed on the destinati
   }
 });
 
+test('a slow link: pages are deflated and those written again unchanged are left out, and the guest still arrives whole', { timeout: TEST_MS }, async (t) => {
+  const source = new VmShell({ memoryBytes: 128 << 20 });
+  let dest: VmShell | undefined;
+  try {
+    const before = await prepare(source);
+    const r = await migrate(source, { bandwidth: 16 << 20 });
+    dest = r.dest;
+    t.diagnostic(JSON.stringify(r.status));
+    assert.equal(r.status.phase, 'completed', JSON.stringify(r.status));
+    assert.ok(r.status.deflatedBytes > 1 << 20, `deflating saved ${r.status.deflatedBytes} bytes`);
+    assert.ok(r.status.bytes < r.status.pagesSent * 4096, 'the stream is smaller than the pages it carries');
+    await checkDestination(dest!, before);
+  } finally {
+    source.vm.stop();
+    dest?.vm.stop();
+  }
+});
+
 test('a refused or cancelled migration leaves the VM running on the source, untouched', { timeout: TEST_MS }, async () => {
   const source = new VmShell({ memoryBytes: 128 << 20 });
   try {

@@ -17,6 +17,7 @@ export interface ApiMigration {
   vmId: string; vmName: string; to: string; quick: boolean; startedAt: string; finishedAt: string | null;
   phase: 'setup' | 'active' | 'stop-copy' | 'completed' | 'failed' | 'cancelled';
   pass: number; remainingPages: number; dirtyRate: number; throughput: number; bytes: number; pagesSent: number; zeroPages: number;
+  skippedPages: number; deflatedBytes: number;
   throttle: number; setupMs: number; totalMs: number; downtimeMs?: number; error?: string;
 }
 

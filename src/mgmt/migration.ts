@@ -70,7 +70,7 @@ export class Migrations {
     const abort = new AbortController();
     const info: MigrationInfo = {
       vmId: record.id, vmName: record.name, to, quick: req.quick === true, startedAt: new Date().toISOString(), finishedAt: null,
-      phase: 'setup', pass: 0, remainingPages: 0, dirtyRate: 0, throughput: 0, bytes: 0, pagesSent: 0, zeroPages: 0, throttle: 0, setupMs: 0, totalMs: 0,
+      phase: 'setup', pass: 0, remainingPages: 0, dirtyRate: 0, throughput: 0, bytes: 0, pagesSent: 0, zeroPages: 0, skippedPages: 0, deflatedBytes: 0, throttle: 0, setupMs: 0, totalMs: 0,
     };
     let begun!: () => void;
     const begins = new Promise<void>((resolve) => { begun = resolve; });

@@ -84,7 +84,7 @@ export const MigrateSchema = {
 export const MigrationSchema = {
   type: 'object', additionalProperties: false,
   required: ['vmId', 'vmName', 'to', 'quick', 'startedAt', 'finishedAt', 'phase', 'pass', 'remainingPages', 'dirtyRate', 'throughput', 'bytes',
-    'pagesSent', 'zeroPages', 'throttle', 'setupMs', 'totalMs'],
+    'pagesSent', 'zeroPages', 'skippedPages', 'deflatedBytes', 'throttle', 'setupMs', 'totalMs'],
   properties: {
     vmId: { type: 'string' }, vmName: { type: 'string' }, to: { type: 'string' }, quick: { type: 'boolean' },
     startedAt: TIME, finishedAt: { type: ['string', 'null'], format: 'date-time' },
@@ -94,6 +94,8 @@ export const MigrationSchema = {
     dirtyRate: { type: 'number', description: 'pages the guest wrote per second during the last pass' },
     throughput: { type: 'number', description: 'bytes per second the last pass sent' },
     bytes: { type: 'integer' }, pagesSent: { type: 'integer' }, zeroPages: { type: 'integer' },
+    skippedPages: { type: 'integer', description: 'pages written again with the bytes last sent, not sent again (a slow link)' },
+    deflatedBytes: { type: 'integer', description: 'bytes deflating the pages saved (a slow link)' },
     throttle: { type: 'integer', description: "auto-converge: percent of the guest's time it is held back" },
     setupMs: { type: 'number' }, totalMs: { type: 'number' },
     downtimeMs: { type: 'number', description: 'from the last guest instruction here to the first there' },

@@ -6,6 +6,7 @@
 // is made. Any failure kills the half-made VM and is answered with an error line; the
 // source then resumes the VM there.
 import type { Duplex } from 'node:stream';
+import { inflateRawSync } from 'node:zlib';
 import { Vm, type RestoreOptions } from '../vm.js';
 import { ByteSource } from '../state/byte-source.js';
 import { FrameReader, type Frame } from '../state/reader.js';
@@ -81,19 +82,26 @@ export async function readMigration(src: ByteSource, sink: MigrationSink): Promi
     } else if (f.tag === MTAG.SYNC) {
       if (f.length !== SYNC_BYTES) throw frames.error(f, `is ${f.length} bytes, not ${SYNC_BYTES}`);
       sink.synced?.(new DataView((await frames.payload(f)).buffer).getUint32(0, true));
-    } else if (f.tag === MTAG.RAM || f.tag === MTAG.ZERO) {
+    } else if (f.tag === MTAG.RAM || f.tag === MTAG.RAMZ || f.tag === MTAG.ZERO) {
       const run = new DataView((await frames.part(f, RUN_HEADER_BYTES)).slice().buffer);
       const first = run.getBigUint64(0, true), count = run.getUint32(8, true);
       const bytes = f.tag === MTAG.RAM ? count * PAGE_BYTES : 0;
-      if (count < 1 || count > MAX_RUN_PAGES || f.length !== RUN_HEADER_BYTES + bytes) {
+      const lengthOk = f.tag === MTAG.RAMZ ? f.length > RUN_HEADER_BYTES && f.length <= RUN_HEADER_BYTES + count * PAGE_BYTES : f.length === RUN_HEADER_BYTES + bytes;
+      if (count < 1 || count > MAX_RUN_PAGES || !lengthOk) {
         throw frames.error(f, `a run of ${count} pages in ${f.length} bytes (a run is 1..${MAX_RUN_PAGES} pages)`);
       }
       if (first + BigInt(count) > BigInt(pages)) throw frames.error(f, `pages ${first}..${first + BigInt(count) - 1n} are beyond memory (${pages} pages)`);
       const at = Number(first) * PAGE_BYTES, span = ram.subarray(at, at + count * PAGE_BYTES);
-      if (f.tag === MTAG.RAM) await frames.into(f, span); else span.fill(0);
+      if (f.tag === MTAG.RAM) await frames.into(f, span);
+      else if (f.tag === MTAG.ZERO) span.fill(0);
+      else {
+        const packed = new Uint8Array(f.length - RUN_HEADER_BYTES); // bounded by the frame's bound
+        await frames.into(f, packed);
+        inflateInto(frames, f, packed, span);
+      }
       await frames.endFrame(f);
       markRun(Number(first), count);
-      if (f.tag === MTAG.RAM) pagesIn += count;
+      if (f.tag !== MTAG.ZERO) pagesIn += count;
     } else if (f.tag === MTAG.STAT) {
       const payload = await frames.payload(f);
       if (payload.length < STAT_HEAD_BYTES) throw frames.error(f, 'is too short to hold when the guest stopped');
@@ -143,6 +151,21 @@ export async function migrateIn(conn: Duplex, options: IncomingOptions): Promise
     conn.end();
     throw e instanceof MigrationError || !(e instanceof Error) ? e : new MigrationError(message, { cause: e });
   }
+}
+
+/**
+ * A RAMZ frame's pages, inflated into `span`: exactly its length, no more (the output is
+ * bounded before a byte is made: a small frame cannot inflate into a large allocation).
+ */
+function inflateInto(frames: FrameReader, f: Frame, packed: Uint8Array, span: Uint8Array): void {
+  let pages: Buffer;
+  try {
+    pages = inflateRawSync(packed, { maxOutputLength: span.length });
+  } catch (e) {
+    throw frames.error(f, `holds pages that do not inflate to ${span.length} bytes: ${(e as Error).message}`);
+  }
+  if (pages.length !== span.length) throw frames.error(f, `inflates to ${pages.length} bytes, not the ${span.length} of its pages`);
+  span.set(pages);
 }
 
 /** The next frame, which must be `tag`, with its whole payload. */

@@ -19,6 +19,8 @@ import type { Duplex } from 'node:stream';
 import type { Vm } from '../vm.js';
 import { MAX_RUN_PAGES, PAGE_BYTES, END_BYTES } from '../state/format.js';
 import { markedRuns, countMarked } from '../state/page-scan.js';
+import { deflateRawSync } from 'node:zlib';
+import { SentPages } from './sent-pages.js';
 import { FrameWriter, MTAG, MigrationError, PASS_BYTES, STAT_HEAD_BYTES, SYNC_BYTES, type Reply } from './stream.js';
 
 export interface OutgoingOptions {
@@ -54,6 +56,10 @@ export interface MigrationStatus {
   bytes: number;
   pagesSent: number;
   zeroPages: number;
+  /** Pages written again with the bytes last sent, left out (a slow link). */
+  skippedPages: number;
+  /** Bytes deflating runs saved (a slow link). */
+  deflatedBytes: number;
   /** Auto-converge's throttle, percent of the guest's time. */
   throttle: number;
   setupMs: number;
@@ -70,6 +76,8 @@ const FIXED_DOWNTIME_MS = 15;
 /** A pass that leaves more than this share of the previous one's pages has gained nothing. */
 const NO_PROGRESS = 0.9;
 const THROTTLE_START = 20, THROTTLE_STEP = 10, THROTTLE_MAX = 99;
+/** A link at or below this many bytes per second is slow: pages are compared and deflated before they go. */
+const SLOW_LINK = 32 << 20;
 
 /** Moves `vm` to the destination at the other end of `conn`. Resolves with the final status (completed, failed or cancelled). */
 export async function migrateOut(vm: Vm, conn: Duplex, options: OutgoingOptions): Promise<MigrationStatus> {
@@ -77,7 +85,8 @@ export async function migrateOut(vm: Vm, conn: Duplex, options: OutgoingOptions)
   const out = new FrameWriter(conn);
   const replies = new ReplyReader(conn);
   const status: MigrationStatus = {
-    phase: 'setup', pass: 0, remainingPages: 0, dirtyRate: 0, throughput: 0, bytes: 0, pagesSent: 0, zeroPages: 0, throttle: 0, setupMs: 0, totalMs: 0,
+    phase: 'setup', pass: 0, remainingPages: 0, dirtyRate: 0, throughput: 0, bytes: 0, pagesSent: 0, zeroPages: 0, skippedPages: 0, deflatedBytes: 0,
+    throttle: 0, setupMs: 0, totalMs: 0,
   };
   const report = () => { status.bytes = out.bytes; status.totalMs = performance.now() - t0; options.onProgress?.({ ...status }); };
   const pacer = new Pacer(options.bandwidth);
@@ -99,12 +108,20 @@ export async function migrateOut(vm: Vm, conn: Duplex, options: OutgoingOptions)
     report();
 
     const ram = vm.ram;
+    // A slow link (a bandwidth limit, or passes that measured one) is worth CPU: unchanged
+    // pages are skipped and runs deflated from then on.
+    let sent: SentPages | undefined;
+    const pass = (): PassContext => {
+      const slow = (options.bandwidth ?? Infinity) <= SLOW_LINK || (status.throughput > 0 && status.throughput <= SLOW_LINK);
+      if (slow) sent ??= new SentPages(ram);
+      return { out, ram, status, pacer, report, sent };
+    };
     let bits = await vm.harvestWritten();
     if (!options.quick) {
       let previous = Infinity;
       for (;;) {
         const passStart = performance.now(), bytesBefore = out.bytes;
-        await sendPass(out, ram, bits, status, pacer, report, status.pass === 0);
+        await sendPass(pass(), bits, status.pass === 0);
         // The link's throughput is what the destination has read, not what the socket took.
         const sync = new Uint8Array(SYNC_BYTES);
         new DataView(sync.buffer).setUint32(0, status.pass, true);
@@ -140,7 +157,7 @@ export async function migrateOut(vm: Vm, conn: Duplex, options: OutgoingOptions)
     for (let w = 0; w < bits.length; w++) bits[w]! |= last[w]!;
     if (!options.quick) status.pass++;
     status.remainingPages = countMarked(bits);
-    await sendPass(out, ram, bits, status, pacer, report, options.quick === true);
+    await sendPass(pass(), bits, options.quick === true);
     await releasing;
     const stat = new Uint8Array(STAT_HEAD_BYTES);
     new DataView(stat.buffer).setFloat64(0, frozenState.at, true);
@@ -187,9 +204,12 @@ export async function migrateOut(vm: Vm, conn: Duplex, options: OutgoingOptions)
   }
 }
 
+/** How a pass treats the pages it sends: on a slow link, unchanged ones are skipped and runs deflated. */
+interface PassContext { out: FrameWriter; ram: Uint8Array; status: MigrationStatus; pacer: Pacer; report: () => void; sent?: SentPages }
+
 /** Sends the pages of `bits`: zero ones as ZERO frames, or not at all when the destination has only zeros there. */
-async function sendPass(out: FrameWriter, ram: Uint8Array, bits: Uint32Array, status: MigrationStatus, pacer: Pacer,
-  report: () => void, destinationZero: boolean): Promise<void> {
+async function sendPass(c: PassContext, bits: Uint32Array, destinationZero: boolean): Promise<void> {
+  const { out, ram, status, pacer, sent } = c;
   const pass = new Uint8Array(PASS_BYTES);
   const v = new DataView(pass.buffer);
   v.setUint32(0, status.pass, true);
@@ -200,19 +220,44 @@ async function sendPass(out: FrameWriter, ram: Uint8Array, bits: Uint32Array, st
     if (run.zero) {
       status.zeroPages += run.count;
       if (!destinationZero) out.run(MTAG.ZERO, run.first, run.count);
+      if (sent) for (let p = run.first; p < run.first + run.count; p++) sent.forget(p);
+    } else if (!sent) {
+      sendRun(c, run.first, run.count, false);
     } else {
-      out.run(MTAG.RAM, run.first, run.count, ram.subarray(run.first * PAGE_BYTES, (run.first + run.count) * PAGE_BYTES));
-      status.pagesSent += run.count;
+      // The pages written again with the bytes last sent stay out; the rest go in runs.
+      let from = run.first;
+      for (let p = run.first; p <= run.first + run.count; p++) {
+        const skip = p < run.first + run.count && sent.unchanged(p);
+        if (p < run.first + run.count && !skip) continue;
+        if (p > from) sendRun(c, from, p - from, true);
+        if (skip) status.skippedPages++;
+        from = p + 1;
+      }
     }
     if (out.bytes - since >= FLUSH_BYTES) {
       await pacer.pace(out.bytes - since);
       since = out.bytes;
       await out.flush();
-      if (performance.now() - lastReport >= 250) { lastReport = performance.now(); report(); }
+      if (performance.now() - lastReport >= 250) { lastReport = performance.now(); c.report(); }
     }
   }
   await pacer.pace(out.bytes - since);
   await out.flush();
+}
+
+/** One run of non-zero pages: deflated (RAMZ) when asked and it shrinks by a tenth, else as they are. */
+function sendRun(c: PassContext, first: number, count: number, deflate: boolean): void {
+  const pages = c.ram.subarray(first * PAGE_BYTES, (first + count) * PAGE_BYTES);
+  c.status.pagesSent += count;
+  if (deflate) {
+    const packed = deflateRawSync(pages, { level: 1 });
+    if (packed.length < pages.length * 0.9) {
+      c.status.deflatedBytes += pages.length - packed.length;
+      c.out.run(MTAG.RAMZ, first, count, packed);
+      return;
+    }
+  }
+  c.out.run(MTAG.RAM, first, count, pages);
 }
 
 /** Bytes queued between flushes (each flush waits for the link). */

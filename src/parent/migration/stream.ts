@@ -9,6 +9,8 @@
 //   PASS    u32 pass number | u32 pages the pass sends (progress; the pages follow)
 //   RAM     u64 first page | u32 count (1..MAX_RUN_PAGES) | the pages (a page may come
 //           again in a later pass: the last copy wins)
+//   RAMZ    u64 first page | u32 count | the pages, deflated (raw deflate, RFC 1951): sent
+//           instead of RAM where the link is slow and the pages shrink
 //   ZERO    u64 first page | u32 count: these pages are all zero now
 //   SYNC    u32 pass: answered with a 'synced' line once everything before it is read,
 //           so the source knows the link's real throughput and starts the stop-and-copy
@@ -31,7 +33,7 @@ export const MIGRATION_VERSION = 1;
 export const MIGRATION_HEADER_BYTES = 12;
 
 export const MTAG = {
-  HELO: frameTag('HELO'), CONF: TAG.CONF, PASS: frameTag('PASS'), SYNC: frameTag('SYNC'), RAM: TAG.RAM, ZERO: frameTag('ZERO'), STAT: TAG.STAT, END: TAG.END,
+  HELO: frameTag('HELO'), CONF: TAG.CONF, PASS: frameTag('PASS'), SYNC: frameTag('SYNC'), RAM: TAG.RAM, RAMZ: frameTag('RAMZ'), ZERO: frameTag('ZERO'), STAT: TAG.STAT, END: TAG.END,
 } as const;
 export const MAX_IDENTITY_JSON_BYTES = 1 << 20;
 export const PASS_BYTES = 8;
@@ -44,7 +46,8 @@ const WRITE_BYTES = 256 << 10;
 export const MIGRATION_RULES: FormatRules = {
   maxPayload: new Map([
     [MTAG.HELO, MAX_IDENTITY_JSON_BYTES], [MTAG.CONF, 8 + MAX_CONFIG_JSON_BYTES], [MTAG.PASS, PASS_BYTES], [MTAG.SYNC, SYNC_BYTES],
-    [MTAG.RAM, RUN_HEADER_BYTES + MAX_RUN_PAGES * PAGE_BYTES], [MTAG.ZERO, RUN_HEADER_BYTES],
+    [MTAG.RAM, RUN_HEADER_BYTES + MAX_RUN_PAGES * PAGE_BYTES], [MTAG.RAMZ, RUN_HEADER_BYTES + MAX_RUN_PAGES * PAGE_BYTES],
+    [MTAG.ZERO, RUN_HEADER_BYTES],
     [MTAG.STAT, STAT_HEAD_BYTES + MAX_STATE_JSON_BYTES], [MTAG.END, END_BYTES],
   ]),
 };
@@ -95,15 +98,15 @@ export class FrameWriter {
     this.frames++;
   }
 
-  /** A run of pages: RAM with their bytes, or ZERO. */
-  run(tag: typeof MTAG.RAM | typeof MTAG.ZERO, first: number, count: number, pages?: Uint8Array): void {
+  /** A run of pages: RAM with their bytes, RAMZ with them deflated (a buffer of its own, not copied), or ZERO. */
+  run(tag: typeof MTAG.RAM | typeof MTAG.RAMZ | typeof MTAG.ZERO, first: number, count: number, pages?: Uint8Array): void {
     const head = new Uint8Array(RUN_HEADER_BYTES);
     const v = new DataView(head.buffer);
     v.setBigUint64(0, BigInt(first), true);
     v.setUint32(8, count, true);
     // A copy goes out, not the live pages: the guest may change them before the socket
     // sends them, and the check must cover the bytes sent (a later pass sends the change).
-    this.frame(tag, head, pages?.slice());
+    this.frame(tag, head, tag === MTAG.RAM ? pages?.slice() : pages);
   }
 
   json(tag: number, value: unknown, prefix = new Uint8Array(0)): void {
