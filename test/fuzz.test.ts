@@ -16,7 +16,7 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** Cases per target: about a second or two each on a loaded 2-core machine. */
 const RUNS: Record<string, number> = {
   'virtqueue': 1000, 'virtio-mmio': 600, 'virtio-rng': 300, 'virtio-console': 300, 'virtio-blk': 120, 'qcow2-header': 1000,
-  'qcow2': 150, 'fdt': 1000, 'elf': 300, 'kernel-image': 200, 'api': 300, 'state-stream': 3000,
+  'qcow2': 150, 'fdt': 1000, 'elf': 300, 'kernel-image': 200, 'api': 300, 'state-stream': 3000, 'migration-stream': 300,
 };
 
 test('every target has a case count here', () => {

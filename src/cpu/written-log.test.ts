@@ -48,3 +48,47 @@ test('host marks cover exactly the pages of the range, whole words and edges ali
   assert.deepEqual(logged(log), expected);
   assert.throws(() => new WrittenLog(memory, 2 ** 33), /does not fit/);
 });
+
+// ---- harvest and restore: a live migration takes the log once per pass (docs/migration.md) ----
+
+/** The pages whose bits are set in a harvest's result. */
+const pagesIn = (bits: Uint32Array) => Array.from({ length: bits.length * 32 }, (_, p) => p).filter((p) => (bits[p >>> 5]! & (1 << (p & 31))) !== 0);
+
+test('harvest takes the bits, in the log\'s layout, and leaves the log clear', () => {
+  const log = new WrittenLog(createVmMemory(RAM_SIZE), RAM_SIZE);
+  for (const p of [0, 31, 32, 95, 255]) log.mark(p * PAGE_BYTES, 1); // word edges, bit 31 (the sign bit) included
+  const bits = log.harvest();
+  assert.equal(bits.length, RAM_SIZE / PAGE_BYTES / 32);
+  assert.deepEqual(pagesIn(bits), [0, 31, 32, 95, 255]);
+  assert.deepEqual(logged(log), [], 'the log is clear');
+  assert.deepEqual(pagesIn(log.harvest()), [], 'a second harvest finds nothing');
+});
+
+test('pages marked between two harvests are in the second, and only they', () => {
+  const log = new WrittenLog(createVmMemory(RAM_SIZE), RAM_SIZE);
+  log.mark(5 * PAGE_BYTES, 1);
+  assert.deepEqual(pagesIn(log.harvest()), [5]);
+  log.mark(5 * PAGE_BYTES, 1); // written again after it was copied: sent again
+  log.mark(64 * PAGE_BYTES, 40 * PAGE_BYTES); // pages 64..103: a whole word and part of the next
+  assert.deepEqual(pagesIn(log.harvest()), [5, ...Array.from({ length: 40 }, (_, i) => 64 + i)]);
+});
+
+test('restore sets again what a harvest took, keeping what was marked since', () => {
+  const log = new WrittenLog(createVmMemory(RAM_SIZE), RAM_SIZE);
+  log.mark(10 * PAGE_BYTES, 1);
+  const first = log.harvest();
+  log.mark(11 * PAGE_BYTES, 1);
+  const second = log.harvest();
+  log.mark(200 * PAGE_BYTES, 1);
+  // A migration that fails puts back the union of what its passes took.
+  const union = first.slice();
+  for (let w = 0; w < union.length; w++) union[w]! |= second[w]!;
+  log.restore(union);
+  assert.deepEqual(logged(log), [10, 11, 200]);
+  // A longer array (another VM's size) is taken as far as this log goes.
+  const longer = new Uint32Array(first.length + 4).fill(0xffff_ffff);
+  longer.fill(0, 0, first.length);
+  longer[0] = 1 << 3;
+  log.restore(longer);
+  assert.deepEqual(logged(log), [3, 10, 11, 200]);
+});

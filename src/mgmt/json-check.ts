@@ -38,7 +38,8 @@ export function checkJson(schema: Schema, value: unknown, field = 'body'): void 
     const o = value as Record<string, unknown>;
     for (const k of schema.required ?? []) if (!(k in o)) fail(`lacks ${k}`);
     for (const [k, v] of Object.entries(o)) {
-      const sub = schema.properties?.[k];
+      // Own properties only: a key like "constructor" would find Object.prototype's member, a "schema" that allows anything.
+      const sub = schema.properties && Object.hasOwn(schema.properties, k) ? schema.properties[k] : undefined;
       if (sub) checkJson(sub, v, field === 'body' ? k : `${field}.${k}`);
       else if (schema.additionalProperties === false) fail(`has an unknown field ${k}`);
     }

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SplitQueue, VirtqueueError, checkLayout, parseSplitQueueState, gather, scatter, ringBytes, MAX_QUEUE_SIZE, type Chain, type QueueFeatures } from './virtqueue.js';
+import { SplitQueue, VirtqueueError, checkLayout, parseSplitQueueState, gather, scatter, ringBytes, MAX_QUEUE_SIZE, type Chain, type QueueFeatures, type SplitQueueState } from './virtqueue.js';
+import { GuestMemory } from './guest-memory.js';
 import { StateError } from '../state/contract.js';
 import { AVAIL_F_NO_INTERRUPT, F_INDIRECT, F_NEXT, F_WRITE, RAM_BASE, TestDriver, TestRam, readable, writable } from './test-driver.js';
 
@@ -338,6 +339,66 @@ test('push writes id and len before publishing used.idx', () => {
   assert.deepEqual(s.drv.usedElem(1), { id: a, len: 12 });
   assert.deepEqual(s.drv.collect(), [{ id: b, len: 0 }, { id: a, len: 12 }]);
   assert.equal(s.drv.usedFlags(), 0);
+});
+
+// ---- The written-page log: a live migration copies pages the device writes ----
+
+/** The written-page log as the queue's GuestMemory sees it: the pages marked since the last take(). */
+class PageLog {
+  private readonly pages = new Set<number>();
+  mark(offset: number, length: number): void {
+    for (let p = Math.floor(offset / 4096); length > 0 && p <= Math.floor((offset + length - 1) / 4096); p++) this.pages.add(p);
+  }
+  /** What a migration pass harvests: the pages marked, and the log cleared. */
+  take(): number[] { const out = [...this.pages].sort((a, b) => a - b); this.pages.clear(); return out; }
+}
+
+function loggedSetup(size: number, indices?: SplitQueueState) {
+  const ram = new TestRam();
+  const drv = new TestDriver(ram, size);
+  const log = new PageLog();
+  const q = new SplitQueue(new GuestMemory(ram.mem.ram, ram.base, log), drv.layout, PLAIN, indices);
+  const page = (gpa: number) => Math.floor((gpa - ram.base) / 4096);
+  return { ram, drv, q, log, page };
+}
+
+test('push marks the chain\'s writable buffers and the used ring again, after a harvest took them at pop', () => {
+  const s = loggedSetup(8);
+  assert.ok(s.log.take().includes(s.page(s.drv.layout.device)), 'the used ring is marked when the queue is made');
+  // Each buffer on pages of its own, the first writable one across two.
+  const header = s.ram.alloc(16, 4096), w1 = s.ram.alloc(6000, 4096), w2 = s.ram.alloc(100, 4096);
+  s.ram.write(header, [1, 2, 3]);
+  s.drv.add([{ gpa: header, len: 16 }, { gpa: w1, len: 6000, write: true }, { gpa: w2, len: 100, write: true }]);
+  const c = s.q.pop()!;
+  const writable = [s.page(w1), s.page(w1) + 1, s.page(w2)];
+  assert.deepEqual(s.log.take(), writable, 'pop marks the writable buffers before the device writes them');
+  // A pass copies those pages now; then the device writes them and returns the chain.
+  assert.equal(scatter(c.writable, 0, new Uint8Array(6050).fill(7)), 6050);
+  s.q.push(c, 6050);
+  const marked = s.log.take();
+  for (const p of writable) assert.ok(marked.includes(p), `written page ${p} is marked again (${marked})`);
+  assert.ok(marked.includes(s.page(s.drv.layout.device)), 'the used ring\'s page is marked again');
+  assert.ok(!marked.includes(s.page(header)), 'the readable buffer, which the device does not write, is not');
+  assert.deepEqual(s.drv.collect(), [{ id: c.head, len: 6050 }]);
+});
+
+test('push marks the used element\'s page and used.idx\'s, when the used ring spans pages', () => {
+  // A 1024-entry used ring is 8 KiB: element 600 is a page past used.idx.
+  const s = loggedSetup(1024, { lastAvail: 600, usedIdx: 600, signalledUsed: 600 });
+  const idx = s.drv.layout.device + 2, element = s.drv.layout.device + 4 + 8 * 600;
+  assert.notEqual(s.page(idx), s.page(element));
+  s.drv.setAvailIdx(600);
+  const w = writable(s.ram, 8);
+  s.drv.add([w]);
+  const c = s.q.pop()!;
+  s.log.take();
+  s.q.push(c, 8);
+  const marked = s.log.take();
+  for (const [what, gpa] of [['used.idx', idx], ['the used element', element], ['the used element\'s end', element + 7], ['the buffer', w.gpa as number]] as const) {
+    assert.ok(marked.includes(s.page(gpa)), `${what}'s page is marked (${marked})`);
+  }
+  assert.equal(s.drv.usedIdx(), 601);
+  assert.deepEqual(s.drv.usedElem(600), { id: c.head, len: 8 });
 });
 
 test('without EVENT_IDX: an interrupt per batch unless avail.flags has NO_INTERRUPT', () => {

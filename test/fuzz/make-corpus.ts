@@ -14,6 +14,7 @@ import { FdtBuilder } from '../../src/parent/machine/fdt.js';
 import { FLAG_IGNORABLE, TAG } from '../../src/parent/state/format.js';
 import { buildStream, patternRam, runPayload, splitFrames, u64le } from '../../src/parent/state/test-support.js';
 import { writeStateStream } from '../../src/parent/state/writer.js';
+import { SMALL_CONFIG, bitsOf, frames as mframes, migrationStream, pages, withEnd, writeMigration } from '../../src/parent/migration/test-support.js';
 import { CORPUS_DIR } from './corpus.js';
 import { buildElf } from './targets/elf.js';
 import { show } from './harness.js';
@@ -206,6 +207,40 @@ async function stateStreams(): Promise<void> {
   }
 }
 
+/**
+ * Migration streams of the smallest machine (16 MiB): written as the source writes them
+ * (FrameWriter, markedRuns per pass), with few pages so a mutation lands on a frame field
+ * often; one run of the largest size; and a minimal one built frame by frame.
+ */
+async function migrationStreams(): Promise<void> {
+  const PAGES = SMALL_CONFIG.memoryBytes / 4096;
+  const identity = { name: 'web-1', id: '0b7c54c6-3f5e-4c39-9a53-2f4d1a0e9b11', createdAt: '2026-01-01T00:00:00.000Z', vcpus: 1, memoryMiB: 16 };
+  const state = { version: 1, partition: { vps: [{ pc: '2147483648' }] }, plic: {}, uart: {}, rtc: {}, synthetic: {} };
+  const at = 1_767_225_600_000.25;
+  const ram0 = new Uint8Array(SMALL_CONFIG.memoryBytes);
+  ram0.set(pages(2, 1), 0);
+  ram0.set(pages(1, 2), 15 * 4096);
+  ram0.set(pages(1, 3), (PAGES - 1) * 4096);
+  const pass0 = { ram: ram0, bits: bitsOf(PAGES, [0, 1, 6, 15, PAGES - 1]) }; // page 6: written, still zero
+  const write = async (name: string, passes: Parameters<typeof writeMigration>[0]['passes']) =>
+    put('migration-stream', name, await writeMigration({ identity, config: SMALL_CONFIG, passes, state, pausedAt: at }));
+  await write('one-pass.tshvmigr', [pass0]);
+  // Pass 1 writes page 1 again and zeroes page 15 (a ZERO frame); pass 2 zeroes 0..1 and writes 15 again.
+  const ram1 = ram0.slice();
+  ram1.set(pages(1, 4), 4096);
+  ram1.fill(0, 15 * 4096, 16 * 4096);
+  const ram2 = ram1.slice();
+  ram2.fill(0, 0, 2 * 4096);
+  ram2.set(pages(1, 5), 15 * 4096);
+  await write('three-passes.tshvmigr', [pass0, { ram: ram1, bits: bitsOf(PAGES, [1, 15]) }, { ram: ram2, bits: bitsOf(PAGES, [0, 1, 15]) }]);
+  // The largest run (1024 pages) and one page after it in a run of its own.
+  const big = new Uint8Array(SMALL_CONFIG.memoryBytes);
+  big.set(pages(1025, 6), 8 * 4096);
+  await write('max-run.tshvmigr', [{ ram: big, bits: bitsOf(PAGES, Array.from({ length: 1025 }, (_, i) => 8 + i)) }]);
+  // Nothing but the frames every stream has, and a pass without pages.
+  put('migration-stream', 'minimal.tshvmigr', migrationStream(withEnd([mframes.helo(null), mframes.conf(SMALL_CONFIG), mframes.pass(0, 0), mframes.stat(0, {})])));
+}
+
 function structured(): void {
   json('virtqueue', 'driver-chains.json', {
     kind: 'driver', size: 8, features: { indirect: true, eventIdx: true },
@@ -283,5 +318,6 @@ dtbs();
 elfs();
 images();
 await stateStreams();
+await migrationStreams();
 structured();
 console.log(`corpus written to ${CORPUS_DIR}`);

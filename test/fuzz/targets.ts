@@ -15,6 +15,7 @@ export const TARGETS: Record<string, { summary: string; load: Loader; hidden?: b
   'elf': { summary: 'ELF64 files (parseElf, loadElf): mutated and generated headers, segments, symbol tables', load: async () => (await import('./targets/elf.js')).elf },
   'kernel-image': { summary: 'RISC-V Linux Images, raw and gzip (parseKernelImage, placeLinux): header fields, sizes, RAM layouts', load: async () => (await import('./targets/kernel-image.js')).kernelImage },
   'state-stream': { summary: 'saved VM state streams (openStateStream, readRam): mutated headers, frames, runs and totals, checks recomputed or not', load: async () => (await import('./targets/state-stream.js')).stateStream },
+  'migration-stream': { summary: 'incoming live migration streams (readMigration): mutated headers, HELO/CONF, passes, RAM and ZERO runs, STAT, END; from bytes or a chunked connection', load: async () => (await import('./targets/migration-stream.js')).migrationStreamTarget },
   'api': { summary: 'the REST API (Fastify app.inject): junk and near-valid JSON on every route; only 2xx/400/404/409 may come back', load: async () => (await import('./targets/api.js')).api },
   // Fail on purpose (the runner's own tests): not listed, not in "all".
   'selftest-crash': { summary: 'throws for inputs over 5000', hidden: true, load: async () => (await import('./targets/selftest.js')).selftestCrash },

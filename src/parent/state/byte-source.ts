@@ -14,6 +14,13 @@ export type ReadAt = (into: Uint8Array, position: number) => Promise<number>;
 const BUFFER_BYTES = 1 << 20;
 /** Bytes of a stream source held unread before the stream is paused. */
 const STREAM_HIGH_WATER = 16 << 20;
+/**
+ * Chunks of a stream source held unread before the stream is paused: a sender of many tiny
+ * pieces (a WebSocket message is a chunk) would otherwise queue millions under the byte
+ * bound, each an object far larger than its byte.
+ */
+const STREAM_MAX_CHUNKS = 4096;
+const TAKEN = new Uint8Array(0);
 
 export class ByteSource {
   private readonly buf: Uint8Array;
@@ -48,33 +55,44 @@ export class ByteSource {
   /**
    * Bytes as they arrive on a stream (a migration's connection). Its size is not known,
    * so only each frame's own bound limits what a length may claim. The stream is paused
-   * while more than STREAM_HIGH_WATER bytes wait unread: a fast sender cannot fill memory.
+   * while more than STREAM_HIGH_WATER bytes or STREAM_MAX_CHUNKS chunks wait unread: a
+   * fast sender cannot fill memory.
    */
   static ofReadable(stream: Readable, name: string): ByteSource {
-    const chunks: Uint8Array[] = [];
+    // The unread chunks are chunks[head..]: taken by index, since shift() costs time in the
+    // queue's length, which made a stream of many small pieces quadratic.
+    let chunks: Uint8Array[] = [], head = 0;
     let queued = 0, consumed = 0, ended = false, failure: Error | undefined, wake: (() => void) | undefined;
     const poke = () => { const w = wake; wake = undefined; w?.(); };
-    stream.on('data', (c: Buffer) => { chunks.push(c); queued += c.length; if (queued >= STREAM_HIGH_WATER) stream.pause(); poke(); });
+    const unread = () => chunks.length - head;
+    stream.on('data', (c: Buffer) => {
+      chunks.push(c);
+      queued += c.length;
+      if (queued >= STREAM_HIGH_WATER || unread() >= STREAM_MAX_CHUNKS) stream.pause();
+      poke();
+    });
     stream.on('end', () => { ended = true; poke(); });
     stream.on('close', () => { ended = true; poke(); });
     stream.on('error', (e) => { failure = e; poke(); });
     return new ByteSource(async (into, position) => {
       if (position !== consumed) throw new RangeError('a stream is read in order');
-      while (chunks.length === 0) {
+      while (unread() === 0) {
         if (failure) throw new StateStreamError(`${name}: ${failure.message}`, { cause: failure });
         if (ended) return 0;
         await new Promise<void>((r) => { wake = r; });
       }
       let n = 0;
-      while (n < into.length && chunks.length) {
-        const c = chunks[0]!, take = Math.min(c.length, into.length - n);
+      while (n < into.length && unread() > 0) {
+        const c = chunks[head]!, take = Math.min(c.length, into.length - n);
         into.set(c.subarray(0, take), n);
         n += take;
-        if (take === c.length) chunks.shift(); else chunks[0] = c.subarray(take);
+        if (take === c.length) chunks[head++] = TAKEN; else chunks[head] = c.subarray(take);
       }
+      // A chunk taken is let go at once (TAKEN in its place); its slots, now and then.
+      if (head === chunks.length) { chunks = []; head = 0; } else if (head >= STREAM_MAX_CHUNKS) { chunks = chunks.slice(head); head = 0; }
       queued -= n;
       consumed += n;
-      if (queued < STREAM_HIGH_WATER / 2 && stream.isPaused()) stream.resume();
+      if (queued < STREAM_HIGH_WATER / 2 && unread() < STREAM_MAX_CHUNKS / 2 && stream.isPaused()) stream.resume();
       return n;
     }, Number.MAX_SAFE_INTEGER, name);
   }

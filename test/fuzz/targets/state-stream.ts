@@ -55,7 +55,7 @@ function hotOffsets(b: Uint8Array): number[] {
 }
 
 /** Rewrites each check as the running CRC-32 of the bytes before it, frames laid out as their headers say. */
-function refit(b: Uint8Array): Uint8Array {
+export function refit(b: Uint8Array): Uint8Array {
   if (b.length < 12) return b;
   let crc = crc32(b.subarray(0, 12));
   for (let at = 12; at + 16 <= b.length;) {

@@ -1,0 +1,131 @@
+// Migration streams for tests and the fuzz corpus: frames built one by one (buildStream
+// with the migration magic, so a test can break any rule with the checks still right), a
+// stream written the way source.ts writes one (FrameWriter, markedRuns per pass), and a
+// sink that keeps RAM in a plain array and records what the reader did with it.
+import { Writable } from 'node:stream';
+import { MAX_RUN_PAGES, PAGE_BYTES, StateStreamError } from '../state/format.js';
+import { buildStream, runPayload, u64le, type RawFrame } from '../state/test-support.js';
+import { countMarked, markedRuns } from '../state/page-scan.js';
+import type { SavedConfig } from '../machine/state.js';
+import type { MigrationSink } from './destination.js';
+import { FrameWriter, MIGRATION_MAGIC, MIGRATION_VERSION, MTAG } from './stream.js';
+
+/** The smallest machine parseSavedConfig takes: 16 MiB, 4096 pages. */
+export const SMALL_CONFIG: SavedConfig = { version: 1, cpus: 1, memoryBytes: 16 << 20, console: 'serial', disks: [], append: 'quiet' };
+
+const utf8 = (v: unknown) => Buffer.from(JSON.stringify(v), 'utf8');
+const f64 = (v: number) => { const b = new Uint8Array(8); new DataView(b.buffer).setFloat64(0, v, true); return b; };
+const u32s = (...v: number[]) => { const b = new Uint8Array(4 * v.length); v.forEach((x, i) => new DataView(b.buffer).setUint32(4 * i, x, true)); return b; };
+
+export const frames = {
+  helo: (identity: unknown): RawFrame => ({ tag: MTAG.HELO, payload: utf8(identity) }),
+  conf: (config: unknown, memoryBytes: number | bigint = (config as SavedConfig).memoryBytes): RawFrame =>
+    ({ tag: MTAG.CONF, payload: Buffer.concat([u64le(memoryBytes), utf8(config)]) }),
+  pass: (n: number, pages: number): RawFrame => ({ tag: MTAG.PASS, payload: u32s(n, pages) }),
+  /** A RAM run of pages.length / 4096 pages from `first`. */
+  ram: (first: number | bigint, pages: Uint8Array, count = pages.length / PAGE_BYTES): RawFrame =>
+    ({ tag: MTAG.RAM, payload: runPayload(first, count, pages) }),
+  zero: (first: number | bigint, count: number): RawFrame => ({ tag: MTAG.ZERO, payload: runPayload(first, count, new Uint8Array(0)) }),
+  stat: (pausedAt: number, state: unknown): RawFrame => ({ tag: MTAG.STAT, payload: Buffer.concat([f64(pausedAt), utf8(state)]) }),
+  end: (pages: number | bigint, count: number | bigint): RawFrame => ({ tag: MTAG.END, payload: u64le(pages, count) }),
+};
+
+/** `frames` followed by the END that totals them right (RAM pages sent, frames before END; a RAM frame too short for its count counts 0). */
+export function withEnd(list: readonly RawFrame[]): RawFrame[] {
+  let pages = 0;
+  for (const f of list) if (f.tag === MTAG.RAM && f.payload.length >= 12) pages += new DataView(f.payload.buffer, f.payload.byteOffset).getUint32(8, true);
+  return [...list, frames.end(pages, list.length)];
+}
+
+/**
+ * A migration stream of these frames (header and checks right unless told otherwise): a
+ * plain Uint8Array, so slice() copies (a Buffer's would not).
+ */
+export const migrationStream = (list: readonly RawFrame[], version = MIGRATION_VERSION, magic = MIGRATION_MAGIC): Uint8Array =>
+  new Uint8Array(buildStream(list, version, magic));
+
+/** `n` pages whose bytes all depend on `seed` and the page (never a zero page). */
+export function pages(n: number, seed: number): Uint8Array {
+  const b = new Uint8Array(n * PAGE_BYTES);
+  for (let i = 0; i < b.length; i++) b[i] = ((seed * 37 + i * 13 + (i >> 12) * 7) & 0xff) || seed | 1;
+  return b;
+}
+
+/** A written-page log's bits for `marked` of `total` pages. */
+export function bitsOf(total: number, marked: Iterable<number>): Uint32Array {
+  const bits = new Uint32Array(Math.ceil(total / 32));
+  for (const p of marked) bits[p >>> 5]! |= 1 << (p & 31);
+  return bits;
+}
+
+/** One pre-copy pass as the source makes it: RAM as it is then, and the pages the log says to send. */
+export interface SourcePass { ram: Uint8Array; bits: Uint32Array }
+
+export interface SourceRun { identity: unknown; config: SavedConfig; passes: readonly SourcePass[]; state: unknown; pausedAt: number }
+
+/**
+ * Writes a migration to `out` as source.ts does: header, HELO, CONF, one PASS per pass with
+ * its runs (markedRuns; zero pages left out in the first pass, where the destination's
+ * memory is zero, and sent as ZERO frames after it), STAT, END; flushed as the writer
+ * flushes. `out` is not ended.
+ */
+export async function sendMigration(out: Writable, run: SourceRun): Promise<void> {
+  const w = new FrameWriter(out);
+  w.header();
+  w.json(MTAG.HELO, run.identity);
+  w.json(MTAG.CONF, run.config, new Uint8Array(u64le(run.config.memoryBytes)));
+  await w.flush();
+  let sent = 0;
+  for (const [n, p] of run.passes.entries()) {
+    w.frame(MTAG.PASS, u32s(n, countMarked(p.bits)));
+    for (const r of markedRuns(p.ram, p.bits, MAX_RUN_PAGES)) {
+      if (!r.zero) {
+        w.run(MTAG.RAM, r.first, r.count, p.ram.subarray(r.first * PAGE_BYTES, (r.first + r.count) * PAGE_BYTES));
+        sent += r.count;
+      } else if (n > 0) {
+        w.run(MTAG.ZERO, r.first, r.count);
+      }
+    }
+    await w.flush();
+  }
+  w.json(MTAG.STAT, run.state, f64(run.pausedAt));
+  w.frame(MTAG.END, u64le(sent, w.frames));
+  await w.flush();
+}
+
+/** The bytes sendMigration writes. */
+export async function writeMigration(run: SourceRun): Promise<Uint8Array> {
+  const parts: Buffer[] = [];
+  const out = new Writable({ highWaterMark: 64 << 20, write(chunk: Buffer, _enc, done) { parts.push(chunk); done(); } });
+  await sendMigration(out, run);
+  return Buffer.concat(parts);
+}
+
+/** What the reader did with a RecordingSink. */
+export interface SinkLog {
+  begun: { identity: unknown; config: SavedConfig }[];
+  runs: [number, number][];
+  finished?: { state: unknown; pausedAt: number };
+  ram?: Uint8Array;
+}
+
+/**
+ * A sink over a plain array: begin() makes zeroed RAM of the configured size (refused with
+ * a StateStreamError beyond `maxRam`, or with `refuse`), markRun and finish() are recorded.
+ * `reuse`, if given, is returned zeroed instead of new memory when its size fits.
+ */
+export function recordingSink(opts: { maxRam?: number; refuse?: Error; reuse?: Uint8Array } = {}): MigrationSink & { log: SinkLog } {
+  const log: SinkLog = { begun: [], runs: [] };
+  return {
+    log,
+    async begin(identity, config) {
+      log.begun.push({ identity, config });
+      if (opts.refuse) throw opts.refuse;
+      if (config.memoryBytes > (opts.maxRam ?? Infinity)) throw new StateStreamError(`${config.memoryBytes} bytes of RAM: too large here`);
+      const ram = opts.reuse?.length === config.memoryBytes ? opts.reuse.fill(0) : new Uint8Array(config.memoryBytes);
+      log.ram = ram;
+      return { ram, markRun: (first, count) => { log.runs.push([first, count]); } };
+    },
+    async finish(state, pausedAt) { log.finished = { state, pausedAt }; },
+  };
+}
