@@ -183,7 +183,12 @@ test('a VM moves between two hosts live (4 VPs) and quick (with its root disk), 
   a.child.kill('SIGKILL');
   await dying;
   await new Promise((r) => setTimeout(r, 1000));
-  assert.equal(await vmOn(c, 'mover'), undefined, 'the destination did not keep a VM that never fully arrived');
+  // Either the stream was cut before its end (the destination drops the VM) or the end was
+  // out (the destination runs it): after the source's restart, exactly one host has it.
   const a2 = await serve('a');
-  assert.equal((await vmOn(a2, 'mover'))?.state, 'off', 'the source owns it, off (it was running when its service died)');
+  const onSource = await vmOn(a2, 'mover'), onDestination = await vmOn(c, 'mover');
+  assert.ok((onSource === undefined) !== (onDestination === undefined),
+    `exactly one host has the VM (source: ${onSource?.state}, destination: ${onDestination?.state})`);
+  if (onSource) assert.equal(onSource.state, 'off', 'the source owns it, off (it was running when its service died)');
+  else assert.equal(onDestination!.state, 'running');
 });

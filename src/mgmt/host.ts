@@ -417,7 +417,7 @@ export class Host extends EventEmitter<HostEvents> {
    * Once it runs, it is running (attach).
    */
   arriving(record: VmRecord, vm: Vm, message: string): void {
-    this.commit({ ...record, stateReason: message }, [{ type: 'migration', message }, { type: 'state', state: 'starting', message }]);
+    this.commit(record, [{ type: 'migration', message }, { type: 'state', state: 'starting', message }]);
     this.log(`${record.name}: starting (${message})`);
     this.incoming.delete(record.id); // the store holds its id and name now
     const live: Live = { vm, after: 'off', stopRequested: false };
@@ -441,6 +441,23 @@ export class Host extends EventEmitter<HostEvents> {
     for (const e of this.store.remove(id, [{ vmId: id, type: 'migration', message: `the migration here failed: ${why}` }])) this.emit('event', e);
     this.log(`${vm.name}: the migration here failed: ${why}`);
     this.emit('removed', id);
+  }
+
+  /** The VM runs on `to` now (a migration completed, or found completed after a restart): its record here goes. */
+  migratedAway(id: string, to: string): void {
+    const vm = this.store.vm(id);
+    if (!vm || this.live.has(id)) return;
+    for (const e of this.store.remove(id, [{ vmId: id, type: 'migration', message: `it runs on ${to} now: its record here is removed` }])) this.emit('event', e);
+    this.reboots.delete(id);
+    this.log(`${vm.name}: migrated to ${to}`);
+    this.emit('removed', id);
+  }
+
+  /** Marks an off VM failed, with why (a migration whose outcome nobody could tell). */
+  markFailed(id: string, why: string): void {
+    const vm = this.store.vm(id);
+    if (!vm || LIVE_STATES.includes(vm.state)) return;
+    this.transition(id, 'failed', { stateReason: why, message: why, error: true });
   }
 
   /** Records an event of a VM (a migration's phases). */
@@ -604,10 +621,7 @@ export class Host extends EventEmitter<HostEvents> {
     const vm = this.store.vm(id);
     if (!vm) return;
     if (reason.kind === 'migrated') {
-      for (const e of this.store.remove(id, [{ vmId: id, type: 'migration', message: `it runs on ${reason.to} now: its record here is removed` }])) this.emit('event', e);
-      this.reboots.delete(id);
-      this.log(`${vm.name}: migrated to ${reason.to}`);
-      this.emit('removed', id);
+      this.migratedAway(id, reason.to);
       return;
     }
     if (reason.kind === 'panic') {

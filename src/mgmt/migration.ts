@@ -6,6 +6,8 @@
 // destination, that route receives the VM (parent/migration/destination.ts): the identity
 // in the stream is the VM's record, checked as a create request is (Host.reserveIncoming),
 // and the VM keeps its id, name and definition here.
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
 import { request as httpRequest, STATUS_CODES, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
@@ -55,8 +57,34 @@ const KEEP_FINISHED_MS = 60 * 60 * 1000;
 export class Migrations {
   private readonly byVm = new Map<string, { info: MigrationInfo; abort: AbortController; timer?: NodeJS.Timeout }>();
 
-  /** @param self this host as others name it (its API's URL, known once it listens), for their event logs */
-  constructor(private readonly host: Host, private readonly self: () => string) {}
+  /**
+   * @param self this host as others name it (its API's URL, known once it listens), for their event logs
+   * @param dir where handovers under way are recorded (the data directory's migrations/), so
+   *   a service that dies in one learns on its restart where the VM went (recover)
+   */
+  constructor(private readonly host: Host, private readonly self: () => string, private readonly dir?: string) {}
+
+  /**
+   * After a restart: each VM that was being handed over when the service died is asked
+   * for at its destination. There: its record here goes. Not there: it stays here (off).
+   * Nobody answers: it is marked failed, saying where it may run.
+   */
+  async recover(): Promise<void> {
+    if (!this.dir || !existsSync(this.dir)) return;
+    for (const file of readdirSync(this.dir).filter((f) => f.endsWith('.json'))) {
+      const path = join(this.dir, file);
+      try {
+        const h = JSON.parse(readFileSync(path, 'utf8')) as Handover;
+        const where = await whereIs(h.to, h.token, h.vmId);
+        if (where === 'there') this.host.migratedAway(h.vmId, h.to);
+        else if (where === 'unknown') this.host.markFailed(h.vmId, `it was being migrated to ${h.to} when the service stopped, and ${h.to} cannot be asked: it may run there; start it here only if it does not`);
+      } catch (e) {
+        this.host.note(file.slice(0, -5), 'error', `a migration record could not be read: ${(e as Error).message}`);
+      } finally {
+        rmSync(path, { force: true });
+      }
+    }
+  }
 
   /**
    * Starts moving a running VM to `req.to`; answers with its first status once it has
@@ -97,9 +125,13 @@ export class Migrations {
         status = await migrateOut(vm, conn, {
           identity: { vm: identityOf(rec), from: this.self() } satisfies Identity, to, quick: req.quick, maxDowntimeMs: req.maxDowntimeMs,
           bandwidth: req.bandwidth, signal: abort.signal, onProgress: update,
+          beforeHandover: async () => this.recordHandover({ vmId: rec.id, to, token: req.token }),
+          decide: () => whereIs(to, req.token, rec.id),
         });
       } catch (e) {
         status = { ...info, phase: abort.signal.aborted ? 'cancelled' : 'failed', error: (e as Error).message };
+      } finally {
+        if (this.dir) rmSync(join(this.dir, `${rec.id}.json`), { force: true });
       }
       update(status);
       info.finishedAt = new Date().toISOString();
@@ -154,6 +186,20 @@ export class Migrations {
     }
   }
 
+  /** Durably notes a handover under way (0600: it holds the destination's token). */
+  private recordHandover(h: Handover): void {
+    if (!this.dir) return;
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    const path = join(this.dir, `${h.vmId}.json`);
+    const fd = openSync(path, 'w', 0o600);
+    try {
+      writeSync(fd, JSON.stringify(h));
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
   private find(ref: string): { info: MigrationInfo; abort: AbortController } | undefined {
     const byId = this.byVm.get(ref.toLowerCase());
     if (byId) return byId;
@@ -162,6 +208,27 @@ export class Migrations {
     return latest;
   }
 }
+
+/** A handover under way, as recorded on the source (recover). */
+interface Handover { vmId: string; to: string; token: string }
+
+/**
+ * Asks the destination whether it has the VM: 'there' (it has it, and not still arriving:
+ * it has run it), 'here' (it has not: an arrival that failed is removed there), or
+ * 'unknown' (no answer, or still arriving, within WHERE_TRIES tries).
+ */
+async function whereIs(to: string, token: string, vmId: string): Promise<'there' | 'here' | 'unknown'> {
+  for (let attempt = 0; attempt < WHERE_TRIES; attempt++) {
+    try {
+      const res = await fetch(`${to}/api/vms/${vmId}`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(2000) });
+      if (res.status === 404) return 'here';
+      if (res.status === 200 && ((await res.json()) as { state?: string }).state !== 'starting') return 'there';
+    } catch { /* not reachable yet: try again */ }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  return 'unknown';
+}
+const WHERE_TRIES = 20;
 
 /** The machine in the stream must be the one the record defines. */
 function checkMachine(record: VmRecord, config: SavedConfig): void {

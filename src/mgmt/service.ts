@@ -2,6 +2,7 @@
 // directory, open the store, settle VMs the last process left behind, listen, announce the
 // URL, start autoStart VMs; on SIGINT/SIGTERM stop the VMs and leave cleanly.
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { DataDir, dataDirPath } from './data-dir.js';
 import { Store } from './store.js';
 import { Host } from './host.js';
@@ -68,7 +69,7 @@ export async function serve(flags: ServeFlags): Promise<number> {
   host.settleAfterRestart();
   const version = (JSON.parse(readFileSync(PACKAGE_ROOT + 'package.json', 'utf8')) as { version: string }).version;
   let url = '';
-  const migrations = new Migrations(host, () => url);
+  const migrations = new Migrations(host, () => url, join(dir.path, 'migrations'));
   const app = await buildApp({ host, store, token, version, log, hostNames: [listen.host, ...allowHost], migrations });
   try {
     await app.listen({ host: listen.host, port: listen.port });
@@ -106,6 +107,7 @@ export async function serve(flags: ServeFlags): Promise<number> {
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
   });
+  await migrations.recover();
   await host.autoStart();
   return stopped;
 }

@@ -38,6 +38,18 @@ export interface OutgoingOptions {
   autoConverge?: boolean;
   signal?: AbortSignal;
   onProgress?(status: MigrationStatus): void;
+  /**
+   * Called once the VM is frozen and everything but END is sent: the last moment before
+   * the destination may run it. The service records there that the VM is in handover (so
+   * a source that dies from here on learns on its restart where the VM is).
+   */
+  beforeHandover?(): Promise<void>;
+  /**
+   * After END, when the destination's answer does not come: does the VM run 'there', not
+   * ('here': it resumes here), or can nobody tell ('unknown': it is stopped here)?
+   * Default 'here' (nothing to ask).
+   */
+  decide?(): Promise<'there' | 'here' | 'unknown'>;
 }
 
 export type MigrationPhase = 'setup' | 'active' | 'stop-copy' | 'completed' | 'failed' | 'cancelled';
@@ -90,7 +102,7 @@ export async function migrateOut(vm: Vm, conn: Duplex, options: OutgoingOptions)
   };
   const report = () => { status.bytes = out.bytes; status.totalMs = performance.now() - t0; options.onProgress?.({ ...status }); };
   const pacer = new Pacer(options.bandwidth);
-  let frozen = false, released = false;
+  let frozen = false, released = false, handedOver = false;
   const onAbort = () => conn.destroy(new MigrationError('cancelled'));
   options.signal?.addEventListener('abort', onAbort);
   try {
@@ -166,6 +178,8 @@ export async function migrateOut(vm: Vm, conn: Duplex, options: OutgoingOptions)
     const v = new DataView(end.buffer);
     v.setBigUint64(0, BigInt(status.pagesSent), true);
     v.setBigUint64(8, BigInt(out.frames), true);
+    await options.beforeHandover?.();
+    handedOver = true;
     out.frame(MTAG.END, end);
     await out.flush();
     const running = await replies.expect('running');
@@ -178,6 +192,30 @@ export async function migrateOut(vm: Vm, conn: Duplex, options: OutgoingOptions)
     conn.end();
     return { ...status };
   } catch (e) {
+    // Once END is out the destination may run the VM whatever became of its answer: only
+    // it can say whether it does (options.decide); resuming here blindly could run it twice.
+    if (handedOver) {
+      const where = options.decide ? await options.decide().catch((): 'unknown' => 'unknown') : 'here';
+      if (where === 'there') {
+        vm.migratedAway(options.to);
+        vm.endHarvests();
+        status.phase = 'completed';
+        status.error = `its answer was lost (${(e as Error).message}), but the destination has the VM`;
+        report();
+        conn.destroy();
+        return { ...status };
+      }
+      if (where === 'unknown') {
+        conn.destroy();
+        vm.setThrottle(0);
+        vm.endHarvests();
+        vm.stop();
+        status.phase = 'failed';
+        status.error = `the handover's outcome is unknown (${(e as Error).message}; the destination cannot be asked): the VM is stopped here, and may run there`;
+        report();
+        return { ...status };
+      }
+    }
     const cancelled = options.signal?.aborted === true;
     status.phase = cancelled ? 'cancelled' : 'failed';
     status.error = cancelled ? 'cancelled' : (e as Error).message;
