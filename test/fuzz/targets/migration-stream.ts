@@ -1,20 +1,22 @@
 // The destination's migration stream reader (src/parent/migration/destination.ts
 // readMigration): the corpus streams (written the way the source writes them, FrameWriter
-// and markedRuns, or frame by frame) with whole frames dropped, repeated or swapped and
-// fields of CONF's machine configuration set to edge values (valid JSON, so
-// parseSavedConfig's rules and machines of other sizes are reached), checks made right
-// again; then byte mutations aimed at the header, every frame header, the run headers,
-// CONF's memory size, STAT's time and END's totals. Half the cases have their checks
-// recomputed over the mutated bytes, so the rules behind the check (bounds, order, totals)
-// are reached. A stream is read from bytes or, as migrateIn reads it, from a connection
-// that delivers it in chunks. The sink makes RAM only up to MAX_RAM (a larger machine is
-// refused with a StateStreamError, as a host without the room would).
+// and markedRuns, SYNC between passes, RAMZ on a slow link; or frame by frame) with whole
+// frames dropped, repeated or swapped and fields of CONF's machine configuration set to
+// edge values (valid JSON, so parseSavedConfig's rules and machines of other sizes are
+// reached), checks made right again; then byte mutations aimed at the header, every frame
+// header, the run headers and the start of a deflated run, CONF's memory size, STAT's time
+// and END's totals. Half the cases have their checks recomputed over the mutated bytes, so
+// the rules behind the check (bounds, order, totals) are reached. A stream is read from
+// bytes or, as migrateIn reads it, from a connection that delivers it in chunks. The sink
+// makes RAM only up to MAX_RAM (a larger machine is refused with a StateStreamError, as a
+// host without the room would).
 // Fails on any exception but StateError (StateStreamError, MigrationError, and
 // parseSavedConfig's refusals), a case past the time bound or beyond its memory bound, an
 // unmutated corpus stream refused, finish() reached by a refused stream, or an accepted
-// stream whose RAM or marked runs are not what its RAM and ZERO frames say, in order.
+// stream whose RAM or marked runs are not what its RAM, RAMZ and ZERO frames say, in order.
 import fc from 'fast-check';
 import { PassThrough } from 'node:stream';
+import { inflateRawSync } from 'node:zlib';
 import { StateError } from '../../../src/state/contract.js';
 import { ByteSource } from '../../../src/parent/state/byte-source.js';
 import { PAGE_BYTES } from '../../../src/parent/state/format.js';
@@ -65,7 +67,9 @@ function hotOffsets(b: Uint8Array): number[] {
       if (json >= 0) hot.push(at + 24 + json + 14);
     }
     if (tag === MTAG.PASS) hot.push(at + 16, at + 20);
+    if (tag === MTAG.SYNC) hot.push(at + 16);
     if (tag === MTAG.RAM || tag === MTAG.ZERO) hot.push(at + 16, at + 20, at + 24);
+    if (tag === MTAG.RAMZ) hot.push(at + 16, at + 20, at + 24, at + 28, at + 30); // and the deflate stream's first block header
     if (tag === MTAG.STAT) hot.push(at + 16, at + 22);
     if (tag === MTAG.END) hot.push(at + 16, at + 24);
     hot.push(end);
@@ -116,18 +120,20 @@ const bytesOf = (c: MigrationStreamCase): Uint8Array => {
 
 /**
  * What an accepted stream says, read from its bytes (the reader accepted it, so its frames
- * are laid out soundly up to END): each page's last RAM copy (null once a ZERO frame came
- * after it), every run in order, and STAT's time. What follows END is not the stream's.
+ * are laid out soundly up to END): each page's last RAM or RAMZ copy (null once a ZERO
+ * frame came after it), every run in order, and STAT's time. What follows END is not the
+ * stream's.
  */
 function model(b: Uint8Array): { pages: Map<number, Uint8Array | null>; runs: [number, number][]; pausedAt: number } {
   const v = view(b), pages = new Map<number, Uint8Array | null>(), runs: [number, number][] = [];
   for (let at = 12; ;) {
     const tag = v.getUint32(at, true), end = at + 16 + Number(v.getBigUint64(at + 8, true));
     if (tag === MTAG.STAT) return { pages, runs, pausedAt: v.getFloat64(at + 16, true) };
-    if (tag === MTAG.RAM || tag === MTAG.ZERO) {
+    if (tag === MTAG.RAM || tag === MTAG.RAMZ || tag === MTAG.ZERO) {
       const first = Number(v.getBigUint64(at + 16, true)), count = v.getUint32(at + 24, true);
       runs.push([first, count]);
-      for (let i = 0; i < count; i++) pages.set(first + i, tag === MTAG.RAM ? b.subarray(at + 28 + i * PAGE_BYTES, at + 28 + (i + 1) * PAGE_BYTES) : null);
+      const bytes = tag === MTAG.RAMZ ? inflateRawSync(b.subarray(at + 28, end)) : b.subarray(at + 28, end);
+      for (let i = 0; i < count; i++) pages.set(first + i, tag === MTAG.ZERO ? null : bytes.subarray(i * PAGE_BYTES, (i + 1) * PAGE_BYTES));
     }
     at = end + 4;
   }
@@ -208,7 +214,7 @@ export const migrationStreamTarget: FuzzTarget<MigrationStreamCase> = {
     const ram = Buffer.from(log.ram.buffer, log.ram.byteOffset, log.ram.byteLength);
     for (let p = 0; p < ram.length / PAGE_BYTES; p++) {
       const page = ram.subarray(p * PAGE_BYTES, (p + 1) * PAGE_BYTES);
-      check(page.equals(want.pages.get(p) ?? ZERO_PAGE), `RAM page ${p} is not what the stream's last RAM or ZERO frame for it says`);
+      check(page.equals(want.pages.get(p) ?? ZERO_PAGE), `RAM page ${p} is not what the stream's last RAM, RAMZ or ZERO frame for it says`);
     }
   },
 };
