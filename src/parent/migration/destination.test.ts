@@ -53,8 +53,6 @@ async function refused(bytes: Uint8Array, why: RegExp): Promise<SinkLog> {
   return log;
 }
 
-const pageOf = (ram: Uint8Array, p: number) => ram.subarray(p * PAGE_BYTES, (p + 1) * PAGE_BYTES);
-
 test('a good stream: runs land where they say, a later pass overwrites a page, ZERO clears pages, and every run is marked', async () => {
   const a = pages(3, 1), b = pages(1, 2), c = pages(1, 3), d = pages(1, 4), e = pages(2, 5);
   const log = await read(stream(
