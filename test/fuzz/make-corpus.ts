@@ -209,8 +209,9 @@ async function stateStreams(): Promise<void> {
 
 /**
  * Migration streams of the smallest machine (16 MiB): written as the source writes them
- * (FrameWriter, markedRuns per pass), with few pages so a mutation lands on a frame field
- * often; one run of the largest size; and a minimal one built frame by frame.
+ * (FrameWriter, markedRuns per pass, SYNC between passes, RAMZ on a slow link), with few
+ * pages so a mutation lands on a frame field often; one run of the largest size; and a
+ * minimal one built frame by frame.
  */
 async function migrationStreams(): Promise<void> {
   const PAGES = SMALL_CONFIG.memoryBytes / 4096;
@@ -232,7 +233,10 @@ async function migrationStreams(): Promise<void> {
   const ram2 = ram1.slice();
   ram2.fill(0, 0, 2 * 4096);
   ram2.set(pages(1, 5), 15 * 4096);
-  await write('three-passes.tshvmigr', [pass0, { ram: ram1, bits: bitsOf(PAGES, [1, 15]) }, { ram: ram2, bits: bitsOf(PAGES, [0, 1, 15]) }]);
+  const three = [pass0, { ram: ram1, bits: bitsOf(PAGES, [1, 15]) }, { ram: ram2, bits: bitsOf(PAGES, [0, 1, 15]) }];
+  await write('three-passes.tshvmigr', three);
+  // The same on a slow link: runs deflated (RAMZ).
+  put('migration-stream', 'slow-link.tshvmigr', await writeMigration({ identity, config: SMALL_CONFIG, passes: three, state, pausedAt: at, slow: true }));
   // The largest run (1024 pages) and one page after it in a run of its own.
   const big = new Uint8Array(SMALL_CONFIG.memoryBytes);
   big.set(pages(1025, 6), 8 * 4096);

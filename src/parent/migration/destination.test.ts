@@ -5,9 +5,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
+import { deflateRawSync } from 'node:zlib';
 import { ByteSource } from '../state/byte-source.js';
 import { FLAG_IGNORABLE, MAX_RUN_PAGES, PAGE_BYTES, StateStreamError, frameTag } from '../state/format.js';
-import { runPayload, u64le, type RawFrame } from '../state/test-support.js';
+import { runPayload, splitFrames, u64le, type RawFrame } from '../state/test-support.js';
 import { StateError } from '../../state/contract.js';
 import { readMigration, type MigrationSink } from './destination.js';
 import { MIGRATION_VERSION, MTAG, MigrationError } from './stream.js';
@@ -51,8 +52,6 @@ async function refused(bytes: Uint8Array, why: RegExp): Promise<SinkLog> {
   assert.equal(log.finished, undefined, 'a refused stream reached finish()');
   return log;
 }
-
-const pageOf = (ram: Uint8Array, p: number) => ram.subarray(p * PAGE_BYTES, (p + 1) * PAGE_BYTES);
 
 test('a good stream: runs land where they say, a later pass overwrites a page, ZERO clears pages, and every run is marked', async () => {
   const a = pages(3, 1), b = pages(1, 2), c = pages(1, 3), d = pages(1, 4), e = pages(2, 5);
@@ -118,9 +117,59 @@ test('a stream the real writer (FrameWriter, markedRuns) sends over a connection
   // Pass 0: zero pages 7, 8 not sent; the 1324-page stretch in two runs.
   assert.deepEqual(sink.log.runs.slice(0, 5), [[0, 2], [40, 1], [1000, MAX_RUN_PAGES], [1000 + MAX_RUN_PAGES, 300], [PAGES - 1, 1]]);
   assert.deepEqual(sink.log.runs.slice(5), [[1, 1], [40, 1], [3000, 1], [1000, 10], [3000, 1]]);
+  // A SYNC after each pre-copy pass, answered once that pass's runs were all in.
+  assert.deepEqual(sink.log.synced, [[0, 5], [1, 8]]);
   // The same bytes, written whole and read from memory.
   const bytes = await writeMigration({ identity: IDENTITY, config: SMALL_CONFIG, passes, state: STATE, pausedAt: PAUSED_AT });
   assert.ok(Buffer.from((await read(bytes)).ram!).equals(last));
+});
+
+test('on a slow link the writer deflates runs (RAMZ), and they are read to the same RAM', async () => {
+  const { passes, last } = threePasses();
+  const bytes = await writeMigration({ identity: IDENTITY, config: SMALL_CONFIG, passes, state: STATE, pausedAt: PAUSED_AT, slow: true });
+  const tags = splitFrames(bytes).map((f) => f.tag);
+  assert.ok(tags.filter((t) => t === MTAG.RAMZ).length >= 5 && !tags.includes(MTAG.RAM), 'every run went deflated (its pages shrink)');
+  const log = await read(bytes);
+  assert.ok(Buffer.from(log.ram!).equals(last));
+  assert.equal(log.runs.length, 10);
+});
+
+test('a RAMZ run: inflated into its pages, counted in END\'s pages like RAM', async () => {
+  const a = pages(3, 7);
+  const log = await read(stream(frames.pass(0, 4), frames.ramz(10, a), frames.ram(20, pages(1, 8))));
+  assert.ok(Buffer.from(log.ram!.subarray(10 * PAGE_BYTES, 13 * PAGE_BYTES)).equals(a));
+  assert.deepEqual(log.runs, [[10, 3], [20, 1]]);
+  // withEnd counted 4 pages; a RAMZ counted as zero pages would make END disagree.
+  await refused(migrationStream([...HEAD, frames.ramz(10, a), STAT, frames.end(0, 4)]), /says 0 pages in 4 frames; the stream had 3 pages/);
+});
+
+test('a RAMZ run that does not inflate to exactly its pages is refused, and bounded before it inflates', async () => {
+  const one = pages(1, 3);
+  const BOMB = deflateRawSync(new Uint8Array(4 << 20), { level: 9 });
+  assert.ok(BOMB.length <= PAGE_BYTES, 'the bomb fits a one-page RAMZ frame');
+  const cases: [RawFrame, RegExp][] = [
+    [frames.ramz(0, one, Uint8Array.of(1, 2, 3, 4)), /frame 2 \("RAMZ".*holds pages that do not inflate to 4096 bytes/],
+    [frames.ramz(0, one, deflateRawSync(one).subarray(0, 20)), /do not inflate to 4096 bytes/], // cut short
+    [frames.ramz(0, pages(2, 3), deflateRawSync(one)), /inflates to 4096 bytes, not the 8192 of its pages/],
+    // More than its pages: a small frame (4 MiB of zeros deflate to under a page) must not inflate into a large allocation.
+    [frames.ramz(0, one, BOMB), /do not inflate to 4096 bytes/],
+    [frames.ramz(0, one, deflateRawSync(pages(2, 3))), /do not inflate to 4096 bytes/],
+    [frames.ramz(0, one, new Uint8Array(0)), /a run of 1 pages in 12 bytes/],
+    [frames.ramz(0, one, new Uint8Array(PAGE_BYTES + 1)), /a run of 1 pages in 4109 bytes/], // never larger than its pages as they are
+    [frames.ramz(0, new Uint8Array(0), Uint8Array.of(3, 0), 0), /a run of 0 pages/],
+    [frames.ramz(PAGES, one), /pages 4096..4096 are beyond memory/],
+    [{ tag: MTAG.RAMZ, payload: new Uint8Array(0), length: BigInt(12 + MAX_RUN_PAGES * PAGE_BYTES + 1) }, /claims 4194317 bytes; at most 4194316/],
+  ];
+  for (const [f, why] of cases) assert.deepEqual((await refused(stream(f), why)).runs, [], String(why));
+});
+
+test('SYNC: answered with its pass once everything before it is read; another size is refused', async () => {
+  const log = await read(stream(frames.pass(0, 1), frames.ram(0, pages(1, 1)), frames.sync(0), frames.pass(1, 1), frames.ram(1, pages(1, 2)), frames.sync(7)));
+  assert.deepEqual(log.synced, [[0, 1], [7, 2]]);
+  await refused(stream({ tag: MTAG.SYNC, payload: new Uint8Array(2) }), /frame 2 \("SYNC".*is 2 bytes, not 4/);
+  await refused(stream({ tag: MTAG.SYNC, payload: new Uint8Array(5) }), /claims 5 bytes; at most 4/);
+  // Before the machine is known there is nothing to answer for.
+  await refused(migrationStream(withEnd([frames.helo(IDENTITY), frames.sync(0), frames.conf(SMALL_CONFIG), STAT])), /"SYNC".*is here where "CONF" was due/);
 });
 
 test('the header: another magic is not a migration stream, another version is named, a short one is truncated', async () => {

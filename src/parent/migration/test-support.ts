@@ -1,8 +1,10 @@
 // Migration streams for tests and the fuzz corpus: frames built one by one (buildStream
 // with the migration magic, so a test can break any rule with the checks still right), a
-// stream written the way source.ts writes one (FrameWriter, markedRuns per pass), and a
-// sink that keeps RAM in a plain array and records what the reader did with it.
+// stream written the way source.ts writes one (FrameWriter, markedRuns per pass, SYNC
+// between passes, RAMZ on a slow link), and a sink that keeps RAM in a plain array and
+// records what the reader did with it.
 import { Writable } from 'node:stream';
+import { deflateRawSync } from 'node:zlib';
 import { MAX_RUN_PAGES, PAGE_BYTES, StateStreamError } from '../state/format.js';
 import { buildStream, runPayload, u64le, type RawFrame } from '../state/test-support.js';
 import { countMarked, markedRuns } from '../state/page-scan.js';
@@ -25,15 +27,21 @@ export const frames = {
   /** A RAM run of pages.length / 4096 pages from `first`. */
   ram: (first: number | bigint, pages: Uint8Array, count = pages.length / PAGE_BYTES): RawFrame =>
     ({ tag: MTAG.RAM, payload: runPayload(first, count, pages) }),
+  /** A RAMZ run: `pages` deflated, or `packed` as given (count from `pages`). */
+  ramz: (first: number | bigint, pages: Uint8Array, packed: Uint8Array = deflateRawSync(pages), count = pages.length / PAGE_BYTES): RawFrame =>
+    ({ tag: MTAG.RAMZ, payload: runPayload(first, count, packed) }),
+  sync: (pass: number): RawFrame => ({ tag: MTAG.SYNC, payload: u32s(pass) }),
   zero: (first: number | bigint, count: number): RawFrame => ({ tag: MTAG.ZERO, payload: runPayload(first, count, new Uint8Array(0)) }),
   stat: (pausedAt: number, state: unknown): RawFrame => ({ tag: MTAG.STAT, payload: Buffer.concat([f64(pausedAt), utf8(state)]) }),
   end: (pages: number | bigint, count: number | bigint): RawFrame => ({ tag: MTAG.END, payload: u64le(pages, count) }),
 };
 
-/** `frames` followed by the END that totals them right (RAM pages sent, frames before END; a RAM frame too short for its count counts 0). */
+/** `frames` followed by the END that totals them right (RAM and RAMZ pages sent, frames before END; a run frame too short for its count counts 0). */
 export function withEnd(list: readonly RawFrame[]): RawFrame[] {
   let pages = 0;
-  for (const f of list) if (f.tag === MTAG.RAM && f.payload.length >= 12) pages += new DataView(f.payload.buffer, f.payload.byteOffset).getUint32(8, true);
+  for (const f of list) {
+    if ((f.tag === MTAG.RAM || f.tag === MTAG.RAMZ) && f.payload.length >= 12) pages += new DataView(f.payload.buffer, f.payload.byteOffset).getUint32(8, true);
+  }
   return [...list, frames.end(pages, list.length)];
 }
 
@@ -61,13 +69,18 @@ export function bitsOf(total: number, marked: Iterable<number>): Uint32Array {
 /** One pre-copy pass as the source makes it: RAM as it is then, and the pages the log says to send. */
 export interface SourcePass { ram: Uint8Array; bits: Uint32Array }
 
-export interface SourceRun { identity: unknown; config: SavedConfig; passes: readonly SourcePass[]; state: unknown; pausedAt: number }
+export interface SourceRun {
+  identity: unknown; config: SavedConfig; passes: readonly SourcePass[]; state: unknown; pausedAt: number;
+  /** A slow link: runs go deflated (RAMZ) where that saves a tenth. */
+  slow?: boolean;
+}
 
 /**
  * Writes a migration to `out` as source.ts does: header, HELO, CONF, one PASS per pass with
  * its runs (markedRuns; zero pages left out in the first pass, where the destination's
- * memory is zero, and sent as ZERO frames after it), STAT, END; flushed as the writer
- * flushes. `out` is not ended.
+ * memory is zero, and sent as ZERO frames after it), a SYNC after each pass but the last
+ * (the stop-and-copy), STAT, END; flushed as the writer flushes. The source waits for the
+ * answer to each SYNC; this does not. `out` is not ended.
  */
 export async function sendMigration(out: Writable, run: SourceRun): Promise<void> {
   const w = new FrameWriter(out);
@@ -80,12 +93,16 @@ export async function sendMigration(out: Writable, run: SourceRun): Promise<void
     w.frame(MTAG.PASS, u32s(n, countMarked(p.bits)));
     for (const r of markedRuns(p.ram, p.bits, MAX_RUN_PAGES)) {
       if (!r.zero) {
-        w.run(MTAG.RAM, r.first, r.count, p.ram.subarray(r.first * PAGE_BYTES, (r.first + r.count) * PAGE_BYTES));
+        const pages = p.ram.subarray(r.first * PAGE_BYTES, (r.first + r.count) * PAGE_BYTES);
+        const packed = run.slow ? deflateRawSync(pages, { level: 1 }) : undefined;
+        if (packed && packed.length < pages.length * 0.9) w.run(MTAG.RAMZ, r.first, r.count, packed);
+        else w.run(MTAG.RAM, r.first, r.count, pages);
         sent += r.count;
       } else if (n > 0) {
         w.run(MTAG.ZERO, r.first, r.count);
       }
     }
+    if (n < run.passes.length - 1) w.frame(MTAG.SYNC, u32s(n));
     await w.flush();
   }
   w.json(MTAG.STAT, run.state, f64(run.pausedAt));
@@ -105,6 +122,8 @@ export async function writeMigration(run: SourceRun): Promise<Uint8Array> {
 export interface SinkLog {
   begun: { identity: unknown; config: SavedConfig }[];
   runs: [number, number][];
+  /** Each SYNC answered: its pass, and how many runs had been marked by then. */
+  synced: [number, number][];
   finished?: { state: unknown; pausedAt: number };
   ram?: Uint8Array;
 }
@@ -115,7 +134,7 @@ export interface SinkLog {
  * `reuse`, if given, is returned zeroed instead of new memory when its size fits.
  */
 export function recordingSink(opts: { maxRam?: number; refuse?: Error; reuse?: Uint8Array } = {}): MigrationSink & { log: SinkLog } {
-  const log: SinkLog = { begun: [], runs: [] };
+  const log: SinkLog = { begun: [], runs: [], synced: [] };
   return {
     log,
     async begin(identity, config) {
@@ -126,6 +145,7 @@ export function recordingSink(opts: { maxRam?: number; refuse?: Error; reuse?: U
       log.ram = ram;
       return { ram, markRun: (first, count) => { log.runs.push([first, count]); } };
     },
+    synced(pass) { log.synced.push([pass, log.runs.length]); },
     async finish(state, pausedAt) { log.finished = { state, pausedAt }; },
   };
 }
