@@ -62,13 +62,15 @@ test('--max-downtime: whole milliseconds from 1 to 60000', () => {
   }
 });
 
-test('--bandwidth: a size in bytes per second, at least 1M', () => {
+test('--bandwidth: a size in bytes per second, from 1M to 1T', () => {
   const rate = (v: string) => migrateBody({ to: TO, toToken: TOKEN, bandwidth: v }).bandwidth;
   assert.equal(rate('1M'), 1 << 20);
   assert.equal(rate('100M'), 100 << 20);
   assert.equal(rate('2G'), 2 ** 31);
   assert.equal(rate('1048576'), 1 << 20);
   assert.equal(migrateBody({ to: TO, toToken: TOKEN }).bandwidth, undefined, 'no limit unless asked');
-  for (const low of ['1023K', '1048575', '0']) usage({ to: TO, toToken: TOKEN, bandwidth: low }, new RegExp(`--bandwidth ${low}: at least 1M`));
+  for (const low of ['1023K', '1048575', '0']) usage({ to: TO, toToken: TOKEN, bandwidth: low }, new RegExp(`--bandwidth ${low}: from 1M to 1T`));
+  assert.equal(rate('1T'), 2 ** 40);
+  usage({ to: TO, toToken: TOKEN, bandwidth: '2T' }, /--bandwidth 2T: from 1M to 1T/);
   for (const bad of ['fast', '1.5M', '-1M', '']) usage({ to: TO, toToken: TOKEN, bandwidth: bad }, /--bandwidth: ".*" is not a size/);
 });

@@ -103,7 +103,7 @@ export function migrateBody(flags: Omit<MigrateFlags, keyof ClientFlags>): { to:
     } catch (e) {
       throw usageError((e as Error).message);
     }
-    if (rate < 2 ** 20) throw usageError(`--bandwidth ${flags.bandwidth}: at least 1M (bytes per second)`);
+    if (rate < 2 ** 20 || rate > 2 ** 40) throw usageError(`--bandwidth ${flags.bandwidth}: from 1M to 1T (bytes per second)`);
     body.bandwidth = rate;
   }
   return body;

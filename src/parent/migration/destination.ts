@@ -35,6 +35,9 @@ export interface IncomingVm {
   startedAt: number;
 }
 
+/** Answers the source may leave unread before the stream is refused (a SYNC answer is ~30 bytes). */
+const MAX_UNREAD_REPLY_BYTES = 64 << 10;
+
 /** Guest time moves on by the time between hosts, up to this much (hosts' clocks may disagree). */
 const MAX_ADVANCE_MS = 60 * 60 * 1000;
 
@@ -132,7 +135,12 @@ export async function migrateIn(conn: Duplex, options: IncomingOptions): Promise
         reply(conn, { type: 'ready' });
         return incoming;
       },
-      synced: (pass) => reply(conn, { type: 'synced', pass }),
+      synced: (pass) => {
+        // A source that sends SYNCs and never reads the answers would grow this side's
+        // write buffer without end: past a bound, the stream is refused.
+        if (conn.writableLength > MAX_UNREAD_REPLY_BYTES) throw new MigrationError('the source does not read the answers to its SYNC frames');
+        reply(conn, { type: 'synced', pass });
+      },
       finish: async (state, at) => {
         pausedAt = at;
         const advanceMs = Math.min(Math.max(0, Date.now() - at), MAX_ADVANCE_MS);
@@ -210,7 +218,7 @@ function parseBytes(frames: FrameReader, f: Frame, bytes: Uint8Array, what: stri
   try {
     return JSON.parse(utf8.decode(bytes));
   } catch (e) {
-    throw frames.error(f, `holds a ${what} that is not valid JSON: ${(e as Error).message}`);
+    throw frames.error(f, `holds ${/^[aeiou]/.test(what) ? 'an' : 'a'} ${what} that is not valid JSON: ${(e as Error).message}`);
   }
 }
 
