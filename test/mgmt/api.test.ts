@@ -1,5 +1,6 @@
 // Every error the REST API documents (docs/api.md "Errors"), its authentication, its
 // OpenAPI document, its static files and its data directory, against a real `tshv serve`.
+import { request as httpRequest } from 'node:http';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
@@ -9,6 +10,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { Service, WsConsole } from './service.js';
 import { ROOT, TSHV } from '../lib/guest-shell.js';
 import { lifecycleTable } from '../../src/mgmt/lifecycle.js';
+import { MISSING_TOKEN } from '../../src/mgmt/auth.js';
 
 let s: Service;
 const files = mkdtempSync(join(tmpdir(), 'tshv-api-files-'));
@@ -328,6 +330,7 @@ test('the host and the OpenAPI document (3.x, every path, every reference resolv
     '/api/vms/{vm}/metrics': ['get'], '/api/metrics': ['get'], '/metrics': ['get'], '/api/openapi.json': ['get'],
     '/api/vms/{vm}/save': ['post'], '/api/vms/{vm}/discard-state': ['post'], '/api/vms/{vm}/checkpoints': ['get', 'post'],
     '/api/vms/{vm}/checkpoints/{checkpoint}': ['delete'], '/api/vms/{vm}/checkpoints/{checkpoint}/apply': ['post'],
+    '/api/vms/{vm}/migrate': ['post'], '/api/vms/{vm}/migration': ['get', 'delete'],
   };
   assert.deepEqual(Object.keys(doc.paths).sort(), Object.keys(expected).sort());
   for (const [path, methods] of Object.entries(expected)) assert.deepEqual(Object.keys(doc.paths[path]).sort(), [...methods].sort(), path);
@@ -400,4 +403,32 @@ test('SIGTERM: the VMs stop, the service exits 0 and removes service.json', asyn
   const events = await s.ok('GET', '/api/vms/at-exit/events');
   assert.equal(events.some((e: any) => e.type === 'host-restart'), false);
   assert.match(events.at(-2).message, /shutting down/);
+});
+
+/** An HTTP upgrade to the migration stream, answered with a status line and its JSON error (or 101). */
+function migrationUpgrade(headers: Record<string, string>, path = '/api/migrations/incoming'): Promise<{ status: number; error?: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(`${s.url}${path}`, { headers: { connection: 'Upgrade', upgrade: 'tshv-migration/1', ...headers } });
+    req.on('upgrade', (res, socket) => { socket.destroy(); resolve({ status: res.statusCode! }); });
+    req.on('response', (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => { body += c.toString(); });
+      res.on('end', () => resolve({ status: res.statusCode!, error: (JSON.parse(body) as { error: string }).error }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test('an incoming migration needs the Host and the token before anything, whatever its path', async () => {
+  assert.deepEqual(await migrationUpgrade({}), { status: 401, error: MISSING_TOKEN });
+  assert.deepEqual(await migrationUpgrade({ authorization: 'Bearer nope' }), { status: 401, error: 'wrong token' });
+  // A path spelled otherwise, or another one, does not skip the checks: it is refused after them.
+  assert.equal((await migrationUpgrade({}, '/%61pi/migrations/incoming')).status, 401);
+  assert.equal((await migrationUpgrade({ authorization: `Bearer ${s.token}` }, '/%61pi/migrations/incoming')).status, 404);
+  assert.equal((await migrationUpgrade({ authorization: `Bearer ${s.token}`, host: 'evil.example:80' })).status, 403);
+  // With both, the connection is the stream's: 101, then the destination reads a migration stream.
+  assert.equal((await migrationUpgrade({ authorization: `Bearer ${s.token}` })).status, 101);
+  // The service goes on (the cut stream was the migration's to refuse).
+  assert.equal((await s.api('GET', '/api/vms')).status, 200);
 });
