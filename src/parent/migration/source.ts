@@ -276,6 +276,10 @@ async function sendPass(c: PassContext, bits: Uint32Array, destinationZero: bool
       await pacer.pace(out.bytes - since);
       since = out.bytes;
       await out.flush();
+      // The service's other work (consoles, the API) runs between megabytes: a flush the
+      // socket takes at once resolves in a microtask, which would hold everything else
+      // back for the whole pass (a console silent for 250 ms while 14 MiB went out).
+      await new Promise((r) => setImmediate(r));
       if (performance.now() - lastReport >= 250) { lastReport = performance.now(); c.report(); }
     }
   }
