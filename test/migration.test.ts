@@ -9,6 +9,8 @@ import { once } from 'node:events';
 import { migrateOut, type MigrationStatus, type OutgoingOptions } from '../src/parent/migration/source.js';
 import { migrateIn, type IncomingVm } from '../src/parent/migration/destination.js';
 import { VmShell } from './lib/vm-shell.js';
+import { Duplex } from 'node:stream';
+import { frames, migrationStream, SMALL_CONFIG } from '../src/parent/migration/test-support.js';
 
 const TEST_MS = 240_000;
 
@@ -135,4 +137,18 @@ test('a refused or cancelled migration leaves the VM running on the source, unto
   } finally {
     source.vm.stop();
   }
+});
+
+test('a source that sends SYNCs and never reads the answers is cut off, not buffered for', { timeout: TEST_MS }, async () => {
+  // A connection whose far end reads nothing: every answer stays in its write buffer.
+  const stream = migrationStream([frames.helo({}), frames.conf(SMALL_CONFIG), ...Array.from({ length: 4000 }, (_, i) => frames.sync(i))]);
+  let fed = false;
+  const conn = new Duplex({
+    read() { if (!fed) { fed = true; this.push(Buffer.from(stream)); this.push(null); } },
+    write(_chunk, _enc, _done) { /* never done: the source does not read */ },
+  });
+  let vm: { stop(): void } | undefined;
+  await assert.rejects(migrateIn(conn, { accept: () => ({}), created: (v) => { vm = v; } }), /does not read the answers to its SYNC frames/);
+  assert.ok(conn.writableLength <= (64 << 10) + 100, `answers held: ${conn.writableLength} bytes`);
+  vm?.stop();
 });
