@@ -101,17 +101,22 @@ export async function fuzzTarget(name: string, o: FuzzOptions = {}): Promise<Fuz
     // A case is hung when it has spent its bound in CPU time, not on the wall clock: a
     // process that is stopped or starved (SIGSTOP during a benchmark, nice 19 beside a busy
     // build, a suspended laptop) is not hanging. The process's CPU time counts from the
-    // first tick that sees the case (so up to WATCH_MS is missed, never added); a case
+    // first tick that sees the case (so up to WATCH_MS is missed, never added). A case
     // that blocks without spinning is still caught by the wall clock, at WALL_FACTOR times
-    // the bound.
-    let seen = { start: -1, cpuMs: 0 };
+    // the bound, counting only the intervals between ticks that came on time (a stopped
+    // process's ticks come late: that time is not the case's).
+    let seen = { start: -1, cpuMs: 0, wallMs: 0 };
+    let lastTick = Date.now();
     const cpuMs = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
     const watch = setInterval(() => {
-      const index = i32[HB.index]!, busy = Atomics.load(i32, HB.busy) === 1;
+      const index = i32[HB.index]!, busy = Atomics.load(i32, HB.busy) === 1, now = Date.now();
+      const interval = now - lastTick;
+      lastTick = now;
       // A case is known by its start time: while shrinking, every candidate has the same index.
-      if (!busy) seen = { start: -1, cpuMs: 0 };
-      else if (seen.start !== started[0]) seen = { start: started[0]!, cpuMs: cpuMs() };
-      if (busy && (cpuMs() - seen.cpuMs > hangAfterMs || Date.now() - started[0]! > WALL_FACTOR * hangAfterMs)) {
+      if (!busy) seen = { start: -1, cpuMs: 0, wallMs: 0 };
+      else if (seen.start !== started[0]) seen = { start: started[0]!, cpuMs: cpuMs(), wallMs: 0 };
+      else if (interval <= LATE_TICK_MS) seen.wallMs += interval;
+      if (busy && (cpuMs() - seen.cpuMs > hangAfterMs || seen.wallMs > WALL_FACTOR * hangAfterMs)) {
         finish({ failure: { kind: 'hang', path: here(), whileShrinking: Atomics.load(i32, HB.shrinking) === 1,
           error: `case ${index} ran for more than ${caseTimeoutMs} ms` } });
       } else if (process.memoryUsage.rss() - rssBase > rssLimit) {
@@ -216,6 +221,8 @@ export async function fuzzLogged(name: string, o: FuzzOptions & { log: string })
 const WATCH_MS = 100;
 /** A case that blocks (burns no CPU) for this many times its bound is hung too. */
 const WALL_FACTOR = 10;
+/** A watchdog tick later than this after the last one means the process was stopped meanwhile. */
+const LATE_TICK_MS = 5 * WATCH_MS;
 
 /** Async targets time out inside fast-check (which then shrinks); the watchdog comes later. */
 function asyncSlack(ms: number): number {
