@@ -112,7 +112,7 @@ export function migrateBody(flags: Omit<MigrateFlags, keyof ClientFlags>): { to:
 function describe(m: ApiMigration): string {
   switch (m.phase) {
     case 'setup': return `${m.vmName}: connecting to ${m.to}`;
-    case 'active': return `pass ${m.pass}  ${m.remainingPages} pages to resend  ${mib(m.throughput)} MiB/s  ${mib(m.bytes)} MiB sent` +
+    case 'active': return `pass ${m.pass}  ${m.remainingPages} pages to send  ${mib(m.throughput)} MiB/s  ${mib(m.bytes)} MiB sent` +
       (m.throttle ? `  guest held to ${100 - m.throttle}%` : '');
     case 'stop-copy': return `${m.vmName}: stopped for the last ${m.remainingPages} pages and its devices`;
     default: return `${m.vmName}: ${m.phase}`;

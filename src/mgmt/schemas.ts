@@ -90,7 +90,7 @@ export const MigrationSchema = {
     startedAt: TIME, finishedAt: { type: ['string', 'null'], format: 'date-time' },
     phase: { type: 'string', enum: ['setup', 'active', 'stop-copy', 'completed', 'failed', 'cancelled'] },
     pass: { type: 'integer', description: 'the pre-copy pass under way (0: the first, full copy)' },
-    remainingPages: { type: 'integer', description: 'pages written since they were last sent' },
+    remainingPages: { type: 'integer', description: 'pages the pass under way has still to send (between passes: written since they were last sent)' },
     dirtyRate: { type: 'number', description: 'pages the guest wrote per second during the last pass' },
     throughput: { type: 'number', description: 'bytes per second the last pass sent' },
     bytes: { type: 'integer' }, pagesSent: { type: 'integer' }, zeroPages: { type: 'integer' },

@@ -59,7 +59,7 @@ export interface MigrationStatus {
   phase: MigrationPhase;
   /** The pre-copy pass under way (0 = the first, full one). */
   pass: number;
-  /** Pages written since they were last sent (what the next pass sends). */
+  /** Pages the pass under way has still to send (between passes: those written since they were last sent). */
   remainingPages: number;
   /** Pages the guest wrote per second during the last pass. */
   dirtyRate: number;
@@ -250,11 +250,17 @@ async function sendPass(c: PassContext, bits: Uint32Array, destinationZero: bool
   const { out, ram, status, pacer, sent } = c;
   const pass = new Uint8Array(PASS_BYTES);
   const v = new DataView(pass.buffer);
+  const total = countMarked(bits);
   v.setUint32(0, status.pass, true);
-  v.setUint32(4, countMarked(bits), true);
+  v.setUint32(4, total, true);
   out.frame(MTAG.PASS, pass);
-  let since = out.bytes, lastReport = performance.now();
+  // While a pass goes, remainingPages counts down what it has still to send (QEMU's
+  // "remaining"), and throughput is the pass's so far.
+  status.remainingPages = total;
+  const passStart = performance.now(), passBytes = out.bytes;
+  let since = out.bytes, lastReport = passStart;
   for (const run of markedRuns(ram, bits, MAX_RUN_PAGES)) {
+    status.remainingPages -= run.count;
     if (run.zero) {
       status.zeroPages += run.count;
       if (!destinationZero) out.run(MTAG.ZERO, run.first, run.count);
@@ -280,7 +286,12 @@ async function sendPass(c: PassContext, bits: Uint32Array, destinationZero: bool
       // socket takes at once resolves in a microtask, which would hold everything else
       // back for the whole pass (a console silent for 250 ms while 14 MiB went out).
       await new Promise((r) => setImmediate(r));
-      if (performance.now() - lastReport >= 250) { lastReport = performance.now(); c.report(); }
+      const t = performance.now();
+      if (t - lastReport >= 250) {
+        lastReport = t;
+        status.throughput = (out.bytes - passBytes) / ((t - passStart) / 1000);
+        c.report();
+      }
     }
   }
   await pacer.pace(out.bytes - since);
