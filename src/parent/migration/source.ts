@@ -168,7 +168,6 @@ export async function migrateOut(vm: Vm, conn: Duplex, options: OutgoingOptions)
     const last = await vm.harvestWritten();
     for (let w = 0; w < bits.length; w++) bits[w]! |= last[w]!;
     if (!options.quick) status.pass++;
-    status.remainingPages = countMarked(bits);
     await sendPass(pass(), bits, options.quick === true);
     await releasing;
     const stat = new Uint8Array(STAT_HEAD_BYTES);
