@@ -432,3 +432,24 @@ test('an incoming migration needs the Host and the token before anything, whatev
   // The service goes on (the cut stream was the migration's to refuse).
   assert.equal((await s.api('GET', '/api/vms')).status, 200);
 });
+
+test('a migrate request is checked before anything is reached: bad fields and destinations are 400s naming the field', async () => {
+  assert.equal((await s.api('POST', '/api/vms', { name: 'stay' })).status, 201);
+  const bad: [unknown, string][] = [
+    [{}, 'to'], [{ to: 'http://127.0.0.1:1' }, 'token'], [{ to: 7, token: 't' }, 'to'], [{ to: 'http://127.0.0.1:1', token: '' }, 'token'],
+    [{ to: 'http://127.0.0.1:1', token: 't', extra: 1 }, 'extra'], [{ to: 'http://127.0.0.1:1', token: 't', maxDowntimeMs: 0 }, 'maxDowntimeMs'],
+    [{ to: 'http://127.0.0.1:1', token: 't', bandwidth: 1 }, 'bandwidth'], [{ to: 'http://127.0.0.1:1', token: 't', quick: 'yes' }, 'quick'],
+    [{ to: 'file:///etc/passwd', token: 't' }, 'to'], [{ to: 'http://127.0.0.1:1/api/x', token: 't' }, 'to'],
+    [{ to: 'http://u:p@127.0.0.1:1', token: 't' }, 'to'], [{ to: 'not a url at all', token: 't' }, 'to'],
+  ];
+  for (const [body, field] of bad) {
+    const r = await s.api('POST', '/api/vms/stay/migrate', body);
+    assert.equal(r.status, 400, JSON.stringify(body));
+    assert.equal(r.body.field, field, JSON.stringify(body));
+  }
+  // A good request for a VM that is not running: 409, and nothing was started.
+  const off = await s.api('POST', '/api/vms/stay/migrate', { to: 'http://127.0.0.1:1', token: 't' });
+  assert.equal(off.status, 409);
+  assert.equal((await s.api('GET', '/api/vms/stay/migration')).status, 404);
+  assert.equal((await s.api('DELETE', '/api/vms/stay')).status, 204);
+});

@@ -25,7 +25,7 @@ import { readMigration } from '../../../src/parent/migration/destination.js';
 import { MTAG } from '../../../src/parent/migration/stream.js';
 import { SMALL_CONFIG, migrationStream, recordingSink } from '../../../src/parent/migration/test-support.js';
 import { check, hexdump, mutate, mutationArb, note, show, type CorpusFile, type FuzzTarget, type Mutated } from '../harness.js';
-import { refit, type FrameOp } from './state-stream.js';
+import { applyFrameOp, refit, type FrameOp } from './state-stream.js';
 
 /** The most RAM a case makes: the smallest machine is 16 MiB, so a little room above it. */
 const MAX_RAM = 32 << 20;
@@ -103,11 +103,7 @@ function reorder(seed: Uint8Array, ops: readonly (FrameOp | ConfOp)[]): Uint8Arr
       frames[at] = { tag: MTAG.CONF, payload: Buffer.concat([u64le(BigInt.asUintN(64, memory)), Buffer.from(JSON.stringify(config))]) };
       continue;
     }
-    if (frames.length === 0) break;
-    const i = o.i % frames.length;
-    if (o.op === 'drop') frames.splice(i, 1);
-    else if (o.op === 'repeat') frames.splice(i, 0, frames[i]!);
-    else if (o.op === 'swap') { const j = o.j % frames.length; [frames[i], frames[j]] = [frames[j]!, frames[i]!]; }
+    applyFrameOp(frames, o);
   }
   return migrationStream(frames);
 }

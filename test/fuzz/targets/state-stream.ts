@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { StateStreamError, TAG } from '../../../src/parent/state/format.js';
 import { openStateStream } from '../../../src/parent/state/reader.js';
-import { buildStream, splitFrames } from '../../../src/parent/state/test-support.js';
+import { buildStream, splitFrames, type RawFrame } from '../../../src/parent/state/test-support.js';
 import { check, hexdump, mutate, mutationArb, note, show, type CorpusFile, type FuzzTarget, type Mutated } from '../harness.js';
 
 /** RAM the target allocates for a stream at most; a stream claiming more is opened only. */
@@ -74,14 +74,17 @@ export function refit(b: Uint8Array): Uint8Array {
 function reorder(seed: Uint8Array, ops: readonly FrameOp[]): Uint8Array {
   if (ops.length === 0) return seed;
   const frames = splitFrames(seed);
-  for (const o of ops) {
-    if (frames.length === 0) break;
-    const i = o.i % frames.length;
-    if (o.op === 'drop') frames.splice(i, 1);
-    else if (o.op === 'repeat') frames.splice(i, 0, frames[i]!);
-    else if (o.op === 'swap') { const j = o.j % frames.length; [frames[i], frames[j]] = [frames[j]!, frames[i]!]; }
-  }
+  for (const o of ops) applyFrameOp(frames, o);
   return buildStream(frames);
+}
+
+/** Drops, repeats or swaps whole frames of a stream taken apart (its indices wrap round). */
+export function applyFrameOp(frames: RawFrame[], o: FrameOp): void {
+  if (frames.length === 0) return;
+  const i = o.i % frames.length;
+  if (o.op === 'drop') frames.splice(i, 1);
+  else if (o.op === 'repeat') frames.splice(i, 0, frames[i]!);
+  else if (o.op === 'swap') { const j = o.j % frames.length; [frames[i], frames[j]] = [frames[j]!, frames[i]!]; }
 }
 
 const bytesOf = (c: StateStreamCase): Uint8Array => {
