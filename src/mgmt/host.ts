@@ -13,7 +13,7 @@ import { Vm, type RestoreOptions, type VmConfig, type VmStats } from '../parent/
 import type { StopReason } from '../parent/vm-protocol.js';
 import type { EventRecord, NewEvent, Store } from './store.js';
 import {
-  DEFINITION_DEFAULTS, definitionDisks, validateDefinition, vmConfig, withDisks, isUuid, type CheckpointRecord, type VmDefinition, type VmInput, type VmPatch, type VmRecord,
+  DEFINITION_DEFAULTS, definitionDisks, definitionOf, validateDefinition, vmConfig, withDisks, isUuid, type CheckpointRecord, type VmDefinition, type VmInput, type VmPatch, type VmRecord,
 } from './vm-record.js';
 import { LIFECYCLE, LIVE_STATES, VM_STATES, type VmAction, type VmState } from './lifecycle.js';
 import { ApiError, conflict, notFound } from './errors.js';
@@ -745,10 +745,6 @@ export class Host extends EventEmitter<HostEvents> {
   }
 }
 
-function definitionOf(vm: VmRecord): VmDefinition {
-  const { name, vcpus, memoryMiB, kernel, initrd, append, root, disks, console, autoStart, stopAction, jit } = vm;
-  return { name, vcpus, memoryMiB, kernel, initrd, append, root, disks, console, autoStart, stopAction, jit };
-}
 
 function normalizeDisks(disks: readonly { path: string; readOnly?: boolean }[]): VmDefinition['disks'] {
   return disks.map((d) => ({ path: d.path, readOnly: d.readOnly ?? false }));

@@ -17,7 +17,7 @@ import { MISSING_TOKEN, tokenMatches } from './auth.js';
 import { hostRefusal } from './host-check.js';
 import type { Host } from './host.js';
 import { ApiError, badInput, conflict } from './errors.js';
-import { definitionDisks, type VmRecord } from './vm-record.js';
+import { definitionDisks, definitionOf, type VmRecord } from './vm-record.js';
 import { migrateOut, type MigrationStatus } from '../parent/migration/source.js';
 import { migrateIn } from '../parent/migration/destination.js';
 import { MigrationError } from '../parent/migration/stream.js';
@@ -240,8 +240,7 @@ function checkMachine(record: VmRecord, config: SavedConfig): void {
 
 /** What the destination needs of the VM's record: its definition, id and creation time. */
 function identityOf(r: VmRecord): Record<string, unknown> {
-  const { name, vcpus, memoryMiB, kernel, initrd, append, root, disks, console, autoStart, stopAction, jit, id, createdAt, startedAt } = r;
-  return { name, vcpus, memoryMiB, kernel, initrd, append, root, disks, console, autoStart, stopAction, jit, id, createdAt, startedAt };
+  return { ...definitionOf(r), id: r.id, createdAt: r.createdAt, startedAt: r.startedAt };
 }
 
 /** The destination as an http(s) URL with no path: "HOST:PORT" is taken as http. */

@@ -46,6 +46,12 @@ export interface VmRecord extends VmDefinition {
   startedAt: string | null;
 }
 
+/** The definition part of a VM's record (what a user set). */
+export function definitionOf(vm: VmRecord): VmDefinition {
+  const { name, vcpus, memoryMiB, kernel, initrd, append, root, disks, console, autoStart, stopAction, jit } = vm;
+  return { name, vcpus, memoryMiB, kernel, initrd, append, root, disks, console, autoStart, stopAction, jit };
+}
+
 /** A definition's disks in the VM's order (the root disk first: /dev/vda), as the VM attaches them. */
 export function definitionDisks(d: VmDefinition): DiskSpec[] {
   return [...(d.root ? [{ path: d.root, readOnly: false }] : []), ...d.disks];
