@@ -78,7 +78,7 @@ async function vmOn(s: Service, name: string): Promise<{ id: string; state: stri
   return list.find((v) => v.name === name);
 }
 
-const counter = '(i=0; while true; do i=$((i+1)); echo $i > /run/t/count; sleep 0.02; done) >/dev/null 2>&1 & true';
+const counter = '(i=0; while true; do i=$((i+1)); echo $i > /run/t/next; mv /run/t/next /run/t/count; sleep 0.02; done) >/dev/null 2>&1 & true';
 
 test('a VM moves between two hosts live (4 VPs) and quick (with its root disk), keeping its id, processes, data and console', { timeout: TEST_MS }, async () => {
   const a = await serve('a'), b = await serve('b');

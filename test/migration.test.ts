@@ -32,7 +32,7 @@ async function migrate(source: VmShell, options: Partial<OutgoingOptions> = {}):
   return { status, incoming, dest: new VmShell(incoming.vm) };
 }
 
-const counter = '(i=0; while true; do i=$((i+1)); echo $i > /run/t/count; sleep 0.02; done) >/dev/null 2>&1 & true';
+const counter = '(i=0; while true; do i=$((i+1)); echo $i > /run/t/next; mv /run/t/next /run/t/count; sleep 0.02; done) >/dev/null 2>&1 & true';
 // Files written (and checksummed) in a loop while memory is copied: a page the dirty log
 // missed would leave a file that fails its sum, or a kernel that falls over.
 // It stops between two files when told to (/run/t/stop), so every file has its sum.

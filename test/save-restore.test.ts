@@ -20,10 +20,13 @@ const dir = mkdtempSync(join(tmpdir(), 'tshv-save-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 const hasQemuImg = spawnSync('qemu-img', ['--version']).status === 0;
 
-/** The counter a background loop in the guest keeps in /tmp/count. */
+/** The counter a background loop in the guest keeps in /run/t/count. The loop writes a
+ *  new file and renames it over the old one, so a read never sees one half-written
+ *  (`echo > file` truncates first: a read between the two saw an empty file). */
 async function count(g: VmShell): Promise<number> {
-  const n = Number((await g.run('cat /tmp/count')).trim());
-  assert.ok(Number.isInteger(n) && n > 0, `a count, got ${n}`);
+  const text = (await g.run('cat /run/t/count')).trim();
+  const n = Number(text);
+  assert.ok(text !== '' && Number.isInteger(n) && n > 0, `a count, got ${JSON.stringify(text)}`);
   return n;
 }
 
@@ -40,9 +43,9 @@ test('a 4-VP guest saved with a disk write in flight resumes where it was: its c
     await first.run('mkdir -p /run/t && mount -t tmpfs none /run/t && dd if=/dev/urandom of=/run/t/data bs=64k count=64 2>/dev/null');
     tmpSum = (await first.run('md5sum /run/t/data | cut -d" " -f1')).trim();
     await first.run('echo on-disk > /root/note && sync');
-    pid = (await first.run('(i=0; while true; do i=$((i+1)); echo $i > /run/t/count; sleep 0.02; done) >/dev/null 2>&1 & echo $!')).trim();
+    pid = (await first.run('(i=0; while true; do i=$((i+1)); echo $i > /run/t/next; mv /run/t/next /run/t/count; sleep 0.02; done) >/dev/null 2>&1 & echo $!')).trim();
     await new Promise((r) => setTimeout(r, 500));
-    before = Number((await first.run('cat /run/t/count')).trim());
+    before = await count(first);
     uptimeAtSave = Number((await first.run('cut -d" " -f1 /proc/uptime')).trim());
     // Every page that holds something is in the written-page log (a save reads only those).
     assert.ok(first.vm.pause());
@@ -67,10 +70,10 @@ test('a 4-VP guest saved with a disk write in flight resumes where it was: its c
   const g = new VmShell(vm);
   try {
     await g.waitFor('the copy to finish', () => g.log.includes('copy-done'), 60_000);
-    const after = Number((await g.run('cat /run/t/count')).trim());
+    const after = await count(g);
     assert.ok(after >= before, `the counter went on from ${before} (now ${after}), it did not start again`);
     await new Promise((r) => setTimeout(r, 300));
-    assert.ok(Number((await g.run('cat /run/t/count')).trim()) > after, 'the counter still counts');
+    assert.ok((await count(g)) > after, 'the counter still counts');
     assert.match(await g.run(`kill -0 ${pid} && echo alive`), /alive/);
     assert.equal((await g.run('md5sum /run/t/data | cut -d" " -f1')).trim(), tmpSum, 'tmpfs survived');
     // From the disk itself, not the page cache.
