@@ -5,7 +5,8 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
@@ -26,9 +27,9 @@ after(() => {
 
 interface Service { child: ChildProcessWithoutNullStreams; dir: string; url: string; token: string; log: string }
 
-async function serve(name: string): Promise<Service> {
+async function serve(name: string, root = images): Promise<Service> {
   const dir = join(work, name);
-  const child = spawn(process.execPath, [TSHV, 'serve', '--data-dir', dir, '--listen', '127.0.0.1:0', '--storage-root', images, '--storage-root', join(ROOT, 'guest/images')],
+  const child = spawn(process.execPath, [TSHV, 'serve', '--data-dir', dir, '--listen', '127.0.0.1:0', '--storage-root', root, '--storage-root', join(ROOT, 'guest/images')],
     { cwd: ROOT, env: { ...process.env, XDG_DATA_HOME: emptyXdg } });
   const s: Service = { child, dir, url: '', token: '', log: '' };
   services.push(s);
@@ -191,4 +192,91 @@ test('a VM moves between two hosts live (4 VPs) and quick (with its root disk), 
     `exactly one host has the VM (source: ${onSource?.state}, destination: ${onDestination?.state})`);
   if (onSource) assert.equal(onSource.state, 'off', 'the source owns it, off (it was running when its service died)');
   else assert.equal(onDestination!.state, 'running');
+});
+
+test('shared-nothing: hosts that see none of each other\'s images move a VM with its disks, live and back quick, writes in flight; a cancel leaves no image behind', { timeout: TEST_MS }, async () => {
+  const rootsA = join(work, 'images-a'), rootsB = join(work, 'images-b');
+  mkdirSync(rootsA);
+  mkdirSync(rootsB);
+  const a = await serve('sn-a', rootsA), b = await serve('sn-b', rootsB);
+  const disk = join(rootsA, 'root.qcow2'), data = join(rootsA, 'data.img');
+  await createQcow2(disk, { backing: join(ROOT, 'guest/images/rootfs.qcow2'), backingFormat: 'qcow2' });
+  writeFileSync(data, Buffer.alloc(16 << 20));
+  ok(await on(a, 'vm', 'create', 'nomad', '--vcpus', '2', '--memory', '128M', '--root', disk, '--disk', data), 'create');
+  // B cannot open A's images: a migration without the disks is refused there, the VM runs on.
+  ok(await on(a, 'vm', 'start', 'nomad'), 'start');
+  const before = (await vmOn(a, 'nomad'))!;
+  let g = new ServiceShell(a, 'nomad');
+  await g.waitForPrompt(180_000);
+  const refused = await on(a, 'vm', 'migrate', 'nomad', '--to-data-dir', b.dir);
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /outside the service's storage roots/);
+  assert.equal((await vmOn(a, 'nomad'))?.state, 'running');
+
+  await g.run('dd if=/dev/urandom of=/dev/vdb bs=64k count=64 2>/dev/null && sync');
+  const vdb = (await g.run('dd if=/dev/vdb bs=64k count=64 2>/dev/null | md5sum | cut -d" " -f1')).trim();
+  await g.run('mkdir -p /run/t && mount -t tmpfs none /run/t && dd if=/dev/urandom of=/run/t/data bs=64k count=16 2>/dev/null');
+  const sum = (await g.run('md5sum /run/t/data | cut -d" " -f1')).trim();
+  await g.run(counter);
+  await new Promise((r) => setTimeout(r, 500));
+  const counted = Number((await g.run('cat /run/t/count')).trim());
+
+  // Live, with its disks, a file being written on the root disk all the while.
+  g.write('dd if=/dev/urandom of=/root/live bs=64k count=64 2>/dev/null && sync && md5sum /root/live > /root/live.sum\n');
+  await new Promise((r) => setTimeout(r, 300));
+  const live = JSON.parse(ok(await on(a, 'vm', 'migrate', 'nomad', '--to-data-dir', b.dir, '--with-disks', '--json'), 'migrate --with-disks').stdout) as
+    { phase: string; withDisks: boolean; diskBytes: number; downtimeMs: number };
+  g.close();
+  assert.equal(live.phase, 'completed');
+  assert.equal(live.withDisks, true);
+  assert.ok(live.diskBytes >= 4 << 20, `disk bytes sent: ${live.diskBytes}`);
+  assert.ok(live.downtimeMs < 2000, `downtime ${live.downtimeMs} ms`);
+  const there = (await vmOn(b, 'nomad'))!;
+  assert.equal(there.id, before.id);
+  const defined = JSON.parse(ok(await on(b, 'vm', 'show', 'nomad', '--json'), 'show').stdout) as { root: string; disks: { path: string; readOnly: boolean }[] };
+  assert.ok(defined.root.startsWith(rootsB + '/') && defined.root.endsWith('/vda.qcow2'), `the root disk is B's own: ${defined.root}`);
+  assert.ok(defined.disks[0]!.path.startsWith(rootsB + '/') && defined.disks[0]!.path.endsWith('/vdb.raw'), `and the data disk: ${defined.disks[0]!.path}`);
+  assert.equal(defined.disks[0]!.readOnly, false);
+  assert.ok(existsSync(disk) && existsSync(data), 'the images on A stay');
+  g = new ServiceShell(b, 'nomad');
+  const after1 = Number((await g.run('cat /run/t/count')).trim());
+  assert.ok(after1 > counted, `the counter went on (${counted} -> ${after1})`);
+  assert.equal((await g.run('md5sum /run/t/data | cut -d" " -f1')).trim(), sum, 'tmpfs survived');
+  await g.run('while [ ! -s /root/live.sum ]; do sleep 0.2; done; echo 3 > /proc/sys/vm/drop_caches', 120_000);
+  assert.match(await g.run('md5sum -c /root/live.sum'), /OK/, 'the write in flight is on the new disk');
+  assert.equal((await g.run('dd if=/dev/vdb bs=64k count=64 2>/dev/null | md5sum | cut -d" " -f1')).trim(), vdb, 'the data disk came whole');
+
+  // A cancelled shared-nothing migration (a slow link, so there is a middle): no image is left on the destination.
+  const imagesC = join(work, 'images-c');
+  mkdirSync(imagesC);
+  const c = await serve('sn-c', imagesC);
+  const cancelling = on(b, 'vm', 'migrate', 'nomad', '--to-data-dir', c.dir, '--with-disks', '--bandwidth', '2M');
+  for (let i = 0; i < 100 && readdirSync(imagesC).length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.equal(readdirSync(imagesC).length, 1, 'the destination made a folder for the disks');
+  await new Promise((r) => setTimeout(r, 1000));
+  ok(await on(b, 'vm', 'migrate', 'nomad', '--cancel'), 'cancel');
+  assert.equal((await cancelling).code, 1);
+  for (let i = 0; i < 50 && readdirSync(imagesC).length > 0; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(readdirSync(imagesC), [], 'and removed it');
+  assert.equal((await vmOn(b, 'nomad'))?.state, 'running');
+
+  // Quick, back to A, with its disks and a write going on: into new images there.
+  g.write('dd if=/dev/urandom of=/root/back bs=64k count=32 2>/dev/null && sync && md5sum /root/back > /root/back.sum\n');
+  await new Promise((r) => setTimeout(r, 300));
+  ok(await on(b, 'vm', 'migrate', 'nomad', '--to', a.url, '--to-token', a.token, '--quick', '--with-disks'), 'migrate --quick --with-disks');
+  g.close();
+  const home = JSON.parse(ok(await on(a, 'vm', 'show', 'nomad', '--json'), 'show').stdout) as { root: string; state: string };
+  assert.equal(home.state, 'running');
+  assert.ok(home.root.startsWith(rootsA + '/') && home.root !== disk, `new images on A: ${home.root}`);
+  g = new ServiceShell(a, 'nomad');
+  await g.run('while [ ! -s /root/back.sum ]; do sleep 0.2; done; echo 3 > /proc/sys/vm/drop_caches', 120_000);
+  assert.match(await g.run('md5sum -c /root/back.sum /root/live.sum'), /back: OK[\s\S]*live: OK/);
+  assert.ok(Number((await g.run('cat /run/t/count')).trim()) > after1, 'the counter still counts');
+  g.write('poweroff -f\n');
+  g.close();
+  for (let i = 0; i < 100 && (await vmOn(a, 'nomad'))?.state !== 'off'; i++) await new Promise((r) => setTimeout(r, 100));
+  // The images the migrations made are sound qcow2 (qemu-img check) and of the right size.
+  const r = spawnSync('qemu-img', ['check', home.root], { encoding: 'utf8' });
+  if (r.error === undefined) assert.equal(r.status, 0, r.stdout + r.stderr);
+  assert.equal(statSync(join(home.root, '../vdb.raw')).size, 16 << 20);
 });

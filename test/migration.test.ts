@@ -141,7 +141,7 @@ test('a refused or cancelled migration leaves the VM running on the source, unto
 
 test('a source that sends SYNCs and never reads the answers is cut off, not buffered for', { timeout: TEST_MS }, async () => {
   // A connection whose far end reads nothing: every answer stays in its write buffer.
-  const stream = migrationStream([frames.helo({}), frames.conf(SMALL_CONFIG), ...Array.from({ length: 4000 }, (_, i) => frames.sync(i))]);
+  const stream = migrationStream([frames.helo({}), frames.conf(SMALL_CONFIG), frames.dsks(), ...Array.from({ length: 4000 }, (_, i) => frames.sync(i))]);
   let fed = false;
   const conn = new Duplex({
     read() { if (!fed) { fed = true; this.push(Buffer.from(stream)); this.push(null); } },

@@ -26,6 +26,12 @@ function dataDir(url = 'http://127.0.0.1:7171', token = 'cd'.repeat(32)): string
   return dir;
 }
 
+test('--with-disks adds withDisks, and only when set; with --quick too', () => {
+  assert.deepEqual(migrateBody({ to: TO, toToken: TOKEN, withDisks: true }), { to: TO, token: TOKEN, withDisks: true });
+  assert.deepEqual(migrateBody({ to: TO, toToken: TOKEN, withDisks: true, quick: true }), { to: TO, token: TOKEN, quick: true, withDisks: true });
+  assert.deepEqual(migrateBody({ to: TO, toToken: TOKEN, withDisks: false }), { to: TO, token: TOKEN });
+});
+
 test('--to with --to-token is the whole body; --quick adds quick, and only when set', () => {
   assert.deepEqual(migrateBody({ to: TO, toToken: TOKEN }), { to: TO, token: TOKEN });
   assert.deepEqual(migrateBody({ to: TO, toToken: TOKEN, quick: true }), { to: TO, token: TOKEN, quick: true });

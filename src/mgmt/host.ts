@@ -16,10 +16,12 @@ import {
   DEFINITION_DEFAULTS, definitionDisks, definitionOf, validateDefinition, vmConfig, withDisks, isUuid, type CheckpointRecord, type VmDefinition, type VmInput, type VmPatch, type VmRecord,
 } from './vm-record.js';
 import { LIFECYCLE, LIVE_STATES, VM_STATES, type VmAction, type VmState } from './lifecycle.js';
-import { ApiError, conflict, notFound } from './errors.js';
+import { ApiError, badInput, conflict, notFound } from './errors.js';
 import type { StorageRoots } from './storage.js';
 import { checkJson } from './json-check.js';
 import { IncomingVmSchema } from './schemas.js';
+import { makeIncomingImages, removeIncomingImages } from './incoming-disks.js';
+import type { MirroredDisk } from '../parent/disk-mirror.js';
 
 /** How long start waits for the machine to be built, stop for the VM to be off, before answering. */
 const START_WAIT_MS = 10_000;
@@ -72,6 +74,8 @@ export class Host extends EventEmitter<HostEvents> {
   private readonly busy = new Map<string, string>();
   /** VMs migrating to this host, by id, with their names: both are taken until they arrive or do not. */
   private readonly incoming = new Map<string, string>();
+  /** The folders of new images made for incoming disks (a shared-nothing migration), until the VM is here. */
+  private readonly incomingImages = new Map<string, string>();
 
   /**
    * @param storage where definitions may name images (the service always has roots; none = any path)
@@ -392,17 +396,36 @@ export class Host extends EventEmitter<HostEvents> {
    * (VmCreateSchema, its files inside this host's storage roots) and its id and name taken
    * until adoptIncoming or releaseIncoming. Refused (ApiError) if either is in use here.
    */
-  async reserveIncoming(v: unknown): Promise<{ record: VmRecord; restore: RestoreOptions }> {
+  async reserveIncoming(v: unknown, disks: readonly MirroredDisk[] = []): Promise<{ record: VmRecord; restore: RestoreOptions }> {
     checkJson(IncomingVmSchema, v, 'vm');
     const { id, createdAt, startedAt, ...definition } = v as VmDefinition & { id: string; createdAt: string; startedAt?: string | null };
-    const d: VmDefinition = { ...DEFINITION_DEFAULTS, ...definition, disks: normalizeDisks(definition.disks ?? []) };
+    let d: VmDefinition = { ...DEFINITION_DEFAULTS, ...definition, disks: normalizeDisks(definition.disks ?? []) };
     const vmId = id.toLowerCase();
     if (this.store.vm(vmId) || this.incoming.has(vmId)) throw conflict(`a VM with id ${vmId} is already on this host`, 'off');
     this.checkNameFree(d.name);
-    await validateDefinition({ ...d, id: vmId }, this.storage);
-    if (this.store.vm(vmId) || this.incoming.has(vmId)) throw conflict(`a VM with id ${vmId} is already on this host`, 'off');
-    this.checkNameFree(d.name);
+    let made: string | undefined;
+    try {
+      if (disks.length > 0) {
+        // Shared-nothing: the disks come in the stream, into new images here.
+        const specs = definitionDisks(d);
+        const root = this.storage?.roots[0];
+        if (!root) throw badInput('disks', 'this host has no storage root to take a migration\'s disks into');
+        if (specs.length !== disks.length) throw badInput('disks', `${disks.length} disks come for a VM that defines ${specs.length}`);
+        // A folder of its own each time: a VM that comes back finds its earlier copies there still.
+        const dir = join(root, `${d.name}-${randomUUID().slice(0, 8)}`);
+        const paths = await makeIncomingImages(dir, disks);
+        made = dir;
+        d = withDisks(d, specs.map((s, i) => ({ ...s, path: paths[i]! })));
+      }
+      await validateDefinition({ ...d, id: vmId }, this.storage);
+      if (this.store.vm(vmId) || this.incoming.has(vmId)) throw conflict(`a VM with id ${vmId} is already on this host`, 'off');
+      this.checkNameFree(d.name);
+    } catch (e) {
+      if (made) await removeIncomingImages(made);
+      throw e;
+    }
     this.incoming.set(vmId, d.name);
+    if (made) this.incomingImages.set(vmId, made);
     const at = now();
     return {
       // It has run since it started on the first host: its uptime goes on.
@@ -436,12 +459,23 @@ export class Host extends EventEmitter<HostEvents> {
       this.live.delete(id);
       live.vm.kill(`the migration failed: ${why}`);
     }
+    const images = this.incomingImages.get(id);
+    if (images) {
+      this.incomingImages.delete(id);
+      // Once the VM's threads have let go of them.
+      const remove = () => { removeIncomingImages(images).catch((e: Error) => this.log(`${images}: could not be removed: ${e.message}`)); };
+      if (live && !live.vm.stopped) live.vm.once('stopped', remove);
+      else remove();
+    }
     const vm = this.store.vm(id);
     if (!vm) return;
     for (const e of this.store.remove(id, [{ vmId: id, type: 'migration', message: `the migration here failed: ${why}` }])) this.emit('event', e);
     this.log(`${vm.name}: the migration here failed: ${why}`);
     this.emit('removed', id);
   }
+
+  /** The incoming VM runs here: the images made for its disks are its own from now on. */
+  arrived(id: string): void { this.incomingImages.delete(id); }
 
   /** The VM runs on `to` now (a migration completed, or found completed after a restart): its record here goes. */
   migratedAway(id: string, to: string): void {

@@ -32,6 +32,8 @@ export interface MigrateRequest {
   maxDowntimeMs?: number;
   /** Bytes per second. */
   bandwidth?: number;
+  /** Shared-nothing: the disks go too, into new images on the destination. */
+  withDisks?: boolean;
 }
 
 /** A migration as the API shows it: the status (source.ts) and what it is of. */
@@ -40,6 +42,7 @@ export interface MigrationInfo extends MigrationStatus {
   vmName: string;
   to: string;
   quick: boolean;
+  withDisks: boolean;
   startedAt: string;
   finishedAt: string | null;
 }
@@ -97,8 +100,8 @@ export class Migrations {
     if (running && !running.info.finishedAt) throw conflict(`${record.name} is migrating to ${running.info.to} already`, record.state);
     const abort = new AbortController();
     const info: MigrationInfo = {
-      vmId: record.id, vmName: record.name, to, quick: req.quick === true, startedAt: new Date().toISOString(), finishedAt: null,
-      phase: 'setup', pass: 0, remainingPages: 0, dirtyRate: 0, throughput: 0, bytes: 0, pagesSent: 0, zeroPages: 0, skippedPages: 0, deflatedBytes: 0, throttle: 0, setupMs: 0, totalMs: 0,
+      vmId: record.id, vmName: record.name, to, quick: req.quick === true, withDisks: req.withDisks === true, startedAt: new Date().toISOString(), finishedAt: null,
+      phase: 'setup', pass: 0, remainingPages: 0, dirtyRate: 0, throughput: 0, bytes: 0, pagesSent: 0, zeroPages: 0, skippedPages: 0, deflatedBytes: 0, diskBytes: 0, diskRemaining: 0, throttle: 0, setupMs: 0, totalMs: 0,
     };
     let begun!: () => void;
     const begins = new Promise<void>((resolve) => { begun = resolve; });
@@ -108,7 +111,7 @@ export class Migrations {
       if (previous?.timer) clearTimeout(previous.timer);
       this.byVm.set(rec.id, entry);
       begun();
-      this.host.note(rec.id, 'migration', `${info.quick ? 'quick' : 'live'} migration to ${to} started`);
+      this.host.note(rec.id, 'migration', `${info.quick ? 'quick' : 'live'} migration to ${to}${info.withDisks ? ', with its disks,' : ''} started`);
       let lastPass = -1, lastPhase = info.phase;
       const update = (s: MigrationStatus) => {
         Object.assign(info, s);
@@ -124,7 +127,7 @@ export class Migrations {
         const conn = await connect(to, req.token, abort.signal);
         status = await migrateOut(vm, conn, {
           identity: { vm: identityOf(rec), from: this.self() } satisfies Identity, to, quick: req.quick, maxDowntimeMs: req.maxDowntimeMs,
-          bandwidth: req.bandwidth, signal: abort.signal, onProgress: update,
+          bandwidth: req.bandwidth, withDisks: req.withDisks, signal: abort.signal, onProgress: update,
           beforeHandover: async () => this.recordHandover({ vmId: rec.id, to, token: req.token }),
           decide: () => whereIs(to, req.token, rec.id),
         });
@@ -138,7 +141,10 @@ export class Migrations {
       entry.timer = setTimeout(() => { if (this.byVm.get(rec.id) === entry) this.byVm.delete(rec.id); }, KEEP_FINISHED_MS);
       entry.timer.unref();
       const summary = `${mib(status.bytes)} MiB in ${status.pass + 1} pass(es), ${Math.round(status.totalMs)} ms`;
-      if (status.phase === 'completed') this.host.note(rec.id, 'migration', `migrated to ${to}: downtime ${status.downtimeMs?.toFixed(1)} ms, ${summary}`);
+      if (status.phase === 'completed') {
+        const disks = info.withDisks ? `; its disks went too (${mib(status.diskBytes)} MiB), and the images here stay: ${definitionDisks(rec).map((d) => d.path).join(', ')}` : '';
+        this.host.note(rec.id, 'migration', `migrated to ${to}: downtime ${status.downtimeMs?.toFixed(1)} ms, ${summary}${disks}`);
+      }
       else this.host.note(rec.id, status.phase === 'cancelled' ? 'migration' : 'error', `migration to ${to} ${status.phase}: ${status.error}; the VM runs here as before`);
     });
     await Promise.race([begins, run]);
@@ -167,16 +173,17 @@ export class Migrations {
     let reserved: VmRecord | undefined, from = 'another host';
     try {
       const arrived = await migrateIn(conn, {
-        accept: async (identity, config) => {
+        accept: async (identity, config, disks) => {
           const id = (typeof identity === 'object' && identity !== null ? identity : {}) as Partial<Identity>;
           if (typeof id.from === 'string' && id.from.length <= 200) from = id.from;
-          const { record, restore } = await this.host.reserveIncoming(id.vm);
+          const { record, restore } = await this.host.reserveIncoming(id.vm, disks);
           reserved = record;
           checkMachine(record, config);
           return restore;
         },
         created: (vm) => this.host.arriving(reserved!, vm, `migrating here from ${from}`),
       });
+      this.host.arrived(reserved!.id);
       const downtime = arrived.startedAt - arrived.pausedAt;
       this.host.note(reserved!.id, 'migration',
         `migrated here from ${from}: it stopped there at ${iso(arrived.pausedAt)} and ran here at ${iso(arrived.startedAt)} (${downtime.toFixed(1)} ms later)`);

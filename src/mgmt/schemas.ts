@@ -77,16 +77,17 @@ export const MigrateSchema = {
     quick: { type: 'boolean', description: 'quick migration: the VM is frozen, sent whole and resumed there (default false: live)' },
     maxDowntimeMs: { type: 'integer', minimum: 1, maximum: 60_000, description: 'the pause a live migration aims for, ms (default 50)' },
     bandwidth: { type: 'integer', minimum: 1 << 20, maximum: 2 ** 40, description: 'bytes per second the migration may use (default: the link\'s speed)' },
+    withDisks: { type: 'boolean', description: 'shared-nothing: the disks are copied too, while the VM runs, into new images in the destination\'s first storage root (default false: both hosts see the images)' },
   },
 } as const;
 
 /** A migration's status (like QEMU's query-migrate). */
 export const MigrationSchema = {
   type: 'object', additionalProperties: false,
-  required: ['vmId', 'vmName', 'to', 'quick', 'startedAt', 'finishedAt', 'phase', 'pass', 'remainingPages', 'dirtyRate', 'throughput', 'bytes',
-    'pagesSent', 'zeroPages', 'skippedPages', 'deflatedBytes', 'throttle', 'setupMs', 'totalMs'],
+  required: ['vmId', 'vmName', 'to', 'quick', 'withDisks', 'startedAt', 'finishedAt', 'phase', 'pass', 'remainingPages', 'dirtyRate', 'throughput', 'bytes',
+    'pagesSent', 'zeroPages', 'skippedPages', 'deflatedBytes', 'diskBytes', 'diskRemaining', 'throttle', 'setupMs', 'totalMs'],
   properties: {
-    vmId: { type: 'string' }, vmName: { type: 'string' }, to: { type: 'string' }, quick: { type: 'boolean' },
+    vmId: { type: 'string' }, vmName: { type: 'string' }, to: { type: 'string' }, quick: { type: 'boolean' }, withDisks: { type: 'boolean' },
     startedAt: TIME, finishedAt: { type: ['string', 'null'], format: 'date-time' },
     phase: { type: 'string', enum: ['setup', 'active', 'stop-copy', 'completed', 'failed', 'cancelled'] },
     pass: { type: 'integer', description: 'the pre-copy pass under way (0: the first, full copy)' },
@@ -96,6 +97,8 @@ export const MigrationSchema = {
     bytes: { type: 'integer' }, pagesSent: { type: 'integer' }, zeroPages: { type: 'integer' },
     skippedPages: { type: 'integer', description: 'pages written again with the bytes last sent, not sent again (a slow link)' },
     deflatedBytes: { type: 'integer', description: 'bytes deflating the pages saved (a slow link)' },
+    diskBytes: { type: 'integer', description: 'disk bytes sent (withDisks)' },
+    diskRemaining: { type: 'integer', description: 'disk bytes the pass under way has still to copy (between passes: written since they were last sent)' },
     throttle: { type: 'integer', description: "auto-converge: percent of the guest's time it is held back" },
     setupMs: { type: 'number' }, totalMs: { type: 'number' },
     downtimeMs: { type: 'number', description: 'from the last guest instruction here to the first there' },

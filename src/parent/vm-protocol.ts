@@ -3,6 +3,7 @@ import type { BlkCounters } from './vsp/blk/metrics.js';
 import type { MessagePort } from 'node:worker_threads';
 import type { MmioRange } from '../hypervisor/intercept.js';
 import type { ChannelOffer } from '../vmbus/channel.js';
+import type { MirroredDisk } from './disk-mirror.js';
 
 // Messages between the main thread and a VM worker. Everything the worker must react to
 // while running goes through shared memory instead (control block, input ring).
@@ -76,7 +77,17 @@ export type VmCommand =
    * that failed after that). Answered with 'disks-released' / 'disks-reopened' or 'disks-error'.
    */
   | { type: 'release-disks' }
-  | { type: 'reopen-disks' };
+  | { type: 'reopen-disks' }
+  /**
+   * A shared-nothing migration's disk copy (disk-mirror.ts): 'mirror-start' logs writes
+   * from now on (answered 'mirror-started' with the disks), 'mirror-harvest' takes the
+   * chunks written since ('mirror-dirty'), 'mirror-read' reads what the guest sees
+   * ('mirror-data' with the same id), 'mirror-stop' ends the logging.
+   */
+  | { type: 'mirror-start' }
+  | { type: 'mirror-harvest' }
+  | { type: 'mirror-read'; id: number; disk: number; offset: number; length: number }
+  | { type: 'mirror-stop' };
 
 /** VM worker -> VP thread, before the partition starts running. */
 export interface InterceptMapMessage { type: 'intercepts'; ranges: MmioRange[]; channels: ChannelOffer[] }
@@ -112,4 +123,8 @@ export type VmEvent =
   | { type: 'switch-error'; message: string }
   | { type: 'disks-released' }
   | { type: 'disks-reopened' }
-  | { type: 'disks-error'; message: string };
+  | { type: 'disks-error'; message: string }
+  | { type: 'mirror-started'; disks: MirroredDisk[] }
+  | { type: 'mirror-dirty'; bits: (Uint32Array | null)[] }
+  /** The bytes read, or why not. */
+  | { type: 'mirror-data'; id: number; bytes?: Uint8Array; message?: string };

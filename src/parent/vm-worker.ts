@@ -15,6 +15,7 @@ import { VIRT_MAP } from './machine/virt.js';
 import { buildMachine, type Machine } from './machine/build.js';
 import { loadLinux } from './linux-boot.js';
 import { InterceptServer } from './intercept-server.js';
+import { DiskMirror } from './disk-mirror.js';
 import { rm } from 'node:fs/promises';
 import { Plic } from '../hypervisor/plic.js';
 import { WrittenLog, PAGE_BYTES } from '../cpu/written-log.js';
@@ -25,6 +26,8 @@ import type { VmWorkerData, VmEvent, StopReason, InterceptMapMessage, VmCommand 
 
 const d = await threadData<VmWorkerData>();
 const post = (e: VmEvent) => parentPort!.postMessage(e);
+/** As post, the buffers moved to the main thread rather than copied. */
+const postTransfer = (e: VmEvent, buffers: ArrayBuffer[]) => parentPort!.postMessage(e, buffers);
 
 /** How long buffered console output may wait before it is sent to the main thread. */
 const OUTPUT_FLUSH_MS = 5;
@@ -102,6 +105,7 @@ async function main(): Promise<void> {
   });
   const io = ioReporter(machine);
   const saver = new StateSaver(machine, partition, plic, cb);
+  const mirror = new DiskMirror(machine.synthetic.disks);
   parentPort!.on('message', (m: VmCommand) => {
     if (m.type === 'inject-fault') machine.synthetic.disks.find((b) => b.name.endsWith(' ' + m.device))?.injectFault();
     else if (m.type === 'save-state') saver.request();
@@ -112,6 +116,17 @@ async function main(): Promise<void> {
       releaseDisks(machine).then(() => post({ type: 'disks-released' }), (e: Error) => post({ type: 'disks-error', message: e.message }));
     } else if (m.type === 'reopen-disks') {
       reopenDisks(machine).then(() => post({ type: 'disks-reopened' }), (e: Error) => post({ type: 'disks-error', message: e.message }));
+    } else if (m.type === 'mirror-start') {
+      post({ type: 'mirror-started', disks: mirror.start() });
+    } else if (m.type === 'mirror-harvest') {
+      const bits = mirror.harvest();
+      postTransfer({ type: 'mirror-dirty', bits }, bits.filter((b) => b !== null).map((b) => b.buffer as ArrayBuffer));
+    } else if (m.type === 'mirror-read') {
+      mirror.read(m.disk, m.offset, m.length).then(
+        (bytes) => postTransfer({ type: 'mirror-data', id: m.id, bytes }, [bytes.buffer as ArrayBuffer]),
+        (e: Error) => post({ type: 'mirror-data', id: m.id, message: e.message }));
+    } else if (m.type === 'mirror-stop') {
+      mirror.stop();
     }
   });
   try {

@@ -23,6 +23,7 @@ import { VIRT_MAP } from './machine/virt.js';
 import type { VmWorkerData, VmEvent, StopReason, DiskSpec, ConsoleKind, VmCommand, DiskStats } from './vm-protocol.js';
 import { createChannelTable } from '../vmbus/channel.js';
 import { PANIC_STOP, PanicWatch } from './panic-watch.js';
+import type { MirroredDisk } from './disk-mirror.js';
 
 export interface VmConfig {
   kernel: Uint8Array;
@@ -128,6 +129,8 @@ export class Vm extends EventEmitter<VmEvents> {
   private migratedTo: string | undefined;
   /** While a migration harvests the written-page log: the union of what it took (endHarvests puts it back). */
   private harvested: Uint32Array | undefined;
+  /** The last disk read's id (readDisk): answers are matched to requests by it. */
+  private mirrorReads = 0;
   /** A frozen VM (freeze) was running before. */
   private frozenFromRunning: boolean | undefined;
   /** When the partition last started running (epoch ms, 'started'). */
@@ -393,6 +396,40 @@ export class Vm extends EventEmitter<VmEvents> {
   async reopenDisks(): Promise<void> {
     await this.ask({ type: 'reopen-disks' }, 'disks-reopened', 'disks-error', 'the disks could not be reopened', 'while its disks were reopened');
   }
+
+  /**
+   * A shared-nothing migration copies the disks (disk-mirror.ts): from now on every write
+   * the guest completes is logged per chunk. Resolves with the disks.
+   */
+  async startDiskMirror(): Promise<MirroredDisk[]> {
+    return (await this.ask({ type: 'mirror-start' }, 'mirror-started', 'mirror-started', 'the disks could not be mirrored', 'while its disks were mirrored')).disks;
+  }
+
+  /** Per disk, the chunks written since startDiskMirror or the last harvest (null: a read-only disk). */
+  async harvestDiskWrites(): Promise<(Uint32Array | null)[]> {
+    return (await this.ask({ type: 'mirror-harvest' }, 'mirror-dirty', 'mirror-dirty', 'the disks\' writes could not be taken', 'while its disks\' writes were taken')).bits;
+  }
+
+  /** What the guest sees at [offset, offset+length) of disk `disk` (at most MAX_MIRROR_READ bytes). */
+  readDisk(disk: number, offset: number, length: number): Promise<Uint8Array> {
+    const id = ++this.mirrorReads;
+    return new Promise((resolve, reject) => {
+      const onEvent = (e: VmEvent) => {
+        if (e.type !== 'mirror-data' || e.id !== id) return;
+        done();
+        if (e.bytes) resolve(e.bytes);
+        else reject(new VmStateError(`disk ${disk} could not be read at ${offset}: ${e.message}`));
+      };
+      const onStopped = (r: StopReason) => { done(); reject(new VmStateError(`the VM stopped while its disk was read (${r.kind})`)); };
+      const done = () => { this.worker.off('message', onEvent); this.off('stopped', onStopped); };
+      this.worker.on('message', onEvent);
+      this.on('stopped', onStopped);
+      this.post({ type: 'mirror-read', id, disk, offset, length });
+    });
+  }
+
+  /** The disk copy is over: writes are not logged any more. */
+  stopDiskMirror(): void { this.post({ type: 'mirror-stop' }); }
 
   /** Parks every VP for `pct` percent of its time (0: none): auto-converge's brake. */
   setThrottle(pct: number): void { this.control.setThrottle(pct); }

@@ -242,7 +242,15 @@ async function migrationStreams(): Promise<void> {
   big.set(pages(1025, 6), 8 * 4096);
   await write('max-run.tshvmigr', [{ ram: big, bits: bitsOf(PAGES, Array.from({ length: 1025 }, (_, i) => 8 + i)) }]);
   // Nothing but the frames every stream has, and a pass without pages.
-  put('migration-stream', 'minimal.tshvmigr', migrationStream(withEnd([mframes.helo(null), mframes.conf(SMALL_CONFIG), mframes.pass(0, 0), mframes.stat(0, {})])));
+  put('migration-stream', 'minimal.tshvmigr', migrationStream(withEnd([mframes.helo(null), mframes.conf(SMALL_CONFIG), mframes.dsks(), mframes.pass(0, 0), mframes.stat(0, {})])));
+  // Shared-nothing: two disks, data and zeros in the first, the second read-only.
+  const withDisks = { ...SMALL_CONFIG, disks: [{ path: '/a.qcow2', readOnly: false }, { path: '/b.img', readOnly: true }] };
+  put('migration-stream', 'with-disks.tshvmigr', migrationStream(withEnd([
+    mframes.helo(identity), mframes.conf(withDisks),
+    mframes.dsks([{ size: 256 << 10, format: 'qcow2', readOnly: false }, { size: 8192, format: 'raw', readOnly: true }]),
+    mframes.disk(0, 0, pages(2, 9)), mframes.disk(1, 0, pages(2, 10)), mframes.pass(0, 1), mframes.ram(3, pages(1, 11)),
+    mframes.disk(0, 4096, 512), mframes.disk(0, (256 << 10) - 4096, pages(1, 12)), mframes.stat(at, state),
+  ])));
 }
 
 function structured(): void {

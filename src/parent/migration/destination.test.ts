@@ -21,7 +21,7 @@ const PAGES = RAM_BYTES / PAGE_BYTES; // 4096
 const IDENTITY = { name: 'web-1', id: '0b7c54c6-3f5e-4c39-9a53-2f4d1a0e9b11' };
 const STATE = { version: 1, vps: [{ pc: '2147483648' }] };
 const PAUSED_AT = 1_767_000_000_123.5;
-const HEAD = [frames.helo(IDENTITY), frames.conf(SMALL_CONFIG)];
+const HEAD = [frames.helo(IDENTITY), frames.conf(SMALL_CONFIG), frames.dsks()];
 const STAT = frames.stat(PAUSED_AT, STATE);
 /** One RAM buffer for the cases that get as far as making memory: 16 MiB each time would be most of the run time. */
 const SHARED_RAM = new Uint8Array(RAM_BYTES);
@@ -148,7 +148,7 @@ test('a RAMZ run that does not inflate to exactly its pages is refused, and boun
   const BOMB = deflateRawSync(new Uint8Array(4 << 20), { level: 9 });
   assert.ok(BOMB.length <= PAGE_BYTES, 'the bomb fits a one-page RAMZ frame');
   const cases: [RawFrame, RegExp][] = [
-    [frames.ramz(0, one, Uint8Array.of(1, 2, 3, 4)), /frame 2 \("RAMZ".*holds pages that do not inflate to 4096 bytes/],
+    [frames.ramz(0, one, Uint8Array.of(1, 2, 3, 4)), /frame 3 \("RAMZ".*holds pages that do not inflate to 4096 bytes/],
     [frames.ramz(0, one, deflateRawSync(one).subarray(0, 20)), /do not inflate to 4096 bytes/], // cut short
     [frames.ramz(0, pages(2, 3), deflateRawSync(one)), /inflates to 4096 bytes, not the 8192 of its pages/],
     // More than its pages: a small frame (4 MiB of zeros deflate to under a page) must not inflate into a large allocation.
@@ -166,7 +166,7 @@ test('a RAMZ run that does not inflate to exactly its pages is refused, and boun
 test('SYNC: answered with its pass once everything before it is read; another size is refused', async () => {
   const log = await read(stream(frames.pass(0, 1), frames.ram(0, pages(1, 1)), frames.sync(0), frames.pass(1, 1), frames.ram(1, pages(1, 2)), frames.sync(7)));
   assert.deepEqual(log.synced, [[0, 1], [7, 2]]);
-  await refused(stream({ tag: MTAG.SYNC, payload: new Uint8Array(2) }), /frame 2 \("SYNC".*is 2 bytes, not 4/);
+  await refused(stream({ tag: MTAG.SYNC, payload: new Uint8Array(2) }), /frame 3 \("SYNC".*is 2 bytes, not 4/);
   await refused(stream({ tag: MTAG.SYNC, payload: new Uint8Array(5) }), /claims 5 bytes; at most 4/);
   // Before the machine is known there is nothing to answer for.
   await refused(migrationStream(withEnd([frames.helo(IDENTITY), frames.sync(0), frames.conf(SMALL_CONFIG), STAT])), /"SYNC".*is here where "CONF" was due/);
@@ -176,7 +176,7 @@ test('the header: another magic is not a migration stream, another version is na
   const list = withEnd([...HEAD, STAT]);
   for (const [bytes, why] of [
     [migrationStream(list, MIGRATION_VERSION, 'TSHVSTAT'), /not a tshv migration stream/],
-    [migrationStream(list, 2), /migration stream version 2; this tshv speaks version 1/],
+    [migrationStream(list, 1), /migration stream version 1; this tshv speaks version 2/],
     [migrationStream(list, 0), /migration stream version 0/],
   ] as const) {
     const log = await refused(bytes, why);
@@ -224,9 +224,9 @@ test('a machine configuration parseSavedConfig refuses is a StateError naming th
 test('a run must lie inside memory: the last page is fine, one past it is not, nor a first page near 2^64', async () => {
   const log = await read(stream(frames.ram(PAGES - 2, pages(2, 1)), frames.zero(PAGES - 1, 1)));
   assert.deepEqual(log.runs, [[PAGES - 2, 2], [PAGES - 1, 1]]);
-  await refused(stream(frames.ram(PAGES - 1, pages(2, 1))), /frame 2 \("RAM".*pages 4095..4096 are beyond memory \(4096 pages\)/);
+  await refused(stream(frames.ram(PAGES - 1, pages(2, 1))), /frame 3 \("RAM".*pages 4095..4096 are beyond memory \(4096 pages\)/);
   await refused(stream(frames.ram(PAGES, pages(1, 1))), /pages 4096..4096 are beyond memory/);
-  await refused(stream(frames.zero(PAGES - 3, 4)), /frame 2 \("ZERO".*pages 4093..4096 are beyond memory/);
+  await refused(stream(frames.zero(PAGES - 3, 4)), /frame 3 \("ZERO".*pages 4093..4096 are beyond memory/);
   await refused(stream(frames.ram(2n ** 64n - 1n, pages(1, 1))), /pages 18446744073709551615..18446744073709551615 are beyond memory/);
   await refused(stream(frames.zero(2n ** 63n, MAX_RUN_PAGES)), /are beyond memory/);
 });
@@ -239,7 +239,7 @@ test('a run\'s page count: 0 or more than MAX_RUN_PAGES, or not the bytes its fr
     [frames.ram(0, pages(2, 1), 1), /a run of 1 pages in 8204 bytes/],
     [frames.ram(0, Buffer.concat([pages(1, 1), Uint8Array.of(9)]), 1), /a run of 1 pages in 4109 bytes/],
     [frames.ram(0, new Uint8Array(100), 0xffff_ffff), /a run of 4294967295 pages/],
-    [frames.zero(0, 0), /frame 2 \("ZERO".*a run of 0 pages in 12 bytes/],
+    [frames.zero(0, 0), /frame 3 \("ZERO".*a run of 0 pages in 12 bytes/],
     [frames.zero(0, MAX_RUN_PAGES + 1), /a run of 1025 pages/],
     [{ tag: MTAG.RAM, payload: new Uint8Array(8) }, /is 8 bytes, too short for its 12-byte header/],
     [{ tag: MTAG.ZERO, payload: new Uint8Array(11) }, /is 11 bytes, too short for its 12-byte header/],
@@ -250,8 +250,8 @@ test('a run\'s page count: 0 or more than MAX_RUN_PAGES, or not the bytes its fr
 });
 
 test('frames bounded by their kind: ZERO with pages, PASS of another size, a payload over its kind\'s bound', async () => {
-  await refused(stream({ tag: MTAG.ZERO, payload: runPayload(0, 1, pages(1, 1)) }), /frame 2 \("ZERO".*claims 4108 bytes; at most 12 are allowed/);
-  await refused(stream({ tag: MTAG.PASS, payload: new Uint8Array(4) }), /frame 2 \("PASS".*is 4 bytes, not 8/);
+  await refused(stream({ tag: MTAG.ZERO, payload: runPayload(0, 1, pages(1, 1)) }), /frame 3 \("ZERO".*claims 4108 bytes; at most 12 are allowed/);
+  await refused(stream({ tag: MTAG.PASS, payload: new Uint8Array(4) }), /frame 3 \("PASS".*is 4 bytes, not 8/);
   await refused(stream({ tag: MTAG.PASS, payload: new Uint8Array(9) }), /claims 9 bytes; at most 8 are allowed/);
   // A length is bounded before anything is read or allocated, whatever the bytes behind it.
   await refused(migrationStream([{ tag: MTAG.HELO, payload: new Uint8Array(0), length: (1n << 20n) + 1n }]), /frame 0 \("HELO".*claims 1048577 bytes; at most 1048576/);
@@ -260,36 +260,36 @@ test('frames bounded by their kind: ZERO with pages, PASS of another size, a pay
 
 test('frames that do not belong: unknown tags (skippable or not), unknown flags, a second HELO or CONF, END before STAT', async () => {
   const junk = frameTag('JUNK');
-  await refused(stream({ tag: junk, payload: new Uint8Array(4) }), /frame 2 \("JUNK".*has a tag this tshv does not know, and may not be skipped/);
+  await refused(stream({ tag: junk, payload: new Uint8Array(4) }), /frame 3 \("JUNK".*has a tag this tshv does not know, and may not be skipped/);
   // A state file skips an ignorable frame; a migration stream has none to skip.
-  await refused(stream(frames.pass(3, 0), { tag: junk, flags: FLAG_IGNORABLE, payload: new Uint8Array(4) }), /frame 3 \("JUNK".*is not expected here \(pass 3\)/);
-  await refused(stream({ ...frames.pass(0, 0), flags: 2 }), /frame 2 \("PASS".*has unknown flags 0x2/);
-  await refused(stream(frames.helo(IDENTITY)), /frame 2 \("HELO".*is not expected here/);
-  await refused(stream(frames.conf(SMALL_CONFIG)), /frame 2 \("CONF".*is not expected here/);
-  await refused(migrationStream([...HEAD, frames.end(0, 2)]), /frame 2 \("END".*is not expected here/);
+  await refused(stream(frames.pass(3, 0), { tag: junk, flags: FLAG_IGNORABLE, payload: new Uint8Array(4) }), /frame 4 \("JUNK".*is not expected here \(pass 3\)/);
+  await refused(stream({ ...frames.pass(0, 0), flags: 2 }), /frame 3 \("PASS".*has unknown flags 0x2/);
+  await refused(stream(frames.helo(IDENTITY)), /frame 3 \("HELO".*is not expected here/);
+  await refused(stream(frames.conf(SMALL_CONFIG)), /frame 3 \("CONF".*is not expected here/);
+  await refused(migrationStream([...HEAD, frames.end(0, 2)]), /frame 3 \("END".*is not expected here/);
 });
 
 test('STAT: too short, a time that is not finite, state that is not JSON, or anything but END after it', async () => {
   const stat = (head: Uint8Array, json: string): RawFrame => ({ tag: MTAG.STAT, payload: Buffer.concat([head, Buffer.from(json)]) });
   const time = (v: number) => { const b = new Uint8Array(8); new DataView(b.buffer).setFloat64(0, v, true); return b; };
   for (const [f, why] of [
-    [stat(new Uint8Array(7), ''), /frame 2 \("STAT".*too short to hold when the guest stopped/],
+    [stat(new Uint8Array(7), ''), /frame 3 \("STAT".*too short to hold when the guest stopped/],
     [stat(time(NaN), '{}'), /gives no time the guest stopped/],
     [stat(time(Infinity), '{}'), /gives no time the guest stopped/],
     [stat(time(1), '{"vps": ['), /machine state that is not valid JSON/],
   ] as const) {
     await refused(migrationStream(withEnd([...HEAD, f])), why);
   }
-  await refused(migrationStream([...HEAD, STAT, frames.pass(1, 0)]), /frame 3 \("PASS".*is here where "END" was due/);
+  await refused(migrationStream([...HEAD, STAT, frames.pass(1, 0)]), /frame 4 \("PASS".*is here where "END" was due/);
 });
 
 test('END\'s totals must be the stream\'s: RAM pages (not ZERO) and frames before it; finish() only after', async () => {
   const body = [...HEAD, frames.pass(0, 3), frames.ram(0, pages(2, 1)), frames.zero(9, 3), STAT];
-  assert.ok((await read(migrationStream([...body, frames.end(2, 6)]))).finished);
-  await refused(migrationStream([...body, frames.end(5, 6)]), /frame 6 \("END".*says 5 pages in 6 frames; the stream had 2 pages in 6 frames/);
-  await refused(migrationStream([...body, frames.end(2, 5)]), /says 2 pages in 5 frames; the stream had 2 pages in 6 frames/);
-  await refused(migrationStream([...body, frames.end(2n ** 64n - 1n, 6)]), /says 18446744073709551615 pages/);
-  await refused(migrationStream([...body, { tag: MTAG.END, payload: new Uint8Array(8) }]), /frame 6 \("END".*is 8 bytes, not 16/);
+  assert.ok((await read(migrationStream([...body, frames.end(2, 7)]))).finished);
+  await refused(migrationStream([...body, frames.end(5, 7)]), /frame 7 \("END".*says 5 pages in 7 frames; the stream had 2 pages in 7 frames/);
+  await refused(migrationStream([...body, frames.end(2, 6)]), /says 2 pages in 6 frames; the stream had 2 pages in 7 frames/);
+  await refused(migrationStream([...body, frames.end(2n ** 64n - 1n, 7)]), /says 18446744073709551615 pages/);
+  await refused(migrationStream([...body, { tag: MTAG.END, payload: new Uint8Array(8) }]), /frame 7 \("END".*is 8 bytes, not 16/);
 });
 
 test('what follows END is not read: the stream is over there (the connection stays open for the replies)', async () => {
@@ -350,4 +350,50 @@ test('begin() refusing the VM refuses the stream with its error; nothing more is
   assert.equal(sink.log.begun.length, 1);
   assert.deepEqual(sink.log.runs, []);
   assert.equal(sink.log.finished, undefined);
+});
+
+test('disks (a shared-nothing migration): DSKS lists one per machine disk, DBLK and DZER land in them, the last copy wins', async () => {
+  const config = { ...SMALL_CONFIG, disks: [{ path: '/a.qcow2', readOnly: false }, { path: '/b.img', readOnly: true }] };
+  const head = [frames.helo(IDENTITY), frames.conf(config), frames.dsks([{ size: 1 << 20, format: 'qcow2', readOnly: false }, { size: 4096, format: 'raw', readOnly: true }])];
+  const a = pages(16, 7), b = pages(1, 8);
+  const log = await read(migrationStream(withEnd([
+    ...head, frames.disk(0, 0, a), frames.disk(1, 0, b), frames.pass(0, 0),
+    frames.disk(0, 512, 1024), frames.disk(0, (1 << 20) - 512, a.subarray(0, 512)), STAT,
+  ])));
+  assert.ok(log.finished);
+  const [d0, d1] = log.disks!;
+  assert.deepEqual(d0!.subarray(0, 512), a.subarray(0, 512));
+  assert.ok(d0!.subarray(512, 1536).every((x) => x === 0), 'DZER zeroed its range');
+  assert.deepEqual(d0!.subarray(1536, a.length), a.subarray(1536));
+  assert.deepEqual(d0!.subarray((1 << 20) - 512), a.subarray(0, 512));
+  assert.deepEqual(d1, b);
+});
+
+test('disk frames are checked before a byte is written: the disk, whole sectors, inside it, laid out as their kind', async () => {
+  const config = { ...SMALL_CONFIG, disks: [{ path: '/a.qcow2', readOnly: false }] };
+  const one = [{ size: 1 << 20, format: 'raw', readOnly: false }];
+  const head = (list: unknown = one) => [frames.helo(IDENTITY), frames.conf(config), frames.dsks(list)];
+  const sector = new Uint8Array(512).fill(9);
+  const cases: [RawFrame[], RegExp][] = [
+    [[...head(), frames.disk(1, 0, sector)], /is for disk 1, and the stream carries 1 disk/],
+    [[...head([]), frames.disk(0, 0, sector)], /is for disk 0, and the stream carries 0 disk/],
+    [[...head(), frames.disk(0, 100, sector)], /covers 512 bytes at 100 of disk 0/],
+    [[...head(), frames.disk(0, 0, new Uint8Array(100))], /covers 100 bytes at 0/],
+    [[...head(), frames.disk(0, (1 << 20) - 512, new Uint8Array(1024))], /covers 1024 bytes at 1048064 of disk 0 \(1048576 bytes/],
+    [[...head(), frames.disk(0, 2n ** 64n - 512n, sector)], /covers 512 bytes at 18446744073709551104/],
+    [[...head(), frames.disk(0, 0, 0)], /covers 0 bytes/],
+    [[...head(), frames.disk(0, 0, 2 << 20)], /covers 2097152 bytes/],
+    [[...head(), { tag: MTAG.DBLK, payload: new Uint8Array(8) }], /too short to say which disk/],
+    [[...head(), { tag: MTAG.DZER, payload: Buffer.concat([frames.disk(0, 0, 512).payload, new Uint8Array(512)]) }], /claims 528 bytes; at most 16/],
+    [[...head(), { tag: MTAG.DBLK, payload: (() => { const p = Buffer.from(frames.disk(0, 0, sector).payload); p.writeUInt32LE(5, 4); return p; })() }], /not laid out as its kind is/],
+    [[...head([one[0], one[0]])], /lists 2 disks; the machine has 1/],
+    [[...head([{ size: 1000, format: 'raw', readOnly: false }])], /lists disk 0 as/],
+    [[...head([{ size: 4096, format: 'vmdk', readOnly: false }])], /lists disk 0 as/],
+    [[...head([{ size: 4096, format: 'raw', readOnly: 'no' }])], /lists disk 0 as/],
+    [[...head([{ size: 4096, format: 'raw', readOnly: false, path: '/etc/passwd' }])], /lists disk 0 as/],
+    [[...head([{ size: 2 ** 60, format: 'raw', readOnly: false }])], /lists disk 0 as/],
+    [[...head({ size: 4096 })], /holds no list of disks/],
+    [[frames.helo(IDENTITY), frames.conf(config), frames.pass(0, 0)], /"PASS".*is here where "DSKS" was due/],
+  ];
+  for (const [list, why] of cases) await refused(migrationStream(withEnd([...list, STAT])), why);
 });

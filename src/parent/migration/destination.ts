@@ -12,7 +12,14 @@ import { ByteSource } from '../state/byte-source.js';
 import { FrameReader, type Frame } from '../state/reader.js';
 import { END_BYTES, MAX_RUN_PAGES, PAGE_BYTES, RUN_HEADER_BYTES, tagName } from '../state/format.js';
 import { parseSavedConfig, type SavedConfig } from '../machine/state.js';
-import { MIGRATION_HEADER_BYTES, MIGRATION_MAGIC, MIGRATION_RULES, MIGRATION_VERSION, MTAG, MigrationError, PASS_BYTES, STAT_HEAD_BYTES, SYNC_BYTES, type Reply } from './stream.js';
+import {
+  DISK_HEAD_BYTES, MAX_DISK_RUN_BYTES, MIGRATION_HEADER_BYTES, MIGRATION_MAGIC, MIGRATION_RULES, MIGRATION_VERSION, MTAG, MigrationError, PASS_BYTES, STAT_HEAD_BYTES, SYNC_BYTES,
+  type Reply,
+} from './stream.js';
+import type { MirroredDisk } from '../disk-mirror.js';
+import { qcow2MaxSize } from '../drivers/disk/qcow2-create.js';
+import { openDisk } from '../drivers/disk/open.js';
+import type { BlockDevice } from '../drivers/disk/block-device.js';
 import { TICKS_PER_MS } from '../../cpu/types.js';
 
 export interface IncomingOptions {
@@ -21,7 +28,7 @@ export interface IncomingOptions {
    * how it runs here (its disks' paths, the image policy, the processors' tier); throws
    * to refuse, the message going back to the source.
    */
-  accept(identity: unknown, config: SavedConfig): Promise<RestoreOptions> | RestoreOptions;
+  accept(identity: unknown, config: SavedConfig, disks: MirroredDisk[]): Promise<RestoreOptions> | RestoreOptions;
   /** The VM being received exists (its threads load; it runs once its state is in): to follow it from the start. */
   created?(vm: Vm): void;
 }
@@ -47,7 +54,12 @@ const MAX_ADVANCE_MS = 60 * 60 * 1000;
  * finish() gets the machine state once RAM is complete and checked.
  */
 export interface MigrationSink {
-  begin(identity: unknown, config: SavedConfig): Promise<{ ram: Uint8Array; markRun(first: number, count: number): void }>;
+  begin(identity: unknown, config: SavedConfig, disks: MirroredDisk[]): Promise<{ ram: Uint8Array; markRun(first: number, count: number): void }>;
+  /**
+   * Bytes of disk `disk` at `offset` (or that many zero bytes), of a shared-nothing
+   * migration; checked against the disks begin() was given. A sink without it refuses them.
+   */
+  disk?(disk: number, offset: number, data: Uint8Array | number): Promise<void>;
   /** Everything before the source's SYNC frame for `pass` is read (the source waits for this answer). */
   synced?(pass: number): void;
   finish(state: unknown, pausedAt: number): Promise<void>;
@@ -72,7 +84,9 @@ export async function readMigration(src: ByteSource, sink: MigrationSink): Promi
   const memoryBytes = new DataView(conf.buffer, conf.byteOffset, 8).getBigUint64(0, true);
   const config = parseSavedConfig(parseBytes(frames, confFrame, conf.subarray(8), 'machine configuration'));
   if (BigInt(config.memoryBytes) !== memoryBytes) throw frames.error(confFrame, `says ${memoryBytes} bytes of RAM, its configuration ${config.memoryBytes}`);
-  const { ram, markRun } = await sink.begin(identity, config);
+  const [disksFrame, disksJson] = await whole(frames, MTAG.DSKS);
+  const disks = parseDisks(frames, disksFrame, parseBytes(frames, disksFrame, disksJson, 'disk list'), config);
+  const { ram, markRun } = await sink.begin(identity, config, disks);
   if (ram.length !== config.memoryBytes) throw new RangeError('the sink gave memory of another size');
 
   const pages = ram.length / PAGE_BYTES;
@@ -105,6 +119,26 @@ export async function readMigration(src: ByteSource, sink: MigrationSink): Promi
       await frames.endFrame(f);
       markRun(Number(first), count);
       if (f.tag !== MTAG.ZERO) pagesIn += count;
+    } else if (f.tag === MTAG.DBLK || f.tag === MTAG.DZER) {
+      if (f.length < DISK_HEAD_BYTES) throw frames.error(f, 'is too short to say which disk');
+      const head = new DataView((await frames.part(f, DISK_HEAD_BYTES)).slice().buffer);
+      const disk = head.getUint32(0, true), zeros = head.getUint32(4, true), offset = head.getBigUint64(8, true);
+      const length = f.tag === MTAG.DBLK ? f.length - DISK_HEAD_BYTES : zeros;
+      const d = disks[disk];
+      if (!d || !sink.disk) throw frames.error(f, `is for disk ${disk}, and the stream carries ${disks.length} disk(s)`);
+      if (f.tag === MTAG.DBLK ? zeros !== 0 : f.length !== DISK_HEAD_BYTES) throw frames.error(f, 'is not laid out as its kind is');
+      if (length < SECTOR || length > MAX_DISK_RUN_BYTES || length % SECTOR !== 0 || offset % BigInt(SECTOR) !== 0n || offset + BigInt(length) > BigInt(d.size)) {
+        throw frames.error(f, `covers ${length} bytes at ${offset} of disk ${disk} (${d.size} bytes; whole sectors, at most ${MAX_DISK_RUN_BYTES} a frame)`);
+      }
+      if (f.tag === MTAG.DBLK) {
+        const bytes = new Uint8Array(length); // bounded by the frame's bound
+        await frames.into(f, bytes);
+        await frames.endFrame(f);
+        await sink.disk(disk, Number(offset), bytes);
+      } else {
+        await frames.endFrame(f);
+        await sink.disk(disk, Number(offset), length);
+      }
     } else if (f.tag === MTAG.STAT) {
       const payload = await frames.payload(f);
       if (payload.length < STAT_HEAD_BYTES) throw frames.error(f, 'is too short to hold when the guest stopped');
@@ -124,12 +158,15 @@ export async function readMigration(src: ByteSource, sink: MigrationSink): Promi
 export async function migrateIn(conn: Duplex, options: IncomingOptions): Promise<IncomingVm> {
   let incoming: ReturnType<typeof Vm.incoming> | undefined;
   let identity: unknown, config: SavedConfig | undefined, pausedAt = 0, startedAt = 0;
+  // A shared-nothing migration's disks, written here as they come and closed before the VM opens them.
+  let images: IncomingImages | undefined;
   try {
     await readMigration(ByteSource.ofReadable(conn, 'migration stream'), {
-      begin: async (id, conf) => {
+      begin: async (id, conf, disks) => {
         identity = id;
         config = conf;
-        const restore = await options.accept(id, conf);
+        const restore = await options.accept(id, conf, disks);
+        if (disks.length > 0) images = await IncomingImages.open(restore, disks);
         incoming = Vm.incoming(conf, restore);
         options.created?.(incoming.vm);
         reply(conn, { type: 'ready' });
@@ -141,7 +178,12 @@ export async function migrateIn(conn: Duplex, options: IncomingOptions): Promise
         if (conn.writableLength > MAX_UNREAD_REPLY_BYTES) throw new MigrationError('the source does not read the answers to its SYNC frames');
         reply(conn, { type: 'synced', pass });
       },
+      disk: async (disk, offset, data) => {
+        if (!images) throw new MigrationError('disk data in a migration that moves no disks');
+        await images.write(disk, offset, data);
+      },
       finish: async (state, at) => {
+        await images?.close();
         pausedAt = at;
         const advanceMs = Math.min(Math.max(0, Date.now() - at), MAX_ADVANCE_MS);
         const started = untilStarted(incoming!.vm);
@@ -155,11 +197,52 @@ export async function migrateIn(conn: Duplex, options: IncomingOptions): Promise
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
     incoming?.vm.kill(`the incoming migration failed: ${message}`);
+    await images?.close().catch(() => undefined);
     reply(conn, { type: 'error', message });
     conn.end();
     throw e instanceof MigrationError || !(e instanceof Error) ? e : new MigrationError(message, { cause: e });
   }
 }
+
+/** The images a shared-nothing migration writes the VM's disks into, on this side. */
+class IncomingImages {
+  private closed = false;
+  private constructor(private readonly images: BlockDevice[]) {}
+
+  /** Opens (writable, whatever the disk is to the guest) the images the host made for the disks. */
+  static async open(restore: RestoreOptions, disks: readonly MirroredDisk[]): Promise<IncomingImages> {
+    const paths = restore.disks ?? [];
+    if (paths.length !== disks.length) throw new MigrationError(`${disks.length} disks come, and this host made ${paths.length} images for them`);
+    const images: BlockDevice[] = [];
+    try {
+      for (const [i, d] of disks.entries()) {
+        const image = await openDisk(paths[i]!.path, { format: d.format, policy: restore.imagePolicy });
+        images.push(image);
+        if (image.size !== d.size) throw new MigrationError(`${paths[i]!.path} holds ${image.size} bytes, and disk ${i} has ${d.size}`);
+      }
+    } catch (e) {
+      for (const image of images) await image.close().catch(() => undefined);
+      throw e;
+    }
+    return new IncomingImages(images);
+  }
+
+  async write(disk: number, offset: number, data: Uint8Array | number): Promise<void> {
+    const image = this.images[disk]!;
+    if (typeof data !== 'number') return image.write(offset, data);
+    // Zeros where data was sent before: written out (a discard is only a hint).
+    await image.write(offset, ZEROS.subarray(0, data));
+  }
+
+  /** Flushed and closed (unlocked), for the VM to open. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const image of this.images) await image.close();
+  }
+}
+
+const ZEROS = new Uint8Array(MAX_DISK_RUN_BYTES);
 
 /**
  * A RAMZ frame's pages, inflated into `span`: exactly its length, no more (the output is
@@ -174,6 +257,26 @@ function inflateInto(frames: FrameReader, f: Frame, packed: Uint8Array, span: Ui
   }
   if (pages.length !== span.length) throw frames.error(f, `inflates to ${pages.length} bytes, not the ${span.length} of its pages`);
   span.set(pages);
+}
+
+const SECTOR = 512;
+
+/**
+ * The DSKS frame's list: none, or one entry per disk of the machine, each a size in whole
+ * sectors (at most what a qcow2 image maps), a format and a read-only flag.
+ */
+function parseDisks(frames: FrameReader, f: Frame, v: unknown, config: SavedConfig): MirroredDisk[] {
+  if (!Array.isArray(v)) throw frames.error(f, 'holds no list of disks');
+  if (v.length !== 0 && v.length !== config.disks.length) throw frames.error(f, `lists ${v.length} disks; the machine has ${config.disks.length}`);
+  return v.map((d: unknown, i) => {
+    const o = (typeof d === 'object' && d !== null ? d : {}) as Record<string, unknown>;
+    const size = o['size'], format = o['format'], readOnly = o['readOnly'];
+    if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < SECTOR || size % SECTOR !== 0 || size > qcow2MaxSize(16)
+      || (format !== 'raw' && format !== 'qcow2') || typeof readOnly !== 'boolean' || Object.keys(o).length !== 3) {
+      throw frames.error(f, `lists disk ${i} as ${JSON.stringify(d)?.slice(0, 200)} (expected {size, format: raw|qcow2, readOnly})`);
+    }
+    return { size, format, readOnly };
+  });
 }
 
 /** The next frame, which must be `tag`, with its whole payload. */

@@ -21,7 +21,9 @@ import { MAX_RUN_PAGES, PAGE_BYTES, END_BYTES } from '../state/format.js';
 import { markedRuns, countMarked } from '../state/page-scan.js';
 import { deflateRawSync } from 'node:zlib';
 import { SentPages } from './sent-pages.js';
-import { FrameWriter, MTAG, MigrationError, PASS_BYTES, STAT_HEAD_BYTES, SYNC_BYTES, type Reply } from './stream.js';
+import type { MirroredDisk } from '../disk-mirror.js';
+import { allChunks, dirtyRuns } from '../drivers/disk/dirty-chunks.js';
+import { FrameWriter, MAX_DISK_RUN_BYTES, MTAG, MigrationError, PASS_BYTES, STAT_HEAD_BYTES, SYNC_BYTES, type Reply } from './stream.js';
 
 export interface OutgoingOptions {
   /** What the destination's host needs to take the VM over (opaque here: the service's record). */
@@ -34,6 +36,11 @@ export interface OutgoingOptions {
   maxDowntimeMs?: number;
   /** Bytes per second the stream may use (default: as fast as the link goes). */
   bandwidth?: number;
+  /**
+   * Shared-nothing: the disks go too, copied while the guest runs (its writes logged and
+   * sent again each pass), into images the destination makes.
+   */
+  withDisks?: boolean;
   /** Throttle a guest that writes faster than the link copies (default true). */
   autoConverge?: boolean;
   signal?: AbortSignal;
@@ -72,6 +79,10 @@ export interface MigrationStatus {
   skippedPages: number;
   /** Bytes deflating runs saved (a slow link). */
   deflatedBytes: number;
+  /** Disk bytes sent (a shared-nothing migration). */
+  diskBytes: number;
+  /** Disk bytes the disk pass under way has still to copy (between passes: those written since). */
+  diskRemaining: number;
   /** Auto-converge's throttle, percent of the guest's time. */
   throttle: number;
   setupMs: number;
@@ -98,11 +109,11 @@ export async function migrateOut(vm: Vm, conn: Duplex, options: OutgoingOptions)
   const replies = new ReplyReader(conn);
   const status: MigrationStatus = {
     phase: 'setup', pass: 0, remainingPages: 0, dirtyRate: 0, throughput: 0, bytes: 0, pagesSent: 0, zeroPages: 0, skippedPages: 0, deflatedBytes: 0,
-    throttle: 0, setupMs: 0, totalMs: 0,
+    diskBytes: 0, diskRemaining: 0, throttle: 0, setupMs: 0, totalMs: 0,
   };
   const report = () => { status.bytes = out.bytes; status.totalMs = performance.now() - t0; options.onProgress?.({ ...status }); };
   const pacer = new Pacer(options.bandwidth);
-  let frozen = false, released = false, handedOver = false;
+  let frozen = false, released = false, handedOver = false, mirroring = false;
   const onAbort = () => conn.destroy(new MigrationError('cancelled'));
   options.signal?.addEventListener('abort', onAbort);
   try {
@@ -113,6 +124,9 @@ export async function migrateOut(vm: Vm, conn: Duplex, options: OutgoingOptions)
     const conf = new Uint8Array(8);
     new DataView(conf.buffer).setBigUint64(0, BigInt(config.memoryBytes), true);
     out.json(MTAG.CONF, config, conf);
+    const disks = options.withDisks ? await vm.startDiskMirror() : [];
+    mirroring = disks.length > 0;
+    out.json(MTAG.DSKS, disks);
     await out.flush();
     await replies.expect('ready');
     status.setupMs = performance.now() - t0;
@@ -128,12 +142,20 @@ export async function migrateOut(vm: Vm, conn: Duplex, options: OutgoingOptions)
       if (slow) sent ??= new SentPages(ram);
       return { out, ram, status, pacer, report, sent };
     };
+    // The disks first, whole, while the guest runs; what it writes meanwhile goes with
+    // each pass of memory.
+    let diskBits: (Uint32Array | null)[] = disks.map((d) => allChunks(d.size));
+    if (mirroring) {
+      await sendDisks(pass(), vm, disks, diskBits, true);
+      diskBits = await vm.harvestDiskWrites();
+    }
     let bits = await vm.harvestWritten();
     if (!options.quick) {
       let previous = Infinity;
       for (;;) {
         const passStart = performance.now(), bytesBefore = out.bytes;
         await sendPass(pass(), bits, status.pass === 0);
+        if (mirroring) await sendDisks(pass(), vm, disks, diskBits, false);
         // The link's throughput is what the destination has read, not what the socket took.
         const sync = new Uint8Array(SYNC_BYTES);
         new DataView(sync.buffer).setUint32(0, status.pass, true);
@@ -145,9 +167,11 @@ export async function migrateOut(vm: Vm, conn: Duplex, options: OutgoingOptions)
         status.throughput = (out.bytes - bytesBefore) / seconds;
         bits = await vm.harvestWritten();
         const remaining = status.remainingPages = countMarked(bits);
+        if (mirroring) diskBits = await vm.harvestDiskWrites();
+        status.diskRemaining = dirtyBytes(disks, diskBits);
         status.dirtyRate = remaining / seconds;
         report();
-        const expectedMs = (remaining * PAGE_BYTES) / Math.max(status.throughput, 1) * 1000 + FIXED_DOWNTIME_MS;
+        const expectedMs = (remaining * PAGE_BYTES + status.diskRemaining) / Math.max(status.throughput, 1) * 1000 + FIXED_DOWNTIME_MS;
         if (expectedMs <= (options.maxDowntimeMs ?? 50) || status.pass + 1 >= MAX_PASSES) break;
         if ((options.autoConverge ?? true) && remaining > previous * NO_PROGRESS) {
           status.throttle = status.throttle === 0 ? THROTTLE_START : Math.min(THROTTLE_MAX, status.throttle + THROTTLE_STEP);
@@ -163,11 +187,17 @@ export async function migrateOut(vm: Vm, conn: Duplex, options: OutgoingOptions)
     const frozenState = await vm.freeze();
     frozen = true;
     vm.setThrottle(0);
-    const releasing = vm.releaseDisks().then(() => { released = true; });
-    releasing.catch(() => undefined); // awaited below
+    if (mirroring) {
+      // Frozen, no request in flight: the last writes are all logged.
+      const lastDisk = await vm.harvestDiskWrites();
+      diskBits = diskBits.map((b, i) => orBits(b, lastDisk[i] ?? null));
+    }
     const last = await vm.harvestWritten();
     for (let w = 0; w < bits.length; w++) bits[w]! |= last[w]!;
     if (!options.quick) status.pass++;
+    if (mirroring) await sendDisks(pass(), vm, disks, diskBits, false);
+    const releasing = vm.releaseDisks().then(() => { released = true; });
+    releasing.catch(() => undefined); // awaited below
     await sendPass(pass(), bits, options.quick === true);
     await releasing;
     const stat = new Uint8Array(STAT_HEAD_BYTES);
@@ -215,6 +245,7 @@ export async function migrateOut(vm: Vm, conn: Duplex, options: OutgoingOptions)
         return { ...status };
       }
     }
+    if (mirroring) vm.stopDiskMirror();
     const cancelled = options.signal?.aborted === true;
     status.phase = cancelled ? 'cancelled' : 'failed';
     status.error = cancelled ? 'cancelled' : (e as Error).message;
@@ -295,6 +326,68 @@ async function sendPass(c: PassContext, bits: Uint32Array, destinationZero: bool
   }
   await pacer.pace(out.bytes - since);
   await out.flush();
+}
+
+/**
+ * Sends the chunks of each disk marked in `bits` (null: none), read as the guest sees them
+ * through the VM's own drivers, one read ahead; in the first pass zero ranges stay out
+ * (the destination's new images read as zeros), after it they go as DZER frames.
+ */
+async function sendDisks(c: PassContext, vm: Vm, disks: readonly MirroredDisk[], bits: readonly (Uint32Array | null)[], first: boolean): Promise<void> {
+  const { out, status, pacer } = c;
+  const runs: { disk: number; offset: number; length: number }[] = [];
+  for (const [disk, d] of disks.entries()) {
+    const b = bits[disk];
+    if (b) for (const r of dirtyRuns(b, d.size, MAX_DISK_RUN_BYTES)) runs.push({ disk, ...r });
+  }
+  status.diskRemaining = runs.reduce((n, r) => n + r.length, 0);
+  const read = (i: number) => (i < runs.length ? vm.readDisk(runs[i]!.disk, runs[i]!.offset, runs[i]!.length) : undefined);
+  let next = read(0);
+  next?.catch(() => undefined); // awaited in turn
+  let since = out.bytes;
+  for (let i = 0; i < runs.length; i++) {
+    const bytes = await next!;
+    next = read(i + 1);
+    next?.catch(() => undefined);
+    const { disk, offset, length } = runs[i]!;
+    status.diskRemaining -= length;
+    if (isZero(bytes)) {
+      if (!first) out.disk(disk, offset, length);
+    } else {
+      out.disk(disk, offset, bytes);
+      status.diskBytes += length;
+    }
+    if (out.bytes - since >= FLUSH_BYTES) {
+      await pacer.pace(out.bytes - since);
+      since = out.bytes;
+      await out.flush();
+      await new Promise((r) => setImmediate(r)); // as sendPass: the service's other work goes on
+      c.report();
+    }
+  }
+  await pacer.pace(out.bytes - since);
+  await out.flush();
+}
+
+/** Disk bytes the chunks of `bits` cover. */
+function dirtyBytes(disks: readonly MirroredDisk[], bits: readonly (Uint32Array | null)[]): number {
+  let n = 0;
+  for (const [i, d] of disks.entries()) {
+    const b = bits[i];
+    if (b) for (const r of dirtyRuns(b, d.size, MAX_DISK_RUN_BYTES)) n += r.length;
+  }
+  return n;
+}
+
+function orBits(a: Uint32Array | null, b: Uint32Array | null): Uint32Array | null {
+  if (!a || !b) return a ?? b;
+  for (let w = 0; w < a.length; w++) a[w]! |= b[w]!;
+  return a;
+}
+
+const ZERO_RUN = Buffer.alloc(MAX_DISK_RUN_BYTES);
+function isZero(bytes: Uint8Array): boolean {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).compare(ZERO_RUN, 0, bytes.byteLength) === 0;
 }
 
 /** One run of non-zero pages: deflated (RAMZ) when asked and it shrinks by a tenth, else as they are. */

@@ -6,6 +6,12 @@
 //   stream  = "TSHVMIGR" | u32 version | frame*
 //   HELO    JSON: what the destination's host needs to take the VM over (its identity)
 //   CONF    u64 memoryBytes | the machine configuration, JSON (as in a state file)
+//   DSKS    JSON: the disks the stream carries ([] when both hosts see the images): for
+//           each of the machine's disks, {size, format, readOnly}, for the destination
+//           to make an image of (a shared-nothing migration, docs/migration.md "Disks")
+//   DBLK    u32 disk | u32 0 | u64 offset | bytes of that disk (whole sectors, at most
+//           MAX_DISK_RUN_BYTES; a range may come again later: the last copy wins)
+//   DZER    u32 disk | u32 length | u64 offset: these bytes of that disk are zero now
 //   PASS    u32 pass number | u32 pages the pass sends (progress; the pages follow)
 //   RAM     u64 first page | u32 count (1..MAX_RUN_PAGES) | the pages (a page may come
 //           again in a later pass: the last copy wins)
@@ -29,16 +35,21 @@ import {
 import type { FormatRules } from '../state/reader.js';
 
 export const MIGRATION_MAGIC = 'TSHVMIGR';
-export const MIGRATION_VERSION = 1;
+export const MIGRATION_VERSION = 2;
 export const MIGRATION_HEADER_BYTES = 12;
 
 export const MTAG = {
-  HELO: frameTag('HELO'), CONF: TAG.CONF, PASS: frameTag('PASS'), SYNC: frameTag('SYNC'), RAM: TAG.RAM, RAMZ: frameTag('RAMZ'), ZERO: frameTag('ZERO'), STAT: TAG.STAT, END: TAG.END,
+  HELO: frameTag('HELO'), CONF: TAG.CONF, DSKS: frameTag('DSKS'), DBLK: frameTag('DBLK'), DZER: frameTag('DZER'), PASS: frameTag('PASS'), SYNC: frameTag('SYNC'), RAM: TAG.RAM, RAMZ: frameTag('RAMZ'), ZERO: frameTag('ZERO'), STAT: TAG.STAT, END: TAG.END,
 } as const;
 export const MAX_IDENTITY_JSON_BYTES = 1 << 20;
 export const PASS_BYTES = 8;
 export const SYNC_BYTES = 4;
 export const STAT_HEAD_BYTES = 8;
+export const DISK_HEAD_BYTES = 16;
+/** The most bytes of a disk one DBLK or DZER frame covers. */
+export const MAX_DISK_RUN_BYTES = 1 << 20;
+/** The largest DSKS frame: a handful of disks, each a short object. */
+export const MAX_DISKS_JSON_BYTES = 16 << 10;
 /** The largest piece handed to the connection in one write. */
 const WRITE_BYTES = 256 << 10;
 
@@ -48,6 +59,7 @@ export const MIGRATION_RULES: FormatRules = {
     [MTAG.HELO, MAX_IDENTITY_JSON_BYTES], [MTAG.CONF, 8 + MAX_CONFIG_JSON_BYTES], [MTAG.PASS, PASS_BYTES], [MTAG.SYNC, SYNC_BYTES],
     [MTAG.RAM, RUN_HEADER_BYTES + MAX_RUN_PAGES * PAGE_BYTES], [MTAG.RAMZ, RUN_HEADER_BYTES + MAX_RUN_PAGES * PAGE_BYTES],
     [MTAG.ZERO, RUN_HEADER_BYTES],
+    [MTAG.DSKS, MAX_DISKS_JSON_BYTES], [MTAG.DBLK, DISK_HEAD_BYTES + MAX_DISK_RUN_BYTES], [MTAG.DZER, DISK_HEAD_BYTES],
     [MTAG.STAT, STAT_HEAD_BYTES + MAX_STATE_JSON_BYTES], [MTAG.END, END_BYTES],
   ]),
 };
@@ -107,6 +119,17 @@ export class FrameWriter {
     // A copy goes out, not the live pages: the guest may change them before the socket
     // sends them, and the check must cover the bytes sent (a later pass sends the change).
     this.frame(tag, head, tag === MTAG.RAM ? pages?.slice() : pages);
+  }
+
+  /** Bytes of a disk (DBLK, a copy of `bytes` is not made: the caller's buffer is its own), or zeros (DZER). */
+  disk(disk: number, offset: number, bytes: Uint8Array | number): void {
+    const head = new Uint8Array(DISK_HEAD_BYTES);
+    const v = new DataView(head.buffer);
+    v.setUint32(0, disk, true);
+    v.setUint32(4, typeof bytes === 'number' ? bytes : 0, true);
+    v.setBigUint64(8, BigInt(offset), true);
+    if (typeof bytes === 'number') this.frame(MTAG.DZER, head);
+    else this.frame(MTAG.DBLK, head, bytes);
   }
 
   json(tag: number, value: unknown, prefix = new Uint8Array(0)): void {

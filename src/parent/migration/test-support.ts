@@ -23,6 +23,17 @@ export const frames = {
   helo: (identity: unknown): RawFrame => ({ tag: MTAG.HELO, payload: utf8(identity) }),
   conf: (config: unknown, memoryBytes: number | bigint = (config as SavedConfig).memoryBytes): RawFrame =>
     ({ tag: MTAG.CONF, payload: Buffer.concat([u64le(memoryBytes), utf8(config)]) }),
+  /** The disks the stream carries (none: both hosts see the images). */
+  dsks: (disks: unknown = []): RawFrame => ({ tag: MTAG.DSKS, payload: utf8(disks) }),
+  /** Bytes of a disk (DBLK), or `bytes` zero bytes (DZER). */
+  disk: (disk: number, offset: number | bigint, bytes: Uint8Array | number): RawFrame => {
+    const head = new Uint8Array(16);
+    const v = new DataView(head.buffer);
+    v.setUint32(0, disk, true);
+    v.setUint32(4, typeof bytes === 'number' ? bytes : 0, true);
+    v.setBigUint64(8, BigInt(offset), true);
+    return typeof bytes === 'number' ? { tag: MTAG.DZER, payload: head } : { tag: MTAG.DBLK, payload: Buffer.concat([head, bytes]) };
+  },
   pass: (n: number, pages: number): RawFrame => ({ tag: MTAG.PASS, payload: u32s(n, pages) }),
   /** A RAM run of pages.length / 4096 pages from `first`. */
   ram: (first: number | bigint, pages: Uint8Array, count = pages.length / PAGE_BYTES): RawFrame =>
@@ -87,6 +98,7 @@ export async function sendMigration(out: Writable, run: SourceRun): Promise<void
   w.header();
   w.json(MTAG.HELO, run.identity);
   w.json(MTAG.CONF, run.config, new Uint8Array(u64le(run.config.memoryBytes)));
+  w.json(MTAG.DSKS, []);
   await w.flush();
   let sent = 0;
   for (const [n, p] of run.passes.entries()) {
@@ -126,6 +138,8 @@ export interface SinkLog {
   synced: [number, number][];
   finished?: { state: unknown; pausedAt: number };
   ram?: Uint8Array;
+  /** The disks the stream carried, as written (each made zero at begin, up to 64 MiB). */
+  disks?: Uint8Array[];
 }
 
 /**
@@ -137,13 +151,20 @@ export function recordingSink(opts: { maxRam?: number; refuse?: Error; reuse?: U
   const log: SinkLog = { begun: [], runs: [], synced: [] };
   return {
     log,
-    async begin(identity, config) {
+    async begin(identity, config, disks) {
       log.begun.push({ identity, config });
       if (opts.refuse) throw opts.refuse;
       if (config.memoryBytes > (opts.maxRam ?? Infinity)) throw new StateStreamError(`${config.memoryBytes} bytes of RAM: too large here`);
+      if (disks.some((d) => d.size > 64 << 20)) throw new StateStreamError('a disk too large for the test sink');
       const ram = opts.reuse?.length === config.memoryBytes ? opts.reuse.fill(0) : new Uint8Array(config.memoryBytes);
       log.ram = ram;
+      log.disks = disks.map((d) => new Uint8Array(d.size));
       return { ram, markRun: (first, count) => { log.runs.push([first, count]); } };
+    },
+    async disk(disk, offset, data) {
+      const d = log.disks![disk]!;
+      if (typeof data === 'number') d.fill(0, offset, offset + data);
+      else d.set(data, offset);
     },
     synced(pass) { log.synced.push([pass, log.runs.length]); },
     async finish(state, pausedAt) { log.finished = { state, pausedAt }; },

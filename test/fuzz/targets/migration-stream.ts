@@ -70,6 +70,8 @@ function hotOffsets(b: Uint8Array): number[] {
     if (tag === MTAG.SYNC) hot.push(at + 16);
     if (tag === MTAG.RAM || tag === MTAG.ZERO) hot.push(at + 16, at + 20, at + 24);
     if (tag === MTAG.RAMZ) hot.push(at + 16, at + 20, at + 24, at + 28, at + 30); // and the deflate stream's first block header
+    if (tag === MTAG.DBLK || tag === MTAG.DZER) hot.push(at + 16, at + 20, at + 24);
+    if (tag === MTAG.DSKS) hot.push(at + 16, at + 24);
     if (tag === MTAG.STAT) hot.push(at + 16, at + 22);
     if (tag === MTAG.END) hot.push(at + 16, at + 24);
     hot.push(end);

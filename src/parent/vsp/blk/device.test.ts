@@ -488,3 +488,24 @@ test('save/restore: a fresh virtio-blk over the same disk and RAM serves the req
   assert.throws(() => blk.restore(null), StateError);
   await s.disk.close();
 });
+
+test('the write log (a shared-nothing migration): writes, write-zeroes and discards are logged as they complete, reads and flushes not', async () => {
+  const s = await setup();
+  const logged: [number, number][] = [];
+  s.blk.writeLog = { mark: (offset, length) => logged.push([offset, length]) };
+  await request(s, T_IN, 0, { inLen: 512 });
+  await request(s, T_FLUSH, 0);
+  assert.deepEqual(logged, []);
+  await request(s, T_OUT, 5, { out: new Uint8Array(1024) });
+  await request(s, T_WRITE_ZEROES, 0, { out: segment(10, 3) });
+  await request(s, T_DISCARD, 0, { out: segment(20, 2) });
+  assert.deepEqual(logged, [[5 * 512, 1024], [10 * 512, 3 * 512], [20 * 512, 2 * 512]]);
+  // A write the guest may not make (read-only, past the end) changes nothing and is not logged.
+  logged.length = 0;
+  assert.equal((await request(s, T_OUT, SECTORS, { out: new Uint8Array(512) })).status, S_IOERR);
+  assert.deepEqual(logged, []);
+  s.blk.writeLog = undefined;
+  await request(s, T_OUT, 1, { out: new Uint8Array(512) });
+  assert.deepEqual(logged, []);
+  await s.disk.close();
+});

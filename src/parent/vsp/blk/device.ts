@@ -72,6 +72,13 @@ export class VirtioBlk implements VirtioDevice {
   get image(): BlockDevice { return this.disk; }
 
   /**
+   * Where the disk's writes are logged while a shared-nothing migration copies it
+   * (DirtyChunks). A write is logged when it completes, failed or not, whenever it was
+   * started: a copy that read the range before then reads it again.
+   */
+  writeLog: { mark(offset: number, length: number): void } | undefined;
+
+  /**
    * Serves the disk from another image of the same size from now on (a checkpoint's
    * overlay over the old one): only with no request in flight.
    */
@@ -178,7 +185,11 @@ export class VirtioBlk implements VirtioDevice {
         case T_OUT: {
           this.writable();
           const at = this.range(sector, chain.readableBytes - HEADER_BYTES);
-          await this.writeFrom(at, dataOut);
+          try {
+            await this.writeFrom(at, dataOut);
+          } finally {
+            this.writeLog?.mark(at, chain.readableBytes - HEADER_BYTES);
+          }
           this.counters.writes++; this.counters.writtenBytes += chain.readableBytes - HEADER_BYTES;
           break;
         }
@@ -200,8 +211,12 @@ export class VirtioBlk implements VirtioDevice {
           for (let o = 0; o < segs.length; o += SEGMENT_BYTES) {
             const n = v.getUint32(o + 8, true);
             const at = this.range(v.getBigUint64(o, true), n * SECTOR);
-            if (type === T_DISCARD) await this.disk.discard(at, n * SECTOR);
-            else await this.zero(at, n * SECTOR);
+            try {
+              if (type === T_DISCARD) await this.disk.discard(at, n * SECTOR);
+              else await this.zero(at, n * SECTOR);
+            } finally {
+              this.writeLog?.mark(at, n * SECTOR);
+            }
           }
           this.counters.discards++;
           break;
